@@ -1,0 +1,68 @@
+// A preallocated pool of fixed-size packet buffers with headroom, so the data path never
+// allocates per packet and outer headers are written in place in front of the payload.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "common/limits.hpp"
+
+namespace ptun {
+
+// One packet in a pool buffer: bytes [off, off+len) of base[0, cap).
+struct PacketBuf {
+  uint8_t* base = nullptr;
+  uint32_t cap = 0;
+  uint32_t off = 0;
+  uint32_t len = 0;
+
+  uint8_t* data() { return base + off; }
+  const uint8_t* data() const { return base + off; }
+  std::span<uint8_t> span() { return {base + off, len}; }
+  std::span<const uint8_t> span() const { return {base + off, len}; }
+  size_t tailroom() const { return cap - off - len; }
+  // Reset to empty with the standard headroom.
+  void reset(uint32_t headroom = limits::kHeadroom) { off = headroom; len = 0; }
+  // Grow the packet at the front by n bytes (n <= off); returns the new start.
+  uint8_t* push_front(uint32_t n) { off -= n; len += n; return base + off; }
+  void pull_front(uint32_t n) { off += n; len -= n; }
+};
+
+class BufferPool {
+ public:
+  // `count` buffers of `size` bytes each, allocated once.
+  explicit BufferPool(size_t count, size_t size = limits::kPacketBufSize)
+      : storage_(new uint8_t[count * size]), bufs_(count) {
+    free_.reserve(count);
+    for (size_t i = 0; i < count; ++i) {
+      bufs_[i].base = storage_.get() + i * size;
+      bufs_[i].cap = uint32_t(size);
+      bufs_[i].reset();
+      free_.push_back(&bufs_[i]);
+    }
+  }
+  BufferPool(const BufferPool&) = delete;
+  BufferPool& operator=(const BufferPool&) = delete;
+
+  // A buffer reset to the standard headroom, or nullptr when the pool is exhausted
+  // (callers drop the packet and count it: the pool bounds memory).
+  PacketBuf* get() {
+    if (free_.empty()) return nullptr;
+    PacketBuf* b = free_.back();
+    free_.pop_back();
+    b->reset();
+    return b;
+  }
+  void put(PacketBuf* b) { free_.push_back(b); }
+  size_t available() const { return free_.size(); }
+  size_t capacity() const { return bufs_.size(); }
+
+ private:
+  std::unique_ptr<uint8_t[]> storage_;
+  std::vector<PacketBuf> bufs_;
+  std::vector<PacketBuf*> free_;
+};
+
+}  // namespace ptun
