@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The whole suite through CTest: unit tests, then end-to-end tests in network namespaces.
+# Without root the e2e tests exit 77 and CTest reports them as skipped; this script says so loudly.
+set -uo pipefail
+build=${1:-build}
+jobs=$(nproc)
+rc=0
+ctest --test-dir "$build" -L unit --output-on-failure -j "$jobs" || rc=1
+if [ "$(id -u)" -ne 0 ]; then
+  echo
+  echo "!!! NOT ROOT: the end-to-end tests in network namespaces are SKIPPED (run 'make test' as root)."
+  echo
+fi
+ctest --test-dir "$build" -L e2e --output-on-failure || rc=1
+exit $rc

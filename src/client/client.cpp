@@ -1,0 +1,249 @@
+#include "client/client.hpp"
+
+#include <netdb.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <csignal>
+
+#include "control/control_server.hpp"
+#include "netlink/rtnl.hpp"
+#include "tls/dtls.hpp"
+
+namespace ptun::client {
+namespace {
+
+// Resolves the configured server host (a literal address or a name) once at start.
+Result<Endpoint> resolve(const std::string& host, uint16_t port) {
+  if (auto a = IpAddr::parse(host)) return Endpoint{*a, port};
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_DGRAM;
+  addrinfo* res = nullptr;
+  int rc = ::getaddrinfo(host.c_str(), nullptr, &hints, &res);
+  if (rc != 0) return Error(Errc::not_found, "cannot resolve server '" + host + "': " + gai_strerror(rc));
+  Endpoint ep = Endpoint::from_sockaddr(res->ai_addr);
+  ::freeaddrinfo(res);
+  ep.port = port;
+  return ep;
+}
+
+bool fatal(proto::CloseReason r) {
+  return r == proto::CloseReason::auth_refused || r == proto::CloseReason::handshake_failed ||
+         r == proto::CloseReason::version_mismatch;
+}
+
+}  // namespace
+
+Client::Client(core::Loop& loop, config::ClientConfig cfg) : loop_(loop), cfg_(std::move(cfg)), pool_(512) {}
+
+Client::~Client() { teardown(); }
+
+Result<std::unique_ptr<Client>> Client::create(core::Loop& loop, config::ClientConfig cfg) {
+  std::unique_ptr<Client> c(new Client(loop, std::move(cfg)));
+  if (auto r = c->setup(); !r) {
+    c->teardown();
+    return r.error();
+  }
+  return c;
+}
+
+Result<void> Client::setup() {
+  log::Level lvl;
+  if (log::parse_level(cfg_.log_level.c_str(), &lvl)) log::set_level(lvl);
+  if (cfg_.mode != "tun")
+    return Error(Errc::unsupported, "mode = \"" + cfg_.mode + "\" is not available in this build (only \"tun\")");
+
+  auto ctl = control::ControlServer::open(loop_, cfg_.control_socket, cfg_.control_group,
+                                          [this](const control::Request& r) { return handle_control(r); });
+  if (!ctl) return ctl.error();
+  control_ = std::move(*ctl);
+  if (::mkdir(cfg_.state_dir.c_str(), 0700) < 0 && errno != EEXIST)
+    return Error::from_errno("cannot create state_dir " + cfg_.state_dir, errno);
+
+  auto creds = tls::Credentials::load(cfg_.ca, cfg_.cert, cfg_.key);
+  if (!creds) return creds.error();
+  auto dtls = tls::DtlsConfig::make_client(*creds, rng_);
+  if (!dtls) return dtls.error();
+  dtls_ = *dtls;
+
+  auto ep = resolve(cfg_.server_host, cfg_.server_port);
+  if (!ep) return ep.error();
+  server_ep_ = *ep;
+
+  auto rtnl = netlink::Rtnl::open();
+  if (!rtnl) return rtnl.error();
+  rtnl_ = std::move(*rtnl);
+  tun::TunOptions topt;
+  topt.name = cfg_.tunnel.interface;
+  auto tun = tun::TunDevice::open(topt);
+  if (!tun) return tun.error();
+  tun_ = std::move(*tun);
+  tun_poll_ = std::make_unique<core::FdPoll>(loop_, tun_->fd());
+  timer_ = std::make_unique<core::Timer>(loop_);
+
+  core::UdpOptions o;
+  o.fwmark = cfg_.tunnel.fwmark;   // ptun's own datagrams bypass the tunnel's routes
+  Endpoint any{server_ep_.addr.is_v4() ? *IpAddr::parse("0.0.0.0") : *IpAddr::parse("::"), 0};
+  auto s = core::UdpSocket::bind(loop_, any, o);
+  if (!s) return s.error();
+  sock_ = std::move(*s);
+  udp_tx_.reserve(limits::kBatch);
+  tun_tx_.reserve(limits::kBatch);
+  return {};
+}
+
+void Client::teardown() {
+  routes_.remove();
+  if (rtnl_ && tun_) {
+    for (const auto& a : applied_addrs_) (void)rtnl_->addr_del(tun_->ifindex(), a);
+  }
+  applied_addrs_.clear();
+  tun_poll_.reset();
+  tun_.reset();
+}
+
+void Client::stop() {
+  if (stop_source_) stop_source_->cancel();
+}
+
+core::Task<int> Client::run() {
+  core::CancelSource stop;
+  stop_source_ = &stop;
+  core::TaskScope scope(loop_);
+  start_session();
+  scope.spawn(run_udp_rx(stop.token()));
+  scope.spawn(run_tun_rx(stop.token()));
+  scope.spawn(run_timers(stop.token()));
+  scope.spawn(control_->run(stop.token()));
+  co_await run_signals(stop.token());   // returns on SIGINT/SIGTERM, `ptun down` or a fatal error
+  now_ = loop_.now_ms();
+  life_.go(State::disconnecting, exit_code_ ? Reason::fatal : Reason::user, now_);
+  if (session_ && session_->state() != proto::ClientSession::State::closed)
+    session_->close(proto::CloseReason::user, now_);
+  flush();
+  stop.cancel();
+  co_await scope.join();
+  stop_source_ = nullptr;
+  teardown();
+  life_.go(State::disconnected, exit_code_ ? Reason::fatal : Reason::user, loop_.now_ms());
+  LOG_INFO("client: disconnected");
+  co_return exit_code_;
+}
+
+core::Task<void> Client::run_signals(core::CancelToken stop) {
+  core::SignalSet signals(loop_, {SIGINT, SIGTERM});
+  auto sig = co_await signals.wait(stop);
+  if (sig) LOG_INFO("client: signal %d, disconnecting", *sig);
+}
+
+void Client::start_session() {
+  now_ = loop_.now_ms();
+  if (session_) retired_ = std::move(session_);
+  session_ = std::make_unique<proto::ClientSession>(dtls_, cfg_.server_name, "ptun/0.1.0", rng_, *this);
+  session_ended_ = false;
+  reconnect_at_ = UINT64_MAX;
+  if (life_.state() != State::reasserting)
+    life_.go(State::connecting, attempt_ ? Reason::reconnect : Reason::user, now_);
+  LOG_INFO("client: connecting to %s (%s)", server_ep_.str().c_str(), cfg_.server_name.c_str());
+  session_->start(now_);
+  flush();
+  poke_timer();
+}
+
+void Client::on_established(const proto::NetworkSettings& s) {
+  now_ = loop_.now_ms();
+  if (auto r = apply_settings(s); !r) {
+    LOG_ERROR("client: cannot apply the tunnel's settings: %s", r.error().message.c_str());
+    exit_code_ = 1;
+    stop();
+    return;
+  }
+  attempt_ = 0;
+  established_ms_ = now_;
+  life_.go(State::connected, Reason::established, now_);
+  LOG_INFO("client: connected (%s%s%s), cipher %s", s.ipv4 ? s.ipv4->str().c_str() : "",
+           s.ipv4 && s.ipv6 ? " " : "", s.ipv6 ? s.ipv6->str().c_str() : "", session_->ciphersuite().c_str());
+}
+
+void Client::on_closed(proto::CloseReason reason, const std::string& detail) {
+  // Called from inside the session: only record it here; run_timers acts on it.
+  session_ended_ = true;
+  end_reason_ = reason;
+  end_detail_ = detail;
+  if (timer_) timer_->poke();
+}
+
+void Client::handle_session_end() {
+  session_ended_ = false;
+  now_ = loop_.now_ms();
+  if (fatal(end_reason_)) {
+    LOG_ERROR("client: %s: %s", proto::to_string(end_reason_), end_detail_.c_str());
+    life_.go(State::disconnecting, Reason::auth_refused, now_, end_detail_);
+    exit_code_ = 1;
+    stop();
+    return;
+  }
+  LOG_WARN("client: session ended (%s%s%s), reconnecting", proto::to_string(end_reason_),
+           end_detail_.empty() ? "" : ": ", end_detail_.c_str());
+  if (life_.state() == State::connected)
+    life_.go(State::reasserting, Reason::server_gone, now_, proto::to_string(end_reason_));
+  uint64_t delay = backoff_ms(attempt_++, uint64_t(cfg_.reconnect_max_secs) * 1000, double(rng_.u32()) / 4294967295.0);
+  reconnect_at_ = now_ + delay;
+  ++reconnects_;
+}
+
+core::Task<void> Client::run_timers(core::CancelToken stop) {
+  while (!stop.cancelled()) {
+    retired_.reset();
+    if (session_ended_) handle_session_end();
+    if (exit_code_) break;
+    scheduled_deadline_ = next_deadline();
+    uint64_t deadline = scheduled_deadline_ == UINT64_MAX ? loop_.now_ms() + 60000 : scheduled_deadline_;
+    auto r = co_await timer_->wait_until(deadline, stop);
+    if (!r && r.error().code == Errc::cancelled) break;
+    now_ = loop_.now_ms();
+    if (now_ >= reconnect_at_) {
+      start_session();
+      continue;
+    }
+    if (session_ && now_ >= session_->next_deadline()) session_->on_timer(now_);
+    flush();
+  }
+}
+
+uint64_t Client::next_deadline() const {
+  uint64_t d = reconnect_at_;
+  if (session_ && !session_ended_) d = std::min(d, session_->next_deadline());
+  return d;
+}
+
+void Client::poke_timer() {
+  if (timer_ && next_deadline() < scheduled_deadline_) timer_->poke();
+}
+
+Result<void> Client::apply_settings(const proto::NetworkSettings& s) {
+  if (applied_ && *applied_ == s) return {};   // a reconnect with the same settings: nothing to do
+  routes_.remove();
+  for (const auto& a : applied_addrs_) (void)rtnl_->addr_del(tun_->ifindex(), a);
+  applied_addrs_.clear();
+  applied_.reset();
+
+  std::vector<Cidr> addrs;
+  if (s.ipv4) addrs.push_back(*s.ipv4);
+  if (s.ipv6) addrs.push_back(*s.ipv6);
+  tun_mtu_ = cfg_.tunnel.mtu ? cfg_.tunnel.mtu : (s.mtu ? s.mtu : 1400);
+  if (auto r = tun_->configure(*rtnl_, tun_mtu_, addrs); !r) return r;
+  applied_addrs_ = addrs;
+  max_mss_v4_ = uint16_t(tun_mtu_ - 40);
+  max_mss_v6_ = uint16_t(tun_mtu_ - 60);
+
+  std::vector<Cidr> inc = s.included_routes, exc = s.excluded_routes;
+  inc.insert(inc.end(), cfg_.routes.include.begin(), cfg_.routes.include.end());
+  exc.insert(exc.end(), cfg_.routes.exclude.begin(), cfg_.routes.exclude.end());
+  auto plan = plan_routes(inc, exc, tun_->ifindex(), cfg_.tunnel.table, cfg_.tunnel.fwmark, 5200);
+  if (auto r = routes_.apply(*rtnl_, plan); !r) return r;
+  applied_ = s;
+  return {};
+}
+
+}  // namespace ptun::client

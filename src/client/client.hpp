@@ -1,0 +1,105 @@
+// The client role: one tunnel to one server. Reads IP packets from its TUN, carries them over a
+// DTLS session (proto::ClientSession) on UDP, writes what comes back to the TUN, applies the
+// pushed network settings (addresses, MTU, routes) and heals itself (reconnect with backoff).
+//
+// Data path (one loop thread; per-packet work in client_datapath.cpp):
+//
+//   TUN --read batch--> MSS clamp / too-big --> ClientSession (encrypt) --> tx batch --sendmmsg--> server
+//   TUN <--write batch-- ClientSession (decrypt) <--recvmmsg-- UDP socket (fwmark: bypasses the tunnel)
+#pragma once
+#include <memory>
+#include <string>
+
+#include "client/lifecycle.hpp"
+#include "client/route_setup.hpp"
+#include "common/buffer_pool.hpp"
+#include "common/log.hpp"
+#include "common/rng.hpp"
+#include "config/config.hpp"
+#include "control/protocol.hpp"
+#include "core/runtime.hpp"
+#include "proto/client_session.hpp"
+#include "tun/tun_device.hpp"
+
+namespace ptun::control { class ControlServer; }
+namespace ptun::tls { class DtlsConfig; }
+
+namespace ptun::client {
+
+struct ClientCounters {
+  uint64_t tun_rx_packets = 0, tun_tx_packets = 0, drop_not_connected = 0, drop_malformed = 0;
+  uint64_t drop_too_big = 0, drop_tun_write = 0, drop_udp_send = 0, drop_foreign_source = 0;
+};
+
+class Client final : public proto::ClientSession::Callbacks {
+ public:
+  static Result<std::unique_ptr<Client>> create(core::Loop& loop, config::ClientConfig cfg);
+  ~Client() override;
+  // Runs until SIGINT/SIGTERM, `ptun down`, or a fatal error (certificate refused): exit code.
+  core::Task<int> run();
+  void stop();
+
+  // proto::ClientSession::Callbacks
+  void send_datagram(std::span<const uint8_t> dgram) override;
+  void deliver_packet(std::span<const uint8_t> ip) override;
+  void on_established(const proto::NetworkSettings& settings) override;
+  void on_closed(proto::CloseReason reason, const std::string& detail) override;
+
+ private:
+  Client(core::Loop& loop, config::ClientConfig cfg);
+  Result<void> setup();
+  void teardown();
+  void start_session();
+  Result<void> apply_settings(const proto::NetworkSettings& s);
+  void handle_session_end();
+  Result<nlohmann::json> handle_control(const control::Request& req);
+  nlohmann::json status_json();
+
+  core::Task<void> run_udp_rx(core::CancelToken stop);
+  core::Task<void> run_tun_rx(core::CancelToken stop);
+  core::Task<void> run_timers(core::CancelToken stop);
+  core::Task<void> run_signals(core::CancelToken stop);
+
+  // client_datapath.cpp
+  void handle_tun_packet(PacketBuf* pkt, uint64_t now);
+  void flush();
+  void poke_timer();
+  uint64_t next_deadline() const;
+
+  core::Loop& loop_;
+  config::ClientConfig cfg_;
+  SystemRng rng_;
+  BufferPool pool_;
+  std::shared_ptr<tls::DtlsConfig> dtls_;
+  std::unique_ptr<proto::ClientSession> session_;
+  std::unique_ptr<proto::ClientSession> retired_;   // a closed session, freed outside its callbacks
+  Endpoint server_ep_;
+  std::unique_ptr<core::UdpSocket> sock_;
+  std::unique_ptr<tun::TunDevice> tun_;
+  std::unique_ptr<core::FdPoll> tun_poll_;
+  std::unique_ptr<core::Timer> timer_;
+  std::unique_ptr<netlink::Rtnl> rtnl_;
+  std::unique_ptr<control::ControlServer> control_;
+  RouteSetup routes_;
+  std::optional<proto::NetworkSettings> applied_;
+  std::vector<Cidr> applied_addrs_;
+  uint32_t tun_mtu_ = 0;
+  uint16_t max_mss_v4_ = 0, max_mss_v6_ = 0;
+  Lifecycle life_;
+  bool session_ended_ = false;
+  proto::CloseReason end_reason_ = proto::CloseReason::none;
+  std::string end_detail_;
+  uint64_t reconnect_at_ = UINT64_MAX;
+  uint32_t attempt_ = 0;
+  uint64_t reconnects_ = 0;
+  uint64_t established_ms_ = 0;
+  int exit_code_ = 0;
+  std::vector<core::Datagram> udp_tx_;
+  std::vector<PacketBuf*> tun_tx_;
+  uint64_t scheduled_deadline_ = UINT64_MAX;
+  uint64_t now_ = 0;
+  ClientCounters counters_;
+  core::CancelSource* stop_source_ = nullptr;
+};
+
+}  // namespace ptun::client

@@ -1,0 +1,70 @@
+// The client's answers on its control socket: status (as `wg show` shows a tunnel), down.
+#include <linux/rtnetlink.h>
+
+#include "client/client.hpp"
+
+namespace ptun::client {
+
+nlohmann::json Client::status_json() {
+  uint64_t now = loop_.now_ms();
+  nlohmann::json j;
+  j["role"] = "client";
+  j["state"] = to_string(life_.state());
+  j["since_s"] = (now - life_.since_ms()) / 1000;
+  j["reason"] = to_string(life_.reason());
+  if (!life_.detail().empty()) j["detail"] = life_.detail();
+  j["server"] = cfg_.server_host + ":" + std::to_string(cfg_.server_port);
+  j["endpoint"] = server_ep_.str();
+  j["interface"] = cfg_.tunnel.interface;
+  j["reconnects"] = reconnects_;
+  if (session_) {
+    char id[17];
+    std::snprintf(id, sizeof id, "%016llx", (unsigned long long)session_->session_id());
+    j["session_id"] = id;
+    const auto& st = session_->stats();
+    if (life_.state() == State::connected) {
+      j["session_uptime_s"] = (now - established_ms_) / 1000;
+      j["cipher"] = session_->ciphersuite();
+    }
+    if (st.last_handshake_ms) j["last_handshake_ago_s"] = (now - st.last_handshake_ms) / 1000;
+    j["rtt_ms"] = double(st.rtt_us_smoothed) / 1000.0;
+    j["bytes_in"] = st.bytes_in;
+    j["bytes_out"] = st.bytes_out;
+    j["packets_in"] = st.packets_in;
+    j["packets_out"] = st.packets_out;
+  }
+  if (applied_) {
+    nlohmann::json addrs = nlohmann::json::array(), inc = nlohmann::json::array(),
+                   exc = nlohmann::json::array(), dns = nlohmann::json::array();
+    for (const auto& a : applied_addrs_) addrs.push_back(a.str());
+    for (const auto& r : routes_.applied().routes) (r.type == RTN_THROW ? exc : inc).push_back(r.dst.str());
+    for (const auto& d : applied_->dns_servers) dns.push_back(d.str());
+    j["addresses"] = addrs;
+    j["mtu"] = tun_mtu_;
+    j["included_routes"] = inc;
+    j["excluded_routes"] = exc;
+    j["dns_servers"] = dns;
+    j["search_domains"] = applied_->search_domains;
+    j["match_domains"] = applied_->match_domains;
+  }
+  j["counters"] = {{"tun_rx_packets", counters_.tun_rx_packets},
+                   {"tun_tx_packets", counters_.tun_tx_packets},
+                   {"drop_not_connected", counters_.drop_not_connected},
+                   {"drop_malformed", counters_.drop_malformed},
+                   {"drop_too_big", counters_.drop_too_big},
+                   {"drop_tun_write", counters_.drop_tun_write},
+                   {"drop_udp_send", counters_.drop_udp_send},
+                   {"drop_foreign_source", counters_.drop_foreign_source}};
+  return j;
+}
+
+Result<nlohmann::json> Client::handle_control(const control::Request& req) {
+  if (req.cmd == "status") return status_json();
+  if (req.cmd == "stop" || req.cmd == "down") {
+    stop();
+    return nlohmann::json{{"stopping", true}};
+  }
+  return Error(Errc::invalid_argument, "unknown command '" + req.cmd + "'");
+}
+
+}  // namespace ptun::client

@@ -1,0 +1,92 @@
+// The client's file: top-level keys, [tunnel], [routes], [dns] and [protocol].
+#include "config/readers.hpp"
+
+namespace ptun::config {
+
+namespace {
+
+void read_tunnel(TableReader& t, ClientConfig::Tunnel& tun) {
+  t.string("interface", [&](const std::string& s) {
+    tun.interface = s;
+    return check_interface_name(s);
+  });
+  constexpr std::string_view kMtuRange = "0 (take the server's) or 1280..1500";
+  if (t.u32("mtu", tun.mtu, 0, 1500, kMtuRange) && tun.mtu != 0 && tun.mtu < 1280)
+    t.fail_at("mtu", std::to_string(tun.mtu) + " is out of range " + std::string(kMtuRange));
+  t.u32("fwmark", tun.fwmark, 1, 0xffffffffu);
+  // 253..255 are the kernel's default, main and local tables: routes put there would leak.
+  constexpr std::string_view kTableRange = "1..4294967294 except 253, 254, 255";
+  if (t.u32("table", tun.table, 1, 0xfffffffeu, kTableRange) && tun.table >= 253 &&
+      tun.table <= 255)
+    t.fail_at("table", std::to_string(tun.table) + " is a reserved routing table (" +
+                           std::string(kTableRange) + ")");
+  t.finish();
+}
+
+void read_routes(TableReader& t, ClientConfig::Routes& routes) {
+  t.string_array("include", bounds::kMaxRoutes,
+                 [&](const std::string& s) { return add_cidr(routes.include, s); });
+  t.string_array("exclude", bounds::kMaxRoutes, [&](const std::string& s) {
+    std::string why = add_cidr(routes.exclude, s);
+    for (const auto& inc : routes.include)
+      if (why.empty() && inc == routes.exclude.back())
+        why = "'" + inc.str() + "' is also in routes.include";
+    return why;
+  });
+  t.finish();
+}
+
+void read_dns(TableReader& t, ClientConfig::Dns& dns) {
+  t.string_array("servers", bounds::kMaxDnsServers,
+                 [&](const std::string& s) { return add_ip(dns.servers, s); });
+  t.string_array("search_domains", bounds::kMaxDomains,
+                 [&](const std::string& s) { return add_domain(dns.search_domains, s); });
+  t.string_array("match_domains", bounds::kMaxDomains,
+                 [&](const std::string& s) { return add_match_domain(dns.match_domains, s); });
+  t.finish();
+}
+
+void read_protocol(TableReader& t, ClientConfig::Protocol& p) {
+  t.boolean("include_all_networks", p.include_all_networks);
+  t.boolean("exclude_local_networks", p.exclude_local_networks);
+  t.boolean("enforce_routes", p.enforce_routes);
+  t.boolean("always_on", p.always_on);
+  t.finish();
+}
+
+}  // namespace
+
+Result<ClientConfig> read_client(const toml::table& root, const std::string& name,
+                                 const std::string& base_dir, bool check_files) {
+  ReadContext ctx(name);
+  TableReader r(ctx, root, "", {1, 1});
+  ClientConfig c;
+  c.path = name;
+  r.string(
+      "server",
+      [&](const std::string& s) { return parse_server_address(s, &c.server_host, &c.server_port); },
+      true);
+  r.string(
+      "server_name",
+      [&](const std::string& s) {
+        c.server_name = s;
+        return check_host(s);
+      },
+      true);
+  read_shared_keys(r, c, base_dir, check_files);
+  r.string("mode", [&](const std::string& s) {
+    c.mode = s;
+    // userspace (a TUN-less lwIP mode) is a later feature; its name is reserved now.
+    return s == "tun" || s == "userspace" ? "" : "'" + s + "' is not a mode (tun|userspace)";
+  });
+  r.u32("reconnect_max_secs", c.reconnect_max_secs, 1, 3600);
+  if (auto t = r.table("tunnel")) read_tunnel(*t, c.tunnel);
+  if (auto t = r.table("routes")) read_routes(*t, c.routes);
+  if (auto t = r.table("dns")) read_dns(*t, c.dns);
+  if (auto t = r.table("protocol")) read_protocol(*t, c.protocol);
+  r.finish();
+  if (ctx.failed()) return ctx.error();
+  return c;
+}
+
+}  // namespace ptun::config

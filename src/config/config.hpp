@@ -1,0 +1,147 @@
+// ptun's configuration: the server's and the client's TOML files, parsed into typed structs and
+// fully validated before anything else starts. Pure code: no sockets, no clock. The only I/O is
+// reading the file itself (load_*) and, when asked, checking that certificate/key paths are
+// readable files.
+//
+// Every error is one line naming the file, line, column and key:
+//   server.toml:12:7: tunnel.mtu: 70000 is out of range 1280..1500
+// Unknown keys at any level are errors (a typo must never silently fall back to a default).
+// Relative paths in a file are resolved against that file's directory and stored resolved.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/net_addr.hpp"
+#include "common/result.hpp"
+
+namespace ptun::config {
+
+// Upper bounds on list lengths (the file itself is capped at limits::kMaxConfigBytes).
+namespace bounds {
+inline constexpr size_t kMaxListen = 16;
+inline constexpr size_t kMaxRoutes = 1024;        // per list (included, excluded, behind a peer...)
+inline constexpr size_t kMaxDnsServers = 16;
+inline constexpr size_t kMaxDomains = 64;         // per list (search, match)
+inline constexpr size_t kMaxPeers = 65536;
+inline constexpr size_t kMaxInterfaces = 64;      // masquerade_interfaces
+inline constexpr size_t kMaxPeerName = 64;
+inline constexpr size_t kMaxPath = 4095;          // PATH_MAX - 1
+}  // namespace bounds
+
+// The server's network-settings push (Apple: NEPacketTunnelNetworkSettings).
+struct PushSettings {
+  std::vector<Cidr> included_routes, excluded_routes;       // v4 and v6 mixed
+  std::vector<IpAddr> dns_servers;
+  std::vector<std::string> search_domains, match_domains;  // match_domains [""] means all
+  uint32_t keepalive_secs = 10;                             // 1..600
+  uint32_t dead_peer_secs = 30;                             // keepalive_secs+1..3600
+  bool operator==(const PushSettings&) const = default;
+};
+
+// A [[peer]] entry: a client known by its certificate name, with an optional static address
+// and networks that live behind it (a router's LAN).
+struct PeerConfig {
+  std::string name;  // 1..64 of [A-Za-z0-9._@-]; unique
+  std::optional<IpAddr> ipv4, ipv6;
+  std::vector<Cidr> routes_behind;
+  bool operator==(const PeerConfig&) const = default;
+};
+
+struct ServerConfig {
+  std::string path;                         // file it came from (as given)
+  std::vector<Endpoint> listen;             // required, 1..16, port != 0
+  std::string ca, cert, key;                // required file paths (resolved)
+  std::string control_socket = "/run/ptun/server.sock";
+  std::string control_group;                // optional: group allowed on the control socket
+  std::string state_dir = "/var/lib/ptun/server";
+  std::string log_level = "info";           // error|warn|info|debug
+  uint32_t max_sessions = 4096;             // 1..100000
+  struct Tunnel {
+    std::string interface = "ptun-s0";
+    uint32_t mtu = 1420;                    // 1280..1500
+    // At least one pool. Host bits zero; v4 prefix <= /30, v6 prefix <= /126. The server's own
+    // tunnel address is the first host of each pool (server_address()).
+    std::optional<Cidr> ipv4_pool, ipv6_pool;
+    bool masquerade = false;
+    std::vector<std::string> masquerade_interfaces;  // empty = all but the tunnel
+    bool operator==(const Tunnel&) const = default;
+  } tunnel;
+  PushSettings push;
+  // Names unique; static addresses inside the pools, not the pool's network, broadcast (v4) or
+  // server address, and not shared; routes_behind unique and not overlapping across peers or
+  // the pools.
+  std::vector<PeerConfig> peers;
+  std::optional<Endpoint> metrics_listen;   // loopback only
+  bool operator==(const ServerConfig&) const = default;
+};
+
+struct ClientConfig {
+  std::string path;
+  // Key `server = "host:port"`: IPv6 literals as [addr]:port, hostnames allowed, port defaults
+  // to 4433 when omitted.
+  std::string server_host;
+  uint16_t server_port = 4433;
+  std::string server_name;                  // expected name in the server certificate; required
+  std::string ca, cert, key;
+  std::string control_socket = "/run/ptun/client.sock";
+  std::string control_group;
+  std::string state_dir = "/var/lib/ptun/client";
+  std::string log_level = "info";
+  std::string mode = "tun";                 // "tun" | "userspace"
+  struct Tunnel {
+    std::string interface = "ptun0";
+    uint32_t mtu = 0;                       // 0 = take the server's, else 1280..1500
+    uint32_t fwmark = 0x7074;               // != 0
+    uint32_t table = 7074;                  // 1..0xfffffffe, not 253/254/255
+    bool operator==(const Tunnel&) const = default;
+  } tunnel;
+  struct Routes {                           // local additions to the push
+    std::vector<Cidr> include, exclude;
+    bool operator==(const Routes&) const = default;
+  } routes;
+  struct Dns {                              // local additions to the push
+    std::vector<IpAddr> servers;
+    std::vector<std::string> search_domains, match_domains;
+    bool operator==(const Dns&) const = default;
+  } dns;
+  struct Protocol {                         // flags (later features act on them)
+    bool include_all_networks = false, exclude_local_networks = false, enforce_routes = false,
+         always_on = false;
+    bool operator==(const Protocol&) const = default;
+  } protocol;
+  uint32_t reconnect_max_secs = 30;         // 1..3600
+  std::optional<Endpoint> metrics_listen;   // loopback only
+  bool operator==(const ClientConfig&) const = default;
+};
+
+// The server's own tunnel address in a pool: its first host (10.99.0.0/24 -> 10.99.0.1).
+IpAddr server_address(const Cidr& pool);
+
+// Load + validate a file. check_files = true also checks that ca/cert/key are readable regular
+// files (check-config and startup); tests pass false. Errors: Errc::io if the file cannot be
+// read, Errc::invalid_argument for anything wrong in it.
+Result<ServerConfig> load_server(const std::string& path, bool check_files = true);
+Result<ClientConfig> load_client(const std::string& path, bool check_files = true);
+
+// Same from text (fuzzing, tests). `name` is used in error messages and its directory resolves
+// relative paths. Text larger than limits::kMaxConfigBytes or not valid UTF-8 is rejected.
+Result<ServerConfig> parse_server(std::string_view text, const std::string& name,
+                                  bool check_files = false);
+Result<ClientConfig> parse_client(std::string_view text, const std::string& name,
+                                  bool check_files = false);
+
+enum class Role { client, server };
+// A top-level `listen` key means server, `server` means client; both or neither is an error.
+Result<Role> detect_role(std::string_view text, const std::string& name);
+// Reads the file and detects its role (for `ptun check-config FILE`).
+Result<Role> detect_role_file(const std::string& path);
+
+// The effective config (defaults filled in) as TOML text that parses back to the same struct.
+// Never prints key material (only the key's path).
+std::string to_toml(const ServerConfig&);
+std::string to_toml(const ClientConfig&);
+
+}  // namespace ptun::config

@@ -1,0 +1,150 @@
+// to_toml: the effective configuration, in the same order as the example files, every default
+// written out. Output parses back to an equal struct (tested). Key material is never read here:
+// only the key's path is printed.
+#include <cstdio>
+
+#include "config/config.hpp"
+
+namespace ptun::config {
+
+namespace {
+
+// A TOML basic string.
+std::string quote(std::string_view s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\b': out += "\\b"; break;
+      case '\t': out += "\\t"; break;
+      case '\n': out += "\\n"; break;
+      case '\f': out += "\\f"; break;
+      case '\r': out += "\\r"; break;
+      default:
+        if (c < 0x20 || c == 0x7f) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out += char(c);
+        }
+    }
+  }
+  return out + "\"";
+}
+
+// For the header comment: a path with a newline in it must not end the comment.
+std::string comment_safe(std::string s) {
+  for (char& ch : s)
+    if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) ch = '?';
+  return s;
+}
+
+class Writer {
+ public:
+  void line(std::string_view text) { (out_ += text) += '\n'; }
+  void str(std::string_view key, std::string_view v) { kv(key, quote(v)); }
+  void num(std::string_view key, uint64_t v) { kv(key, std::to_string(v)); }
+  void boolean(std::string_view key, bool v) { kv(key, v ? "true" : "false"); }
+  template <typename T, typename F>
+  void list(std::string_view key, const std::vector<T>& items, F&& show) {
+    std::string v = "[";
+    for (size_t i = 0; i < items.size(); ++i) v += (i ? ", " : "") + quote(show(items[i]));
+    kv(key, v + "]");
+  }
+  void strings(std::string_view key, const std::vector<std::string>& items) {
+    list(key, items, [](const std::string& s) { return s; });
+  }
+  template <typename T>
+  void addrs(std::string_view key, const std::vector<T>& items) {
+    list(key, items, [](const T& a) { return a.str(); });
+  }
+  void kv(std::string_view key, std::string_view value) {
+    ((out_ += key) += " = ") += value;
+    out_ += '\n';
+  }
+  std::string take() { return std::move(out_); }
+
+ private:
+  std::string out_;
+};
+
+template <typename Config>
+void shared_keys(Writer& w, const Config& c) {
+  w.str("ca", c.ca);
+  w.str("cert", c.cert);
+  w.str("key", c.key);
+  w.str("control_socket", c.control_socket);
+  if (!c.control_group.empty()) w.str("control_group", c.control_group);
+  w.str("state_dir", c.state_dir);
+  w.str("log_level", c.log_level);
+  if (c.metrics_listen) w.str("metrics_listen", c.metrics_listen->str());
+}
+
+}  // namespace
+
+std::string to_toml(const ServerConfig& c) {
+  Writer w;
+  w.line("# ptun server: effective configuration of " + comment_safe(c.path) + " (defaults filled in)");
+  w.addrs("listen", c.listen);
+  shared_keys(w, c);
+  w.num("max_sessions", c.max_sessions);
+  w.line("\n[tunnel]");
+  w.str("interface", c.tunnel.interface);
+  w.num("mtu", c.tunnel.mtu);
+  if (c.tunnel.ipv4_pool) w.str("ipv4_pool", c.tunnel.ipv4_pool->str());
+  if (c.tunnel.ipv6_pool) w.str("ipv6_pool", c.tunnel.ipv6_pool->str());
+  w.boolean("masquerade", c.tunnel.masquerade);
+  w.strings("masquerade_interfaces", c.tunnel.masquerade_interfaces);
+  w.line("\n[push]");
+  w.addrs("included_routes", c.push.included_routes);
+  w.addrs("excluded_routes", c.push.excluded_routes);
+  w.addrs("dns_servers", c.push.dns_servers);
+  w.strings("search_domains", c.push.search_domains);
+  w.strings("match_domains", c.push.match_domains);
+  w.num("keepalive_secs", c.push.keepalive_secs);
+  w.num("dead_peer_secs", c.push.dead_peer_secs);
+  for (const auto& p : c.peers) {
+    w.line("\n[[peer]]");
+    w.str("name", p.name);
+    if (p.ipv4) w.str("ipv4", p.ipv4->str());
+    if (p.ipv6) w.str("ipv6", p.ipv6->str());
+    w.addrs("routes_behind", p.routes_behind);
+  }
+  return w.take();
+}
+
+std::string to_toml(const ClientConfig& c) {
+  Writer w;
+  w.line("# ptun client: effective configuration of " + comment_safe(c.path) + " (defaults filled in)");
+  bool v6 = c.server_host.find(':') != std::string::npos;
+  w.str("server", (v6 ? "[" + c.server_host + "]" : c.server_host) + ":" +
+                      std::to_string(c.server_port));
+  w.str("server_name", c.server_name);
+  shared_keys(w, c);
+  w.str("mode", c.mode);
+  w.num("reconnect_max_secs", c.reconnect_max_secs);
+  w.line("\n[tunnel]");
+  w.str("interface", c.tunnel.interface);
+  w.num("mtu", c.tunnel.mtu);
+  char mark[16];
+  std::snprintf(mark, sizeof mark, "0x%x", unsigned(c.tunnel.fwmark));
+  w.kv("fwmark", mark);
+  w.num("table", c.tunnel.table);
+  w.line("\n[routes]");
+  w.addrs("include", c.routes.include);
+  w.addrs("exclude", c.routes.exclude);
+  w.line("\n[dns]");
+  w.addrs("servers", c.dns.servers);
+  w.strings("search_domains", c.dns.search_domains);
+  w.strings("match_domains", c.dns.match_domains);
+  w.line("\n[protocol]");
+  w.boolean("include_all_networks", c.protocol.include_all_networks);
+  w.boolean("exclude_local_networks", c.protocol.exclude_local_networks);
+  w.boolean("enforce_routes", c.protocol.enforce_routes);
+  w.boolean("always_on", c.protocol.always_on);
+  return w.take();
+}
+
+}  // namespace ptun::config

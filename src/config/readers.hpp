@@ -1,0 +1,53 @@
+// Internal to the config module: table -> struct readers for each role, and the keys both roles
+// share.
+#pragma once
+#include <string>
+
+#include "config/config.hpp"
+#include "config/toml_reader.hpp"
+#include "config/validate.hpp"
+
+namespace ptun::config {
+
+// `base_dir` resolves relative paths ("" leaves them relative); errors name `name`.
+Result<ServerConfig> read_server(const toml::table& root, const std::string& name,
+                                 const std::string& base_dir, bool check_files);
+Result<ClientConfig> read_client(const toml::table& root, const std::string& name,
+                                 const std::string& base_dir, bool check_files);
+
+// Keys with the same meaning in both roles' top level: ca, cert, key, control_socket,
+// control_group, state_dir, log_level, metrics_listen.
+template <typename Config>
+void read_shared_keys(TableReader& r, Config& c, const std::string& base_dir, bool check_files) {
+  auto path_key = [&](std::string_view key, std::string& out, bool must_be_file) {
+    r.string(
+        key,
+        [&](const std::string& s) {
+          std::string why = resolve_path(base_dir, s, &out);
+          if (why.empty() && must_be_file && check_files) why = check_readable_file(out);
+          return why;
+        },
+        must_be_file);
+  };
+  path_key("ca", c.ca, true);
+  path_key("cert", c.cert, true);
+  path_key("key", c.key, true);
+  path_key("control_socket", c.control_socket, false);
+  path_key("state_dir", c.state_dir, false);
+  r.string("control_group", [&](const std::string& s) {
+    c.control_group = s;
+    return check_group_name(s);
+  });
+  r.string("log_level", [&](const std::string& s) {
+    c.log_level = s;
+    return check_log_level(s);
+  });
+  r.string("metrics_listen", [&](const std::string& s) {
+    Endpoint ep;
+    std::string why = parse_loopback_listen(s, &ep);
+    if (why.empty()) c.metrics_listen = ep;
+    return why;
+  });
+}
+
+}  // namespace ptun::config

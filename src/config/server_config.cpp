@@ -1,0 +1,180 @@
+// The server's file: top-level keys, [tunnel], [push] and [[peer]].
+#include <map>
+#include <set>
+
+#include "config/readers.hpp"
+
+namespace ptun::config {
+
+IpAddr server_address(const Cidr& pool) {
+  IpAddr a = pool.network().addr;
+  // +1 on the last byte with carry (a pool is at most /30 or /126, so the host part is >= 2 bits
+  // and the first host never carries out of it).
+  for (size_t i = a.size(); i-- > 0;)
+    if (++a.bytes[i] != 0) break;
+  return a;
+}
+
+namespace {
+
+std::string parse_pool(const std::string& s, Family family, unsigned max_prefix,
+                       std::optional<Cidr>* out) {
+  auto c = Cidr::parse(s);
+  if (!c) return c.error().message;
+  if (c->addr.family != family)
+    return "'" + s + "' is not an " + (family == Family::v4 ? "IPv4" : "IPv6") + " prefix";
+  if (c->prefix > max_prefix)
+    return "/" + std::to_string(c->prefix) + " is too small for a pool: at most /" +
+           std::to_string(max_prefix);
+  *out = *c;
+  return "";
+}
+
+void read_tunnel(TableReader& t, ServerConfig::Tunnel& tun) {
+  t.string("interface", [&](const std::string& s) {
+    tun.interface = s;
+    return check_interface_name(s);
+  });
+  t.u32("mtu", tun.mtu, 1280, 1500);
+  t.string("ipv4_pool", [&](const std::string& s) {
+    return parse_pool(s, Family::v4, 30, &tun.ipv4_pool);
+  });
+  t.string("ipv6_pool", [&](const std::string& s) {
+    return parse_pool(s, Family::v6, 126, &tun.ipv6_pool);
+  });
+  t.boolean("masquerade", tun.masquerade);
+  t.string_array("masquerade_interfaces", bounds::kMaxInterfaces, [&](const std::string& s) {
+    if (s == tun.interface) return "'" + s + "' is the tunnel interface itself";
+    return add_interface(tun.masquerade_interfaces, s);
+  });
+  if (!t.finish()) return;
+  if (!tun.ipv4_pool && !tun.ipv6_pool)
+    t.fail_here("at least one of ipv4_pool and ipv6_pool is required");
+  else if (!tun.masquerade_interfaces.empty() && !tun.masquerade)
+    t.fail_at("masquerade_interfaces", "has no effect unless masquerade = true");
+}
+
+void read_push(TableReader& t, PushSettings& p) {
+  t.string_array("included_routes", bounds::kMaxRoutes,
+                 [&](const std::string& s) { return add_cidr(p.included_routes, s); });
+  t.string_array("excluded_routes", bounds::kMaxRoutes, [&](const std::string& s) {
+    std::string why = add_cidr(p.excluded_routes, s);
+    for (const auto& inc : p.included_routes)
+      if (why.empty() && inc == p.excluded_routes.back())
+        why = "'" + inc.str() + "' is also in included_routes";
+    return why;
+  });
+  t.string_array("dns_servers", bounds::kMaxDnsServers,
+                 [&](const std::string& s) { return add_ip(p.dns_servers, s); });
+  t.string_array("search_domains", bounds::kMaxDomains,
+                 [&](const std::string& s) { return add_domain(p.search_domains, s); });
+  t.string_array("match_domains", bounds::kMaxDomains,
+                 [&](const std::string& s) { return add_match_domain(p.match_domains, s); });
+  t.u32("keepalive_secs", p.keepalive_secs, 1, 600);
+  t.u32("dead_peer_secs", p.dead_peer_secs, 2, 3600);
+  if (!t.finish()) return;
+  if (p.dead_peer_secs <= p.keepalive_secs)
+    t.fail_at("dead_peer_secs", std::to_string(p.dead_peer_secs) +
+                                    " must be greater than keepalive_secs (" +
+                                    std::to_string(p.keepalive_secs) + ")");
+}
+
+// Cross-peer state: names, static addresses and routes behind peers must not collide.
+struct PeerIndex {
+  std::set<std::string> names;
+  std::map<IpAddr, std::string> addresses;  // static address -> peer name
+  // routes_behind of earlier peers, disjoint, keyed by network address -> (prefix, peer).
+  std::map<IpAddr, std::pair<Cidr, std::string>> routes;
+
+  std::string claim_route(const Cidr& c, const std::string& peer) {
+    // Disjoint prefixes sorted by start: only the neighbours on each side can overlap `c`.
+    auto it = routes.lower_bound(c.addr);
+    if (it != routes.end() && overlaps(it->second.first, c))
+      return "overlaps " + it->second.first.str() + " behind peer '" + it->second.second + "'";
+    if (it != routes.begin() && overlaps(std::prev(it)->second.first, c))
+      return "overlaps " + std::prev(it)->second.first.str() + " behind peer '" +
+             std::prev(it)->second.second + "'";
+    routes.emplace(c.addr, std::make_pair(c, peer));
+    return "";
+  }
+};
+
+std::string check_static_address(const std::string& s, Family family,
+                                 const std::optional<Cidr>& pool, PeerIndex& index,
+                                 const std::string& peer, std::optional<IpAddr>* out) {
+  auto a = IpAddr::parse(s);
+  if (!a) return a.error().message;
+  const char* fam = family == Family::v4 ? "IPv4" : "IPv6";
+  if (a->family != family) return "'" + s + "' is not an " + fam + " address";
+  if (!pool) return std::string("no tunnel.") + (family == Family::v4 ? "ipv4" : "ipv6") + "_pool to take it from";
+  if (!pool->contains(*a)) return a->str() + " is outside the pool " + pool->str();
+  if (*a == pool->addr) return a->str() + " is the pool's network address";
+  if (*a == server_address(*pool)) return a->str() + " is the server's own address";
+  if (family == Family::v4) {
+    uint32_t host_mask = pool->prefix == 0 ? ~0u : (1u << (32 - pool->prefix)) - 1;
+    if ((a->v4_host_order() & host_mask) == host_mask)
+      return a->str() + " is the pool's broadcast address";
+  }
+  auto [it, fresh] = index.addresses.emplace(*a, peer);
+  if (!fresh) return a->str() + " is already assigned to peer '" + it->second + "'";
+  *out = *a;
+  return "";
+}
+
+void read_peer(TableReader& t, const ServerConfig::Tunnel& tun, PeerIndex& index,
+               PeerConfig& peer) {
+  t.string(
+      "name",
+      [&](const std::string& s) {
+        peer.name = s;
+        std::string why = check_peer_name(s);
+        if (why.empty() && !index.names.insert(s).second) why = "duplicate peer name '" + s + "'";
+        return why;
+      },
+      true);
+  t.string("ipv4", [&](const std::string& s) {
+    return check_static_address(s, Family::v4, tun.ipv4_pool, index, peer.name, &peer.ipv4);
+  });
+  t.string("ipv6", [&](const std::string& s) {
+    return check_static_address(s, Family::v6, tun.ipv6_pool, index, peer.name, &peer.ipv6);
+  });
+  t.string_array("routes_behind", bounds::kMaxRoutes, [&](const std::string& s) {
+    std::string why = add_cidr(peer.routes_behind, s);
+    if (!why.empty()) return why;
+    const Cidr& c = peer.routes_behind.back();
+    for (const auto& pool : {tun.ipv4_pool, tun.ipv6_pool})
+      if (pool && overlaps(*pool, c)) return "overlaps the pool " + pool->str();
+    return index.claim_route(c, peer.name);
+  });
+}
+
+}  // namespace
+
+Result<ServerConfig> read_server(const toml::table& root, const std::string& name,
+                                 const std::string& base_dir, bool check_files) {
+  ReadContext ctx(name);
+  TableReader r(ctx, root, "", {1, 1});
+  ServerConfig c;
+  c.path = name;
+  if (r.get("listen", true))
+    r.string_array("listen", bounds::kMaxListen, [&](const std::string& s) {
+      Endpoint ep;
+      std::string why = parse_listen(s, &ep);
+      return why.empty() ? append_unique(c.listen, ep, ep.str()) : why;
+    });
+  if (!r.failed() && c.listen.empty()) r.fail_at("listen", "at least one address is required");
+  read_shared_keys(r, c, base_dir, check_files);
+  r.u32("max_sessions", c.max_sessions, 1, 100000);
+  if (auto t = r.table("tunnel", true)) read_tunnel(*t, c.tunnel);
+  if (auto t = r.table("push")) read_push(*t, c.push);
+  PeerIndex index;
+  r.table_array("peer", bounds::kMaxPeers, [&](TableReader& t) {
+    c.peers.emplace_back();
+    read_peer(t, c.tunnel, index, c.peers.back());
+  });
+  r.finish();
+  if (ctx.failed()) return ctx.error();
+  return c;
+}
+
+}  // namespace ptun::config

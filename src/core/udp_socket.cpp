@@ -1,0 +1,225 @@
+#include "core/udp_socket.hpp"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+#include <utility>
+
+namespace ptun::core {
+
+namespace {
+
+// Tries the privileged FORCE variant first (ignores net.core.{r,w}mem_max), then the plain one.
+void set_buffer(int fd, int force_opt, int opt, int bytes, const char* name) {
+  if (bytes <= 0) return;
+  if (setsockopt(fd, SOL_SOCKET, force_opt, &bytes, sizeof bytes) == 0) return;
+  if (setsockopt(fd, SOL_SOCKET, opt, &bytes, sizeof bytes) != 0)
+    LOG_DEBUG("core: udp %s=%d: %s", name, bytes, std::strerror(errno));
+}
+
+Error sock_error(const char* what, const Endpoint& ep, int err) {
+  return Error::from_errno(std::string("udp ") + what + " " + ep.str(), err);
+}
+
+// The destination sockaddr for `peer` on a socket of `family`: IPv4 peers are v4-mapped on
+// IPv6 sockets (dual-stack). Returns the length, 0 if the peer cannot be expressed.
+socklen_t peer_sockaddr(const Endpoint& peer, int family, sockaddr_storage* ss) {
+  if (family == AF_INET6 && peer.addr.is_v4()) {
+    std::memset(ss, 0, sizeof *ss);
+    auto* sin6 = reinterpret_cast<sockaddr_in6*>(ss);
+    sin6->sin6_family = AF_INET6;
+    sin6->sin6_port = htons(peer.port);
+    uint8_t* b = reinterpret_cast<uint8_t*>(&sin6->sin6_addr);
+    b[10] = b[11] = 0xff;
+    std::memcpy(b + 12, peer.addr.bytes.data(), 4);
+    return sizeof(sockaddr_in6);
+  }
+  return peer.to_sockaddr(ss);
+}
+
+bool transient_rx_error(int err) {
+  // Errors queued on the socket by ICMP; the failed call consumed them, the socket is fine.
+  return err == ECONNREFUSED || err == EHOSTUNREACH || err == ENETUNREACH || err == EHOSTDOWN ||
+         err == ENETDOWN || err == EPROTO;
+}
+
+}  // namespace
+
+Result<int> UdpSocket::open_socket(const Endpoint& local, const UdpOptions& opts, Endpoint* bound) {
+  sockaddr_storage ss;
+  socklen_t len = local.to_sockaddr(&ss);
+  if (len == 0) return Error(Errc::invalid_argument, "udp bind: empty local endpoint");
+  int fd = ::socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return sock_error("socket", local, errno);
+  auto fail = [&](const char* what) -> Result<int> {
+    int err = errno;
+    ::close(fd);
+    return sock_error(what, local, err);
+  };
+  int one = 1;
+  if (ss.ss_family == AF_INET6) {
+    int v6only = opts.v6only ? 1 : 0;
+    if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only) != 0)
+      return fail("IPV6_V6ONLY");
+  }
+  if (opts.reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
+    return fail("SO_REUSEPORT");
+  if (opts.fwmark != 0 && setsockopt(fd, SOL_SOCKET, SO_MARK, &opts.fwmark, sizeof opts.fwmark) != 0)
+    return fail("SO_MARK");
+  set_buffer(fd, SO_RCVBUFFORCE, SO_RCVBUF, opts.rcvbuf, "SO_RCVBUF");
+  set_buffer(fd, SO_SNDBUFFORCE, SO_SNDBUF, opts.sndbuf, "SO_SNDBUF");
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) return fail("bind");
+  sockaddr_storage got;
+  socklen_t got_len = sizeof got;
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&got), &got_len) != 0) return fail("getsockname");
+  *bound = Endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&got));
+  // from_sockaddr reports v4-mapped as IPv4; a socket bound to ::ffff:a.b.c.d stays IPv6 family.
+  return fd;
+}
+
+Result<std::unique_ptr<UdpSocket>> UdpSocket::bind(Loop& loop, const Endpoint& local,
+                                                   const UdpOptions& opts) {
+  Endpoint bound;
+  Result<int> fd = open_socket(local, opts, &bound);
+  if (!fd) return fd.error();
+  int family = local.addr.is_v6() ? AF_INET6 : AF_INET;
+  return std::unique_ptr<UdpSocket>(new UdpSocket(loop, *fd, family, bound, opts));
+}
+
+UdpSocket::UdpSocket(Loop& loop, int fd, int family, const Endpoint& local, const UdpOptions& opts)
+    : loop_(loop), fd_(fd), family_(family), local_(local), opts_(opts), poll_(loop, fd) {
+  // The constant parts of the batch headers, set once.
+  for (size_t i = 0; i < limits::kBatch; ++i) {
+    rx_msgs_[i].msg_hdr.msg_iov = &rx_iov_[i];
+    rx_msgs_[i].msg_hdr.msg_iovlen = 1;
+    tx_msgs_[i].msg_hdr.msg_iov = &tx_iov_[i];
+    tx_msgs_[i].msg_hdr.msg_iovlen = 1;
+    tx_msgs_[i].msg_hdr.msg_name = &tx_addr_[i];
+  }
+}
+
+UdpSocket::~UdpSocket() { close(); }
+
+void UdpSocket::close() {
+  if (fd_ < 0) return;
+  poll_.close();  // stops watching the fd synchronously; waiters complete with Errc::closed
+  ::close(fd_);
+  fd_ = -1;
+}
+
+Result<void> UdpSocket::rebind(const Endpoint& local) {
+  if (fd_ < 0) return closed_error();
+  Endpoint bound;
+  Result<int> fd = open_socket(local, opts_, &bound);
+  if (!fd) return fd.error();
+  ++generation_;  // before waking waiters, so they know to carry on with the new socket
+  poll_.close();
+  ::close(fd_);
+  fd_ = *fd;
+  family_ = local.addr.is_v6() ? AF_INET6 : AF_INET;
+  local_ = bound;
+  poll_ = FdPoll(loop_, fd_);
+  return ok();
+}
+
+Result<size_t> UdpSocket::try_recv_batch(std::span<Datagram> out) {
+  if (fd_ < 0) return closed_error();
+  const size_t n_max = std::min(out.size(), limits::kBatch);
+  if (n_max == 0) return size_t(0);
+  for (;;) {
+    for (size_t i = 0; i < n_max; ++i) {
+      PacketBuf* b = out[i].buf;
+      b->reset();
+      rx_iov_[i] = {b->data(), b->tailroom()};
+      msghdr& h = rx_msgs_[i].msg_hdr;
+      h.msg_name = &rx_addr_[i];
+      h.msg_namelen = sizeof(sockaddr_storage);
+      h.msg_control = nullptr;
+      h.msg_controllen = 0;
+      h.msg_flags = 0;
+    }
+    int n = ::recvmmsg(fd_, rx_msgs_.data(), unsigned(n_max), 0, nullptr);
+    if (n < 0) {
+      int err = errno;
+      if (err == EAGAIN || err == EWOULDBLOCK) return size_t(0);
+      if (err == EINTR || transient_rx_error(err)) continue;
+      return Error::from_errno("udp recvmmsg", err);
+    }
+    size_t kept = 0;
+    for (size_t i = 0; i < size_t(n); ++i) {
+      if (rx_msgs_[i].msg_hdr.msg_flags & MSG_TRUNC) {
+        ++stats_.rx_truncated;
+        continue;
+      }
+      if (kept != i) std::swap(out[kept].buf, out[i].buf);
+      out[kept].buf->len = rx_msgs_[i].msg_len;
+      out[kept].peer = Endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&rx_addr_[i]));
+      ++kept;
+    }
+    if (kept > 0 || n == 0) return kept;
+    // Everything in this batch was truncated: look again rather than report "nothing ready".
+  }
+}
+
+Task<Result<size_t>> UdpSocket::recv_batch(std::span<Datagram> out, CancelToken token) {
+  for (;;) {
+    if (token.cancelled()) co_return cancelled_error();
+    Result<size_t> r = try_recv_batch(out);
+    if (!r || *r > 0) co_return r;
+    uint64_t gen = generation_;
+    Result<int> w = co_await poll_.until(UV_READABLE, token);
+    if (!w && !(w.error().code == Errc::closed && fd_ >= 0 && gen != generation_))
+      co_return w.error();
+  }
+}
+
+Task<Result<void>> UdpSocket::wait_writable(CancelToken token) {
+  for (;;) {
+    uint64_t gen = generation_;
+    Result<int> w = co_await poll_.until(UV_WRITABLE, token);
+    if (w) co_return ok();
+    if (!(w.error().code == Errc::closed && fd_ >= 0 && gen != generation_)) co_return w.error();
+  }
+}
+
+Result<size_t> UdpSocket::send_batch(std::span<const Datagram> dgrams) {
+  if (fd_ < 0) return closed_error();
+  size_t done = 0;
+  while (done < dgrams.size()) {
+    const size_t chunk = std::min(dgrams.size() - done, limits::kBatch);
+    for (size_t i = 0; i < chunk; ++i) {
+      const Datagram& d = dgrams[done + i];
+      tx_iov_[i] = {const_cast<uint8_t*>(d.buf->data()), d.buf->len};
+      msghdr& h = tx_msgs_[i].msg_hdr;
+      h.msg_namelen = peer_sockaddr(d.peer, family_, &tx_addr_[i]);
+      h.msg_control = nullptr;
+      h.msg_controllen = 0;
+      h.msg_flags = 0;
+    }
+    int n = ::sendmmsg(fd_, tx_msgs_.data(), unsigned(chunk), 0);
+    if (n >= 0) {
+      // A short count means the next datagram failed: the next round reports why.
+      done += size_t(n);
+      continue;
+    }
+    int err = errno;
+    if (err == EINTR) continue;
+    if (err == EAGAIN || err == EWOULDBLOCK) break;
+    if (err == EBADF || err == ENOTSOCK || err == EFAULT) return Error::from_errno("udp sendmmsg", err);
+    // This datagram is refused (too big, no route, firewall, wrong family): drop it, go on.
+    ++stats_.tx_dropped;
+    uint64_t suppressed = 0;
+    if (tx_log_limit_.allow(loop_.now_ms(), &suppressed))
+      LOG_WARN("core: udp send to %s dropped: %s (%llu similar suppressed)",
+               dgrams[done].peer.str().c_str(), std::strerror(err),
+               static_cast<unsigned long long>(suppressed));
+    ++done;
+  }
+  return done;
+}
+
+}  // namespace ptun::core

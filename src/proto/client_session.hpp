@@ -1,0 +1,125 @@
+// The client side of one ptun session, sans-I/O: datagrams and `now` in, datagrams and events out
+// through Callbacks, next_deadline() for the caller's timer.
+//
+//   start() -> handshaking --DTLS done--> waiting_settings --SETTINGS--> established
+//                  |  (CLIENT_HELLO sent,        |  (resent with backoff         |
+//                  |   retried)                  |   until SETTINGS arrive)      |
+//                  +------------------+----------+-------------------------------+--> closed
+//   closed: on_closed(reason, detail) fires exactly once per start(), whoever closed it.
+//
+// Callbacks run synchronously from inside on_datagram/on_timer/send_packet/close/start. They may
+// call close() or start() (e.g. to reconnect), but must not destroy the ClientSession.
+#pragma once
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "common/rng.hpp"
+#include "proto/messages.hpp"
+#include "proto/session_stats.hpp"
+#include "proto/settings.hpp"
+#include "tls/dtls_session.hpp"
+
+namespace ptun::proto {
+
+struct ClientParams {
+  uint32_t handshake_timeout_ms = 30000;  // start() to SETTINGS; then closed(handshake_timeout)
+  uint32_t hello_retry_ms = 1000;         // first CLIENT_HELLO resend; doubles up to 8 s
+  bool want_ipv4 = true, want_ipv6 = true;
+};
+
+class ClientSession {
+ public:
+  struct Callbacks {
+    virtual ~Callbacks() = default;
+    // The whole UDP payload including the outer header. Valid only during the call: copy now.
+    virtual void send_datagram(std::span<const uint8_t> dgram) = 0;
+    // One decrypted inner IP packet. Valid only during the call: copy now.
+    virtual void deliver_packet(std::span<const uint8_t> ip) = 0;
+    virtual void on_established(const NetworkSettings& settings) = 0;
+    // detail: the TLS error text, the server's CLOSE text, or a description of the timeout.
+    virtual void on_closed(CloseReason reason, const std::string& detail) = 0;
+  };
+  enum class State { idle, handshaking, waiting_settings, established, closed };
+
+  // `config` must be a client DtlsConfig; `server_name` is the CN/SAN the server certificate must
+  // carry. `rng` (session ids) and `cb` must outlive the session.
+  ClientSession(std::shared_ptr<tls::DtlsConfig> config, std::string server_name, std::string software_version,
+                Rng& rng, Callbacks& cb, const ClientParams& params = {});
+  ~ClientSession();
+  ClientSession(const ClientSession&) = delete;
+  ClientSession& operator=(const ClientSession&) = delete;
+
+  // Begin a new session: fresh random session id, fresh DTLS state, first ClientHello flight.
+  // Any previous session is abandoned without a CLOSE (call close() first to send one).
+  void start(uint64_t now_ms);
+  // One UDP payload from the server. Datagrams with another session id are dropped and counted.
+  void on_datagram(std::span<const uint8_t> udp_payload, uint64_t now_ms);
+  // Encrypt one IP packet and send it. False (and counted) if not established, larger than one
+  // record (max_packet()), or the DTLS write failed.
+  bool send_packet(std::span<const uint8_t> ip, uint64_t now_ms);
+  // Sends CLOSE(reason) and close_notify if the DTLS session is up, then closes (on_closed fires).
+  void close(CloseReason reason, uint64_t now_ms);
+
+  // The earliest time on_timer() has work: DTLS retransmission, handshake timeout, CLIENT_HELLO
+  // resend, keepalive PING, dead-peer check. UINT64_MAX if none (idle/closed).
+  uint64_t next_deadline() const;
+  void on_timer(uint64_t now_ms);
+
+  State state() const { return state_; }
+  uint64_t session_id() const { return session_id_; }
+  const SessionStats& stats() const { return stats_; }
+  const NetworkSettings& settings() const { return settings_; }
+  CloseReason close_reason() const { return close_reason_; }
+  // Largest IP packet send_packet() accepts (0 before the handshake).
+  size_t max_packet() const;
+  std::string ciphersuite() const;
+
+ private:
+  static void output_thunk(void* ctx, std::span<const uint8_t> datagram);
+  void emit(std::span<const uint8_t> datagram);
+  void drive_handshake(uint64_t now);
+  void on_handshake_done(uint64_t now);
+  void handle_record(std::span<const uint8_t> rec, uint64_t now);
+  void handle_control(std::span<const uint8_t> rec, uint64_t now);
+  void handle_settings(std::span<const uint8_t> rec, uint64_t now);
+  bool write_record(std::span<const uint8_t> rec, uint64_t now);
+  void send_client_hello(uint64_t now);
+  void send_ping(uint64_t now);
+  // Sends CLOSE(reason, detail) + close_notify if DTLS is up, then finish().
+  void abort_session(CloseReason reason, const std::string& detail, uint64_t now);
+  // Enter `closed` and fire on_closed (once).
+  void finish(CloseReason reason, const std::string& detail);
+  uint64_t next_ping_at() const;
+  uint64_t dead_at() const;
+
+  std::shared_ptr<tls::DtlsConfig> config_;
+  std::string server_name_, software_version_;
+  Rng& rng_;
+  Callbacks& cb_;
+  ClientParams params_;
+
+  std::unique_ptr<tls::DtlsSession> dtls_;
+  std::unique_ptr<tls::DtlsSession> retired_;  // replaced by start() from inside a callback
+  State state_ = State::idle;
+  CloseReason close_reason_ = CloseReason::none;
+  uint64_t gen_ = 0;  // bumped by start() and finish(): loops stop if a callback changed it
+  uint64_t session_id_ = 0;
+  uint64_t started_ms_ = 0;
+  uint64_t hello_retry_at_ = UINT64_MAX;
+  uint32_t hello_backoff_ms_ = 0;
+  uint64_t last_ping_ms_ = 0;
+  uint64_t ping_seq_ = 0;
+  SettingsAssembler assembler_;
+  NetworkSettings settings_;
+  SessionStats stats_;
+  // tx_: outer header written in place in front of the DTLS datagram (no second copy).
+  std::vector<uint8_t> tx_, rx_;
+};
+
+const char* to_string(ClientSession::State s);
+
+}  // namespace ptun::proto

@@ -1,0 +1,178 @@
+// Every session of one ptun server, sans-I/O: (source endpoint, datagram, now) in; datagrams,
+// packets and events out through Callbacks; next_deadline() for the caller's one timer.
+//
+//   datagram -> outer header -> session id known?
+//     yes, same address ............ feed its DtlsSession -> records -> packets / control
+//     yes, other address ........... roaming: fed to the session; the address moves only once a
+//                                    record from it authenticates (on_roamed)
+//     no, ClientHello .............. CookieGuard (stateless, reply <= request) -> cookie ok ->
+//                                    session/half-open/rate limits -> new DtlsSession
+//     no, anything else ............ dropped, counted
+//   session: handshaking -> waiting_hello -(CLIENT_HELLO, authorize)-> established -> closed
+//
+// Callbacks run synchronously; they may call send_packet/close_session/close_all, but must not
+// destroy the ServerEndpoint. Attacker-triggerable events are counted, never logged unlimited.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/log.hpp"
+#include "common/net_addr.hpp"
+#include "common/result.hpp"
+#include "proto/deadline_heap.hpp"
+#include "proto/messages.hpp"
+#include "proto/rate_limiter.hpp"
+#include "proto/session_stats.hpp"
+#include "proto/settings.hpp"
+#include "tls/dtls_session.hpp"
+
+namespace ptun::proto {
+
+enum class ServerSessionState : uint8_t { handshaking, waiting_hello, established };
+const char* to_string(ServerSessionState s);
+
+// Endpoint-wide drop counters, by cause (per-session causes live in SessionStats).
+struct ServerCounters {
+  uint64_t datagrams_in = 0;
+  uint64_t bad_header = 0;          // shorter than the header + 1, or session id 0
+  uint64_t unknown_version = 0;     // outer version != 1
+  uint64_t unknown_kind = 0;        // outer kind != 0
+  uint64_t unknown_session = 0;     // no session with that id and not a ClientHello
+  uint64_t not_client_hello = 0;    // looked like one, CookieGuard disagreed
+  uint64_t malformed_hello = 0;     // CookieGuard: malformed ClientHello
+  uint64_t cookie_sent = 0;         // HelloVerifyRequests sent (no or bad cookie)
+  uint64_t cookie_reply_dropped = 0;// HelloVerifyRequest not sent (would not fit / be larger)
+  uint64_t session_limit = 0;       // cookie ok, but max_sessions reached
+  uint64_t half_open_limit = 0;     // cookie ok, but max_half_open reached
+  uint64_t rate_limited = 0;        // cookie ok, but the source exceeded per_source_hs_per_sec
+  uint64_t session_collision = 0;   // a ClientHello for a live session id (another client, or a replay)
+  uint64_t roam_refused = 0;        // another address before the session was established
+  uint64_t roam_unauthenticated = 0;// another address, but no authentic record: session not moved
+  uint64_t replay_or_auth = 0;      // a datagram for a known session yielding no authentic record
+  uint64_t handshake_failed = 0;
+  uint64_t handshake_timeout = 0;   // half-open sessions expired
+  uint64_t sessions_created = 0;
+  uint64_t sessions_established = 0;
+  uint64_t refused = 0;             // authorize() said no
+};
+
+struct SessionInfo {
+  uint64_t id = 0;
+  std::string peer_cn;
+  Endpoint endpoint;
+  ServerSessionState state = ServerSessionState::handshaking;
+  SessionStats stats;
+  std::string ciphersuite;
+};
+
+class ServerEndpoint {
+ public:
+  struct Callbacks {
+    virtual ~Callbacks() = default;
+    // The whole UDP payload including the outer header. Valid only during the call: copy now.
+    virtual void send_datagram(const Endpoint& to, std::span<const uint8_t> dgram) = 0;
+    // One decrypted inner IP packet (first nibble 4 or 6, not validated further: the app checks
+    // anti-spoofing and routes it). Valid only during the call.
+    virtual void deliver_packet(uint64_t session_id, std::span<const uint8_t> ip) = 0;
+    // After the handshake and CLIENT_HELLO: map the verified certificate CN to a peer and assign
+    // addresses. An Error refuses the session: the client gets CLOSE(*refuse_reason, error text);
+    // *refuse_reason starts as auth_refused.
+    virtual Result<NetworkSettings> authorize(uint64_t session_id, const std::string& peer_cn,
+                                              const ClientHello& hello, CloseReason* refuse_reason) = 0;
+    virtual void on_established(uint64_t session_id, const std::string& peer_cn, const Endpoint& from) = 0;
+    virtual void on_roamed(uint64_t session_id, const Endpoint& from) = 0;
+    // Only for sessions that reached on_established (half-open ones vanish silently, counted).
+    virtual void on_closed(uint64_t session_id, CloseReason reason) = 0;
+  };
+  struct Limits {
+    uint32_t max_sessions = 4096, max_half_open = 256;
+    uint32_t handshake_timeout_ms = 10000;  // cookie-verified ClientHello to SETTINGS sent
+    uint32_t per_source_hs_per_sec = 20;    // new sessions per source address (IPv6: per /64); 0 = off
+    uint32_t max_rate_sources = 65536;      // bound of the rate limiter's table
+  };
+
+  // `config` must be a server DtlsConfig; its cookie_guard() screens ClientHellos (the sessions
+  // verify cookies with the same key). `cb` must outlive the endpoint.
+  ServerEndpoint(std::shared_ptr<tls::DtlsConfig> config, Callbacks& cb, const Limits& limits);
+  ~ServerEndpoint();
+  ServerEndpoint(const ServerEndpoint&) = delete;
+  ServerEndpoint& operator=(const ServerEndpoint&) = delete;
+
+  void on_datagram(const Endpoint& from, std::span<const uint8_t> udp_payload, uint64_t now_ms);
+  // Encrypt one IP packet to an established session. False (counted in its stats) if there is
+  // no such established session, the packet exceeds one record, or the write failed.
+  bool send_packet(uint64_t session_id, std::span<const uint8_t> ip, uint64_t now_ms);
+  // Sends CLOSE(reason, text) + close_notify and forgets the session (on_closed if it was
+  // established). False if there is no such session.
+  bool close_session(uint64_t session_id, CloseReason reason, uint64_t now_ms, const std::string& text = "");
+  void close_all(CloseReason reason, uint64_t now_ms);
+
+  // O(1); may be earlier than needed (a stale timer entry), never later.
+  uint64_t next_deadline() const { return timers_.top(); }
+  void on_timer(uint64_t now_ms);
+
+  size_t session_count() const { return sessions_.size(); }
+  size_t half_open_count() const { return half_open_; }
+  const ServerCounters& counters() const { return counters_; }
+  std::optional<SessionInfo> session(uint64_t session_id) const;
+  std::vector<SessionInfo> sessions() const;  // for `ptun sessions` (allocates; not the data path)
+  // Largest IP packet send_packet() accepts for this session (0 if none/not established).
+  size_t max_packet(uint64_t session_id) const;
+
+ private:
+  struct Session;
+  static void output_thunk(void* ctx, std::span<const uint8_t> datagram);
+  void emit(Session& s, std::span<const uint8_t> datagram);
+
+  // server_endpoint.cpp: admission and timers.
+  void admit(const Endpoint& from, uint64_t id, std::span<const uint8_t> dtls, uint64_t now);
+  void schedule(Session& s);
+  uint64_t session_deadline(const Session& s) const;
+  void session_timer(Session& s, uint64_t now);
+  void reap();
+
+  // server_session.cpp: one session's records.
+  void session_ingress(Session& s, std::span<const uint8_t> dtls, const Endpoint& from, uint64_t now);
+  void step_handshake(Session& s, uint64_t now);
+  void handle_record(Session& s, std::span<const uint8_t> rec, uint64_t now);
+  void handle_control(Session& s, std::span<const uint8_t> rec, uint64_t now);
+  void handle_client_hello(Session& s, std::span<const uint8_t> rec, uint64_t now);
+  bool send_settings(Session& s, uint64_t now);
+  bool write_record(Session& s, std::span<const uint8_t> rec, uint64_t now);
+  // Sends CLOSE (if DTLS is up and send_close), removes the session, fires on_closed if it was
+  // established. The Session object lives on in graveyard_ until the outermost call returns.
+  void end_session(Session& s, CloseReason reason, bool send_close, const std::string& text, uint64_t now);
+  SessionInfo info(const Session& s) const;
+
+  // Frees graveyard_ when the outermost public call returns (callbacks may re-enter).
+  struct Depth {
+    ServerEndpoint& e;
+    explicit Depth(ServerEndpoint& ep) : e(ep) { ++e.depth_; }
+    ~Depth() {
+      if (--e.depth_ == 0) e.reap();
+    }
+  };
+
+  std::shared_ptr<tls::DtlsConfig> config_;
+  tls::CookieGuard* cookies_;
+  Callbacks& cb_;
+  Limits limits_;
+  std::unordered_map<uint64_t, std::unique_ptr<Session>> sessions_;
+  std::vector<std::unique_ptr<Session>> graveyard_;
+  size_t half_open_ = 0;
+  int depth_ = 0;
+  DeadlineHeap timers_;
+  std::vector<DeadlineHeap::Entry> due_;  // scratch for on_timer, reused
+  SourceRateLimiter rate_;
+  ServerCounters counters_;
+  log::RateLimit log_limit_;
+  // Shared by all sessions (single-threaded): tx_ has the outer header's room in front.
+  std::vector<uint8_t> tx_, rx_;
+};
+
+}  // namespace ptun::proto

@@ -1,0 +1,212 @@
+// ServerEndpoint, per-session part: DTLS records in, packets and control messages out.
+#include <algorithm>
+
+#include "proto/server_session.hpp"
+#include "proto/wire.hpp"
+
+namespace ptun::proto {
+
+namespace {
+constexpr int kMaxRecordsPerDatagram = 64;
+// An established session answers a repeated CLIENT_HELLO (its SETTINGS were lost) at most this
+// often, so an authenticated peer cannot make the server encode settings in a loop.
+constexpr uint64_t kSettingsResendMinMs = 250;
+}  // namespace
+
+void ServerEndpoint::session_ingress(Session& s, std::span<const uint8_t> dtls, const Endpoint& from,
+                                     uint64_t now) {
+  const bool roaming = s.peer != from;
+  s.dtls->feed(dtls, now);
+  if (s.state == ServerSessionState::handshaking) {
+    step_handshake(s, now);
+    if (s.closed || s.state == ServerSessionState::handshaking) {
+      schedule(s);
+      return;
+    }
+  }
+  bool any = false;
+  for (int i = 0; i < kMaxRecordsPerDatagram; ++i) {
+    auto r = s.dtls->read(rx_.data(), rx_.size(), now);
+    if (!r) {
+      // A forged datagram cannot get here (bad records are discarded silently); this is the
+      // peer's close_notify or a fatal alert inside the association.
+      CloseReason why = r.error().code == Errc::closed ? CloseReason::shutdown : CloseReason::protocol_error;
+      end_session(s, why, false, "", now);
+      return;
+    }
+    if (*r == 0) break;
+    if (!any && roaming) {
+      // The first authentic record from the new address: only now may the session move.
+      s.peer = from;
+      ++s.stats.roams;
+      cb_.on_roamed(s.id, from);
+      if (s.closed) return;
+    }
+    any = true;
+    s.stats.last_rx_ms = now;
+    handle_record(s, {rx_.data(), *r}, now);
+    if (s.closed) return;
+  }
+  if (!any) {
+    ++s.stats.drop_no_record;
+    if (roaming)
+      ++counters_.roam_unauthenticated;
+    else if (s.state != ServerSessionState::handshaking)
+      ++counters_.replay_or_auth;
+  }
+  schedule(s);
+}
+
+void ServerEndpoint::step_handshake(Session& s, uint64_t now) {
+  switch (s.dtls->handshake(now)) {
+    case tls::DtlsSession::Hs::in_progress: return;
+    case tls::DtlsSession::Hs::done:
+      s.state = ServerSessionState::waiting_hello;
+      s.peer_cn = s.dtls->peer_common_name();
+      s.stats.last_handshake_ms = now;
+      s.stats.last_rx_ms = now;
+      return;
+    case tls::DtlsSession::Hs::failed: {
+      ++counters_.handshake_failed;
+      uint64_t suppressed = 0;
+      if (log_limit_.allow(now, &suppressed))
+        LOG_INFO("DTLS handshake from %s failed: %s (%llu similar suppressed)", s.peer.str().c_str(),
+                 s.dtls->last_error().c_str(), static_cast<unsigned long long>(suppressed));
+      end_session(s, CloseReason::handshake_failed, false, "", now);
+      return;
+    }
+  }
+}
+
+void ServerEndpoint::handle_record(Session& s, std::span<const uint8_t> rec, uint64_t now) {
+  switch (classify_inner(rec)) {
+    case InnerKind::ipv4:
+    case InnerKind::ipv6:
+      if (s.state != ServerSessionState::established) {
+        ++s.stats.drop_not_established;
+        return;
+      }
+      ++s.stats.packets_in;
+      s.stats.bytes_in += rec.size();
+      cb_.deliver_packet(s.id, rec);
+      return;
+    case InnerKind::control: handle_control(s, rec, now); return;
+    case InnerKind::unknown:
+    case InnerKind::empty: ++s.stats.drop_unknown_type; return;
+  }
+}
+
+void ServerEndpoint::handle_control(Session& s, std::span<const uint8_t> rec, uint64_t now) {
+  switch (MsgType(rec[0])) {
+    case MsgType::client_hello: handle_client_hello(s, rec, now); return;
+    case MsgType::ping: {
+      auto m = decode_ping(rec);
+      if (!m) {
+        ++s.stats.drop_malformed;
+        return;
+      }
+      uint8_t buf[kPingSize];
+      write_record(s, {buf, encode_pong(*m, buf)}, now);
+      return;
+    }
+    case MsgType::close: {
+      auto m = decode_close(rec);
+      if (!m) {
+        ++s.stats.drop_malformed;
+        return;
+      }
+      end_session(s, m->reason, false, "", now);
+      return;
+    }
+    case MsgType::pong:
+    case MsgType::settings: ++s.stats.drop_unexpected; return;
+  }
+  ++s.stats.drop_unknown_type;
+}
+
+void ServerEndpoint::handle_client_hello(Session& s, std::span<const uint8_t> rec, uint64_t now) {
+  if (s.state == ServerSessionState::established) {
+    // The client did not get (all of) SETTINGS and asks again.
+    if (now >= s.last_settings_ms + kSettingsResendMinMs) send_settings(s, now);
+    return;
+  }
+  auto hello = decode_client_hello(rec);
+  if (!hello) {
+    ++s.stats.drop_malformed;
+    end_session(s, CloseReason::protocol_error, true, hello.error().message, now);
+    return;
+  }
+  if (hello->protocol_version != kProtocolVersion) {
+    end_session(s, CloseReason::version_mismatch, true,
+                "server speaks protocol version " + std::to_string(kProtocolVersion), now);
+    return;
+  }
+  CloseReason refuse = CloseReason::auth_refused;
+  auto settings = cb_.authorize(s.id, s.peer_cn, *hello, &refuse);
+  if (s.closed) return;
+  if (!settings) {
+    ++counters_.refused;
+    end_session(s, refuse, true, settings.error().message, now);
+    return;
+  }
+  s.settings = std::move(*settings);
+  s.dead_ms = uint64_t(s.settings.dead_peer_secs) * 1000;
+  if (!send_settings(s, now)) {
+    end_session(s, CloseReason::protocol_error, true, "server could not encode its settings", now);
+    return;
+  }
+  s.state = ServerSessionState::established;
+  --half_open_;
+  ++counters_.sessions_established;
+  s.stats.established_at_ms = now;
+  cb_.on_established(s.id, s.peer_cn, s.peer);
+}
+
+bool ServerEndpoint::send_settings(Session& s, uint64_t now) {
+  auto parts = encode_settings(s.settings, s.id, s.dtls->max_plaintext());
+  if (!parts) {
+    uint64_t suppressed = 0;
+    if (log_limit_.allow(now, &suppressed))
+      LOG_WARN("session %014llx: cannot send settings: %s", static_cast<unsigned long long>(s.id),
+               parts.error().message.c_str());
+    return false;
+  }
+  s.last_settings_ms = now;
+  for (const auto& p : *parts) write_record(s, p, now);
+  return true;
+}
+
+bool ServerEndpoint::write_record(Session& s, std::span<const uint8_t> rec, uint64_t now) {
+  if (auto r = s.dtls->write(rec, now); !r) {
+    ++s.stats.drop_send_error;
+    return false;
+  }
+  s.stats.last_tx_ms = now;
+  return true;
+}
+
+void ServerEndpoint::end_session(Session& s, CloseReason reason, bool send_close, const std::string& text,
+                                 uint64_t now) {
+  if (s.closed) return;
+  s.closed = true;
+  if (send_close && s.dtls->established()) {
+    uint8_t buf[2 + kMaxCloseText];
+    if (auto n = encode_close(reason, text, buf); n) {
+      // CLOSE is not retransmitted: a second copy (a distinct record, so not a replay) halves
+      // the chance that a lost datagram leaves the client waiting for its dead-peer timer.
+      write_record(s, {buf, *n}, now);
+      write_record(s, {buf, *n}, now);
+    }
+    s.dtls->close_notify(now);
+  }
+  const bool was_established = s.state == ServerSessionState::established;
+  if (!was_established) --half_open_;
+  auto it = sessions_.find(s.id);
+  if (it != sessions_.end() && it->second.get() == &s) {
+    graveyard_.push_back(std::move(it->second));
+    sessions_.erase(it);
+  }
+  if (was_established) cb_.on_closed(s.id, reason);
+}
+
+}  // namespace ptun::proto

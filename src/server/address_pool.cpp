@@ -1,0 +1,186 @@
+#include "server/address_pool.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+namespace ptun::server {
+namespace {
+
+// a + n within a prefix (n small); nullopt if it leaves the prefix.
+std::optional<IpAddr> offset(const Cidr& pool, uint64_t n) {
+  IpAddr a = pool.network().addr;
+  size_t i = a.size();
+  uint64_t carry = n;
+  while (carry && i > 0) {
+    --i;
+    uint64_t v = a.bytes[i] + (carry & 0xff);
+    a.bytes[i] = uint8_t(v);
+    carry = (carry >> 8) + (v >> 8);
+  }
+  if (carry || !pool.contains(a)) return std::nullopt;
+  return a;
+}
+
+bool is_v4_broadcast(const Cidr& pool, const IpAddr& a) {
+  if (!a.is_v4() || pool.prefix >= 31) return false;
+  uint32_t host_mask = pool.prefix == 0 ? 0xffffffffu : (1u << (32 - pool.prefix)) - 1;
+  return (a.v4_host_order() & host_mask) == host_mask;
+}
+
+}  // namespace
+
+AddressPool::AddressPool(std::optional<Cidr> v4_pool, std::optional<Cidr> v6_pool)
+    : v4_(v4_pool), v6_(v6_pool) {
+  if (auto s = server_v4()) used_.insert(s->addr);
+  if (auto s = server_v6()) used_.insert(s->addr);
+}
+
+std::optional<Cidr> AddressPool::server_v4() const {
+  if (!v4_) return std::nullopt;
+  auto a = offset(*v4_, 1);
+  return a ? std::optional<Cidr>(Cidr{*a, v4_->prefix}) : std::nullopt;
+}
+
+std::optional<Cidr> AddressPool::server_v6() const {
+  if (!v6_) return std::nullopt;
+  auto a = offset(*v6_, 1);
+  return a ? std::optional<Cidr>(Cidr{*a, v6_->prefix}) : std::nullopt;
+}
+
+bool AddressPool::in_use(const IpAddr& a) const { return used_.count(a) != 0; }
+
+Result<void> AddressPool::reserve_static(const std::string& peer, const Lease& addrs) {
+  for (const auto* a : {&addrs.ipv4, &addrs.ipv6}) {
+    if (!*a) continue;
+    const auto& pool = (*a)->is_v4() ? v4_ : v6_;
+    if (!pool || !pool->contains(**a))
+      return Error(Errc::invalid_argument, "peer " + peer + ": " + (*a)->str() + " is outside the pool");
+    if (in_use(**a))
+      return Error(Errc::exists, "peer " + peer + ": " + (*a)->str() + " is already taken");
+  }
+  if (addrs.ipv4) used_.insert(*addrs.ipv4);
+  if (addrs.ipv6) used_.insert(*addrs.ipv6);
+  static_[peer] = addrs;
+  return {};
+}
+
+void AddressPool::restore(const std::map<std::string, Lease>& leases) {
+  for (const auto& [peer, l] : leases) {
+    if (static_.count(peer)) continue;
+    Lease kept;
+    if (l.ipv4 && v4_ && v4_->contains(*l.ipv4) && !in_use(*l.ipv4) && !is_v4_broadcast(*v4_, *l.ipv4))
+      kept.ipv4 = l.ipv4;
+    if (l.ipv6 && v6_ && v6_->contains(*l.ipv6) && !in_use(*l.ipv6)) kept.ipv6 = l.ipv6;
+    if (kept.ipv4) used_.insert(*kept.ipv4);
+    if (kept.ipv6) used_.insert(*kept.ipv6);
+    if (kept.ipv4 || kept.ipv6) dynamic_[peer] = kept;
+  }
+}
+
+std::optional<IpAddr> AddressPool::next_free(const Cidr& pool, const std::set<IpAddr>& used) const {
+  // Scan at most 65536 candidates: enough for any realistic pool, bounded for a /64.
+  for (uint64_t n = 2; n < 65538; ++n) {
+    auto a = offset(pool, n);
+    if (!a) return std::nullopt;
+    if (is_v4_broadcast(pool, *a)) return std::nullopt;
+    if (!used.count(*a)) return a;
+  }
+  return std::nullopt;
+}
+
+Result<Lease> AddressPool::acquire(const std::string& peer) {
+  if (auto it = static_.find(peer); it != static_.end()) {
+    Lease l = it->second;
+    // A static peer without an address in one family still gets a dynamic one there.
+    auto& dyn = dynamic_[peer];
+    if (!l.ipv4 && v4_) {
+      if (!dyn.ipv4) {
+        dyn.ipv4 = next_free(*v4_, used_);
+        if (!dyn.ipv4) return Error(Errc::limit, "IPv4 pool " + v4_->str() + " is exhausted");
+        used_.insert(*dyn.ipv4);
+      }
+      l.ipv4 = dyn.ipv4;
+    }
+    if (!l.ipv6 && v6_) {
+      if (!dyn.ipv6) {
+        dyn.ipv6 = next_free(*v6_, used_);
+        if (!dyn.ipv6) return Error(Errc::limit, "IPv6 pool " + v6_->str() + " is exhausted");
+        used_.insert(*dyn.ipv6);
+      }
+      l.ipv6 = dyn.ipv6;
+    }
+    if (!dyn.ipv4 && !dyn.ipv6) dynamic_.erase(peer);
+    return l;
+  }
+  Lease& l = dynamic_[peer];
+  if (v4_ && !l.ipv4) {
+    l.ipv4 = next_free(*v4_, used_);
+    if (!l.ipv4) {
+      if (!l.ipv6) dynamic_.erase(peer);
+      return Error(Errc::limit, "IPv4 pool " + v4_->str() + " is exhausted");
+    }
+    used_.insert(*l.ipv4);
+  }
+  if (v6_ && !l.ipv6) {
+    l.ipv6 = next_free(*v6_, used_);
+    if (!l.ipv6) return Error(Errc::limit, "IPv6 pool " + v6_->str() + " is exhausted");
+    used_.insert(*l.ipv6);
+  }
+  return l;
+}
+
+void AddressPool::release(const std::string& peer) {
+  auto it = dynamic_.find(peer);
+  if (it == dynamic_.end()) return;
+  if (it->second.ipv4) used_.erase(*it->second.ipv4);
+  if (it->second.ipv6) used_.erase(*it->second.ipv6);
+  dynamic_.erase(it);
+}
+
+Result<std::map<std::string, Lease>> LeaseStore::load() const {
+  std::ifstream in(path_);
+  if (!in) return std::map<std::string, Lease>{};
+  std::stringstream ss;
+  ss << in.rdbuf();
+  auto j = nlohmann::json::parse(ss.str(), nullptr, false);
+  if (j.is_discarded() || !j.is_object())
+    return Error(Errc::invalid_argument, path_ + ": not a lease file (JSON object expected)");
+  std::map<std::string, Lease> out;
+  for (auto& [peer, v] : j.items()) {
+    if (!v.is_object()) continue;
+    Lease l;
+    for (const char* fam : {"ipv4", "ipv6"}) {
+      if (!v.contains(fam) || !v[fam].is_string()) continue;
+      auto a = IpAddr::parse(v[fam].get<std::string>());
+      if (!a) continue;
+      (std::string(fam) == "ipv4" ? l.ipv4 : l.ipv6) = *a;
+    }
+    out[peer] = l;
+  }
+  return out;
+}
+
+Result<void> LeaseStore::save(const std::map<std::string, Lease>& leases) const {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& [peer, l] : leases) {
+    nlohmann::json e = nlohmann::json::object();
+    if (l.ipv4) e["ipv4"] = l.ipv4->str();
+    if (l.ipv6) e["ipv6"] = l.ipv6->str();
+    j[peer] = e;
+  }
+  std::string text = j.dump(2) + "\n";
+  std::string tmp = path_ + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return Error::from_errno("cannot write " + tmp, errno);
+  bool ok = ::write(fd, text.data(), text.size()) == ssize_t(text.size()) && ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok || ::rename(tmp.c_str(), path_.c_str()) < 0) return Error::from_errno("cannot save " + path_, errno);
+  return {};
+}
+
+}  // namespace ptun::server

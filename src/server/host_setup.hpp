@@ -1,0 +1,36 @@
+// The server's changes to its host (its own network namespace): IP forwarding and, when
+// configured, masquerade through nftables. Each change remembers how to undo itself; undo()
+// restores exactly what was there before.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "common/net_addr.hpp"
+#include "common/result.hpp"
+
+namespace ptun::server {
+
+class HostSetup {
+ public:
+  ~HostSetup() { undo(); }
+  // Turns on forwarding for the pools' families (remembering the previous values).
+  Result<void> enable_forwarding(bool v4, bool v6);
+  // One atomic nftables transaction (nft -f): table inet <table> with a postrouting NAT chain
+  // masquerading the pools' sources leaving through any interface but the tunnel's (or only
+  // through `out_ifaces` when given).
+  Result<void> enable_masquerade(const std::string& table, const std::string& tun_iface,
+                                 const std::vector<Cidr>& pools, const std::vector<std::string>& out_ifaces);
+  void undo();
+
+ private:
+  struct Sysctl {
+    std::string path, old_value;
+  };
+  std::vector<Sysctl> sysctls_;
+  std::string nft_table_;
+};
+
+// Runs `nft -f -` with `script` on stdin; Errc::io with nft's stderr on failure.
+Result<void> nft_apply(const std::string& script);
+
+}  // namespace ptun::server

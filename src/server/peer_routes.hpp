@@ -1,0 +1,34 @@
+// Which session owns an inner address (sans-I/O): the server's forwarding table and its
+// anti-spoofing check. Host addresses are an O(1) hash lookup; `routes_behind` networks
+// (site-to-site) are a longest-prefix match over a short list.
+#pragma once
+#include <cstdint>
+#include <unordered_map>
+#include <vector>
+
+#include "common/net_addr.hpp"
+
+namespace ptun::server {
+
+class PeerRoutes {
+ public:
+  // Registers a session's addresses and the networks behind it. Replaces earlier entries for
+  // the same addresses (a peer reconnecting takes over its addresses).
+  void add(uint64_t session, const std::vector<IpAddr>& hosts, const std::vector<Cidr>& behind);
+  void remove(uint64_t session);
+  // The session for an inner destination, or 0.
+  uint64_t lookup(const IpAddr& dst) const;
+  // Anti-spoofing: may `session` send packets with source `src`?
+  bool source_allowed(uint64_t session, const IpAddr& src) const;
+  size_t size() const { return hosts_.size(); }
+
+ private:
+  struct Net {
+    Cidr net;
+    uint64_t session;
+  };
+  std::unordered_map<IpAddr, uint64_t, IpAddrHash> hosts_;
+  std::vector<Net> behind_;  // sorted by prefix length, longest first
+};
+
+}  // namespace ptun::server

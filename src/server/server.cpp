@@ -1,0 +1,258 @@
+#include "server/server.hpp"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <csignal>
+
+#include "control/control_server.hpp"
+#include "netlink/rtnl.hpp"
+#include "packet/checksum.hpp"
+#include "tls/dtls.hpp"
+
+namespace ptun::server {
+
+Server::Server(core::Loop& loop, config::ServerConfig cfg)
+    : loop_(loop),
+      cfg_(std::move(cfg)),
+      pool_(1024),
+      addresses_(cfg_.tunnel.ipv4_pool, cfg_.tunnel.ipv6_pool),
+      leases_(cfg_.state_dir + "/leases.json") {}
+
+Server::~Server() { teardown(); }
+
+Result<std::unique_ptr<Server>> Server::create(core::Loop& loop, config::ServerConfig cfg) {
+  std::unique_ptr<Server> s(new Server(loop, std::move(cfg)));
+  if (auto r = s->setup(); !r) {
+    s->teardown();
+    return r.error();
+  }
+  return s;
+}
+
+Result<void> Server::setup() {
+  log::Level lvl;
+  if (log::parse_level(cfg_.log_level.c_str(), &lvl)) log::set_level(lvl);
+  started_ms_ = loop_.now_ms();
+
+  // Control socket first: a second instance stops here, before touching the host.
+  control_ = nullptr;
+  auto ctl = control::ControlServer::open(loop_, cfg_.control_socket, cfg_.control_group,
+                                          [this](const control::Request& r) { return handle_control(r); });
+  if (!ctl) return ctl.error();
+  control_ = std::move(*ctl);
+
+  if (::mkdir(cfg_.state_dir.c_str(), 0700) < 0 && errno != EEXIST)
+    return Error::from_errno("cannot create state_dir " + cfg_.state_dir, errno);
+
+  // Peers: static addresses, then leases kept from earlier runs.
+  for (const auto& p : cfg_.peers) {
+    peer_config_[p.name] = &p;
+    if (p.ipv4 || p.ipv6) {
+      if (auto r = addresses_.reserve_static(p.name, Lease{p.ipv4, p.ipv6}); !r) return r;
+    }
+  }
+  auto leases = leases_.load();
+  if (!leases) return leases.error();
+  addresses_.restore(*leases);
+
+  auto creds = tls::Credentials::load(cfg_.ca, cfg_.cert, cfg_.key);
+  if (!creds) return creds.error();
+  auto dtls = tls::DtlsConfig::make_server(*creds, rng_);
+  if (!dtls) return dtls.error();
+  auto guard = tls::CookieGuard::make(rng_);
+  if (!guard) return guard.error();
+  proto::ServerEndpoint::Limits limits;
+  limits.max_sessions = cfg_.max_sessions;
+  endpoint_ = std::make_unique<proto::ServerEndpoint>(*dtls, std::move(*guard), rng_, *this, limits);
+
+  // TUN with the server's own address in each pool.
+  tun::TunOptions topt;
+  topt.name = cfg_.tunnel.interface;
+  auto tun = tun::TunDevice::open(topt);
+  if (!tun) return tun.error();
+  tun_ = std::move(*tun);
+  std::vector<Cidr> addrs;
+  if (auto a = addresses_.server_v4()) addrs.push_back(*a);
+  if (auto a = addresses_.server_v6()) addrs.push_back(*a);
+  auto rtnl = netlink::Rtnl::open();
+  if (!rtnl) return rtnl.error();
+  if (auto r = tun_->configure(**rtnl, cfg_.tunnel.mtu, addrs); !r) return r;
+  max_mss_v4_ = uint16_t(cfg_.tunnel.mtu - 40);
+  max_mss_v6_ = uint16_t(cfg_.tunnel.mtu - 60);
+  tun_poll_ = std::make_unique<core::FdPoll>(loop_, tun_->fd());
+  timer_ = std::make_unique<core::Timer>(loop_);
+
+  if (auto r = host_.enable_forwarding(bool(cfg_.tunnel.ipv4_pool), bool(cfg_.tunnel.ipv6_pool)); !r) return r;
+  if (cfg_.tunnel.masquerade) {
+    std::vector<Cidr> pools;
+    if (cfg_.tunnel.ipv4_pool) pools.push_back(*cfg_.tunnel.ipv4_pool);
+    if (cfg_.tunnel.ipv6_pool) pools.push_back(*cfg_.tunnel.ipv6_pool);
+    std::string table = "ptun_" + cfg_.tunnel.interface;
+    for (auto& c : table) if (c == '-' || c == '.') c = '_';
+    if (auto r = host_.enable_masquerade(table, cfg_.tunnel.interface, pools, cfg_.tunnel.masquerade_interfaces); !r)
+      return r;
+  }
+
+  for (const auto& ep : cfg_.listen) {
+    core::UdpOptions o;
+    auto s = core::UdpSocket::bind(loop_, ep, o);
+    if (!s) return Error(s.error().code, "listen " + ep.str() + ": " + s.error().message);
+    int fam = ep.addr.is_v4() ? 0 : 1;
+    if (socket_for_family_[fam] < 0) socket_for_family_[fam] = int(sockets_.size());
+    sockets_.push_back(std::move(*s));
+    LOG_INFO("server: listening on %s", ep.str().c_str());
+  }
+  for (auto& b : udp_tx_) b.reserve(limits::kBatch);
+  tun_tx_.reserve(limits::kBatch);
+  LOG_INFO("server: tunnel %s mtu %u up", cfg_.tunnel.interface.c_str(), cfg_.tunnel.mtu);
+  return {};
+}
+
+void Server::teardown() {
+  host_.undo();
+  tun_poll_.reset();
+  tun_.reset();
+}
+
+void Server::stop() {
+  if (stop_source_) stop_source_->cancel();
+}
+
+core::Task<int> Server::run() {
+  core::CancelSource stop;
+  stop_source_ = &stop;
+  core::TaskScope scope(loop_);
+  for (size_t i = 0; i < sockets_.size(); ++i) scope.spawn(run_udp_rx(i, stop.token()));
+  scope.spawn(run_tun_rx(stop.token()));
+  scope.spawn(run_timers(stop.token()));
+  scope.spawn(control_->run(stop.token()));
+  co_await run_signals(stop);
+  LOG_INFO("server: shutting down");
+  endpoint_->close_all(proto::CloseReason::shutdown, loop_.now_ms());
+  flush();
+  stop.cancel();
+  co_await scope.join();
+  stop_source_ = nullptr;
+  teardown();
+  co_return 0;
+}
+
+core::Task<void> Server::run_signals(core::CancelSource& stop) {
+  core::SignalSet signals(loop_, {SIGINT, SIGTERM});
+  auto sig = co_await signals.wait(stop.token());
+  if (sig) LOG_INFO("server: signal %d", *sig);
+}
+
+core::Task<void> Server::run_timers(core::CancelToken stop) {
+  while (!stop.cancelled()) {
+    scheduled_deadline_ = endpoint_->next_deadline();
+    uint64_t deadline = scheduled_deadline_ == UINT64_MAX ? loop_.now_ms() + 60000 : scheduled_deadline_;
+    auto r = co_await timer_->wait_until(deadline, stop);
+    if (!r && r.error().code == Errc::cancelled) break;
+    now_ = loop_.now_ms();
+    if (now_ >= endpoint_->next_deadline()) endpoint_->on_timer(now_);
+    flush();
+  }
+}
+
+void Server::poke_timer() {
+  if (endpoint_->next_deadline() < scheduled_deadline_) timer_->poke();
+}
+
+// ---- session callbacks -------------------------------------------------------------------
+
+Result<proto::NetworkSettings> Server::authorize(uint64_t session_id, const std::string& peer_cn,
+                                                 const proto::ClientHello&,
+                                                 proto::CloseReason* refuse_reason) {
+  const config::PeerConfig* pc = nullptr;
+  if (!cfg_.peers.empty()) {
+    auto it = peer_config_.find(peer_cn);
+    if (it == peer_config_.end()) {
+      *refuse_reason = proto::CloseReason::auth_refused;
+      LOG_WARN("server: refused certificate '%s': not a configured peer", peer_cn.c_str());
+      return Error(Errc::auth, "certificate name '" + peer_cn + "' is not a configured peer");
+    }
+    pc = it->second;
+  }
+  auto lease = addresses_.acquire(peer_cn);
+  if (!lease) {
+    *refuse_reason = proto::CloseReason::no_address;
+    return lease.error();
+  }
+  if (auto r = leases_.save(addresses_.leases()); !r)
+    LOG_WARN("server: %s", r.error().message.c_str());
+  // One session per peer: a new session replaces the old one (the device reconnected).
+  if (auto it = session_by_peer_.find(peer_cn); it != session_by_peer_.end() && it->second != session_id) {
+    LOG_INFO("server: peer %s reconnected, closing its old session", peer_cn.c_str());
+    endpoint_->close_session(it->second, proto::CloseReason::kicked, now_);
+  }
+  Peer p;
+  p.name = peer_cn;
+  p.lease = *lease;
+  if (pc) p.routes_behind = pc->routes_behind;
+  p.started_ms = loop_.now_ms();
+  std::vector<IpAddr> hosts;
+  if (lease->ipv4) hosts.push_back(*lease->ipv4);
+  if (lease->ipv6) hosts.push_back(*lease->ipv6);
+  routes_.add(session_id, hosts, p.routes_behind);
+  peers_[session_id] = std::move(p);
+  session_by_peer_[peer_cn] = session_id;
+
+  proto::NetworkSettings s;
+  if (lease->ipv4) s.ipv4 = Cidr{*lease->ipv4, cfg_.tunnel.ipv4_pool->prefix};
+  if (lease->ipv6) s.ipv6 = Cidr{*lease->ipv6, cfg_.tunnel.ipv6_pool->prefix};
+  if (auto a = addresses_.server_v4()) s.server_ipv4 = a->addr;
+  if (auto a = addresses_.server_v6()) s.server_ipv6 = a->addr;
+  s.mtu = uint16_t(cfg_.tunnel.mtu);
+  s.included_routes = cfg_.push.included_routes;
+  s.excluded_routes = cfg_.push.excluded_routes;
+  s.dns_servers = cfg_.push.dns_servers;
+  s.search_domains = cfg_.push.search_domains;
+  s.match_domains = cfg_.push.match_domains;
+  s.keepalive_secs = cfg_.push.keepalive_secs;
+  s.dead_peer_secs = cfg_.push.dead_peer_secs;
+  return s;
+}
+
+void Server::on_established(uint64_t session_id, const std::string& peer_cn, const Endpoint& from) {
+  auto it = peers_.find(session_id);
+  if (it == peers_.end()) return;
+  it->second.endpoint = from;
+  LOG_INFO("server: session %016llx peer %s from %s: %s%s%s", (unsigned long long)session_id,
+           peer_cn.c_str(), from.str().c_str(),
+           it->second.lease.ipv4 ? it->second.lease.ipv4->str().c_str() : "",
+           it->second.lease.ipv4 && it->second.lease.ipv6 ? " " : "",
+           it->second.lease.ipv6 ? it->second.lease.ipv6->str().c_str() : "");
+}
+
+void Server::on_roamed(uint64_t session_id, const Endpoint& from) {
+  auto it = peers_.find(session_id);
+  if (it == peers_.end()) return;
+  LOG_INFO("server: peer %s moved from %s to %s", it->second.name.c_str(),
+           it->second.endpoint.str().c_str(), from.str().c_str());
+  it->second.endpoint = from;
+}
+
+void Server::on_closed(uint64_t session_id, proto::CloseReason reason) {
+  auto it = peers_.find(session_id);
+  if (it == peers_.end()) return;
+  LOG_INFO("server: session %016llx peer %s closed: %s", (unsigned long long)session_id,
+           it->second.name.c_str(), proto::to_string(reason));
+  routes_.remove(session_id);
+  auto bp = session_by_peer_.find(it->second.name);
+  if (bp != session_by_peer_.end() && bp->second == session_id) session_by_peer_.erase(bp);
+  // A reconnecting peer may already own the addresses again: re-register its live session.
+  if (auto live = session_by_peer_.find(it->second.name); live != session_by_peer_.end()) {
+    auto lp = peers_.find(live->second);
+    if (lp != peers_.end()) {
+      std::vector<IpAddr> hosts;
+      if (lp->second.lease.ipv4) hosts.push_back(*lp->second.lease.ipv4);
+      if (lp->second.lease.ipv6) hosts.push_back(*lp->second.lease.ipv6);
+      routes_.add(live->second, hosts, lp->second.routes_behind);
+    }
+  }
+  peers_.erase(it);
+}
+
+}  // namespace ptun::server

@@ -1,0 +1,115 @@
+// The server role: terminates DTLS sessions, authenticates clients by certificate, assigns
+// tunnel addresses, pushes network settings and forwards packets between sessions and its TUN.
+//
+// Data path (one loop thread; per-packet work in server_datapath.cpp):
+//
+//   UDP sockets --recvmmsg--> ServerEndpoint (DTLS decrypt) --deliver_packet--> anti-spoofing
+//        ^                                                        |--> other session (client-to-client)
+//        |                                                        '--> TUN write batch
+//   sendmmsg <-- tx batch <-- ServerEndpoint (DTLS encrypt) <-- session lookup <-- TUN read batch
+#pragma once
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/buffer_pool.hpp"
+#include "common/log.hpp"
+#include "common/rng.hpp"
+#include "config/config.hpp"
+#include "core/runtime.hpp"
+#include "proto/server_endpoint.hpp"
+#include "server/address_pool.hpp"
+#include "server/host_setup.hpp"
+#include "server/peer_routes.hpp"
+#include "tun/tun_device.hpp"
+
+namespace ptun::control { class ControlServer; }
+
+namespace ptun::server {
+
+struct ServerCounters {
+  uint64_t tun_rx_packets = 0, tun_tx_packets = 0;
+  uint64_t drop_spoofed = 0, drop_no_session = 0, drop_malformed = 0, drop_too_big = 0;
+  uint64_t drop_tun_write = 0, drop_udp_send = 0, drop_pool_empty = 0;
+};
+
+class Server final : public proto::ServerEndpoint::Callbacks {
+ public:
+  static Result<std::unique_ptr<Server>> create(core::Loop& loop, config::ServerConfig cfg);
+  ~Server() override;
+
+  // Runs until SIGINT/SIGTERM (or stop()); returns the process exit code.
+  core::Task<int> run();
+  void stop();
+
+  // proto::ServerEndpoint::Callbacks
+  void send_datagram(const Endpoint& to, std::span<const uint8_t> dgram) override;
+  void deliver_packet(uint64_t session_id, std::span<const uint8_t> ip) override;
+  Result<proto::NetworkSettings> authorize(uint64_t session_id, const std::string& peer_cn,
+                                           const proto::ClientHello& hello,
+                                           proto::CloseReason* refuse_reason) override;
+  void on_established(uint64_t session_id, const std::string& peer_cn, const Endpoint& from) override;
+  void on_roamed(uint64_t session_id, const Endpoint& from) override;
+  void on_closed(uint64_t session_id, proto::CloseReason reason) override;
+
+ private:
+  struct Peer {               // one live session's bookkeeping
+    std::string name;
+    Lease lease;
+    std::vector<Cidr> routes_behind;
+    Endpoint endpoint;
+    uint64_t started_ms = 0;
+  };
+
+  Server(core::Loop& loop, config::ServerConfig cfg);
+  Result<void> setup();
+  void teardown();
+  Result<nlohmann::json> handle_control(const control::Request& req);
+  nlohmann::json status_json();
+  nlohmann::json sessions_json();
+
+  core::Task<void> run_udp_rx(size_t index, core::CancelToken stop);
+  core::Task<void> run_tun_rx(core::CancelToken stop);
+  core::Task<void> run_timers(core::CancelToken stop);
+  core::Task<void> run_signals(core::CancelSource& stop);
+
+  // server_datapath.cpp
+  void handle_tun_packet(PacketBuf* pkt, uint64_t now);
+  void to_tun(std::span<const uint8_t> ip);
+  void flush();
+  void flush_udp();
+  void flush_tun();
+  void poke_timer();
+
+  core::Loop& loop_;
+  config::ServerConfig cfg_;
+  SystemRng rng_;
+  BufferPool pool_;
+  std::unique_ptr<proto::ServerEndpoint> endpoint_;
+  std::vector<std::unique_ptr<core::UdpSocket>> sockets_;
+  std::unique_ptr<tun::TunDevice> tun_;
+  std::unique_ptr<core::FdPoll> tun_poll_;
+  std::unique_ptr<core::Timer> timer_;
+  std::unique_ptr<control::ControlServer> control_;
+  HostSetup host_;
+  AddressPool addresses_;
+  LeaseStore leases_;
+  PeerRoutes routes_;
+  std::unordered_map<uint64_t, Peer> peers_;
+  std::map<std::string, uint64_t> session_by_peer_;
+  std::map<std::string, const config::PeerConfig*> peer_config_;
+  std::vector<core::Datagram> udp_tx_[2];    // [0] IPv4 socket, [1] IPv6 socket
+  int socket_for_family_[2] = {-1, -1};
+  std::vector<PacketBuf*> tun_tx_;
+  uint64_t scheduled_deadline_ = UINT64_MAX;
+  uint64_t now_ = 0;
+  uint64_t started_ms_ = 0;
+  uint16_t max_mss_v4_ = 0, max_mss_v6_ = 0;
+  ServerCounters counters_;
+  core::CancelSource* stop_source_ = nullptr;
+  log::RateLimit spoof_log_{5000, 1};
+};
+
+}  // namespace ptun::server

@@ -1,0 +1,92 @@
+#include "tls/credentials.hpp"
+
+#include <mbedtls/ecp.h>
+#include <mbedtls/platform_util.h>
+
+#include "tls/mbedtls_util.hpp"
+
+namespace ptun::tls {
+namespace {
+
+Error parse_error(const std::string& what, int ret) {
+  Errc code = (ret == MBEDTLS_ERR_PK_FILE_IO_ERROR || ret == MBEDTLS_ERR_X509_FILE_IO_ERROR)
+                  ? Errc::io
+                  : Errc::invalid_argument;
+  return Error(code, what + ": " + detail::mbedtls_error_text(ret));
+}
+
+// mbedtls_x509_crt_parse wants PEM NUL-terminated with the NUL counted, DER without.
+size_t parse_len(const std::string& s) {
+  return s.find("-----BEGIN") != std::string::npos ? s.size() + 1 : s.size();
+}
+
+// x509_crt_parse returns >0 when some certificates of a chain failed: refuse partial chains.
+Result<void> parse_chain(mbedtls_x509_crt* crt, const std::string& text, const char* what) {
+  int ret = mbedtls_x509_crt_parse(crt, reinterpret_cast<const unsigned char*>(text.c_str()),
+                                   parse_len(text));
+  if (ret < 0) return parse_error(what, ret);
+  if (ret > 0) return Error(Errc::invalid_argument, std::string(what) + ": " + std::to_string(ret) +
+                                                        " certificate(s) could not be parsed");
+  return ok();
+}
+
+}  // namespace
+
+Credentials::Credentials() {
+  mbedtls_x509_crt_init(&ca_);
+  mbedtls_x509_crt_init(&cert_);
+  mbedtls_pk_init(&key_);
+}
+
+Credentials::~Credentials() {
+  mbedtls_x509_crt_free(&ca_);
+  mbedtls_x509_crt_free(&cert_);
+  mbedtls_pk_free(&key_);  // zeroizes the key material
+}
+
+Result<std::shared_ptr<Credentials>> Credentials::load(const std::string& ca_path,
+                                                       const std::string& cert_path,
+                                                       const std::string& key_path) {
+  std::shared_ptr<Credentials> c(new Credentials());
+  int ret = mbedtls_x509_crt_parse_file(&c->ca_, ca_path.c_str());
+  if (ret < 0) return parse_error("CA file " + ca_path, ret);
+  if (ret > 0) return Error(Errc::invalid_argument, "CA file " + ca_path + ": some certificates could not be parsed");
+  ret = mbedtls_x509_crt_parse_file(&c->cert_, cert_path.c_str());
+  if (ret < 0) return parse_error("certificate file " + cert_path, ret);
+  if (ret > 0) return Error(Errc::invalid_argument, "certificate file " + cert_path + ": some certificates could not be parsed");
+  ret = mbedtls_pk_parse_keyfile(&c->key_, key_path.c_str(), nullptr);
+  if (ret != 0) return parse_error("key file " + key_path, ret);
+  if (auto r = c->check(); !r) return r.error();
+  return c;
+}
+
+Result<std::shared_ptr<Credentials>> Credentials::from_pem(std::string_view ca, std::string_view cert,
+                                                           std::string_view key) {
+  std::shared_ptr<Credentials> c(new Credentials());
+  if (auto r = parse_chain(&c->ca_, std::string(ca), "CA"); !r) return r.error();
+  if (auto r = parse_chain(&c->cert_, std::string(cert), "certificate"); !r) return r.error();
+  std::string key_text(key);
+  int ret = mbedtls_pk_parse_key(&c->key_, reinterpret_cast<const unsigned char*>(key_text.c_str()),
+                                 parse_len(key_text), nullptr, 0);
+  mbedtls_platform_zeroize(key_text.data(), key_text.size());
+  if (ret != 0) return parse_error("key", ret);
+  if (auto r = c->check(); !r) return r.error();
+  return c;
+}
+
+Result<void> Credentials::check() const {
+  if (ca_.raw.p == nullptr) return Error(Errc::invalid_argument, "CA: no certificate");
+  if (cert_.raw.p == nullptr) return Error(Errc::invalid_argument, "certificate: no certificate");
+  if (mbedtls_pk_get_type(&key_) != MBEDTLS_PK_ECKEY ||
+      mbedtls_pk_ec(key_)->grp.id != MBEDTLS_ECP_DP_SECP256R1)
+    return Error(Errc::invalid_argument, "key: must be an ECDSA P-256 key (cipher suites are ECDHE-ECDSA)");
+  // pk_check_pair takes non-const pointers in 2.28 but does not modify them.
+  int ret = mbedtls_pk_check_pair(const_cast<mbedtls_pk_context*>(&cert_.pk),
+                                  const_cast<mbedtls_pk_context*>(&key_));
+  if (ret != 0) return Error(Errc::invalid_argument, "key does not match the certificate");
+  return ok();
+}
+
+std::string Credentials::own_common_name() const { return detail::common_name_of(&cert_); }
+
+}  // namespace ptun::tls

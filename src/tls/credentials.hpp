@@ -1,0 +1,49 @@
+// Parsed X.509 credentials for DTLS: the CA chain that peers must chain to, our own certificate
+// chain and its private key. Immutable after load; shared (shared_ptr) by every DtlsConfig and
+// session built on it, because mbedTLS keeps raw pointers into these structures.
+#pragma once
+#include <mbedtls/pk.h>
+#include <mbedtls/x509_crt.h>
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "common/result.hpp"
+
+namespace ptun::tls {
+
+class Credentials {
+ public:
+  // Reads PEM or DER files. Errors (Errc::invalid_argument, or Errc::io for unreadable files) name
+  // the file and mbedTLS's reason. The own key must be an ECDSA P-256 key matching the first
+  // certificate of cert_path (our cipher suites are ECDHE-ECDSA, our curve list is P-256/X25519).
+  // File permissions are not checked here.
+  static Result<std::shared_ptr<Credentials>> load(const std::string& ca_path,
+                                                    const std::string& cert_path,
+                                                    const std::string& key_path);
+  // Same checks, from in-memory PEM (or DER) text. Used by tests.
+  static Result<std::shared_ptr<Credentials>> from_pem(std::string_view ca, std::string_view cert,
+                                                        std::string_view key);
+  ~Credentials();
+  Credentials(const Credentials&) = delete;
+  Credentials& operator=(const Credentials&) = delete;
+
+  // Subject CN of our own (leaf) certificate.
+  std::string own_common_name() const;
+
+  // Raw access for DtlsConfig. The pointers live as long as this object.
+  mbedtls_x509_crt* ca() { return &ca_; }
+  mbedtls_x509_crt* cert() { return &cert_; }
+  mbedtls_pk_context* key() { return &key_; }
+
+ private:
+  Credentials();
+  Result<void> check() const;
+
+  mbedtls_x509_crt ca_;
+  mbedtls_x509_crt cert_;
+  mbedtls_pk_context key_;
+};
+
+}  // namespace ptun::tls

@@ -1,0 +1,127 @@
+#include "tls/dtls_config.hpp"
+
+#include <mbedtls/aesni.h>
+#include <mbedtls/ssl_ciphersuites.h>
+
+#include <climits>
+
+#include "tls/mbedtls_util.hpp"
+
+namespace ptun::tls {
+namespace {
+
+constexpr int kAes = MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256;
+constexpr int kChaCha = MBEDTLS_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256;
+
+// Both lists are read by mbedTLS through the pointer for the config's lifetime: static storage.
+const mbedtls_ecp_group_id kCurves[] = {MBEDTLS_ECP_DP_SECP256R1, MBEDTLS_ECP_DP_CURVE25519,
+                                        MBEDTLS_ECP_DP_NONE};
+const int kSigHashes[] = {MBEDTLS_MD_SHA256, MBEDTLS_MD_SHA384, MBEDTLS_MD_NONE};
+
+Error conf_error(const char* what, int ret) {
+  return Error(Errc::invalid_argument, std::string(what) + ": " + detail::mbedtls_error_text(ret));
+}
+
+}  // namespace
+
+bool has_aesni() {
+#if defined(MBEDTLS_AESNI_C) && defined(MBEDTLS_AESNI_HAVE_CODE)
+  return mbedtls_aesni_has_support(MBEDTLS_AESNI_AES) && mbedtls_aesni_has_support(MBEDTLS_AESNI_CLMUL);
+#else
+  return false;
+#endif
+}
+
+DtlsConfig::DtlsConfig(bool server, std::shared_ptr<Credentials> creds, const DtlsOptions& opts)
+    : server_(server), opts_(opts), creds_(std::move(creds)) {
+  mbedtls_ssl_config_init(&conf_);
+  mbedtls_ctr_drbg_init(&drbg_);
+}
+
+DtlsConfig::~DtlsConfig() {
+  mbedtls_ssl_config_free(&conf_);
+  mbedtls_ctr_drbg_free(&drbg_);
+}
+
+Result<std::shared_ptr<DtlsConfig>> DtlsConfig::make_client(std::shared_ptr<Credentials> creds, Rng& rng,
+                                                            const DtlsOptions& opts) {
+  return make(false, std::move(creds), rng, opts, nullptr);
+}
+
+Result<std::shared_ptr<DtlsConfig>> DtlsConfig::make_server(std::shared_ptr<Credentials> creds, Rng& rng,
+                                                            const DtlsOptions& opts,
+                                                            std::shared_ptr<CookieGuard> cookies) {
+  if (!cookies) {
+    auto g = CookieGuard::make(rng);
+    if (!g) return g.error();
+    cookies = std::move(*g);
+  }
+  return make(true, std::move(creds), rng, opts, std::move(cookies));
+}
+
+Result<std::shared_ptr<DtlsConfig>> DtlsConfig::make(bool server, std::shared_ptr<Credentials> creds,
+                                                     Rng& rng, const DtlsOptions& opts,
+                                                     std::shared_ptr<CookieGuard> cookies) {
+  if (!creds) return Error(Errc::invalid_argument, "DTLS config: no credentials");
+  if (opts.hs_timeout_min_ms == 0 || opts.hs_timeout_max_ms < opts.hs_timeout_min_ms)
+    return Error(Errc::invalid_argument, "DTLS config: handshake timeouts need 0 < min <= max");
+  if (opts.mtu != 0 && opts.mtu < 300)
+    return Error(Errc::invalid_argument, "DTLS config: handshake mtu below 300 bytes");
+  std::shared_ptr<DtlsConfig> c(new DtlsConfig(server, std::move(creds), opts));
+  c->cookies_ = std::move(cookies);
+  if (auto r = c->init(rng); !r) return r.error();
+  return c;
+}
+
+Result<void> DtlsConfig::init(Rng& rng) {
+  static const unsigned char kPers[] = "ptun-dtls";
+  int ret = mbedtls_ctr_drbg_seed(&drbg_, detail::rng_fill, &rng, kPers, sizeof kPers - 1);
+  if (ret != 0) return conf_error("DRBG seed", ret);
+
+  ret = mbedtls_ssl_config_defaults(&conf_, server_ ? MBEDTLS_SSL_IS_SERVER : MBEDTLS_SSL_IS_CLIENT,
+                                    MBEDTLS_SSL_TRANSPORT_DATAGRAM, MBEDTLS_SSL_PRESET_DEFAULT);
+  if (ret != 0) return conf_error("ssl config defaults", ret);
+  mbedtls_ssl_conf_rng(&conf_, mbedtls_ctr_drbg_random, &drbg_);
+
+  // DTLS 1.2 only ({3,3} is DTLS 1.2 in mbedTLS's TLS-style numbering).
+  mbedtls_ssl_conf_min_version(&conf_, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
+  mbedtls_ssl_conf_max_version(&conf_, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
+
+  SuiteOrder order = opts_.suite_order;
+  if (order == SuiteOrder::automatic)
+    order = (opts_.prefer_chacha || !has_aesni()) ? SuiteOrder::chacha_first : SuiteOrder::aes_first;
+  switch (order) {
+    case SuiteOrder::automatic:  // resolved above
+    case SuiteOrder::aes_first: suites_[0] = kAes; suites_[1] = kChaCha; break;
+    case SuiteOrder::chacha_first: suites_[0] = kChaCha; suites_[1] = kAes; break;
+    case SuiteOrder::aes_only: suites_[0] = kAes; break;
+    case SuiteOrder::chacha_only: suites_[0] = kChaCha; break;
+  }
+  mbedtls_ssl_conf_ciphersuites(&conf_, suites_);
+  mbedtls_ssl_conf_curves(&conf_, kCurves);
+  mbedtls_ssl_conf_sig_hashes(&conf_, kSigHashes);
+  mbedtls_ssl_conf_cert_profile(&conf_, &mbedtls_x509_crt_profile_next);
+
+  mbedtls_ssl_conf_authmode(&conf_, MBEDTLS_SSL_VERIFY_REQUIRED);
+  mbedtls_ssl_conf_ca_chain(&conf_, creds_->ca(), nullptr);
+  ret = mbedtls_ssl_conf_own_cert(&conf_, creds_->cert(), creds_->key());
+  if (ret != 0) return conf_error("own certificate", ret);
+
+  mbedtls_ssl_conf_renegotiation(&conf_, MBEDTLS_SSL_RENEGOTIATION_DISABLED);
+  mbedtls_ssl_conf_legacy_renegotiation(&conf_, MBEDTLS_SSL_LEGACY_NO_RENEGOTIATION);
+  mbedtls_ssl_conf_session_tickets(&conf_, MBEDTLS_SSL_SESSION_TICKETS_DISABLED);
+  mbedtls_ssl_conf_dtls_anti_replay(&conf_, MBEDTLS_SSL_ANTI_REPLAY_ENABLED);
+  // Records failing authentication are dropped silently and must never end the association (an
+  // off-path attacker could forge them); the limit is only set so mbedTLS counts them (badmac_seen
+  // is incremented only with a non-zero limit).
+  mbedtls_ssl_conf_dtls_badmac_limit(&conf_, UINT_MAX);
+  mbedtls_ssl_conf_handshake_timeout(&conf_, opts_.hs_timeout_min_ms, opts_.hs_timeout_max_ms);
+
+  if (server_) {
+    mbedtls_ssl_conf_dtls_cookies(&conf_, mbedtls_ssl_cookie_write, mbedtls_ssl_cookie_check,
+                                  cookies_->raw());
+  }
+  return ok();
+}
+
+}  // namespace ptun::tls

@@ -1,0 +1,105 @@
+#include "tls/mbedtls_util.hpp"
+
+#include <mbedtls/error.h>
+#include <mbedtls/oid.h>
+
+#include <cstring>
+
+#include <cstdio>
+
+namespace ptun::tls::detail {
+
+int rng_fill(void* p, unsigned char* out, size_t len) {
+  static_cast<Rng*>(p)->fill(out, len);
+  return 0;
+}
+
+std::string mbedtls_error_text(int ret) {
+  char buf[160];
+  mbedtls_strerror(ret, buf, sizeof buf);
+  char code[24];
+  std::snprintf(code, sizeof code, " (-0x%04x)", unsigned(-ret));
+  return std::string(buf) + code;
+}
+
+std::string alert_name(uint8_t d) {
+  switch (d) {
+    case 0: return "close_notify";
+    case 10: return "unexpected_message";
+    case 20: return "bad_record_mac";
+    case 22: return "record_overflow";
+    case 40: return "handshake_failure";
+    case 42: return "bad_certificate";
+    case 43: return "unsupported_certificate";
+    case 44: return "certificate_revoked";
+    case 45: return "certificate_expired";
+    case 46: return "certificate_unknown";
+    case 47: return "illegal_parameter";
+    case 48: return "unknown_ca";
+    case 49: return "access_denied";
+    case 50: return "decode_error";
+    case 51: return "decrypt_error";
+    case 70: return "protocol_version";
+    case 71: return "insufficient_security";
+    case 80: return "internal_error";
+    case 90: return "user_canceled";
+    case 100: return "no_renegotiation";
+    case 110: return "unsupported_extension";
+    default: return "alert " + std::to_string(d);
+  }
+}
+
+std::string verify_failure_text(uint32_t flags, const std::string& expected_name) {
+  struct Named {
+    uint32_t flag;
+    const char* text;
+  };
+  static constexpr Named kNamed[] = {
+      {MBEDTLS_X509_BADCERT_NOT_TRUSTED, "not trusted by the CA"},
+      {MBEDTLS_X509_BADCERT_EXPIRED, "certificate expired"},
+      {MBEDTLS_X509_BADCERT_FUTURE, "certificate not yet valid"},
+      {MBEDTLS_X509_BADCERT_REVOKED, "certificate revoked"},
+      {MBEDTLS_X509_BADCERT_MISSING, "no certificate"},
+      {MBEDTLS_X509_BADCERT_KEY_USAGE, "key usage does not allow this use"},
+      {MBEDTLS_X509_BADCERT_EXT_KEY_USAGE, "extended key usage does not allow this use"},
+      {MBEDTLS_X509_BADCERT_BAD_MD, "weak or unsupported signature hash"},
+      {MBEDTLS_X509_BADCERT_BAD_PK, "unsupported key algorithm"},
+      {MBEDTLS_X509_BADCERT_BAD_KEY, "key too weak or curve not allowed"},
+  };
+  std::string out;
+  uint32_t rest = flags;
+  auto add = [&](const std::string& s) { out += (out.empty() ? "" : "; ") + s; };
+  if (flags & MBEDTLS_X509_BADCERT_CN_MISMATCH) {
+    add("name mismatch (expected " + expected_name + ")");
+    rest &= ~uint32_t(MBEDTLS_X509_BADCERT_CN_MISMATCH);
+  }
+  for (const auto& n : kNamed) {
+    if (flags & n.flag) {
+      add(n.text);
+      rest &= ~n.flag;
+    }
+  }
+  if (rest != 0) {
+    char buf[512];
+    int len = mbedtls_x509_crt_verify_info(buf, sizeof buf, "", rest);
+    std::string info = len > 0 ? std::string(buf, size_t(len)) : "unknown reason";
+    for (char& c : info) {
+      if (c == '\n') c = ' ';
+    }
+    while (!info.empty() && info.back() == ' ') info.pop_back();
+    add(info);
+  }
+  if (out.empty()) out = "unknown reason";
+  return "certificate verify failed: " + out;
+}
+
+std::string common_name_of(const mbedtls_x509_crt* crt) {
+  if (crt == nullptr) return {};
+  for (const mbedtls_x509_name* n = &crt->subject; n != nullptr; n = n->next) {
+    if (n->oid.p != nullptr && MBEDTLS_OID_CMP(MBEDTLS_OID_AT_CN, &n->oid) == 0)
+      return std::string(reinterpret_cast<const char*>(n->val.p), n->val.len);
+  }
+  return {};
+}
+
+}  // namespace ptun::tls::detail

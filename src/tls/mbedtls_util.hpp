@@ -1,0 +1,30 @@
+// Small adapters between mbedTLS and ptun: injected randomness, error and alert texts, and the
+// human-readable reasons for certificate verification failures. Internal to src/tls/.
+#pragma once
+#include <mbedtls/x509_crt.h>
+
+#include <cstdint>
+#include <string>
+
+#include "common/rng.hpp"
+
+namespace ptun::tls::detail {
+
+// mbedTLS f_rng / f_entropy shape over a ptun::Rng (p is a Rng*). Never fails.
+int rng_fill(void* p, unsigned char* out, size_t len);
+
+// "X509 - Certificate verification failed ..." style text for an mbedTLS error code.
+std::string mbedtls_error_text(int ret);
+
+// TLS alert description name ("unknown_ca", "bad_certificate", ...), or "alert N".
+std::string alert_name(uint8_t description);
+
+// One line for mbedtls_x509_crt_verify flags: "certificate verify failed: not trusted by the CA",
+// "...: certificate expired", "...: name mismatch (expected vpn.example.org)". Reasons ptun does not
+// name itself come from mbedtls_x509_crt_verify_info.
+std::string verify_failure_text(uint32_t flags, const std::string& expected_name);
+
+// The subject CN of a certificate ("" if it has none).
+std::string common_name_of(const mbedtls_x509_crt* crt);
+
+}  // namespace ptun::tls::detail

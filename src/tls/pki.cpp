@@ -1,0 +1,455 @@
+// `ptun pki`: a CA and certificates written with mbedTLS's X.509 writer.
+//
+// File discipline: a private key is created with open(O_CREAT|O_EXCL, 0600), so it is never
+// readable by others even for a moment and an existing key is never overwritten (the O_EXCL is
+// also what makes two concurrent `issue NAME` calls safe). Certificates are public: they are
+// written to a temporary file and renamed into place. If writing the certificate fails, the key
+// this call created is removed again, so a failed call can simply be retried.
+#include <fcntl.h>
+#include <mbedtls/ctr_drbg.h>
+#include <mbedtls/ecp.h>
+#include <mbedtls/error.h>
+#include <mbedtls/oid.h>
+#include <mbedtls/pk.h>
+#include <mbedtls/platform_util.h>
+#include <mbedtls/x509_crt.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+
+#include "common/log.hpp"
+#include "tls/pki.hpp"
+
+namespace ptun::tls::pki {
+
+namespace {
+
+constexpr size_t kPemBufSize = 4096;  // a P-256 certificate with 64 SANs is well under 4 KiB
+constexpr int64_t kBackdateSeconds = 3600;  // tolerate peers whose clock is a little behind
+
+Error mbed_error(const std::string& what, int ret) {
+  char msg[160];
+  mbedtls_strerror(ret, msg, sizeof msg);
+  char code[24];
+  std::snprintf(code, sizeof code, " (-0x%04x)", unsigned(-ret));
+  return Error(Errc::io, what + ": " + msg + code);
+}
+
+// --- mbedTLS contexts with destructors ------------------------------------------------------
+
+// CTR_DRBG seeded (and reseeded) from the injected Rng, so tests can be deterministic.
+class Drbg {
+ public:
+  Drbg() { mbedtls_ctr_drbg_init(&ctx_); }
+  ~Drbg() { mbedtls_ctr_drbg_free(&ctx_); }
+  Drbg(const Drbg&) = delete;
+  Drbg& operator=(const Drbg&) = delete;
+
+  Result<void> seed(Rng& rng) {
+    static constexpr unsigned char kPersonal[] = "ptun pki";
+    int ret = mbedtls_ctr_drbg_seed(&ctx_, &Drbg::entropy, &rng, kPersonal, sizeof kPersonal - 1);
+    if (ret != 0) return mbed_error("seeding CTR_DRBG", ret);
+    return ok();
+  }
+  void* ctx() { return &ctx_; }
+  static int random(void* p, unsigned char* out, size_t n) {
+    return mbedtls_ctr_drbg_random(p, out, n);
+  }
+
+ private:
+  static int entropy(void* rng, unsigned char* out, size_t n) {
+    static_cast<Rng*>(rng)->fill(out, n);
+    return 0;
+  }
+  mbedtls_ctr_drbg_context ctx_;
+};
+
+struct PkKey {
+  mbedtls_pk_context pk;
+  PkKey() { mbedtls_pk_init(&pk); }
+  ~PkKey() { mbedtls_pk_free(&pk); }
+  PkKey(const PkKey&) = delete;
+  PkKey& operator=(const PkKey&) = delete;
+};
+
+struct Crt {
+  mbedtls_x509_crt crt;
+  Crt() { mbedtls_x509_crt_init(&crt); }
+  ~Crt() { mbedtls_x509_crt_free(&crt); }
+  Crt(const Crt&) = delete;
+  Crt& operator=(const Crt&) = delete;
+};
+
+// The writer's subject and issuer lists are pointed at nodes this file owns (see Names below)
+// instead of being parsed from "CN=..." strings: 2.28's string parser mishandles some characters
+// and cannot reproduce the CA's exact subject encoding. They are unhooked before the free, which
+// would otherwise free() them.
+struct CrtWriter {
+  mbedtls_x509write_cert w;
+  CrtWriter() { mbedtls_x509write_crt_init(&w); }
+  ~CrtWriter() {
+    w.subject = nullptr;
+    w.issuer = nullptr;
+    mbedtls_x509write_crt_free(&w);
+  }
+  CrtWriter(const CrtWriter&) = delete;
+  CrtWriter& operator=(const CrtWriter&) = delete;
+};
+
+// A buffer for private key material, wiped when it goes away.
+struct SecretBuf {
+  std::vector<unsigned char> b;
+  explicit SecretBuf(size_t n) : b(n, 0) {}
+  ~SecretBuf() { mbedtls_platform_zeroize(b.data(), b.size()); }
+};
+
+// A distinguished name as a writer list. mbedtls' writer emits the list head LAST, so the nodes
+// are linked in reverse of the DER order. The nodes borrow their bytes (the CN string or a parsed
+// certificate); the Names object must not outlive them.
+struct Names {
+  std::vector<mbedtls_asn1_named_data> nodes;
+  mbedtls_asn1_named_data* head() { return nodes.empty() ? nullptr : &nodes.back(); }
+  void link() {
+    for (size_t i = 1; i < nodes.size(); ++i) nodes[i].next = &nodes[i - 1];
+  }
+};
+
+Names common_name(const std::string& cn) {
+  static constexpr char kCnOid[] = MBEDTLS_OID_AT_CN;
+  Names n;
+  mbedtls_asn1_named_data d{};
+  d.oid.tag = MBEDTLS_ASN1_OID;
+  d.oid.len = sizeof kCnOid - 1;
+  d.oid.p = reinterpret_cast<unsigned char*>(const_cast<char*>(kCnOid));
+  d.val.tag = MBEDTLS_ASN1_UTF8_STRING;
+  d.val.len = cn.size();
+  d.val.p = reinterpret_cast<unsigned char*>(const_cast<char*>(cn.data()));
+  n.nodes.push_back(d);
+  n.link();
+  return n;
+}
+
+// The CA's subject, attribute by attribute with its original string types, so the issued
+// certificate's issuer is byte-identical to it (OpenSSL compares names canonically, but other
+// verifiers compare bytes). Multi-valued RDNs are not reproducible with 2.28's writer.
+Result<Names> copy_subject(const mbedtls_x509_crt& ca) {
+  Names n;
+  for (const mbedtls_x509_name* a = &ca.subject; a != nullptr; a = a->next) {
+    if (a->next_merged) return Error(Errc::unsupported, "CA subject has a multi-valued RDN");
+    if (a->oid.p == nullptr) continue;  // an empty subject parses to one blank node
+    mbedtls_asn1_named_data d{};
+    d.oid = a->oid;
+    d.val = a->val;
+    n.nodes.push_back(d);
+  }
+  if (n.nodes.empty()) return Error(Errc::auth, "CA certificate has an empty subject");
+  n.link();
+  return n;
+}
+
+// --- time ------------------------------------------------------------------------------------
+
+// mbedTLS takes validity as "YYYYMMDDhhmmss" in UTC.
+std::string x509_time(time_t t) {
+  struct tm tm {};
+  gmtime_r(&t, &tm);
+  char s[32];
+  std::snprintf(s, sizeof s, "%04d%02d%02d%02d%02d%02d", tm.tm_year + 1900, tm.tm_mon + 1,
+                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+  return s;
+}
+
+time_t from_x509_time(const mbedtls_x509_time& x) {
+  struct tm tm {};
+  tm.tm_year = x.year - 1900;
+  tm.tm_mon = x.mon - 1;
+  tm.tm_mday = x.day;
+  tm.tm_hour = x.hour;
+  tm.tm_min = x.min;
+  tm.tm_sec = x.sec;
+  return timegm(&tm);
+}
+
+// --- keys and certificates -------------------------------------------------------------------
+
+Result<void> generate_p256(PkKey& key, Drbg& drbg) {
+  int ret = mbedtls_pk_setup(&key.pk, mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY));
+  if (ret != 0) return mbed_error("pk_setup", ret);
+  ret = mbedtls_ecp_gen_key(MBEDTLS_ECP_DP_SECP256R1, mbedtls_pk_ec(key.pk), &Drbg::random,
+                            drbg.ctx());
+  if (ret != 0) return mbed_error("generating the P-256 key", ret);
+  return ok();
+}
+
+// 16 random bytes, top bit cleared (serials are positive INTEGERs) and the next one set, so the
+// DER is always exactly 16 octets — within RFC 5280's 20 and never zero.
+Result<void> set_random_serial(CrtWriter& cw, Drbg& drbg) {
+  unsigned char b[16];
+  int ret = Drbg::random(drbg.ctx(), b, sizeof b);
+  if (ret != 0) return mbed_error("drawing the serial", ret);
+  b[0] = (b[0] & 0x7f) | 0x40;
+  mbedtls_mpi serial;
+  mbedtls_mpi_init(&serial);
+  ret = mbedtls_mpi_read_binary(&serial, b, sizeof b);
+  if (ret == 0) ret = mbedtls_x509write_crt_set_serial(&cw.w, &serial);
+  mbedtls_mpi_free(&serial);
+  if (ret != 0) return mbed_error("setting the serial", ret);
+  return ok();
+}
+
+Result<std::string> write_crt_pem(CrtWriter& cw, Drbg& drbg) {
+  std::vector<unsigned char> pem(kPemBufSize);
+  int ret = mbedtls_x509write_crt_pem(&cw.w, pem.data(), pem.size(), &Drbg::random, drbg.ctx());
+  if (ret != 0) return mbed_error("writing the certificate", ret);
+  return std::string(reinterpret_cast<const char*>(pem.data()));
+}
+
+// --- files -----------------------------------------------------------------------------------
+
+Result<void> write_all(int fd, const std::string& path, const unsigned char* p, size_t n) {
+  while (n > 0) {
+    ssize_t w = ::write(fd, p, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) return Error::from_errno("write " + path, errno);
+    p += w;
+    n -= size_t(w);
+  }
+  if (::fsync(fd) != 0) return Error::from_errno("fsync " + path, errno);
+  return ok();
+}
+
+// Creates `path` exclusively with mode 0600 (fchmod: a umask must not change it either way).
+Result<void> write_private_key(const std::string& path, PkKey& key) {
+  SecretBuf pem(kPemBufSize);
+  int ret = mbedtls_pk_write_key_pem(&key.pk, pem.b.data(), pem.b.size());
+  if (ret != 0) return mbed_error("encoding the private key", ret);
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0 && errno == EEXIST) return Error(Errc::exists, path + " already exists");
+  if (fd < 0) return Error::from_errno("create " + path, errno);
+  Result<void> r = ::fchmod(fd, 0600) == 0 ? ok() : Error::from_errno("chmod " + path, errno);
+  if (r.ok()) {
+    // The PEM writer NUL-terminates; the buffer is zero-filled, so strnlen stays inside it.
+    const size_t len = ::strnlen(reinterpret_cast<const char*>(pem.b.data()), pem.b.size());
+    r = write_all(fd, path, pem.b.data(), len);
+  }
+  ::close(fd);
+  if (!r.ok()) ::unlink(path.c_str());
+  return r;
+}
+
+// Public file, replaced atomically: a stale NAME.crt whose key was deleted is superseded.
+Result<void> write_public_file(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+  if (fd < 0) return Error::from_errno("create " + tmp, errno);
+  auto r = write_all(fd, tmp, reinterpret_cast<const unsigned char*>(text.data()), text.size());
+  ::close(fd);
+  if (r.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) {
+    r = Error::from_errno("rename " + tmp, errno);
+  }
+  if (!r.ok()) ::unlink(tmp.c_str());
+  return r;
+}
+
+// Key first (O_EXCL claims the name), then the certificate; undo the key if that fails.
+Result<void> write_pair(const std::string& key_path, PkKey& key, const std::string& crt_path,
+                        const std::string& crt_pem) {
+  auto r = write_private_key(key_path, key);
+  if (!r.ok()) return r;
+  r = write_public_file(crt_path, crt_pem);
+  if (!r.ok()) ::unlink(key_path.c_str());
+  return r;
+}
+
+bool file_exists(const std::string& path) {
+  struct stat st;
+  return ::lstat(path.c_str(), &st) == 0;
+}
+
+Result<void> make_dir(const std::string& dir) {
+  if (::mkdir(dir.c_str(), 0700) == 0) return ok();
+  if (errno != EEXIST) return Error::from_errno("mkdir " + dir, errno);
+  struct stat st;
+  if (::stat(dir.c_str(), &st) != 0) return Error::from_errno("stat " + dir, errno);
+  if (!S_ISDIR(st.st_mode)) return Error(Errc::exists, dir + " exists and is not a directory");
+  return ok();
+}
+
+bool is_printable_ascii(const std::string& s) {
+  for (unsigned char c : s) {
+    if (c < 0x20 || c > 0x7e) return false;
+  }
+  return true;
+}
+
+// --- loading the CA --------------------------------------------------------------------------
+
+struct Ca {
+  PkKey key;
+  Crt crt;
+};
+
+Result<void> load_ca(const std::string& dir, Ca& ca) {
+  const std::string key_path = dir + "/ca.key";
+  const std::string crt_path = dir + "/ca.crt";
+  if (!file_exists(key_path) || !file_exists(crt_path)) {
+    return Error(Errc::not_found, "no CA in " + dir + " (run `ptun pki init " + dir + "` first)");
+  }
+  struct stat st;
+  if (::stat(key_path.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
+    LOG_WARN("pki: %s is accessible by group or others (mode %04o); it should be 0600",
+             key_path.c_str(), unsigned(st.st_mode & 07777));
+  }
+  int ret = mbedtls_pk_parse_keyfile(&ca.key.pk, key_path.c_str(), nullptr);
+  if (ret != 0) return mbed_error("reading " + key_path, ret);
+  ret = mbedtls_x509_crt_parse_file(&ca.crt.crt, crt_path.c_str());
+  if (ret != 0) return mbed_error("reading " + crt_path, ret);
+  if (!ca.crt.crt.ca_istrue) return Error(Errc::auth, crt_path + " is not a CA certificate");
+  if (mbedtls_pk_check_pair(&ca.crt.crt.pk, &ca.key.pk) != 0) {
+    return Error(Errc::auth, key_path + " does not belong to " + crt_path);
+  }
+  return ok();
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+
+Result<void> init_ca(const std::string& dir, const std::string& ca_name, Rng& rng) {
+  if (dir.empty()) return Error(Errc::invalid_argument, "no PKI directory given");
+  if (ca_name.empty() || ca_name.size() > kMaxNameLen || !is_printable_ascii(ca_name)) {
+    return Error(Errc::invalid_argument, "CA name must be 1.." + std::to_string(kMaxNameLen) +
+                                             " printable ASCII characters");
+  }
+  const std::string key_path = dir + "/ca.key";
+  if (file_exists(key_path)) {
+    return Error(Errc::exists, key_path + " already exists; refusing to overwrite a CA");
+  }
+  if (auto r = make_dir(dir); !r.ok()) return r;
+
+  Drbg drbg;
+  if (auto r = drbg.seed(rng); !r.ok()) return r;
+  PkKey key;
+  if (auto r = generate_p256(key, drbg); !r.ok()) return r;
+
+  CrtWriter cw;
+  Names name = common_name(ca_name);
+  cw.w.subject = name.head();
+  cw.w.issuer = name.head();
+  mbedtls_x509write_crt_set_subject_key(&cw.w, &key.pk);
+  mbedtls_x509write_crt_set_issuer_key(&cw.w, &key.pk);
+  mbedtls_x509write_crt_set_md_alg(&cw.w, MBEDTLS_MD_SHA256);
+  if (auto r = set_random_serial(cw, drbg); !r.ok()) return r;
+  const time_t now = ::time(nullptr);
+  int ret = mbedtls_x509write_crt_set_validity(
+      &cw.w, x509_time(now - kBackdateSeconds).c_str(),
+      x509_time(now + int64_t(kCaValidityDays) * 86400).c_str());
+  if (ret == 0) ret = mbedtls_x509write_crt_set_basic_constraints(&cw.w, 1, 0);
+  if (ret == 0) {
+    ret = mbedtls_x509write_crt_set_key_usage(
+        &cw.w, MBEDTLS_X509_KU_KEY_CERT_SIGN | MBEDTLS_X509_KU_CRL_SIGN);
+  }
+  if (ret == 0) ret = mbedtls_x509write_crt_set_subject_key_identifier(&cw.w);
+  if (ret == 0) ret = mbedtls_x509write_crt_set_authority_key_identifier(&cw.w);
+  if (ret != 0) return mbed_error("building the CA certificate", ret);
+  auto pem = write_crt_pem(cw, drbg);
+  if (!pem.ok()) return pem.error();
+
+  if (auto r = write_pair(key_path, key, dir + "/ca.crt", *pem); !r.ok()) {
+    if (r.error().code == Errc::exists) {
+      return Error(Errc::exists, key_path + " already exists; refusing to overwrite a CA");
+    }
+    return r;
+  }
+  LOG_INFO("pki: created CA '%s' in %s", ca_name.c_str(), dir.c_str());
+  return ok();
+}
+
+Result<void> issue(const std::string& dir, const std::string& name, const IssueOptions& opts,
+                   Rng& rng) {
+  if (dir.empty()) return Error(Errc::invalid_argument, "no PKI directory given");
+  if (!is_safe_name(name)) {
+    return Error(Errc::invalid_argument,
+                 "bad name '" + name + "': use 1.." + std::to_string(kMaxNameLen) +
+                     " letters, digits, '.', '_' or '-', not starting with '.'");
+  }
+  if (name == "ca") return Error(Errc::invalid_argument, "'ca' is the CA's own name in " + dir);
+  if (opts.days == 0 || opts.days > kMaxLeafDays) {
+    return Error(Errc::invalid_argument, "days must be 1.." + std::to_string(kMaxLeafDays));
+  }
+  // subjectAltName: a server always carries its own name first (peers check it there, not in
+  // the CN); a client only what it was given.
+  std::vector<std::string> dns;
+  if (opts.server) dns.push_back(name);
+  for (const auto& d : opts.dns_names) {
+    if (!(opts.server && d == name)) dns.push_back(d);
+  }
+  std::vector<uint8_t> san;
+  if (!dns.empty() || !opts.ip_addresses.empty()) {
+    auto der = encode_subject_alt_name(dns, opts.ip_addresses);
+    if (!der.ok()) return der.error();
+    san = std::move(*der);
+  }
+  const std::vector<uint8_t> eku = encode_extended_key_usage(opts.server);
+
+  const std::string key_path = dir + "/" + name + ".key";
+  if (file_exists(key_path)) return Error(Errc::exists, key_path + " already exists");
+  Ca ca;
+  if (auto r = load_ca(dir, ca); !r.ok()) return r;
+  auto issuer = copy_subject(ca.crt.crt);
+  if (!issuer.ok()) return issuer.error();
+
+  const time_t now = ::time(nullptr);
+  time_t not_after = now + int64_t(opts.days) * 86400;
+  const time_t ca_end = from_x509_time(ca.crt.crt.valid_to);
+  if (not_after > ca_end) {
+    LOG_WARN("pki: %s would outlive the CA; it expires with the CA on %s UTC", name.c_str(),
+             x509_time(ca_end).c_str());
+    not_after = ca_end;
+  }
+  if (not_after <= now) return Error(Errc::auth, "the CA in " + dir + " has expired");
+
+  Drbg drbg;
+  if (auto r = drbg.seed(rng); !r.ok()) return r;
+  PkKey key;
+  if (auto r = generate_p256(key, drbg); !r.ok()) return r;
+
+  CrtWriter cw;
+  Names subject = common_name(name);
+  cw.w.subject = subject.head();
+  cw.w.issuer = issuer->head();
+  mbedtls_x509write_crt_set_subject_key(&cw.w, &key.pk);
+  mbedtls_x509write_crt_set_issuer_key(&cw.w, &ca.key.pk);
+  mbedtls_x509write_crt_set_md_alg(&cw.w, MBEDTLS_MD_SHA256);
+  if (auto r = set_random_serial(cw, drbg); !r.ok()) return r;
+  int ret = mbedtls_x509write_crt_set_validity(&cw.w, x509_time(now - kBackdateSeconds).c_str(),
+                                               x509_time(not_after).c_str());
+  if (ret == 0) ret = mbedtls_x509write_crt_set_basic_constraints(&cw.w, 0, -1);
+  if (ret == 0) ret = mbedtls_x509write_crt_set_key_usage(&cw.w, MBEDTLS_X509_KU_DIGITAL_SIGNATURE);
+  if (ret == 0) {
+    ret = mbedtls_x509write_crt_set_extension(&cw.w, MBEDTLS_OID_EXTENDED_KEY_USAGE,
+                                              MBEDTLS_OID_SIZE(MBEDTLS_OID_EXTENDED_KEY_USAGE), 0,
+                                              eku.data(), eku.size());
+  }
+  if (ret == 0 && !san.empty()) {
+    ret = mbedtls_x509write_crt_set_extension(&cw.w, MBEDTLS_OID_SUBJECT_ALT_NAME,
+                                              MBEDTLS_OID_SIZE(MBEDTLS_OID_SUBJECT_ALT_NAME), 0,
+                                              san.data(), san.size());
+  }
+  if (ret == 0) ret = mbedtls_x509write_crt_set_subject_key_identifier(&cw.w);
+  if (ret == 0) ret = mbedtls_x509write_crt_set_authority_key_identifier(&cw.w);
+  if (ret != 0) return mbed_error("building the certificate for " + name, ret);
+  auto pem = write_crt_pem(cw, drbg);
+  if (!pem.ok()) return pem.error();
+
+  if (auto r = write_pair(key_path, key, dir + "/" + name + ".crt", *pem); !r.ok()) return r;
+  LOG_INFO("pki: issued %s certificate '%s' in %s", opts.server ? "server" : "client",
+           name.c_str(), dir.c_str());
+  return ok();
+}
+
+}  // namespace ptun::tls::pki

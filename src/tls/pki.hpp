@@ -1,0 +1,75 @@
+// ptun's own small certificate authority (`ptun pki init` / `ptun pki issue`), built on mbedTLS's
+// X.509 writer so that no openssl is needed on the host.
+//
+// Layout of a PKI directory (mode 0700):
+//   ca.key   ECDSA P-256 CA private key, PEM, mode 0600
+//   ca.crt   self-signed CA certificate, PEM
+//   NAME.key / NAME.crt   one pair per issued server or client certificate
+//
+// Everything is ECDSA P-256 with SHA-256 signatures: the curve the DTLS handshake uses, and the
+// one every TLS stack (mbedTLS, OpenSSL, Go) verifies. Randomness (keys, serials, ECDSA nonces)
+// comes from the injected Rng through a CTR_DRBG.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/net_addr.hpp"
+#include "common/result.hpp"
+#include "common/rng.hpp"
+
+namespace ptun::tls::pki {
+
+inline constexpr const char* kDefaultCaName = "ptun CA";
+inline constexpr uint32_t kCaValidityDays = 3652;      // 10 years, leap days included
+inline constexpr uint32_t kDefaultLeafDays = 825;      // the old CA/Browser Forum maximum
+inline constexpr uint32_t kMaxLeafDays = 3652;         // a leaf never asks for more than the CA has
+inline constexpr size_t kMaxNameLen = 64;              // ub-common-name (RFC 5280)
+inline constexpr size_t kMaxSanEntries = 64;           // bound on dns_names + ip_addresses
+inline constexpr size_t kMaxDnsNameLen = 253;
+
+struct IssueOptions {
+  bool server = false;
+  uint32_t days = kDefaultLeafDays;
+  // Extra subjectAltName entries. A server certificate always carries DNS:NAME first; a client
+  // certificate carries a subjectAltName only if entries are given here.
+  std::vector<std::string> dns_names;
+  std::vector<IpAddr> ip_addresses;
+};
+
+// Creates DIR (mode 0700; an existing directory is accepted) holding ca.key (0600) and ca.crt:
+// an ECDSA P-256 CA with CN = ca_name, basicConstraints CA:true pathlen 0 (critical), keyUsage
+// keyCertSign|cRLSign, subject/authority key identifiers, a random 16-byte serial, valid from
+// now-1h for kCaValidityDays.
+// Errors: invalid_argument (dir empty; ca_name empty, longer than kMaxNameLen or not printable
+// ASCII), exists (DIR/ca.key already exists: a CA is never overwritten), io (mkdir/open/write
+// failed, or an mbedTLS call failed; the message says which).
+Result<void> init_ca(const std::string& dir, const std::string& ca_name, Rng& rng);
+
+// Issues DIR/NAME.key (0600) + DIR/NAME.crt signed by the CA in DIR: CN = NAME, ECDSA P-256,
+// basicConstraints CA:false, keyUsage digitalSignature, extendedKeyUsage serverAuth (server) or
+// clientAuth, subjectAltName (see IssueOptions), subject/authority key identifiers, random
+// 16-byte serial, valid from now-1h for opts.days (cut to the CA's own expiry, with a warning).
+// Errors: invalid_argument (dir empty; NAME not a safe file name — see is_safe_name — or "ca";
+// days 0 or above kMaxLeafDays; a bad SAN entry or too many), exists (NAME.key already exists),
+// not_found (no ca.key/ca.crt in DIR), auth (ca.crt is not a CA, does not match ca.key, or has
+// expired), unsupported (the CA subject has a multi-valued RDN), io (file or mbedTLS failure).
+// On error, no NAME.key or NAME.crt is left behind by this call.
+Result<void> issue(const std::string& dir, const std::string& name, const IssueOptions& opts,
+                   Rng& rng);
+
+// A NAME usable as a file name and CN: letters, digits, '.', '_', '-', 1..kMaxNameLen chars,
+// not starting with '.'.
+bool is_safe_name(std::string_view name);
+
+// DER encodings of the two extensions mbedTLS 2.28's writer has no setter for (exposed for tests).
+// SubjectAltName ::= SEQUENCE OF GeneralName, dNSName [2] entries first, then iPAddress [7].
+// Errors: invalid_argument (no entries, more than kMaxSanEntries, a DNS name that is empty, too
+// long or not [A-Za-z0-9.*_-], an IpAddr without family).
+Result<std::vector<uint8_t>> encode_subject_alt_name(const std::vector<std::string>& dns_names,
+                                                     const std::vector<IpAddr>& ip_addresses);
+// ExtKeyUsageSyntax ::= SEQUENCE OF KeyPurposeId: id-kp-serverAuth or id-kp-clientAuth.
+std::vector<uint8_t> encode_extended_key_usage(bool server);
+
+}  // namespace ptun::tls::pki

@@ -1,0 +1,180 @@
+// Kernel TUN I/O. One syscall per packet: plain TUN has no batch read; IFF_NAPI / vnet headers
+// with GSO are the way to go faster, behind the same PacketDevice interface.
+#include "tun/tun_linux.hpp"
+
+#include <fcntl.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+#include <linux/if_tun.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "common/limits.hpp"
+#include "common/log.hpp"
+
+namespace ptun::tun {
+
+namespace {
+
+Error tun_error(const std::string& what, int errnum, Errc code = Errc::io) {
+  Error e = Error::from_errno(what, errnum);
+  e.code = code;
+  return e;
+}
+
+// A write error that concerns only this packet (the next one may well go through).
+bool per_packet_error(int errnum) {
+  return errnum == EINVAL || errnum == EMSGSIZE || errnum == EIO || errnum == EFAULT ||
+         errnum == ENOMEM || errnum == EPROTO;
+}
+
+// IPv6 installs an address's local route from a workqueue after the link comes up (even with
+// IFA_F_NODAD), so for a few milliseconds packets to the address are dropped (Ip6InAddrErrors).
+// Wait until the kernel routes every address locally, so configure() returns a usable interface.
+constexpr int kAddrReadyPolls = 200;
+constexpr useconds_t kAddrReadyPollUs = 5000;  // 200 x 5 ms = 1 s at most
+
+void wait_addresses_local(netlink::Rtnl& nl, const std::vector<Cidr>& addrs) {
+  for (const Cidr& a : addrs) {
+    bool local = false;
+    for (int i = 0; i < kAddrReadyPolls && !local; ++i) {
+      auto r = nl.route_get(a.addr);
+      local = r.ok() && r->type == RTN_LOCAL;
+      if (!local) usleep(kAddrReadyPollUs);
+    }
+    if (!local) LOG_WARN("tun: %s not yet routed locally after 1 s; continuing", a.str().c_str());
+  }
+}
+
+}  // namespace
+
+Result<std::unique_ptr<TunDevice>> TunDevice::open(const TunOptions& opts) {
+  if (opts.name.size() >= IFNAMSIZ)
+    return Error(Errc::invalid_argument, "TUN name '" + opts.name + "' longer than 15 bytes");
+  int fd = ::open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    int e = errno;
+    return tun_error("open /dev/net/tun", e, e == ENOENT || e == ENODEV ? Errc::unsupported : Errc::io);
+  }
+  ifreq ifr{};
+  ifr.ifr_flags = IFF_TUN | IFF_NO_PI | (opts.multi_queue ? IFF_MULTI_QUEUE : 0);
+  std::memcpy(ifr.ifr_name, opts.name.data(), opts.name.size());
+  if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+    int e = errno;
+    ::close(fd);
+    std::string what = "TUNSETIFF " + opts.name;
+    switch (e) {
+      case EBUSY:
+        return tun_error(what + " (TUN in use by another process)", e, Errc::exists);
+      case EINVAL:
+        return tun_error(what + " (bad name, or an interface of that name that is not a " +
+                             (opts.multi_queue ? "multi-queue" : "single-queue") + " TUN)",
+                         e, Errc::invalid_argument);
+      case EPERM:
+        return tun_error(what + " (needs CAP_NET_ADMIN or ownership of the TUN)", e);
+      default:
+        return tun_error(what, e);
+    }
+  }
+  std::string name(ifr.ifr_name, strnlen(ifr.ifr_name, IFNAMSIZ));
+  unsigned index = if_nametoindex(name.c_str());
+  if (index == 0) {
+    int e = errno;
+    ::close(fd);
+    return tun_error("ifindex of " + name, e);
+  }
+  return std::unique_ptr<TunDevice>(new TunDevice(fd, std::move(name), int(index)));
+}
+
+TunDevice::~TunDevice() { ::close(fd_); }
+
+Result<size_t> TunDevice::read_batch(std::span<PacketBuf*> bufs) {
+  size_t n = 0;
+  // Each read either fills a slot or drops an oversize packet; bound the drops so one call
+  // cannot spin for long.
+  for (size_t reads = 0; n < bufs.size() && reads < 2 * bufs.size(); ++reads) {
+    PacketBuf* b = bufs[n];
+    b->reset();
+    const size_t room = b->cap - b->off;
+    ssize_t got = ::read(fd_, b->data(), room);
+    if (got < 0) {
+      int e = errno;
+      if (e == EINTR) continue;
+      if (e == EAGAIN || e == EWOULDBLOCK) break;
+      if (n > 0) break;  // hand over what we have; the error repeats on the next call
+      return tun_error("read " + name_, e, e == EBADFD ? Errc::closed : Errc::io);
+    }
+    // The kernel truncates silently to the buffer: a full buffer may be a cut packet.
+    if (got == 0 || size_t(got) >= room) {
+      ++stats_.rx_dropped;
+      continue;
+    }
+    b->len = uint32_t(got);
+    ++n;
+  }
+  stats_.rx_packets += n;
+  return n;
+}
+
+Result<size_t> TunDevice::write_batch(std::span<PacketBuf* const> pkts) {
+  size_t written = 0;
+  size_t i = 0;
+  while (i < pkts.size()) {
+    ssize_t r = ::write(fd_, pkts[i]->data(), pkts[i]->len);
+    if (r >= 0) {
+      ++written;
+      ++i;
+      continue;
+    }
+    int e = errno;
+    if (e == EINTR) continue;  // same packet again
+    if (e == EAGAIN || e == EWOULDBLOCK || e == ENOBUFS) break;
+    if (per_packet_error(e)) {
+      ++stats_.tx_rejected;
+      ++i;
+      continue;
+    }
+    if (written > 0) break;
+    return tun_error("write " + name_, e, e == EBADFD ? Errc::closed : Errc::io);
+  }
+  stats_.tx_packets += written;
+  return written;
+}
+
+Result<void> TunDevice::write(std::span<const uint8_t> pkt) {
+  for (;;) {
+    ssize_t r = ::write(fd_, pkt.data(), pkt.size());
+    if (r >= 0) {
+      ++stats_.tx_packets;
+      return ok();
+    }
+    int e = errno;
+    if (e == EINTR) continue;
+    if (e == EAGAIN || e == EWOULDBLOCK || e == ENOBUFS)
+      return Error(Errc::would_block, "write " + name_ + ": queue full");
+    if (per_packet_error(e)) ++stats_.tx_rejected;
+    return tun_error("write " + name_, e,
+                     e == EBADFD ? Errc::closed
+                                 : e == EINVAL || e == EMSGSIZE ? Errc::invalid_argument : Errc::io);
+  }
+}
+
+Result<void> TunDevice::configure(netlink::Rtnl& nl, uint32_t mtu, const std::vector<Cidr>& addrs) {
+  if (mtu < limits::kMinTunMtu || mtu > limits::kMaxTunMtu)
+    return Error(Errc::invalid_argument, "TUN MTU " + std::to_string(mtu) + " outside " +
+                                             std::to_string(limits::kMinTunMtu) + ".." +
+                                             std::to_string(limits::kMaxTunMtu));
+  // MTU first: IPv6 is switched off on a link whose MTU is below 1280.
+  if (auto r = nl.link_set_mtu(ifindex_, mtu); !r) return r;
+  for (const Cidr& a : addrs) {
+    auto r = nl.addr_add(ifindex_, a);
+    if (!r && r.error().code != Errc::exists) return r;  // a re-attached persistent TUN keeps its
+  }
+  if (auto r = nl.link_set_up(ifindex_, true); !r) return r;
+  wait_addresses_local(nl, addrs);
+  return ok();
+}
+
+}  // namespace ptun::tun

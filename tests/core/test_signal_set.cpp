@@ -1,0 +1,65 @@
+#include <catch2/catch.hpp>
+
+#include <csignal>
+#include <vector>
+
+#include "probe.hpp"
+
+using namespace ptun;
+using namespace ptun::core;
+
+namespace {
+Task<void> raise_after(Loop& loop, int sig, uint64_t ms) {
+  (void)co_await sleep_for(loop, ms);
+  std::raise(sig);
+}
+}  // namespace
+
+TEST_CASE("SignalSet: raise(SIGUSR1) wakes a waiter; signals raised while idle are queued",
+          "[core][signal]") {
+  Loop loop;
+  auto main = [](Loop& loop) -> Task<void> {
+    SignalSet sigs(loop, {SIGUSR1, SIGUSR2});
+    TaskScope scope(loop);
+    scope.spawn(raise_after(loop, SIGUSR1, 5));
+    Result<int> r = co_await sigs.wait();
+    REQUIRE(r.ok());
+    CHECK(*r == SIGUSR1);
+    co_await scope.join();
+
+    // Nobody waiting: both are queued (in arrival order) and duplicates coalesce.
+    std::raise(SIGUSR2);
+    std::raise(SIGUSR2);
+    (void)co_await sleep_for(loop, 5);
+    std::raise(SIGUSR1);
+    (void)co_await sleep_for(loop, 5);
+    r = co_await sigs.wait();
+    REQUIRE(r.ok());
+    CHECK(*r == SIGUSR2);
+    r = co_await sigs.wait();
+    REQUIRE(r.ok());
+    CHECK(*r == SIGUSR1);
+  };
+  run_until_complete(loop, main(loop));
+}
+
+TEST_CASE("SignalSet: a wait can be cancelled", "[core][signal]") {
+  Loop loop;
+  auto main = [](Loop& loop) -> Task<void> {
+    SignalSet sigs(loop, {SIGUSR1});
+    CancelSource src;
+    TaskScope scope(loop);
+    std::vector<Errc> got;
+    auto wait = [](SignalSet& s, CancelToken tok, std::vector<Errc>* got) -> Task<void> {
+      Result<int> r = co_await s.wait(tok);
+      got->push_back(r ? Errc::ok : r.error().code);
+    };
+    scope.spawn(wait(sigs, src.token(), &got));
+    (void)co_await sleep_for(loop, 5);
+    src.cancel();
+    co_await scope.join();
+    REQUIRE(got.size() == 1);
+    CHECK(got[0] == Errc::cancelled);
+  };
+  run_until_complete(loop, main(loop));
+}

@@ -1,0 +1,203 @@
+#include <catch2/catch.hpp>
+
+#include <cstring>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "probe.hpp"
+
+using namespace ptun;
+using namespace ptun::core;
+
+namespace {
+
+Endpoint ep(const char* s) {
+  auto r = Endpoint::parse(s);
+  REQUIRE(r.ok());
+  return *r;
+}
+
+std::unique_ptr<UdpSocket> bind_or_skip(Loop& loop, const char* addr, const UdpOptions& o = {}) {
+  auto r = UdpSocket::bind(loop, ep(addr), o);
+  if (!r) {
+    WARN("cannot bind " << addr << ": " << r.error().message);
+    return nullptr;
+  }
+  return std::move(*r);
+}
+
+// Sends `n` datagrams "msg-<i>" from `tx` to `to`, receives them on `rx`, checks payloads and
+// that every peer is tx's address.
+Task<void> exchange(UdpSocket& tx, UdpSocket& rx, Endpoint to, Endpoint expect_peer, int n) {
+  BufferPool pool(2 * size_t(n) + limits::kBatch);
+  std::vector<Datagram> out;
+  for (int i = 0; i < n; ++i) {
+    PacketBuf* b = pool.get();
+    std::string s = "msg-" + std::to_string(i);
+    std::memcpy(b->data(), s.data(), s.size());
+    b->len = uint32_t(s.size());
+    out.push_back({b, to});
+  }
+  size_t sent = 0;
+  while (sent < out.size()) {
+    Result<size_t> r = tx.send_batch(std::span<const Datagram>(out).subspan(sent));
+    REQUIRE(r.ok());
+    sent += *r;
+    if (sent < out.size()) {
+      Result<void> w = co_await tx.wait_writable();
+      REQUIRE(w.ok());
+    }
+  }
+  std::vector<Datagram> in(limits::kBatch);
+  for (auto& d : in) d.buf = pool.get();
+  std::set<std::string> got;
+  while (got.size() < size_t(n)) {
+    Result<size_t> r = co_await rx.recv_batch(in);
+    REQUIRE(r.ok());
+    REQUIRE(*r >= 1);
+    for (size_t i = 0; i < *r; ++i) {
+      CHECK(in[i].peer == expect_peer);
+      got.insert(std::string(reinterpret_cast<const char*>(in[i].buf->data()), in[i].buf->len));
+    }
+  }
+  for (int i = 0; i < n; ++i) CHECK(got.count("msg-" + std::to_string(i)) == 1);
+}
+
+}  // namespace
+
+TEST_CASE("UdpSocket: 100 datagrams over IPv4 loopback, correct peers", "[core][udp]") {
+  Loop loop;
+  auto a = bind_or_skip(loop, "127.0.0.1:0");
+  auto b = bind_or_skip(loop, "127.0.0.1:0");
+  REQUIRE(a);
+  REQUIRE(b);
+  CHECK(a->local_endpoint().port != 0);
+  run_until_complete(loop, exchange(*a, *b, b->local_endpoint(), a->local_endpoint(), 100));
+  CHECK(b->stats().rx_truncated == 0);
+}
+
+TEST_CASE("UdpSocket: 100 datagrams over IPv6 loopback", "[core][udp]") {
+  Loop loop;
+  auto a = bind_or_skip(loop, "[::1]:0");
+  auto b = bind_or_skip(loop, "[::1]:0");
+  if (!a || !b) return;  // no IPv6 here (warned)
+  run_until_complete(loop, exchange(*a, *b, b->local_endpoint(), a->local_endpoint(), 100));
+}
+
+TEST_CASE("UdpSocket: dual-stack socket sees IPv4 peers as IPv4 and answers them", "[core][udp]") {
+  Loop loop;
+  UdpOptions dual;
+  dual.v6only = false;
+  auto server = bind_or_skip(loop, "[::]:0", dual);
+  auto client = bind_or_skip(loop, "127.0.0.1:0");
+  if (!server) return;
+  REQUIRE(client);
+  Endpoint to = ep("127.0.0.1:0");
+  to.port = server->local_endpoint().port;
+  run_until_complete(loop, exchange(*client, *server, to, client->local_endpoint(), 3));
+  // And back: an IPv4 destination on an IPv6 socket is sent v4-mapped.
+  run_until_complete(loop, exchange(*server, *client, client->local_endpoint(), to, 3));
+}
+
+TEST_CASE("UdpSocket: oversized datagrams are dropped and counted, not returned truncated", "[core][udp]") {
+  Loop loop;
+  auto a = bind_or_skip(loop, "127.0.0.1:0");
+  auto b = bind_or_skip(loop, "127.0.0.1:0");
+  REQUIRE(a);
+  REQUIRE(b);
+  auto main = [](UdpSocket& a, UdpSocket& b) -> Task<void> {
+    BufferPool big(2);
+    BufferPool small(2, limits::kHeadroom + 100);  // room for 100 bytes of payload
+    PacketBuf* p1 = big.get();
+    std::memset(p1->data(), 'A', 500);
+    p1->len = 500;
+    PacketBuf* p2 = big.get();
+    std::memset(p2->data(), 'B', 50);
+    p2->len = 50;
+    Datagram out[2] = {{p1, b.local_endpoint()}, {p2, b.local_endpoint()}};
+    Result<size_t> s = a.send_batch(out);
+    REQUIRE(s.ok());
+    REQUIRE(*s == 2);
+    Datagram in[2] = {{small.get(), {}}, {small.get(), {}}};
+    size_t total = 0;
+    while (total == 0) {
+      Result<size_t> r = co_await b.recv_batch(in);
+      REQUIRE(r.ok());
+      total = *r;
+    }
+    REQUIRE(total == 1);
+    CHECK(in[0].buf->len == 50);
+    CHECK(in[0].buf->data()[0] == 'B');
+    CHECK(b.stats().rx_truncated == 1);
+  };
+  run_until_complete(loop, main(*a, *b));
+}
+
+TEST_CASE("UdpSocket: refused datagrams are consumed and counted, the rest still go", "[core][udp]") {
+  Loop loop;
+  auto a = bind_or_skip(loop, "127.0.0.1:0");
+  REQUIRE(a);
+  BufferPool pool(2);
+  PacketBuf* p = pool.get();
+  p->len = 10;
+  Datagram out[3] = {{p, ep("[::1]:9")}, {p, {}}, {p, a->local_endpoint()}};  // wrong family, no peer, ok
+  Result<size_t> r = a->send_batch(out);
+  REQUIRE(r.ok());
+  CHECK(*r == 3);
+  CHECK(a->stats().tx_dropped == 2);
+  Datagram in[1] = {{pool.get(), {}}};
+  Result<size_t> got = a->try_recv_batch(in);
+  REQUIRE(got.ok());
+  CHECK(*got == 1);
+  CHECK(a->try_recv_batch(in).value() == 0);  // nothing more: 0, not an error
+}
+
+TEST_CASE("UdpSocket: recv cancelled, closed, and carried across rebind", "[core][udp]") {
+  Loop loop;
+  auto a = bind_or_skip(loop, "127.0.0.1:0");
+  auto b = bind_or_skip(loop, "127.0.0.1:0");
+  REQUIRE(a);
+  REQUIRE(b);
+  auto main = [](Loop& loop, UdpSocket& a, UdpSocket& b) -> Task<void> {
+    BufferPool pool(4);
+    Datagram in[1] = {{pool.get(), {}}};
+    CancelSource src;
+    TaskScope scope(loop);
+    std::vector<Errc> got;
+    auto recv = [](UdpSocket& s, std::span<Datagram> in, CancelToken tok, std::vector<Errc>* got) -> Task<void> {
+      Result<size_t> r = co_await s.recv_batch(in, tok);
+      got->push_back(r ? Errc::ok : r.error().code);
+    };
+    scope.spawn(recv(b, in, src.token(), &got));
+    (void)co_await sleep_for(loop, 5);
+    src.cancel();
+    (void)co_await sleep_for(loop, 5);
+    REQUIRE(got.size() == 1);
+    CHECK(got[0] == Errc::cancelled);
+
+    // Rebind while a receive is pending: it carries on with the new socket.
+    scope.spawn(recv(b, in, {}, &got));
+    (void)co_await sleep_for(loop, 5);
+    Endpoint old = b.local_endpoint();
+    REQUIRE(b.rebind(Endpoint::parse("127.0.0.1:0").value()).ok());
+    CHECK(b.local_endpoint() != old);
+    PacketBuf* p = pool.get();
+    p->len = 4;
+    Datagram out[1] = {{p, b.local_endpoint()}};
+    REQUIRE(a.send_batch(out).value() == 1);
+    (void)co_await sleep_for(loop, 5);
+    REQUIRE(got.size() == 2);
+    CHECK(got[1] == Errc::ok);
+
+    // Close while a receive is pending: Errc::closed.
+    scope.spawn(recv(b, in, {}, &got));
+    (void)co_await sleep_for(loop, 5);
+    b.close();
+    co_await scope.join();
+    REQUIRE(got.size() == 3);
+    CHECK(got[2] == Errc::closed);
+    CHECK(b.send_batch(out).error().code == Errc::closed);
+  };
+  run_until_complete(loop, main(loop, *a, *b));
+}

@@ -1,0 +1,154 @@
+# Shared harness for end-to-end tests in network namespaces. Source it, then call e2e_init.
+# Every namespace, process and file a test creates is registered and removed by an EXIT/INT/TERM
+# trap, even when the test fails or is interrupted. Tests never touch the machine's own namespace:
+# all addresses live in namespaces made here (underlay 198.18.0.0/15 and fd00:18::/64).
+set -uo pipefail
+
+E2E_PTUN=${1:-}
+E2E_ID="pt$$"
+E2E_DIR=""
+E2E_NETNS=()
+E2E_PIDS=()
+
+e2e_skip() { echo "SKIP: $*" >&2; exit 77; }
+e2e_fail() { echo "FAIL: $*" >&2; exit 1; }
+e2e_log() { echo "--- $*" >&2; }
+
+e2e_cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  for pid in "${E2E_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+  for pid in "${E2E_PIDS[@]}"; do
+    for _ in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null
+  done
+  if [ $rc -ne 0 ] && [ $rc -ne 77 ] && [ -n "$E2E_DIR" ]; then
+    for f in "$E2E_DIR"/*.log; do [ -f "$f" ] && { echo "=== $f (last 40 lines)" >&2; tail -40 "$f" >&2; }; done
+  fi
+  for ns in "${E2E_NETNS[@]}"; do ip netns del "$ns" 2>/dev/null; done
+  [ -n "$E2E_DIR" ] && rm -rf "$E2E_DIR"
+  exit $rc
+}
+
+e2e_init() {
+  [ -n "$E2E_PTUN" ] && [ -x "$E2E_PTUN" ] || e2e_fail "usage: $0 PATH_TO_PTUN"
+  [ "$(id -u)" -eq 0 ] || e2e_skip "needs root (network namespaces)"
+  command -v ip >/dev/null || e2e_skip "iproute2 not installed"
+  [ -e /dev/net/tun ] || e2e_skip "/dev/net/tun missing"
+  E2E_DIR=$(mktemp -d /tmp/ptun-e2e.XXXXXX)
+  trap e2e_cleanup EXIT
+  trap 'exit 130' INT TERM
+}
+
+# e2e_ns NAME: create namespace ${E2E_ID}-NAME with loopback up; prints nothing.
+e2e_ns() {
+  local ns="${E2E_ID}-$1"
+  ip netns add "$ns" || e2e_fail "ip netns add $ns"
+  E2E_NETNS+=("$ns")
+  ip -n "$ns" link set lo up
+}
+ns() { echo "${E2E_ID}-$1"; }
+in_ns() { local n; n=$(ns "$1"); shift; ip netns exec "$n" "$@"; }
+
+# e2e_link A B ADDR_A ADDR_B [ADDR6_A ADDR6_B]: veth between namespaces A and B.
+e2e_link() {
+  local a=$1 b=$2 va="v${E2E_ID}$1" vb="v${E2E_ID}$2"
+  va=${va:0:15}; vb=${vb:0:15}
+  ip link add "$va" netns "$(ns "$a")" type veth peer name "$vb" netns "$(ns "$b")" || e2e_fail "veth"
+  ip -n "$(ns "$a")" addr add "$3" dev "$va"
+  ip -n "$(ns "$b")" addr add "$4" dev "$vb"
+  if [ $# -ge 6 ]; then
+    ip -n "$(ns "$a")" addr add "$5" dev "$va" nodad
+    ip -n "$(ns "$b")" addr add "$6" dev "$vb" nodad
+  fi
+  ip -n "$(ns "$a")" link set "$va" up
+  ip -n "$(ns "$b")" link set "$vb" up
+}
+veth_name() { local v="v${E2E_ID}$1"; echo "${v:0:15}"; }
+
+# e2e_bg NS LOGNAME CMD...: start a process in a namespace, in the background, registered for cleanup.
+e2e_bg() {
+  local n=$1 log=$2; shift 2
+  ip netns exec "$(ns "$n")" "$@" >"$E2E_DIR/$log.log" 2>&1 &
+  E2E_PIDS+=($!)
+  echo $!
+}
+
+# e2e_wait_for SECONDS CMD...: poll until CMD succeeds.
+e2e_wait_for() {
+  local secs=$1; shift
+  local end=$((SECONDS + secs))
+  while [ $SECONDS -lt $end ]; do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done
+  return 1
+}
+
+# ---- ptun topology helpers ------------------------------------------------------------------
+# Topology used by the tunnel tests:
+#
+#   [c1] 198.18.0.1/30 ---veth--- 198.18.0.2/30 [srv] 198.18.0.6/30 ---veth--- 198.18.0.5/30 [c2]
+#        fd00:18::1/64                fd00:18::2   fd00:19::2/64                 fd00:19::1
+#   tunnel: server 10.99.0.1/24 fd99::1/64, clients from the pool
+
+# e2e_pki: a CA, a server certificate "ptun-server" and client certificates c1, c2 in $E2E_DIR/pki.
+e2e_pki() {
+  "$E2E_PTUN" pki init "$E2E_DIR/pki" >/dev/null || e2e_fail "pki init"
+  "$E2E_PTUN" pki issue "$E2E_DIR/pki" ptun-server --server >/dev/null || e2e_fail "pki issue server"
+  for n in "$@"; do "$E2E_PTUN" pki issue "$E2E_DIR/pki" "$n" >/dev/null || e2e_fail "pki issue $n"; done
+}
+
+# e2e_server_config [EXTRA_TOML]: writes $E2E_DIR/server.toml
+e2e_server_config() {
+  cat >"$E2E_DIR/server.toml" <<TOML
+listen = ["0.0.0.0:4433", "[::]:4433"]
+ca = "$E2E_DIR/pki/ca.crt"
+cert = "$E2E_DIR/pki/ptun-server.crt"
+key = "$E2E_DIR/pki/ptun-server.key"
+control_socket = "$E2E_DIR/run/server.sock"
+state_dir = "$E2E_DIR/state-server"
+log_level = "debug"
+
+[tunnel]
+interface = "ptun-s0"
+mtu = 1400
+ipv4_pool = "10.99.0.0/24"
+ipv6_pool = "fd99::/64"
+
+[push]
+keepalive_secs = 2
+dead_peer_secs = 6
+${1:-}
+TOML
+}
+
+# e2e_client_config NAME SERVER_ADDR [EXTRA_TOML]: writes $E2E_DIR/NAME.toml
+e2e_client_config() {
+  local name=$1 server=$2
+  cat >"$E2E_DIR/$name.toml" <<TOML
+server = "$server"
+server_name = "ptun-server"
+ca = "$E2E_DIR/pki/ca.crt"
+cert = "$E2E_DIR/pki/$name.crt"
+key = "$E2E_DIR/pki/$name.key"
+control_socket = "$E2E_DIR/run/$name.sock"
+state_dir = "$E2E_DIR/state-$name"
+log_level = "debug"
+reconnect_max_secs = 2
+
+[tunnel]
+interface = "ptun0"
+${3:-}
+TOML
+}
+
+# e2e_status SOCKET_NAME: the JSON status of a running ptun.
+e2e_status() { "$E2E_PTUN" status --json -s "$E2E_DIR/run/$1.sock" 2>/dev/null; }
+
+# e2e_wait_connected NAME SECONDS
+e2e_wait_connected() {
+  local end=$((SECONDS + $2))
+  while [ $SECONDS -lt $end ]; do
+    e2e_status "$1" | grep -q '"state": "connected"' && return 0
+    sleep 0.2
+  done
+  return 1
+}

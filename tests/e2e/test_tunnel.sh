@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# The tunnel end to end: one client, one server, real traffic over IPv4 and IPv6.
+#   [c1] 198.18.0.1 fd00:18::1 ==veth== 198.18.0.2 fd00:18::2 [srv]   tunnel 10.99.0.0/24 fd99::/64
+# ping v4/v6, a 20 MB TCP transfer whose sha256 matches at both ends (v4 and v6), UDP echo,
+# status over the control socket, a clean stop that removes the TUN.
+source "$(dirname "$0")/lib.sh"
+e2e_init
+here=$(dirname "$(realpath "$0")")
+e2e_ns srv; e2e_ns c1
+e2e_link c1 srv 198.18.0.1/30 198.18.0.2/30 fd00:18::1/64 fd00:18::2/64
+e2e_pki c1
+e2e_server_config
+e2e_client_config c1 198.18.0.2:4433
+e2e_bg srv server "$E2E_PTUN" server -c "$E2E_DIR/server.toml" >/dev/null
+sleep 0.3
+cpid=$(e2e_bg c1 client "$E2E_PTUN" client -c "$E2E_DIR/c1.toml")
+e2e_wait_connected c1 10 || e2e_fail "client did not connect"
+e2e_log "connected"
+
+in_ns c1 ping -c 3 -i 0.2 -W 2 10.99.0.1 >/dev/null || e2e_fail "ping 10.99.0.1"
+in_ns c1 ping -6 -c 3 -i 0.2 -W 2 fd99::1 >/dev/null || e2e_fail "ping6 fd99::1"
+e2e_log "ping v4 and v6 ok"
+
+head -c 20000000 /dev/urandom >"$E2E_DIR/blob"
+want=$(sha256sum <"$E2E_DIR/blob" | cut -d' ' -f1)
+for dst in 10.99.0.1 fd99::1; do
+  rm -f "$E2E_DIR/got"
+  in_ns srv timeout 60 python3 "$here/netcheck.py" tcp-sink "$dst" 5001 "$E2E_DIR/got" &
+  sink=$!
+  sleep 0.3
+  in_ns c1 timeout 60 python3 "$here/netcheck.py" tcp-send "$dst" 5001 "$E2E_DIR/blob" || e2e_fail "tcp send to $dst"
+  wait $sink || e2e_fail "tcp sink on $dst"
+  got=$(sha256sum <"$E2E_DIR/got" | cut -d' ' -f1)
+  [ "$got" = "$want" ] || e2e_fail "sha256 mismatch over $dst: $got != $want"
+  e2e_log "TCP 20 MB to $dst: sha256 matches"
+done
+
+in_ns srv timeout 30 python3 "$here/netcheck.py" udp-echo 10.99.0.1 5002 200 &
+sleep 0.3
+got=$(in_ns c1 timeout 60 python3 "$here/netcheck.py" udp-check 10.99.0.1 5002 100)
+[ "${got:-0}" -ge 95 ] || e2e_fail "UDP echo: only ${got:-0}/100 came back"
+e2e_log "UDP echo: $got/100"
+
+st=$(e2e_status c1)
+echo "$st" | grep -q '"addresses"' || e2e_fail "status lacks addresses: $st"
+echo "$st" | python3 -c 'import json,sys; s=json.load(sys.stdin); assert s["bytes_in"] > 20000000, s' \
+  || e2e_fail "status byte counters"
+"$E2E_PTUN" sessions -s "$E2E_DIR/run/server.sock" | grep -q "peer: c1" || e2e_fail "server sessions lacks c1"
+
+"$E2E_PTUN" down -s "$E2E_DIR/run/c1.sock" >/dev/null || e2e_fail "ptun down"
+for _ in $(seq 30); do kill -0 "$cpid" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$cpid" 2>/dev/null && e2e_fail "client did not exit after ptun down"
+in_ns c1 ip link show ptun0 >/dev/null 2>&1 && e2e_fail "TUN still present after stop"
+in_ns c1 ip rule | grep -q 7074 && e2e_fail "policy rules left behind"
+e2e_log "client stopped cleanly"
+exit 0

@@ -1,0 +1,467 @@
+// Whole-protocol tests: ClientSession <-> ServerEndpoint over the simulated network (sim.hpp).
+#include <catch2/catch.hpp>
+
+#include <set>
+
+#include "sim.hpp"
+
+using namespace ptun;
+using namespace ptun::proto;
+using namespace ptun::proto::testing;
+
+namespace {
+
+bool up(ClientNode& c) { return c.session->state() == ClientSession::State::established; }
+
+void establish(World& w, ClientNode& c) {
+  c.session->start(w.now);
+  REQUIRE(w.run([&] { return up(c) || c.closed; }, 60'000));
+  REQUIRE(up(c));
+}
+
+}  // namespace
+
+TEST_CASE("handshake, SETTINGS and IP packets both ways", "[proto][session]") {
+  World w;
+  auto& c = w.add_client("203.0.113.5:50000");
+  c.session->start(w.now);
+  CHECK(c.session->state() == ClientSession::State::handshaking);
+  REQUIRE(w.run([&] { return up(c); }, 10'000));
+
+  CHECK(c.established == 1);
+  REQUIRE(c.settings.ipv4);
+  CHECK(c.settings.ipv4->str() == "10.99.0.2/24");
+  CHECK(c.settings.mtu == 1380);
+  CHECK(c.settings.dns_servers.size() == 1);
+  CHECK(w.server->authorized_cns == std::vector<std::string>{"alice"});
+  REQUIRE(w.server->established.size() == 1);
+  uint64_t id = w.server->established[0];
+  CHECK(id == c.session->session_id());
+  auto info = w.server->endpoint->session(id);
+  REQUIRE(info);
+  CHECK(info->peer_cn == "alice");
+  CHECK(info->state == ServerSessionState::established);
+  CHECK(info->ciphersuite.find("ECDHE-ECDSA") != std::string::npos);
+  CHECK(c.session->ciphersuite() == info->ciphersuite);
+  CHECK(w.server->endpoint->half_open_count() == 0);
+
+  // Client -> server.
+  for (int i = 0; i < 10; ++i) REQUIRE(c.session->send_packet(ip4_packet(100 + i, uint8_t(i)), w.now));
+  w.run_for(50);
+  REQUIRE(w.server->delivered[id].size() == 10);
+  CHECK(w.server->delivered[id][3] == ip4_packet(103, 3));
+  // Server -> client, including a maximum-size packet.
+  size_t max = w.server->endpoint->max_packet(id);
+  CHECK(max >= 1380);
+  REQUIRE(w.server->endpoint->send_packet(id, ip4_packet(max, 0x77), w.now));
+  std::vector<uint8_t> v6(60, 0);
+  v6[0] = 0x60;
+  REQUIRE(w.server->endpoint->send_packet(id, v6, w.now));
+  CHECK_FALSE(w.server->endpoint->send_packet(id, ip4_packet(max + 1, 1), w.now));
+  w.run_for(50);
+  REQUIRE(c.delivered.size() == 2);
+  CHECK(c.delivered[0] == ip4_packet(max, 0x77));
+  CHECK(c.delivered[1] == v6);
+  CHECK(c.session->stats().packets_out == 10);
+  CHECK(c.session->stats().packets_in == 2);
+  CHECK(w.server->endpoint->session(id)->stats.drop_too_big == 1);
+  CHECK_FALSE(c.session->send_packet(ip4_packet(c.session->max_packet() + 1, 1), w.now));
+  CHECK(c.session->stats().drop_too_big == 1);
+
+  // Orderly close by the user reaches the server as CLOSE(user).
+  c.session->close(CloseReason::user, w.now);
+  CHECK(c.closed == 1);
+  CHECK(c.reason == CloseReason::user);
+  w.run_for(50);
+  REQUIRE(w.server->closed.size() == 1);
+  CHECK(w.server->close_reasons[id] == CloseReason::user);
+  CHECK(w.server->endpoint->session_count() == 0);
+}
+
+TEST_CASE("a packet before SETTINGS is refused, not sent", "[proto][session]") {
+  World w;
+  auto& c = w.add_client("203.0.113.5:50000");
+  CHECK_FALSE(c.session->send_packet(ip4_packet(60, 1), w.now));
+  CHECK(c.session->stats().drop_not_established == 1);
+  c.session->start(w.now);  // a new session starts with fresh stats
+  CHECK_FALSE(c.session->send_packet(ip4_packet(60, 1), w.now));
+  CHECK(c.session->stats().drop_not_established == 1);
+  CHECK(w.net.sent == 1);  // only the ClientHello
+}
+
+TEST_CASE("handshake and SETTINGS complete under 20% loss", "[proto][session][loss]") {
+  for (uint64_t seed : {1, 2, 3, 4, 5}) {
+    World w;
+    w.net.rng = SeededRng(seed);
+    w.net.loss = 0.2;
+    auto& c = w.add_client("203.0.113.5:50000");
+    c.session->start(w.now);
+    INFO("seed " << seed);
+    REQUIRE(w.run([&] { return up(c) || c.closed; }, 30'000));
+    CHECK(up(c));
+    CHECK(w.server->established.size() == 1);
+  }
+}
+
+TEST_CASE("large SETTINGS in several parts survive loss", "[proto][session][loss]") {
+  struct ManyRoutes : ServerNode {
+    using ServerNode::ServerNode;
+  };
+  World w;
+  w.net.rng = SeededRng(9);
+  w.net.loss = 0.2;
+  auto& c = w.add_client("203.0.113.5:50000");
+  // 600 routes do not fit one record: authorize() of this server returns them.
+  struct Wrap : ServerEndpoint::Callbacks {
+    ServerNode& inner;
+    explicit Wrap(ServerNode& n) : inner(n) {}
+    void send_datagram(const Endpoint& to, std::span<const uint8_t> d) override { inner.send_datagram(to, d); }
+    void deliver_packet(uint64_t id, std::span<const uint8_t> ip) override { inner.deliver_packet(id, ip); }
+    Result<NetworkSettings> authorize(uint64_t id, const std::string& cn, const ClientHello& h, CloseReason* r) override {
+      auto s = inner.authorize(id, cn, h, r);
+      for (uint32_t i = 0; i < 600; ++i) s->included_routes.push_back(Cidr{IpAddr::v4(0x0b000000u | (i << 8)), 24});
+      return s;
+    }
+    void on_established(uint64_t id, const std::string& cn, const Endpoint& e) override { inner.on_established(id, cn, e); }
+    void on_roamed(uint64_t id, const Endpoint& e) override { inner.on_roamed(id, e); }
+    void on_closed(uint64_t id, CloseReason r) override { inner.on_closed(id, r); }
+  } wrap(*w.server);
+  w.server->endpoint = std::make_unique<ServerEndpoint>(w.server->config, wrap, ServerEndpoint::Limits{});
+  c.session->start(w.now);
+  REQUIRE(w.run([&] { return up(c) || c.closed; }, 60'000));
+  REQUIRE(up(c));
+  CHECK(c.settings.included_routes.size() == 601);
+  CHECK(c.settings.included_routes.back().str() == "11.2.87.0/24");
+}
+
+TEST_CASE("duplicated and reordered data records: duplicates dropped, nothing breaks", "[proto][session]") {
+  World w;
+  auto& c = w.add_client("203.0.113.5:50000");
+  establish(w, c);
+  uint64_t id = c.session->session_id();
+  w.net.dup = 0.5;
+  w.net.reorder = 0.5;
+  w.net.reorder_extra_ms = 40;
+  for (int i = 0; i < 200; ++i) {
+    auto p = ip4_packet(64, 0);
+    p[8] = uint8_t(i);
+    p[9] = uint8_t(i >> 8);
+    REQUIRE(c.session->send_packet(p, w.now));
+    REQUIRE(w.server->endpoint->send_packet(id, p, w.now));
+    w.run_for(1);
+  }
+  w.run_for(200);
+  auto unique_count = [](const std::vector<std::vector<uint8_t>>& v) {
+    std::set<int> seen;
+    for (auto& p : v) seen.insert(p[8] | (p[9] << 8));
+    return std::pair<size_t, size_t>(seen.size(), v.size());
+  };
+  auto [su, sn] = unique_count(w.server->delivered[id]);
+  auto [cu, cn] = unique_count(c.delivered);
+  CHECK(su == sn);  // no duplicate reached the application
+  CHECK(cu == cn);
+  CHECK(su >= 190);  // reordering within the anti-replay window is accepted
+  CHECK(cu >= 190);
+  CHECK(w.server->endpoint->counters().replay_or_auth > 0);
+  CHECK(c.session->stats().drop_no_record > 0);
+  CHECK(up(c));
+}
+
+TEST_CASE("roaming: the client's address changes, the session continues", "[proto][session][roaming]") {
+  World w;
+  auto& c = w.add_client("203.0.113.5:50000");
+  establish(w, c);
+  uint64_t id = c.session->session_id();
+  CHECK(w.server->endpoint->counters().sessions_created == 1);
+
+  c.addr = *Endpoint::parse("192.0.2.77:61000");  // NAT rebinding / new network
+  REQUIRE(c.session->send_packet(ip4_packet(80, 5), w.now));
+  w.run_for(50);
+  CHECK(w.server->delivered[id].size() == 1);
+  REQUIRE(w.server->roamed == std::vector<uint64_t>{id});
+  CHECK(w.server->endpoint->session(id)->endpoint == c.addr);
+  CHECK(w.server->endpoint->session(id)->stats.roams == 1);
+  // Replies go to the new address; no new handshake happened.
+  REQUIRE(w.server->endpoint->send_packet(id, ip4_packet(90, 6), w.now));
+  w.run_for(50);
+  CHECK(c.delivered.size() == 1);
+  CHECK(w.server->endpoint->counters().sessions_created == 1);
+  CHECK(c.established == 1);
+  CHECK(up(c));
+}
+
+TEST_CASE("a replayed datagram from another address does not move the session", "[proto][session][roaming]") {
+  World w;
+  auto& c = w.add_client("203.0.113.5:50000");
+  establish(w, c);
+  uint64_t id = c.session->session_id();
+  w.net.keep_log = true;
+  REQUIRE(c.session->send_packet(ip4_packet(80, 5), w.now));
+  w.run_for(50);
+  REQUIRE(w.net.log.size() == 1);
+  auto captured = w.net.log[0].data;
+  auto attacker = *Endpoint::parse("192.0.2.66:6666");
+
+  w.server->endpoint->on_datagram(attacker, captured, w.now);  // exact replay
+  auto forged = captured;
+  forged.back() ^= 1;  // tampered tag
+  w.server->endpoint->on_datagram(attacker, forged, w.now);
+  CHECK(w.server->roamed.empty());
+  CHECK(w.server->endpoint->session(id)->endpoint == c.addr);
+  CHECK(w.server->endpoint->counters().roam_unauthenticated == 2);
+  CHECK(w.server->delivered[id].size() == 1);
+  // The session still works from the real address.
+  REQUIRE(w.server->endpoint->send_packet(id, ip4_packet(90, 6), w.now));
+  w.run_for(50);
+  CHECK(c.delivered.size() == 1);
+}
+
+TEST_CASE("keepalive PING/PONG measures the RTT", "[proto][session][keepalive]") {
+  World w;
+  w.net.delay_ms = 20;
+  auto& c = w.add_client("203.0.113.5:50000");
+  establish(w, c);
+  w.run_for(25'000);  // idle: keepalive every 10 s
+  CHECK(up(c));
+  CHECK(c.session->stats().pings_sent >= 2);
+  CHECK(c.session->stats().pongs_received >= 2);
+  CHECK(c.session->stats().rtt_us_last == 40'000);
+  CHECK(c.session->stats().rtt_us_smoothed == 40'000);
+  // Keepalive keeps both sides alive far past dead_peer_secs.
+  w.run_for(120'000);
+  CHECK(up(c));
+  CHECK(w.server->endpoint->session_count() == 1);
+}
+
+TEST_CASE("dead peer detected on both sides when the network drops everything", "[proto][session][keepalive]") {
+  World w;
+  auto& c = w.add_client("203.0.113.5:50000");
+  establish(w, c);
+  uint64_t id = c.session->session_id();
+  w.net.drop_all = true;
+  w.run([&] { return c.closed && !w.server->closed.empty(); }, 40'000);
+  CHECK(c.reason == CloseReason::dead_peer);
+  REQUIRE(w.server->closed == std::vector<uint64_t>{id});
+  CHECK(w.server->close_reasons[id] == CloseReason::dead_peer);
+  CHECK(w.server->endpoint->session_count() == 0);
+  CHECK(w.server->endpoint->next_deadline() == UINT64_MAX);
+}
+
+TEST_CASE("server refusal reaches the client as CLOSE with the reason and text", "[proto][session]") {
+  World w;
+  w.server->refuse = std::make_pair(CloseReason::auth_refused, std::string("no peer named 'alice'"));
+  auto& c = w.add_client("203.0.113.5:50000");
+  c.session->start(w.now);
+  REQUIRE(w.run([&] { return c.closed > 0; }, 10'000));
+  CHECK(c.reason == CloseReason::auth_refused);
+  CHECK(c.detail == "no peer named 'alice'");
+  CHECK(c.established == 0);
+  CHECK(w.server->endpoint->session_count() == 0);
+  CHECK(w.server->endpoint->half_open_count() == 0);
+  CHECK(w.server->endpoint->counters().refused == 1);
+  CHECK(w.server->closed.empty());  // never established: no on_closed
+}
+
+TEST_CASE("server kicks a client with a text", "[proto][session]") {
+  World w;
+  auto& c = w.add_client("203.0.113.5:50000");
+  establish(w, c);
+  REQUIRE(w.server->endpoint->close_session(c.session->session_id(), CloseReason::kicked, w.now, "by admin"));
+  w.run_for(50);
+  CHECK(c.reason == CloseReason::kicked);
+  CHECK(c.detail == "by admin");
+  CHECK(c.closed == 1);
+}
+
+TEST_CASE("a client certificate from another CA fails the handshake with a reason", "[proto][session][tls]") {
+  World w;
+  auto& pki = TestPki::get();
+  auto& c = w.add_client("203.0.113.5:50000", pki.ca.creds(pki.rogue_client));
+  c.session->start(w.now);
+  REQUIRE(w.run([&] { return c.closed > 0; }, 30'000));
+  CHECK(c.reason == CloseReason::handshake_failed);
+  // The server's alert names the cause ("peer sent alert: unknown_ca").
+  CHECK(c.detail.find("alert") != std::string::npos);
+  CAPTURE(c.detail);
+  CHECK(w.server->endpoint->counters().handshake_failed == 1);
+  CHECK(w.server->endpoint->session_count() == 0);
+  CHECK(w.server->authorized_cns.empty());
+}
+
+TEST_CASE("a server certificate with the wrong name fails on the client", "[proto][session][tls]") {
+  World w;
+  auto& pki = TestPki::get();
+  w.clients.push_back(std::make_unique<ClientNode>(w, *Endpoint::parse("203.0.113.5:50000"),
+                                                   pki.creds(pki.client), 77, ClientParams{}, "other.example.org"));
+  auto& c = *w.clients.back();
+  c.session->start(w.now);
+  REQUIRE(w.run([&] { return c.closed > 0; }, 30'000));
+  CHECK(c.reason == CloseReason::handshake_failed);
+  CHECK(c.detail.find("name") != std::string::npos);
+}
+
+TEST_CASE("no server at all: handshake timeout", "[proto][session]") {
+  World w;
+  w.net.drop_all = true;
+  ClientParams p;
+  p.handshake_timeout_ms = 5000;
+  auto& c = w.add_client("203.0.113.5:50000", nullptr, p);
+  c.session->start(w.now);
+  uint64_t t0 = w.now;
+  REQUIRE(w.run([&] { return c.closed > 0; }, 60'000));
+  CHECK(c.reason == CloseReason::handshake_timeout);
+  CHECK(w.now - t0 == 5000);
+  CHECK(c.session->next_deadline() == UINT64_MAX);
+}
+
+TEST_CASE("max_sessions refuses sessions past the limit", "[proto][session][limits]") {
+  ServerEndpoint::Limits l;
+  l.max_sessions = 2;
+  World w(l);
+  ClientParams p;
+  p.handshake_timeout_ms = 5000;
+  auto& a = w.add_client("203.0.113.5:50000", nullptr, p);
+  auto& b = w.add_client("203.0.113.6:50000", nullptr, p);
+  auto& c = w.add_client("203.0.113.7:50000", nullptr, p);
+  establish(w, a);
+  establish(w, b);
+  c.session->start(w.now);
+  REQUIRE(w.run([&] { return c.closed > 0; }, 10'000));
+  CHECK(c.reason == CloseReason::handshake_timeout);
+  CHECK(w.server->endpoint->counters().session_limit > 0);
+  CHECK(w.server->endpoint->session_count() == 2);
+  // Once a session ends, the next client gets in.
+  a.session->close(CloseReason::user, w.now);
+  w.run_for(100);
+  c.session->start(w.now);
+  REQUIRE(w.run([&] { return up(c); }, 10'000));
+}
+
+TEST_CASE("half-open limit and half-open expiry", "[proto][session][limits]") {
+  ServerEndpoint::Limits l;
+  l.max_half_open = 1;
+  l.handshake_timeout_ms = 2000;
+  World w(l);
+  auto& a = w.add_client("203.0.113.5:50000");
+  auto& b = w.add_client("203.0.113.6:50000");
+  a.session->start(w.now);
+  b.session->start(w.now);
+  REQUIRE(w.run([&] { return up(a) && up(b); }, 30'000));  // b retries its flight later
+  CHECK(w.server->endpoint->counters().half_open_limit > 0);
+
+  // A client that proves its address and then vanishes: its half-open session expires.
+  auto& c = w.add_client("203.0.113.7:50000");
+  c.session->start(w.now);
+  REQUIRE(w.run([&] { return w.server->endpoint->half_open_count() == 1; }, 5'000));
+  w.net.drop_all = true;
+  w.run_for(2'500);
+  CHECK(w.server->endpoint->half_open_count() == 0);
+  CHECK(w.server->endpoint->session_count() == 2);
+  CHECK(w.server->endpoint->counters().handshake_timeout == 1);
+}
+
+TEST_CASE("per-source handshake rate limit", "[proto][session][limits]") {
+  ServerEndpoint::Limits l;
+  l.per_source_hs_per_sec = 1;
+  World w(l);
+  auto& a = w.add_client("203.0.113.5:50000");
+  auto& b = w.add_client("203.0.113.5:50001");  // same host, another port
+  auto& c = w.add_client("203.0.113.9:50000");  // another host
+  a.session->start(w.now);
+  b.session->start(w.now);
+  c.session->start(w.now);
+  REQUIRE(w.run([&] { return up(a) && up(b) && up(c); }, 30'000));  // b gets in a second later
+  CHECK(w.server->endpoint->counters().rate_limited > 0);
+}
+
+TEST_CASE("a replayed ClientHello from another address is a collision, not a new session", "[proto][session]") {
+  World w;
+  w.net.keep_log = true;
+  auto& c = w.add_client("203.0.113.5:50000");
+  establish(w, c);
+  // The second datagram the client sent is its ClientHello with the cookie.
+  std::vector<uint8_t> hello;
+  int seen = 0;
+  for (auto& p : w.net.log)
+    if (p.from == c.addr && looks_like_client_hello(std::span<const uint8_t>(p.data).subspan(8)) && ++seen == 2)
+      hello = p.data;
+  REQUIRE_FALSE(hello.empty());
+  w.server->endpoint->on_datagram(*Endpoint::parse("192.0.2.66:6666"), hello, w.now);
+  w.server->endpoint->on_datagram(c.addr, hello, w.now);
+  CHECK(w.server->endpoint->counters().session_collision == 2);
+  CHECK(w.server->endpoint->counters().sessions_created == 1);
+  CHECK(w.server->endpoint->session(c.session->session_id())->endpoint == c.addr);
+  CHECK(up(c));
+}
+
+TEST_CASE("garbage datagrams are dropped and counted by cause", "[proto][session][garbage]") {
+  World w;
+  auto& ep = *w.server->endpoint;
+  auto from = *Endpoint::parse("192.0.2.9:9999");
+  uint64_t now = w.now;
+  auto feed = [&](std::vector<uint8_t> d) { ep.on_datagram(from, d, now); };
+  feed({});
+  feed({0x10, 0, 0, 0, 0, 0, 0, 1});                    // header only
+  feed({0x10, 0, 0, 0, 0, 0, 0, 0, 22});                // session id 0
+  feed({0x20, 0, 0, 0, 0, 0, 0, 1, 22});                // version 2
+  feed({0x13, 0, 0, 0, 0, 0, 0, 1, 22});                // kind 3
+  feed({0x10, 0, 0, 0, 0, 0, 0, 1, 23, 0xfe, 0xfd});    // unknown session, application data
+  std::vector<uint8_t> fake_hello(8 + 13 + 12 + 10, 0);  // looks like a ClientHello, is not one
+  fake_hello[0] = 0x10;
+  fake_hello[7] = 1;
+  fake_hello[8] = 22;
+  fake_hello[9] = 0xfe;
+  fake_hello[10] = 0xfd;
+  fake_hello[8 + 13] = 1;
+  feed(fake_hello);
+  const auto& k = ep.counters();
+  CHECK(k.datagrams_in == 7);
+  CHECK(k.bad_header == 3);
+  CHECK(k.unknown_version == 1);
+  CHECK(k.unknown_kind == 1);
+  CHECK(k.unknown_session == 1);
+  CHECK(k.malformed_hello + k.not_client_hello == 1);
+  CHECK(ep.session_count() == 0);
+  CHECK(ep.next_deadline() == UINT64_MAX);
+  CHECK(w.net.sent == 0);  // nothing answered
+
+  // The client drops datagrams that carry another session id.
+  auto& c = w.add_client("203.0.113.5:50000");
+  establish(w, c);
+  std::vector<uint8_t> other(40, 0);
+  encode_outer_header(other.data(), c.session->session_id() ^ 1);
+  c.session->on_datagram(other, w.now);
+  encode_outer_header(other.data(), c.session->session_id());
+  c.session->on_datagram(other, w.now);  // right id, garbage DTLS
+  CHECK(c.session->stats().drop_bad_header == 1);
+  CHECK(c.session->stats().drop_no_record == 1);
+  CHECK(up(c));
+}
+
+TEST_CASE("HelloVerify reply is never larger than the request", "[proto][session]") {
+  World w;
+  w.net.keep_log = true;
+  auto& c = w.add_client("203.0.113.5:50000");
+  c.session->start(w.now);
+  w.run_for(20);
+  REQUIRE(w.net.log.size() >= 2);
+  CHECK(w.net.log[0].from == c.addr);
+  CHECK(w.net.log[1].from == w.server->addr);
+  CHECK(w.net.log[1].data.size() <= w.net.log[0].data.size());
+  CHECK(w.server->endpoint->counters().cookie_sent == 1);
+  CHECK(w.server->endpoint->session_count() <= 1);
+}
+
+TEST_CASE("close_all ends every session", "[proto][session]") {
+  World w;
+  auto& a = w.add_client("203.0.113.5:50000");
+  auto& b = w.add_client("203.0.113.6:50000");
+  establish(w, a);
+  establish(w, b);
+  w.server->endpoint->close_all(CloseReason::shutdown, w.now);
+  w.run_for(50);
+  CHECK(a.reason == CloseReason::shutdown);
+  CHECK(b.reason == CloseReason::shutdown);
+  CHECK(w.server->closed.size() == 2);
+  CHECK(w.server->endpoint->session_count() == 0);
+}

@@ -1,0 +1,100 @@
+// Credentials: PEM/DER parsing from memory and from files, and the checks made at load time.
+#include <catch2/catch.hpp>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "tls/mbedtls_util.hpp"
+#include "tls_fixture.hpp"
+
+using namespace ptun;
+using namespace ptun::tls;
+using namespace ptun::tls::testing;
+
+namespace {
+
+struct TempDir {
+  std::filesystem::path path;
+  TempDir() {
+    char tmpl[] = "/tmp/ptun-tls-test-XXXXXX";
+    path = mkdtemp(tmpl);
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+  std::string write(const std::string& name, const std::string& text) {
+    auto p = path / name;
+    std::ofstream(p) << text;
+    return p.string();
+  }
+};
+
+}  // namespace
+
+TEST_CASE("Credentials from PEM", "[tls][credentials]") {
+  auto& pki = TestPki::get();
+  auto c = Credentials::from_pem(pki.ca.ca_pem(), pki.server.cert_pem, pki.server.key_pem);
+  REQUIRE(c);
+  CHECK((*c)->own_common_name() == "vpn.example.org");
+  CHECK((*c)->ca()->raw.p != nullptr);
+  CHECK(mbedtls_pk_get_type((*c)->key()) == MBEDTLS_PK_ECKEY);
+
+  SECTION("chain in the cert file and several CAs") {
+    std::string two_cas = pki.ca.ca_pem() + pki.other_ca.ca_pem();
+    auto d = Credentials::from_pem(two_cas, pki.client.cert_pem + pki.ca.ca_pem(), pki.client.key_pem);
+    REQUIRE(d);
+    CHECK((*d)->ca()->next != nullptr);
+    CHECK((*d)->cert()->next != nullptr);
+    CHECK((*d)->own_common_name() == "alice");
+  }
+  SECTION("errors name the part that failed") {
+    auto bad_ca = Credentials::from_pem("not a certificate", pki.server.cert_pem, pki.server.key_pem);
+    REQUIRE_FALSE(bad_ca);
+    CHECK(bad_ca.error().code == Errc::invalid_argument);
+    CHECK(bad_ca.error().message.rfind("CA: ", 0) == 0);
+    auto bad_key = Credentials::from_pem(pki.ca.ca_pem(), pki.server.cert_pem, "-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----\n");
+    REQUIRE_FALSE(bad_key);
+    CHECK(bad_key.error().message.rfind("key: ", 0) == 0);
+    auto mismatch = Credentials::from_pem(pki.ca.ca_pem(), pki.server.cert_pem, pki.client.key_pem);
+    REQUIRE_FALSE(mismatch);
+    CHECK(mismatch.error().message == "key does not match the certificate");
+    auto empty_cert = Credentials::from_pem(pki.ca.ca_pem(), "", pki.server.key_pem);
+    REQUIRE_FALSE(empty_cert);
+  }
+}
+
+TEST_CASE("Credentials from files", "[tls][credentials]") {
+  auto& pki = TestPki::get();
+  TempDir dir;
+  std::string ca = dir.write("ca.pem", pki.ca.ca_pem());
+  std::string cert = dir.write("client.pem", pki.client.cert_pem);
+  std::string key = dir.write("client.key", pki.client.key_pem);
+  auto c = Credentials::load(ca, cert, key);
+  REQUIRE(c);
+  CHECK((*c)->own_common_name() == "alice");
+
+  auto missing = Credentials::load(ca, cert, (dir.path / "nope.key").string());
+  REQUIRE_FALSE(missing);
+  CHECK(missing.error().code == Errc::io);
+  CHECK(missing.error().message.find("nope.key") != std::string::npos);
+  auto missing_ca = Credentials::load((dir.path / "nope.pem").string(), cert, key);
+  REQUIRE_FALSE(missing_ca);
+  CHECK(missing_ca.error().code == Errc::io);
+  auto swapped = Credentials::load(ca, key, cert);
+  REQUIRE_FALSE(swapped);
+  CHECK(swapped.error().message.find("certificate file") == 0);
+}
+
+TEST_CASE("verify failure texts", "[tls][credentials]") {
+  // Single reasons are exercised end to end in test_dtls_session.cpp; here their composition.
+  using ptun::tls::detail::verify_failure_text;
+  CHECK(verify_failure_text(MBEDTLS_X509_BADCERT_EXPIRED | MBEDTLS_X509_BADCERT_CN_MISMATCH, "a.b") ==
+        "certificate verify failed: name mismatch (expected a.b); certificate expired");
+  CHECK(verify_failure_text(MBEDTLS_X509_BADCERT_NOT_TRUSTED | MBEDTLS_X509_BADCERT_BAD_KEY, "") ==
+        "certificate verify failed: not trusted by the CA; key too weak or curve not allowed");
+  // Reasons without a ptun name fall back to mbedTLS's own text.
+  CHECK(verify_failure_text(MBEDTLS_X509_BADCRL_EXPIRED, "") ==
+        "certificate verify failed: The CRL is expired");
+  CHECK(ptun::tls::detail::alert_name(48) == "unknown_ca");
+  CHECK(ptun::tls::detail::alert_name(200) == "alert 200");
+}
