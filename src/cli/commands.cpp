@@ -14,7 +14,7 @@
 #include "common/log.hpp"
 #include "config/config.hpp"
 #include "control/control_client.hpp"
-#include "core/runtime.hpp"
+#include "core/core.hpp"
 #include "server/server.hpp"
 #include "tls/pki.hpp"
 

@@ -8,7 +8,8 @@
 
 #include "control/control_server.hpp"
 #include "netlink/rtnl.hpp"
-#include "tls/dtls.hpp"
+#include "tls/credentials.hpp"
+#include "tls/dtls_config.hpp"
 
 namespace ptun::client {
 namespace {

@@ -17,7 +17,7 @@
 #include "common/rng.hpp"
 #include "config/config.hpp"
 #include "control/protocol.hpp"
-#include "core/runtime.hpp"
+#include "core/core.hpp"
 #include "proto/client_session.hpp"
 #include "tun/tun_device.hpp"
 

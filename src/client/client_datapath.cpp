@@ -1,7 +1,8 @@
 // The client's per-packet work: TUN batches into the session, datagrams from the server into
 // the TUN. No allocation per packet (pool buffers, batched sendmmsg and TUN writes).
 #include "client/client.hpp"
-#include "packet/checksum.hpp"
+#include "packet/icmp_too_big.hpp"
+#include "packet/mss_clamp.hpp"
 #include "packet/parse.hpp"
 
 namespace ptun::client {

@@ -21,7 +21,7 @@ Result<std::unique_ptr<ControlServer>> ControlServer::open(core::Loop& loop, con
                                                            const std::string& group, Handler handler) {
   int gid = -1;
   if (!group.empty()) {
-    group* g = ::getgrnam(group.c_str());
+    struct group* g = ::getgrnam(group.c_str());
     if (!g) return Error(Errc::not_found, "control group '" + group + "' does not exist");
     gid = int(g->gr_gid);
   }

@@ -8,7 +8,7 @@
 
 #include "common/result.hpp"
 #include "control/protocol.hpp"
-#include "core/runtime.hpp"
+#include "core/core.hpp"
 
 namespace ptun::control {
 

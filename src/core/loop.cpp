@@ -50,11 +50,18 @@ Loop::~Loop() {
 }
 
 void Loop::run() {
+  running_ = true;
   uv_run(&loop_, UV_RUN_DEFAULT);
+  running_ = false;
   stop_requested_ = false;
 }
 
-int Loop::run_once() { return uv_run(&loop_, UV_RUN_ONCE); }
+int Loop::run_once() {
+  running_ = true;
+  int more = uv_run(&loop_, UV_RUN_ONCE);
+  running_ = false;
+  return more;
+}
 
 void Loop::stop() {
   stop_requested_ = true;

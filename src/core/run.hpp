@@ -2,9 +2,9 @@
 #pragma once
 #include <coroutine>
 #include <exception>
-#include <optional>
+#include <exception>
 #include <stdexcept>
-#include <type_traits>
+#include <utility>
 
 #include "core/loop.hpp"
 #include "core/task.hpp"
@@ -12,39 +12,29 @@
 namespace ptun::core {
 
 namespace detail {
-// A root coroutine that awaits the task and records its outcome; owned by run_until_complete.
-struct Driver {
+// A non-template root coroutine (defined in run.cpp) installed as the task's continuation: when
+// the task finishes it makes the current uv_run return without blocking in poll. It is not a
+// template on purpose: clang 14 with -fsanitize=function (part of "undefined") fails to compile
+// inline/template free-function coroutines ("Cannot represent a difference across sections").
+struct RootSignal {
   struct promise_type {
-    Driver get_return_object() noexcept {
-      return Driver{std::coroutine_handle<promise_type>::from_promise(*this)};
+    RootSignal get_return_object() noexcept {
+      return RootSignal{std::coroutine_handle<promise_type>::from_promise(*this)};
     }
     std::suspend_always initial_suspend() noexcept { return {}; }
     std::suspend_always final_suspend() noexcept { return {}; }
     void return_void() noexcept {}
-    void unhandled_exception() noexcept { std::terminate(); }  // drive() catches everything
+    void unhandled_exception() noexcept { std::terminate(); }
   };
   std::coroutine_handle<promise_type> h;
-  Driver(Driver&& o) noexcept : h(std::exchange(o.h, {})) {}
-  explicit Driver(std::coroutine_handle<promise_type> hh) : h(hh) {}
-  ~Driver() {
+  RootSignal(RootSignal&& o) noexcept : h(std::exchange(o.h, {})) {}
+  RootSignal& operator=(RootSignal&&) = delete;
+  explicit RootSignal(std::coroutine_handle<promise_type> hh) : h(hh) {}
+  ~RootSignal() {
     if (h) h.destroy();
   }
 };
-
-template <typename T>
-Driver drive(Task<T>& t, std::optional<std::conditional_t<std::is_void_v<T>, bool, T>>& out,
-             std::exception_ptr& err) {
-  try {
-    if constexpr (std::is_void_v<T>) {
-      co_await t;
-      out.emplace(true);
-    } else {
-      out.emplace(co_await t);
-    }
-  } catch (...) {
-    err = std::current_exception();
-  }
-}
+RootSignal root_signal(Loop& loop);
 }  // namespace detail
 
 // Runs the loop until `t` has finished and returns its value (rethrows its exception).
@@ -52,14 +42,14 @@ Driver drive(Task<T>& t, std::optional<std::conditional_t<std::is_void_v<T>, boo
 // first (a deadlock) or if Loop::stop() is called before the task finishes.
 template <typename T>
 T run_until_complete(Loop& loop, Task<T> t) {
-  std::optional<std::conditional_t<std::is_void_v<T>, bool, T>> out;
-  std::exception_ptr err;
-  detail::Driver d = detail::drive<T>(t, out, err);
+  detail::RootSignal root = detail::root_signal(loop);
+  auto h = t.handle();
+  h.promise().continuation = root.h;
   // Started here, on main's stack rather than from a libuv callback: no handle's callback runs.
-  core::resume(d.h);
-  while (!d.h.done()) {
+  core::resume(h);
+  while (!h.done()) {
     int more = loop.run_once();
-    if (d.h.done()) break;
+    if (h.done()) break;
     if (loop.stop_requested()) {
       loop.clear_stop_request();
       throw std::runtime_error("run_until_complete: loop stopped before the task finished");
@@ -67,8 +57,7 @@ T run_until_complete(Loop& loop, Task<T> t) {
     if (more == 0 && !loop.has_ready())
       throw std::runtime_error("run_until_complete: loop ran out of work before the task finished");
   }
-  if (err) std::rethrow_exception(err);
-  if constexpr (!std::is_void_v<T>) return std::move(*out);
+  return h.promise().take();  // rethrows the task's exception
 }
 
 }  // namespace ptun::core

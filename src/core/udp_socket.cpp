@@ -166,6 +166,8 @@ Result<size_t> UdpSocket::try_recv_batch(std::span<Datagram> out) {
 }
 
 Task<Result<size_t>> UdpSocket::recv_batch(std::span<Datagram> out, CancelToken token) {
+  // With no room, readiness would never be consumed and the wait would spin.
+  if (out.empty()) co_return Error(Errc::invalid_argument, "udp recv_batch: no buffers");
   for (;;) {
     if (token.cancelled()) co_return cancelled_error();
     Result<size_t> r = try_recv_batch(out);

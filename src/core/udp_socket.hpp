@@ -64,7 +64,7 @@ class UdpSocket {
   // Waits until readable (unless data is already there), then receives up to
   // min(out.size(), kBatch) datagrams: each out[i].buf is reset() first, the payload lands at
   // data() with len set, and out[i].peer is filled. Returns the count (>= 1), Errc::cancelled,
-  // Errc::closed (close() was called), or Errc::io. Truncated datagrams are dropped (counted):
+  // Errc::closed (close() was called), Errc::invalid_argument (empty `out`), or Errc::io. Truncated datagrams are dropped (counted):
   // the returned entries are compacted, so out[0..n) are all valid (buf pointers may be
   // permuted among the entries of `out`). A wait pending across rebind() carries on with the new
   // socket.

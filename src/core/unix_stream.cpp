@@ -228,6 +228,7 @@ Task<Result<std::string>> UnixStream::read_line(size_t max_len, CancelToken toke
 Task<Result<void>> UnixStream::write_all(std::string data, CancelToken token) {
   if (!st_) co_return closed_error();
   if (token.cancelled()) co_return cancelled_error();
+  if (data.size() > UINT32_MAX) co_return Error(Errc::limit, "write larger than 4 GiB");
   auto* stream = reinterpret_cast<uv_stream_t*>(&st_->h);
   size_t off = 0;
   uv_buf_t b = uv_buf_init(data.data(), unsigned(data.size()));
@@ -237,9 +238,9 @@ Task<Result<void>> UnixStream::write_all(std::string data, CancelToken token) {
   if (off == data.size()) co_return ok();
 
   auto* req = new WriteReq;
-  req->data = data.substr(off);
+  req->data = std::move(data);  // owned by the request until its callback: frames may go first
   req->req.data = req;
-  uv_buf_t rest = uv_buf_init(req->data.data(), unsigned(req->data.size()));
+  uv_buf_t rest = uv_buf_init(req->data.data() + off, unsigned(req->data.size() - off));
   int rc = uv_write(&req->req, stream, &rest, 1, [](uv_write_t* r, int status) {
     auto* wr = static_cast<WriteReq*>(r->data);
     if (WriteWait* w = wr->waiter) {

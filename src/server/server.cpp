@@ -8,7 +8,8 @@
 #include "control/control_server.hpp"
 #include "netlink/rtnl.hpp"
 #include "packet/checksum.hpp"
-#include "tls/dtls.hpp"
+#include "tls/credentials.hpp"
+#include "tls/dtls_config.hpp"
 
 namespace ptun::server {
 
@@ -60,11 +61,9 @@ Result<void> Server::setup() {
   if (!creds) return creds.error();
   auto dtls = tls::DtlsConfig::make_server(*creds, rng_);
   if (!dtls) return dtls.error();
-  auto guard = tls::CookieGuard::make(rng_);
-  if (!guard) return guard.error();
   proto::ServerEndpoint::Limits limits;
   limits.max_sessions = cfg_.max_sessions;
-  endpoint_ = std::make_unique<proto::ServerEndpoint>(*dtls, std::move(*guard), rng_, *this, limits);
+  endpoint_ = std::make_unique<proto::ServerEndpoint>(*dtls, *this, limits);
 
   // TUN with the server's own address in each pool.
   tun::TunOptions topt;

@@ -22,7 +22,18 @@ nlohmann::json Server::status_json() {
       {"drop_malformed", counters_.drop_malformed}, {"drop_too_big", counters_.drop_too_big},
       {"drop_tun_write", counters_.drop_tun_write}, {"drop_udp_send", counters_.drop_udp_send},
       {"drop_pool_empty", counters_.drop_pool_empty}};
-  j["ingress_drops"] = endpoint_->drop_counters_json();
+  const auto& c = endpoint_->counters();
+  j["half_open"] = endpoint_->half_open_count();
+  j["ingress"] = {{"datagrams_in", c.datagrams_in},       {"bad_header", c.bad_header},
+                  {"unknown_version", c.unknown_version}, {"unknown_kind", c.unknown_kind},
+                  {"unknown_session", c.unknown_session}, {"not_client_hello", c.not_client_hello},
+                  {"malformed_hello", c.malformed_hello}, {"cookie_sent", c.cookie_sent},
+                  {"session_limit", c.session_limit},     {"half_open_limit", c.half_open_limit},
+                  {"rate_limited", c.rate_limited},       {"session_collision", c.session_collision},
+                  {"roam_unauthenticated", c.roam_unauthenticated}, {"replay_or_auth", c.replay_or_auth},
+                  {"handshake_failed", c.handshake_failed}, {"handshake_timeout", c.handshake_timeout},
+                  {"sessions_created", c.sessions_created}, {"sessions_established", c.sessions_established},
+                  {"refused", c.refused}};
   return j;
 }
 
@@ -42,7 +53,9 @@ nlohmann::json Server::sessions_json() {
     for (const auto& c : p.routes_behind) behind.push_back(c.str());
     s["routes_behind"] = behind;
     s["uptime_s"] = (now - p.started_ms) / 1000;
-    if (const proto::SessionStats* st = endpoint_->session_stats(sid)) {
+    if (auto info = endpoint_->session(sid)) {
+      const proto::SessionStats* st = &info->stats;
+      s["cipher"] = info->ciphersuite;
       s["bytes_in"] = st->bytes_in;
       s["bytes_out"] = st->bytes_out;
       s["packets_in"] = st->packets_in;

@@ -1,7 +1,8 @@
 // The server's per-packet work, kept in one file so it can later be replicated per core
 // (one worker = TUN queue + UDP socket + its sessions). No allocation per packet: datagrams
 // and packets live in pool buffers and leave in batches (sendmmsg, TUN write batch).
-#include "packet/checksum.hpp"
+#include "packet/icmp_too_big.hpp"
+#include "packet/mss_clamp.hpp"
 #include "packet/parse.hpp"
 #include "server/server.hpp"
 

@@ -9,6 +9,10 @@
 namespace ptun::tls {
 namespace {
 
+// A record's payload plus generous room for header and AEAD expansion; bio_recv still checks the
+// exact size of mbedTLS's input buffer.
+constexpr size_t kMaxFedDatagram = MBEDTLS_SSL_IN_CONTENT_LEN + 1024;
+
 bool is_certificate_alert(uint8_t d) { return d >= 42 && d <= 49; }
 
 }  // namespace
@@ -56,7 +60,7 @@ void DtlsSession::feed(std::span<const uint8_t> datagram, uint64_t now_ms) {
   if (datagram.empty()) return;
   if (has_pending_) ++stats_.dropped_unconsumed;
   has_pending_ = false;
-  if (datagram.size() > MBEDTLS_SSL_IN_BUFFER_LEN) {
+  if (datagram.size() > kMaxFedDatagram) {
     ++stats_.dropped_oversize;
     return;
   }

@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -112,4 +113,22 @@ TEST_CASE("run_until_complete reports a task that can never finish", "[core][tas
   };
   CHECK_THROWS_AS(run_until_complete(loop, stuck()), std::runtime_error);
   CHECK(FrameProbe::live == 0);  // the suspended frame was destroyed
+}
+
+TEST_CASE("run_until_complete returns as soon as the task is done, not at the next event",
+          "[core][task][root]") {
+  uv_timer_t other;  // unrelated long timer; declared before the loop so it outlives the close pass
+  Loop loop;
+  uv_timer_init(loop.raw(), &other);
+  uv_timer_start(&other, [](uv_timer_t*) {}, 10000, 0);
+  int counter = 0;
+  auto t0 = std::chrono::steady_clock::now();
+  CHECK(run_until_complete(loop, yield_counter(loop, &counter, 3)) == 3);
+  // sleep_for completes after its close callback, i.e. from the idle phase before poll.
+  CHECK(run_until_complete(loop, sleep_for(loop, 5)).ok());
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(2));
+  // No stale stop request: run() still runs until there is no more work.
+  uv_timer_start(&other, [](uv_timer_t* t) { uv_close(reinterpret_cast<uv_handle_t*>(t), nullptr); }, 5, 0);
+  loop.run();
+  CHECK(uv_is_closing(reinterpret_cast<uv_handle_t*>(&other)));
 }

@@ -113,11 +113,8 @@ struct ClientNode : ClientSession::Callbacks {
     ++established;
     settings = s;
   }
-  void on_closed(CloseReason r, const std::string& d) override {
-    ++closed;
-    reason = r;
-    detail = d;
-  }
+  bool reconnect_on_close = false;  // call start() from inside on_closed, as a reconnecting app would
+  void on_closed(CloseReason r, const std::string& d) override;
 };
 
 struct ServerNode : ServerEndpoint::Callbacks {
@@ -235,6 +232,16 @@ inline ClientNode::ClientNode(World& world, Endpoint a, std::shared_ptr<tls::Cre
 
 inline bool ClientNode::capture_only() const { return w.net.capture; }
 inline bool ServerNode::capture_only() const { return w.net.capture; }
+
+inline void ClientNode::on_closed(CloseReason r, const std::string& d) {
+  ++closed;
+  reason = r;
+  detail = d;
+  if (reconnect_on_close) {
+    reconnect_on_close = false;
+    session->start(w.now);
+  }
+}
 
 inline void ClientNode::send_datagram(std::span<const uint8_t> d) { w.net.send(addr, w.server->addr, d, w.now); }
 

@@ -104,9 +104,6 @@ TEST_CASE("handshake and SETTINGS complete under 20% loss", "[proto][session][lo
 }
 
 TEST_CASE("large SETTINGS in several parts survive loss", "[proto][session][loss]") {
-  struct ManyRoutes : ServerNode {
-    using ServerNode::ServerNode;
-  };
   World w;
   w.net.rng = SeededRng(9);
   w.net.loss = 0.2;
@@ -464,4 +461,22 @@ TEST_CASE("close_all ends every session", "[proto][session]") {
   CHECK(b.reason == CloseReason::shutdown);
   CHECK(w.server->closed.size() == 2);
   CHECK(w.server->endpoint->session_count() == 0);
+}
+
+TEST_CASE("reconnecting from inside on_closed starts a fresh session", "[proto][session]") {
+  World w;
+  auto& c = w.add_client("203.0.113.5:50000");
+  establish(w, c);
+  uint64_t first = c.session->session_id();
+  c.reconnect_on_close = true;
+  // The server kicks the client; its CLOSE arrives inside on_datagram, whose callback restarts.
+  REQUIRE(w.server->endpoint->close_session(first, CloseReason::kicked, w.now));
+  REQUIRE(w.run([&] { return c.established == 2; }, 10'000));
+  CHECK(c.reason == CloseReason::kicked);
+  CHECK(c.session->session_id() != first);
+  CHECK(up(c));
+  CHECK(w.server->endpoint->session_count() == 1);
+  REQUIRE(c.session->send_packet(ip4_packet(60, 1), w.now));
+  w.run_for(20);
+  CHECK(w.server->delivered[c.session->session_id()].size() == 1);
 }

@@ -349,3 +349,37 @@ TEST_CASE("client restarting from the same address", "[tls][session]") {
   p.pump();
   REQUIRE(p.server_rx.size() == 1);
 }
+
+TEST_CASE("feed copies; unconsumed and oversized input is counted", "[tls][session]") {
+  DtlsPair p = good_pair();
+  REQUIRE(p.handshake());
+  auto recs = write_records(p, *p.client, p.to_server, 3, 1000);
+  uint8_t buf[2048];
+  {
+    Datagram temp = recs[0];
+    p.server->feed(temp, p.now);
+  }  // freed before the session reads it
+  CHECK(p.server->handshake(p.now) == DtlsSession::Hs::done);  // no-op once established
+  auto r = p.server->read(buf, sizeof buf, p.now);
+  REQUIRE(r);
+  CHECK(*r == 1000);
+
+  p.server->feed(recs[1], p.now);
+  p.server->feed(recs[2], p.now);  // replaces recs[1], which was never read
+  r = p.server->read(buf, sizeof buf, p.now);
+  REQUIRE(r);
+  CHECK(buf[0] == 'c');
+  CHECK(p.server->stats().dropped_unconsumed == 1);
+
+  auto more = write_records(p, *p.client, p.to_server, 2, 1000);
+  p.server->feed(more[0], p.now);
+  r = p.server->read(buf, 100, p.now);  // record longer than cap: dropped whole, not truncated
+  REQUIRE(r);
+  CHECK(*r == 0);
+  CHECK(p.server->stats().dropped_oversize == 1);
+  p.server->feed(more[1], p.now);
+  r = p.server->read(buf, sizeof buf, p.now);
+  REQUIRE(r);
+  CHECK(*r == 1000);
+  CHECK(p.server->stats().records_in == 3);
+}
