@@ -186,8 +186,10 @@ void Client::handle_session_end() {
   }
   LOG_WARN("client: session ended (%s%s%s), reconnecting", proto::to_string(end_reason_),
            end_detail_.empty() ? "" : ": ", end_detail_.c_str());
-  if (life_.state() == State::connected)
+  if (life_.state() == State::connected) {
     life_.go(State::reasserting, Reason::server_gone, now_, proto::to_string(end_reason_));
+    attempt_ = 0;   // first retry of a lost session comes quickly (~0.5 s)
+  }
   uint64_t delay = backoff_ms(attempt_++, uint64_t(cfg_.reconnect_max_secs) * 1000, double(rng_.u32()) / 4294967295.0);
   reconnect_at_ = now_ + delay;
   ++reconnects_;

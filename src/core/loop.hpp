@@ -79,7 +79,7 @@ class Loop {
   // Makes the uv_run call in progress return after this iteration without blocking for I/O; a
   // no-op outside run()/run_once() (unlike uv_stop, whose flag would outlive the call).
   void interrupt_run() {
-    if (running_ && false) uv_stop(&loop_);
+    if (running_) uv_stop(&loop_);
   }
 
   // One loop iteration (UV_RUN_ONCE: blocks for I/O if nothing is ready); returns non-zero while

@@ -123,6 +123,16 @@ void ClientSession::on_datagram(std::span<const uint8_t> p, uint64_t now) {
     ++stats_.drop_bad_header;
     return;
   }
+  if (h.kind == Kind::unknown_session) {
+    // The server lost our session (restart): reconnect now rather than after dead_peer_secs.
+    // During the handshake the server must know us, so a hint then is stale or forged.
+    if (state_ == State::established) {
+      finish(CloseReason::dead_peer, "the server does not know this session (restarted?)");
+    } else {
+      ++stats_.drop_unexpected;
+    }
+    return;
+  }
   const uint64_t gen = gen_;
   bool handshake_datagram = false;
   dtls_->feed(p.subspan(kOuterHeaderSize), now);

@@ -60,11 +60,16 @@ void ServerEndpoint::on_datagram(const Endpoint& from, std::span<const uint8_t> 
     case HeaderStatus::unknown_version: ++counters_.unknown_version; return;
     case HeaderStatus::unknown_kind: ++counters_.unknown_kind; return;
   }
+  if (h.kind != Kind::dtls) {
+    ++counters_.unknown_kind;
+    return;
+  }
   std::span<const uint8_t> dtls = p.subspan(kOuterHeaderSize);
   auto it = sessions_.find(h.session_id);
   if (it == sessions_.end()) {
     if (!looks_like_client_hello(dtls)) {
       ++counters_.unknown_session;
+      hint_unknown_session(from, h.session_id, now);
       return;
     }
     admit(from, h.session_id, dtls, now);
@@ -89,6 +94,21 @@ void ServerEndpoint::on_datagram(const Endpoint& from, std::span<const uint8_t> 
     return;
   }
   session_ingress(s, dtls, from, now);
+}
+
+void ServerEndpoint::hint_unknown_session(const Endpoint& from, uint64_t id, uint64_t now) {
+  // Global budget per second: the hint (8 bytes) is smaller than what caused it, but a flood of
+  // spoofed datagrams must not turn the server into a packet reflector either.
+  if (now - hint_window_ms_ >= 1000) {
+    hint_window_ms_ = now;
+    hints_in_window_ = 0;
+  }
+  if (hints_in_window_ >= limits_.unknown_session_hints_per_sec) return;
+  ++hints_in_window_;
+  ++counters_.unknown_session_hints;
+  uint8_t hint[kOuterHeaderSize];
+  encode_outer_header(hint, id, Kind::unknown_session);
+  cb_.send_datagram(from, {hint, sizeof hint});
 }
 
 void ServerEndpoint::admit(const Endpoint& from, uint64_t id, std::span<const uint8_t> dtls, uint64_t now) {

@@ -43,6 +43,7 @@ struct ServerCounters {
   uint64_t unknown_version = 0;     // outer version != 1
   uint64_t unknown_kind = 0;        // outer kind != 0
   uint64_t unknown_session = 0;     // no session with that id and not a ClientHello
+  uint64_t unknown_session_hints = 0;  // "unknown session" hints sent back (rate-limited)
   uint64_t not_client_hello = 0;    // looked like one, CookieGuard disagreed
   uint64_t malformed_hello = 0;     // CookieGuard: malformed ClientHello
   uint64_t cookie_sent = 0;         // HelloVerifyRequests sent (no or bad cookie)
@@ -94,6 +95,7 @@ class ServerEndpoint {
     uint32_t handshake_timeout_ms = 10000;  // cookie-verified ClientHello to SETTINGS sent
     uint32_t per_source_hs_per_sec = 20;    // new sessions per source address (IPv6: per /64); 0 = off
     uint32_t max_rate_sources = 65536;      // bound of the rate limiter's table
+    uint32_t unknown_session_hints_per_sec = 100;  // kind-1 hints, all sources together
   };
 
   // `config` must be a server DtlsConfig; its cookie_guard() screens ClientHellos (the sessions
@@ -130,6 +132,7 @@ class ServerEndpoint {
   void emit(Session& s, std::span<const uint8_t> datagram);
 
   // server_endpoint.cpp: admission and timers.
+  void hint_unknown_session(const Endpoint& from, uint64_t id, uint64_t now);
   void admit(const Endpoint& from, uint64_t id, std::span<const uint8_t> dtls, uint64_t now);
   void schedule(Session& s);
   uint64_t session_deadline(const Session& s) const;
@@ -171,6 +174,8 @@ class ServerEndpoint {
   SourceRateLimiter rate_;
   ServerCounters counters_;
   log::RateLimit log_limit_;
+  uint64_t hint_window_ms_ = 0;
+  uint32_t hints_in_window_ = 0;
   // Shared by all sessions (single-threaded): tx_ has the outer header's room in front.
   std::vector<uint8_t> tx_, rx_;
 };

@@ -14,11 +14,12 @@ const char* to_string(HeaderStatus s) {
 }
 
 HeaderStatus decode_outer_header(std::span<const uint8_t> p, OuterHeader* out) {
-  if (p.size() <= kOuterHeaderSize) return HeaderStatus::too_short;
+  if (p.size() < kOuterHeaderSize) return HeaderStatus::too_short;
   uint8_t version = p[0] >> 4, kind = p[0] & 0x0f;
   // The version is checked before the kind: a future version may define kinds differently.
   if (version != kWireVersion) return HeaderStatus::unknown_version;
-  if (kind != uint8_t(Kind::dtls)) return HeaderStatus::unknown_kind;
+  if (kind > uint8_t(Kind::unknown_session)) return HeaderStatus::unknown_kind;
+  if (kind == uint8_t(Kind::dtls) && p.size() == kOuterHeaderSize) return HeaderStatus::too_short;
   uint64_t id = 0;
   for (size_t i = 1; i < kOuterHeaderSize; ++i) id = (id << 8) | p[i];
   if (id == 0) return HeaderStatus::zero_session;

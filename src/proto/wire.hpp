@@ -20,7 +20,12 @@ inline constexpr uint8_t kWireVersion = 1;
 inline constexpr size_t kOuterHeaderSize = 8;
 inline constexpr uint64_t kSessionIdMask = (uint64_t(1) << 56) - 1;
 
-enum class Kind : uint8_t { dtls = 0 };
+// kind 0: DTLS records follow. kind 1: "unknown session" hint, the 8-byte header alone, sent by
+// a server (rate-limited, never larger than the datagram that caused it) for a datagram whose
+// session id it does not know, e.g. after a restart: the client reconnects at once instead of
+// waiting for dead-peer detection. Unauthenticated by design, so it only ever triggers what an
+// on-path attacker could cause anyway by dropping packets (a reconnect).
+enum class Kind : uint8_t { dtls = 0, unknown_session = 1 };
 
 struct OuterHeader {
   uint8_t version = kWireVersion;
@@ -30,9 +35,9 @@ struct OuterHeader {
 
 enum class HeaderStatus : uint8_t {
   ok,
-  too_short,        // fewer than 8 bytes, or nothing after the header
+  too_short,        // fewer than 8 bytes, or nothing after a kind-0 header
   unknown_version,  // version != 1 (reserved for future versions: dropped and counted)
-  unknown_kind,     // kind != 0 (reserved)
+  unknown_kind,     // kind > 1 (reserved)
   zero_session,     // session id 0 is never valid
 };
 const char* to_string(HeaderStatus s);

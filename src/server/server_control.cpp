@@ -18,7 +18,7 @@ nlohmann::json Server::status_json() {
   j["sessions"] = peers_.size();
   j["counters"] = {
       {"tun_rx_packets", counters_.tun_rx_packets}, {"tun_tx_packets", counters_.tun_tx_packets},
-      {"drop_spoofed", counters_.drop_spoofed},     {"drop_no_session", counters_.drop_no_session},
+      {"drop_spoofed", counters_.drop_spoofed}, {"drop_link_local", counters_.drop_link_local},     {"drop_no_session", counters_.drop_no_session},
       {"drop_malformed", counters_.drop_malformed}, {"drop_too_big", counters_.drop_too_big},
       {"drop_tun_write", counters_.drop_tun_write}, {"drop_udp_send", counters_.drop_udp_send},
       {"drop_pool_empty", counters_.drop_pool_empty}};

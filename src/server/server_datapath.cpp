@@ -92,6 +92,11 @@ void Server::deliver_packet(uint64_t session_id, std::span<const uint8_t> ip) {
     ++counters_.drop_malformed;
     return;
   }
+  if (p.src.is_v6() && p.src.bytes[0] == 0xfe && (p.src.bytes[1] & 0xc0) == 0x80) {
+    // The client kernel's own link-local chatter (router solicitations, MLD): not routable.
+    ++counters_.drop_link_local;
+    return;
+  }
   if (!routes_.source_allowed(session_id, p.src)) {
     ++counters_.drop_spoofed;
     uint64_t suppressed = 0;

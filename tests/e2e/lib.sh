@@ -9,6 +9,7 @@ E2E_ID="pt$$"
 E2E_DIR=""
 E2E_NETNS=()
 E2E_PIDS=()
+E2E_LINKS=0
 
 e2e_skip() { echo "SKIP: $*" >&2; exit 77; }
 e2e_fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -52,8 +53,8 @@ in_ns() { local n; n=$(ns "$1"); shift; ip netns exec "$n" "$@"; }
 
 # e2e_link A B ADDR_A ADDR_B [ADDR6_A ADDR6_B]: veth between namespaces A and B.
 e2e_link() {
-  local a=$1 b=$2 va="v${E2E_ID}$1" vb="v${E2E_ID}$2"
-  va=${va:0:15}; vb=${vb:0:15}
+  E2E_LINKS=$((E2E_LINKS + 1))
+  local a=$1 b=$2 va="e$$l${E2E_LINKS}a" vb="e$$l${E2E_LINKS}b"
   ip link add "$va" netns "$(ns "$a")" type veth peer name "$vb" netns "$(ns "$b")" || e2e_fail "veth"
   ip -n "$(ns "$a")" addr add "$3" dev "$va"
   ip -n "$(ns "$b")" addr add "$4" dev "$vb"
@@ -64,7 +65,6 @@ e2e_link() {
   ip -n "$(ns "$a")" link set "$va" up
   ip -n "$(ns "$b")" link set "$vb" up
 }
-veth_name() { local v="v${E2E_ID}$1"; echo "${v:0:15}"; }
 
 # e2e_bg NS LOGNAME CMD...: start a process in a namespace, in the background, registered for cleanup.
 e2e_bg() {

@@ -420,7 +420,9 @@ TEST_CASE("garbage datagrams are dropped and counted by cause", "[proto][session
   CHECK(k.malformed_hello + k.not_client_hello == 1);
   CHECK(ep.session_count() == 0);
   CHECK(ep.next_deadline() == UINT64_MAX);
-  CHECK(w.net.sent == 0);  // nothing answered
+  // Only the unknown session got an answer: the 8-byte hint, smaller than what caused it.
+  CHECK(k.unknown_session_hints == 1);
+  CHECK(w.net.sent == 1);
 
   // The client drops datagrams that carry another session id.
   auto& c = w.add_client("203.0.113.5:50000");
@@ -479,4 +481,37 @@ TEST_CASE("reconnecting from inside on_closed starts a fresh session", "[proto][
   REQUIRE(c.session->send_packet(ip4_packet(60, 1), w.now));
   w.run_for(20);
   CHECK(w.server->delivered[c.session->session_id()].size() == 1);
+}
+
+TEST_CASE("an unknown-session hint ends an established client session at once", "[proto][session][restart]") {
+  World w;
+  auto& c = w.add_client("203.0.113.5:50000");
+  establish(w, c);
+  uint8_t hint[kOuterHeaderSize];
+  // Another session's id: ignored.
+  encode_outer_header(hint, c.session->session_id() ^ 1, Kind::unknown_session);
+  c.session->on_datagram(hint, w.now);
+  CHECK_FALSE(c.closed);
+  encode_outer_header(hint, c.session->session_id(), Kind::unknown_session);
+  c.session->on_datagram(hint, w.now);
+  CHECK(c.closed);
+  CHECK(c.reason == CloseReason::dead_peer);
+}
+
+TEST_CASE("a server that lost the session answers the client's next datagram with a hint", "[proto][session][restart]") {
+  World w;
+  auto& c = w.add_client("203.0.113.5:50000");
+  establish(w, c);
+  // The server forgets every session without telling anyone (as a crash and restart would).
+  w.net.drop_all = true;
+  w.server->endpoint->close_all(CloseReason::shutdown, w.now);
+  w.run_for(10);
+  w.net.drop_all = false;
+  std::vector<uint8_t> ip(60, 0);
+  ip[0] = 0x45;
+  ip[3] = 60;
+  c.session->send_packet(ip, w.now);
+  w.run([&] { return c.closed; }, 1000);
+  CHECK(c.reason == CloseReason::dead_peer);
+  CHECK(w.server->endpoint->counters().unknown_session_hints >= 1);
 }

@@ -45,8 +45,13 @@ TEST_CASE("outer header rejects every truncation and reserved values", "[proto][
   CHECK(decode_outer_header(v2, &h) == HeaderStatus::unknown_version);
   uint8_t v0[9] = {0x00, 0, 0, 0, 0, 0, 0, 5, 0};
   CHECK(decode_outer_header(v0, &h) == HeaderStatus::unknown_version);
-  uint8_t k1[9] = {0x11, 0, 0, 0, 0, 0, 0, 5, 0};
-  CHECK(decode_outer_header(k1, &h) == HeaderStatus::unknown_kind);
+  uint8_t k2[9] = {0x12, 0, 0, 0, 0, 0, 0, 5, 0};
+  CHECK(decode_outer_header(k2, &h) == HeaderStatus::unknown_kind);
+  // kind 1, the "unknown session" hint, is the header alone.
+  uint8_t k1[8] = {0x11, 0, 0, 0, 0, 0, 0, 5};
+  REQUIRE(decode_outer_header(k1, &h) == HeaderStatus::ok);
+  CHECK(h.kind == Kind::unknown_session);
+  CHECK(h.session_id == 5);
   uint8_t z[9] = {0x10, 0, 0, 0, 0, 0, 0, 0, 0};
   CHECK(decode_outer_header(z, &h) == HeaderStatus::zero_session);
   // IP packets arriving on the port by mistake are an unknown version, not a crash.
