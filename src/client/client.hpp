@@ -50,7 +50,9 @@ class Client final : public proto::ClientSession::Callbacks {
   Result<void> setup();
   void teardown();
   void start_session();
+  // client_netcfg.cpp: the host side of the tunnel's settings
   Result<void> apply_settings(const proto::NetworkSettings& s);
+  void remove_settings();
   void handle_session_end();
   Result<nlohmann::json> handle_control(const control::Request& req);
   nlohmann::json status_json();

@@ -1,0 +1,74 @@
+// Commands that talk to a running ptun over its control socket: status, sessions, kick, down.
+#include <iostream>
+
+#include "cli/command.hpp"
+#include "cli/status_format.hpp"
+#include "config/config.hpp"
+#include "control/control_client.hpp"
+
+namespace ptun::cli {
+namespace {
+
+struct Target {
+  std::string socket, config;
+};
+
+void add_target_options(CLI::App* sub, Target& t) {
+  sub->add_option("-s,--socket", t.socket, "control socket");
+  sub->add_option("-c,--config", t.config, "take the control socket from this config");
+}
+
+// The control socket to talk to: --socket, else the one in --config, else the default.
+std::string socket_path(const Target& t, const char* fallback) {
+  if (!t.socket.empty()) return t.socket;
+  if (!t.config.empty()) {
+    auto role = config::detect_role_file(t.config);
+    if (role && *role == config::Role::server) {
+      if (auto c = config::load_server(t.config, false)) return c->control_socket;
+    } else if (role) {
+      if (auto c = config::load_client(t.config, false)) return c->control_socket;
+    }
+  }
+  return fallback;
+}
+
+int call(const std::string& path, const nlohmann::json& req, bool json, void (*print)(const nlohmann::json&)) {
+  auto r = control::call(path, req);
+  if (!r) return fail(r.error().message);
+  if (json || !print) {
+    std::cout << r->dump(2) << "\n";
+  } else {
+    print(*r);
+  }
+  return 0;
+}
+
+}  // namespace
+
+void register_control_commands(CommandSet& cmds) {
+  static Target status_t, sessions_t, kick_t, down_t;
+  static bool status_json = false, sessions_json = false;
+  static std::string kick_name;
+  auto* status = cmds.add("status", "show the tunnel's state (client or server)", [] {
+    return call(socket_path(status_t, "/run/ptun/client.sock"), {{"cmd", "status"}}, status_json, print_status);
+  });
+  status->add_flag("--json", status_json, "machine-readable output");
+  add_target_options(status, status_t);
+  auto* sessions = cmds.add("sessions", "list the server's sessions", [] {
+    return call(socket_path(sessions_t, "/run/ptun/server.sock"), {{"cmd", "sessions"}}, sessions_json,
+                print_sessions);
+  });
+  sessions->add_flag("--json", sessions_json, "machine-readable output");
+  add_target_options(sessions, sessions_t);
+  auto* kick = cmds.add("kick", "close a peer's session on the server", [] {
+    return call(socket_path(kick_t, "/run/ptun/server.sock"), {{"cmd", "kick"}, {"peer", kick_name}}, true, nullptr);
+  });
+  kick->add_option("name", kick_name, "peer name")->required();
+  add_target_options(kick, kick_t);
+  auto* down = cmds.add("down", "disconnect and stop a running client", [] {
+    return call(socket_path(down_t, "/run/ptun/client.sock"), {{"cmd", "down"}}, true, nullptr);
+  });
+  add_target_options(down, down_t);
+}
+
+}  // namespace ptun::cli
