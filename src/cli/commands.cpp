@@ -37,8 +37,12 @@ int run(int argc, char** argv) {
     return 0;
   });
 
-  if (argc > 1 && argv[1][0] != '-' && !app.get_subcommand_no_throw(argv[1]))
-    return fail(std::string("unknown command '") + argv[1] + "' (see 'ptun help')", 2);
+  if (argc > 1 && argv[1][0] != '-') {
+    bool known = false;
+    for (const auto* sub : app.get_subcommands([](CLI::App*) { return true; }))
+      known = known || sub->get_name() == argv[1];
+    if (!known) return fail(std::string("unknown command '") + argv[1] + "' (see 'ptun help')", 2);
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
