@@ -5,6 +5,8 @@
 
 #include "cli/command.hpp"
 #include "client/client.hpp"
+#include "common/log.hpp"
+#include "common/privileges.hpp"
 #include "config/config.hpp"
 #include "core/core.hpp"
 #include "server/server.hpp"
@@ -18,11 +20,29 @@ bool file_exists(const std::string& p) {
 }
 
 // Private keys must not be readable by others: refuse to start (with the reason) otherwise.
+// Group access is refused too unless the group is root's: ptun reads the key as root before it
+// drops privileges, so no other group ever needs it (0640 root:root is accepted, 0640 root:ssl-cert
+// is not).
 Result<void> check_key_mode(const std::string& key) {
   struct stat st;
   if (::stat(key.c_str(), &st) < 0) return Error::from_errno("cannot stat key " + key, errno);
-  if (st.st_mode & S_IROTH)
-    return Error(Errc::auth, "private key " + key + " is world-readable (chmod 600 it)");
+  if (st.st_mode & (S_IROTH | S_IWOTH))
+    return Error(Errc::auth, "private key " + key + " is world-accessible (chmod 600 it)");
+  if ((st.st_mode & (S_IRGRP | S_IWGRP)) && st.st_gid != 0)
+    return Error(Errc::auth, "private key " + key + " is accessible by group " + std::to_string(st.st_gid) +
+                                 " (chmod 600 it)");
+  return {};
+}
+
+// After setup: switch to `user` keeping only the configured capabilities (no-op if user = "").
+template <typename Config>
+Result<void> drop_to_user(const Config& cfg) {
+  if (cfg.user.empty()) return {};
+  PrivilegeDrop d{cfg.user, cfg.group, cfg.keep_capabilities, {cfg.state_dir}};
+  if (auto r = drop_privileges(d); !r) return r;
+  std::string caps;
+  for (const auto& c : cfg.keep_capabilities) caps += (caps.empty() ? "" : ",") + c;
+  LOG_INFO("dropped privileges: user %s, capabilities %s", cfg.user.c_str(), caps.empty() ? "none" : caps.c_str());
   return {};
 }
 
@@ -32,8 +52,10 @@ int cmd_server(const std::string& path) {
   if (!cfg) return fail(cfg.error().message);
   if (auto r = check_key_mode(cfg->key); !r) return fail(r.error().message);
   core::Loop loop;
+  auto drop = *cfg;
   auto s = server::Server::create(loop, std::move(*cfg));
   if (!s) return fail(s.error().message);
+  if (auto r = drop_to_user(drop); !r) return fail(r.error().message);
   int rc = core::run_until_complete(loop, (*s)->run());
   s->reset();
   return rc;
@@ -45,8 +67,10 @@ int cmd_client(const std::string& path) {
   if (!cfg) return fail(cfg.error().message);
   if (auto r = check_key_mode(cfg->key); !r) return fail(r.error().message);
   core::Loop loop;
+  auto drop = *cfg;
   auto c = client::Client::create(loop, std::move(*cfg));
   if (!c) return fail(c.error().message);
+  if (auto r = drop_to_user(drop); !r) return fail(r.error().message);
   int rc = core::run_until_complete(loop, (*c)->run());
   c->reset();
   return rc;

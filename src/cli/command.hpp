@@ -42,5 +42,6 @@ int fail(const std::string& msg, int code = 1);
 void register_role_commands(CommandSet&);     // server, client, check-config
 void register_control_commands(CommandSet&);  // status, sessions, kick, down
 void register_pki_commands(CommandSet&);      // pki init, pki issue
+void register_cleanup_commands(CommandSet&);  // cleanup (netcfg journal replay)
 
 }  // namespace ptun::cli

@@ -28,14 +28,17 @@ int run(int argc, char** argv) {
   register_role_commands(cmds);
   register_control_commands(cmds);
   register_pki_commands(cmds);
+  register_cleanup_commands(cmds);
   cmds.add("version", "print the version", [] {
     std::cout << "ptun " << kVersion << "\n";
     return 0;
   });
-  cmds.add("help", "show this help", [&app] {
-    std::cout << app.help();
+  std::string help_text;   // rendered before parsing: afterwards CLI11 renders the subcommand's
+  cmds.add("help", "show this help", [&help_text] {
+    std::cout << help_text;
     return 0;
   });
+  help_text = app.help();
 
   if (argc > 1 && argv[1][0] != '-') {
     bool known = false;

@@ -51,8 +51,6 @@ Result<std::unique_ptr<Client>> Client::create(core::Loop& loop, config::ClientC
 Result<void> Client::setup() {
   log::Level lvl;
   if (log::parse_level(cfg_.log_level.c_str(), &lvl)) log::set_level(lvl);
-  if (cfg_.mode != "tun")
-    return Error(Errc::unsupported, "mode = \"" + cfg_.mode + "\" is not available in this build (only \"tun\")");
 
   auto ctl = control::ControlServer::open(loop_, cfg_.control_socket, cfg_.control_group,
                                           [this](const control::Request& r) { return handle_control(r); });
@@ -71,19 +69,28 @@ Result<void> Client::setup() {
   if (!ep) return ep.error();
   server_ep_ = *ep;
 
+  if (cfg_.mode == "userspace") {
+    if (auto r = setup_userspace(); !r) return r;
+  } else {
   auto rtnl = netlink::Rtnl::open();
   if (!rtnl) return rtnl.error();
   rtnl_ = std::move(*rtnl);
+  // Host settings: undo what a crashed run left, and the kill switch before the first datagram.
+  auto host = netcfg::ClientHost::open(loop_, *rtnl_, cfg_, server_ep_);
+  if (!host) return host.error();
+  host_ = std::move(*host);
   tun::TunOptions topt;
   topt.name = cfg_.tunnel.interface;
   auto tun = tun::TunDevice::open(topt);
   if (!tun) return tun.error();
   tun_ = std::move(*tun);
   tun_poll_ = std::make_unique<core::FdPoll>(loop_, tun_->fd());
+  dev_ = tun_.get();
+  }
   timer_ = std::make_unique<core::Timer>(loop_);
 
   core::UdpOptions o;
-  o.fwmark = cfg_.tunnel.fwmark;   // ptun's own datagrams bypass the tunnel's routes
+  o.fwmark = stack_ ? 0 : cfg_.tunnel.fwmark;   // ptun's own datagrams bypass the tunnel's routes
   Endpoint any{server_ep_.addr.is_v4() ? *IpAddr::parse("0.0.0.0") : *IpAddr::parse("::"), 0};
   auto s = core::UdpSocket::bind(loop_, any, o);
   if (!s) return s.error();
@@ -95,6 +102,8 @@ Result<void> Client::setup() {
 
 void Client::teardown() {
   remove_settings();
+  if (host_) host_->shutdown(user_down_);   // always_on keeps the kill switch unless `ptun down`
+  host_.reset();
   tun_poll_.reset();
   tun_.reset();
 }
@@ -109,7 +118,7 @@ core::Task<int> Client::run() {
   core::TaskScope scope(loop_);
   start_session();
   scope.spawn(run_udp_rx(stop.token()));
-  scope.spawn(run_tun_rx(stop.token()));
+  scope.spawn(stack_ ? run_userspace(stop.token()) : run_tun_rx(stop.token()));
   scope.spawn(run_timers(stop.token()));
   scope.spawn(control_->run(stop.token()));
   co_await run_signals(stop.token());   // returns on SIGINT/SIGTERM, `ptun down` or a fatal error
@@ -150,11 +159,14 @@ void Client::start_session() {
 void Client::on_established(const proto::NetworkSettings& s) {
   now_ = loop_.now_ms();
   if (auto r = apply_settings(s); !r) {
-    LOG_ERROR("client: cannot apply the tunnel's settings: %s", r.error().message.c_str());
-    exit_code_ = 1;
-    stop();
+    // Refused (conflicting or malformed push, or the host said no): nothing of it stays applied,
+    // the kill switch (if any) holds, `ptun status` shows why, and the client retries later.
+    settings_error_ = r.error().message;
+    LOG_ERROR("client: refusing the tunnel's settings: %s", settings_error_.c_str());
+    session_->close(proto::CloseReason::none, now_);
     return;
   }
+  settings_error_.clear();
   attempt_ = 0;
   established_ms_ = now_;
   life_.go(State::connected, Reason::established, now_);

@@ -11,17 +11,21 @@
 #include <string>
 
 #include "client/lifecycle.hpp"
-#include "client/route_setup.hpp"
+#include "client/path_monitor.hpp"
 #include "common/buffer_pool.hpp"
 #include "common/log.hpp"
 #include "common/rng.hpp"
 #include "config/config.hpp"
 #include "control/protocol.hpp"
 #include "core/core.hpp"
+#include "netcfg/client_host.hpp"
+#include "netstack/netstack.hpp"
+#include "proxy/proxy.hpp"
 #include "proto/client_session.hpp"
 #include "tun/tun_device.hpp"
 
 namespace ptun::control { class ControlServer; }
+namespace ptun::metrics { class Exporter; }
 namespace ptun::tls { class DtlsConfig; }
 
 namespace ptun::client {
@@ -54,6 +58,36 @@ class Client final : public proto::ClientSession::Callbacks {
   Result<void> apply_settings(const proto::NetworkSettings& s);
   void remove_settings();
   void handle_session_end();
+
+  // ---- lifecycle and control (client_lifecycle.cpp) ----
+  // The one place state changes: Lifecycle::go plus a log line.
+  void transition(State to, Reason why, const std::string& detail = {});
+  // `ptun up` / an on-demand connect rule: start a session unless one is up or coming up.
+  void connect(Reason why);
+  // `ptun down` / an on-demand disconnect rule: close the session (CLOSE to the server), remove the
+  // host settings, stay running in `disconnected` until connect().
+  void disconnect(Reason why);
+  // Re-reads cfg_.path; a broken file or a change that needs a restart is refused (nothing changes).
+  Result<nlohmann::json> reload();
+  nlohmann::json stats_json();
+  Result<nlohmann::json> provider_message(const nlohmann::json& args);
+  std::string metrics_text();
+
+  // ---- path monitoring, roaming, on-demand (client_path.cpp) ----
+  struct Path {
+    int ifindex = 0;                 // 0: no route to the server
+    std::string ifname;
+    std::optional<IpAddr> source, gateway;
+    bool operator==(const Path&) const = default;
+  };
+  Path current_path();
+  ondemand::Network current_network(const Path& p);
+  void on_path(const Path& p);
+  void roam();
+  void roam_timer();               // called from run_timers when roam_deadline_ is due
+  bool roam_confirmed() const;
+  core::Task<void> run_path(core::CancelToken stop);
+  core::Task<void> evaluate_on_demand(core::CancelToken stop);
   Result<nlohmann::json> handle_control(const control::Request& req);
   nlohmann::json status_json();
 
@@ -61,6 +95,10 @@ class Client final : public proto::ClientSession::Callbacks {
   core::Task<void> run_tun_rx(core::CancelToken stop);
   core::Task<void> run_timers(core::CancelToken stop);
   core::Task<void> run_signals(core::CancelToken stop);
+  // client_userspace.cpp
+  Result<void> setup_userspace();
+  Result<void> apply_settings_userspace(const proto::NetworkSettings& s);
+  core::Task<void> run_userspace(core::CancelToken stop);
 
   // client_datapath.cpp
   void handle_tun_packet(PacketBuf* pkt, uint64_t now);
@@ -79,10 +117,17 @@ class Client final : public proto::ClientSession::Callbacks {
   std::unique_ptr<core::UdpSocket> sock_;
   std::unique_ptr<tun::TunDevice> tun_;
   std::unique_ptr<core::FdPoll> tun_poll_;
+  // Userspace mode (client_userspace.cpp): lwIP instead of the TUN, the proxy in front of it.
+  // The data path reads and writes dev_, which is tun_ or stack_.
+  std::unique_ptr<netstack::Netstack> stack_;
+  std::unique_ptr<proxy::Proxy> proxy_;
+  tun::PacketDevice* dev_ = nullptr;
   std::unique_ptr<core::Timer> timer_;
   std::unique_ptr<netlink::Rtnl> rtnl_;
   std::unique_ptr<control::ControlServer> control_;
-  RouteSetup routes_;
+  std::unique_ptr<netcfg::ClientHost> host_;   // routes, DNS, kill switch (client_netcfg.cpp)
+  std::string settings_error_;                  // why the last pushed settings were refused
+  bool user_down_ = false;                      // `ptun down`: always_on lets go of the kill switch
   std::optional<proto::NetworkSettings> applied_;
   std::vector<Cidr> applied_addrs_;
   uint32_t tun_mtu_ = 0;
@@ -102,6 +147,21 @@ class Client final : public proto::ClientSession::Callbacks {
   uint64_t now_ = 0;
   ClientCounters counters_;
   core::CancelSource* stop_source_ = nullptr;
+
+  // Lifecycle and control, path monitoring, on-demand (client_lifecycle.cpp, client_path.cpp).
+  bool want_up_ = true;                          // false after `ptun down` or an on-demand disconnect
+  bool on_demand_paused_ = false;                // `ptun down` pauses the rules until `ptun up`
+  std::unique_ptr<netlink::Rtnl> path_rtnl_;     // route lookups for the path (any mode)
+  std::unique_ptr<PathMonitor> monitor_;
+  Path path_;
+  ondemand::Network network_;
+  ondemand::Decision decision_;
+  core::CancelSource* path_wake_ = nullptr;      // cancelled to make run_path re-evaluate now
+  bool roaming_ = false;
+  uint64_t roam_started_ms_ = 0, roam_deadline_ = UINT64_MAX, roam_pongs_mark_ = 0;
+  uint32_t roam_pings_ = 0;
+  uint64_t roams_ = 0, roam_failures_ = 0, path_changes_ = 0;
+  std::unique_ptr<metrics::Exporter> metrics_;
 };
 
 }  // namespace ptun::client

@@ -37,7 +37,9 @@ nlohmann::json Client::status_json() {
     nlohmann::json addrs = nlohmann::json::array(), inc = nlohmann::json::array(),
                    exc = nlohmann::json::array(), dns = nlohmann::json::array();
     for (const auto& a : applied_addrs_) addrs.push_back(a.str());
-    for (const auto& r : routes_.applied().routes) (r.type == RTN_THROW ? exc : inc).push_back(r.dst.str());
+    if (host_ && host_->applied())
+      for (const auto& r : host_->applied()->routes.routes)
+        (r.type == RTN_THROW ? exc : inc).push_back(r.dst.str());
     for (const auto& d : applied_->dns_servers) dns.push_back(d.str());
     j["addresses"] = addrs;
     j["mtu"] = tun_mtu_;
@@ -47,6 +49,11 @@ nlohmann::json Client::status_json() {
     j["search_domains"] = applied_->search_domains;
     j["match_domains"] = applied_->match_domains;
   }
+  if (host_) {
+    j["kill_switch"] = host_->kill_switch();
+    j["dns_backend"] = host_->dns_backend();
+  }
+  if (!settings_error_.empty()) j["settings_error"] = settings_error_;
   j["counters"] = {{"tun_rx_packets", counters_.tun_rx_packets},
                    {"tun_tx_packets", counters_.tun_tx_packets},
                    {"drop_not_connected", counters_.drop_not_connected},
@@ -61,6 +68,7 @@ nlohmann::json Client::status_json() {
 Result<nlohmann::json> Client::handle_control(const control::Request& req) {
   if (req.cmd == "status") return status_json();
   if (req.cmd == "stop" || req.cmd == "down") {
+    if (req.cmd == "down") user_down_ = true;   // always_on: the user disconnects on purpose
     stop();
     return nlohmann::json{{"stopping", true}};
   }

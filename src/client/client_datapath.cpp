@@ -15,7 +15,7 @@ core::Task<void> Client::run_udp_rx(core::CancelToken stop) {
   for (;;) {
     auto n = co_await sock_->recv_batch(batch, stop);
     if (!n) {
-      if (n.error().code == Errc::cancelled) break;
+      if (n.error().code == Errc::cancelled || n.error().code == Errc::closed) break;
       LOG_WARN("client: receive: %s", n.error().message.c_str());
       continue;
     }
@@ -39,13 +39,20 @@ core::Task<void> Client::run_tun_rx(core::CancelToken stop) {
   for (;;) {
     auto ready = co_await tun_poll_->wait(UV_READABLE, stop);
     if (!ready) {
-      if (ready.error().code == Errc::cancelled) break;
+      if (ready.error().code == Errc::cancelled || ready.error().code == Errc::closed) break;
       LOG_WARN("client: tun poll: %s", ready.error().message.c_str());
       continue;
     }
     for (;;) {
       auto n = tun_->read_batch(bufs);
       if (!n) {
+        if (n.error().code == Errc::closed) {   // the interface was deleted under us
+          LOG_ERROR("client: tunnel interface gone: %s", n.error().message.c_str());
+          exit_code_ = 1;
+          this->stop();
+          for (auto* b : bufs) pool_.put(b);
+          co_return;
+        }
         LOG_WARN("client: tun read: %s", n.error().message.c_str());
         break;
       }
@@ -76,7 +83,7 @@ void Client::handle_tun_packet(PacketBuf* pkt, uint64_t now) {
     const auto& own = p.family == Family::v4 ? applied_->ipv4 : applied_->ipv6;
     if (own) {
       size_t n = packet::make_too_big(pkt->span(), p, uint16_t(tun_mtu_), own->addr, reply, sizeof reply);
-      if (n) (void)tun_->write({reply, n});
+      if (n) (void)dev_->write({reply, n});
     }
     return;
   }
@@ -119,7 +126,7 @@ void Client::send_datagram(std::span<const uint8_t> dgram) {
 
 void Client::flush() {
   if (!tun_tx_.empty()) {
-    auto w = tun_->write_batch(tun_tx_);
+    auto w = dev_->write_batch(tun_tx_);
     size_t n = w ? *w : 0;
     counters_.tun_tx_packets += n;
     counters_.drop_tun_write += tun_tx_.size() - n;

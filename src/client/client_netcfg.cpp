@@ -1,10 +1,13 @@
-// Applying the tunnel's network settings to the host (addresses, MTU, routes) and removing them.
+// Applying the tunnel's network settings to the host and removing them: the TUN's addresses and
+// MTU here; routes, policy rules, DNS and the firewall through netcfg::ClientHost (journaled,
+// all or nothing).
 #include "client/client.hpp"
 #include "netlink/rtnl.hpp"
 
 namespace ptun::client {
 
 Result<void> Client::apply_settings(const proto::NetworkSettings& s) {
+  if (stack_) return apply_settings_userspace(s);   // no host changes in userspace mode
   if (applied_ && *applied_ == s) return {};   // a reconnect with the same settings: nothing to do
   remove_settings();
 
@@ -17,17 +20,16 @@ Result<void> Client::apply_settings(const proto::NetworkSettings& s) {
   max_mss_v4_ = uint16_t(tun_mtu_ - 40);
   max_mss_v6_ = uint16_t(tun_mtu_ - 60);
 
-  std::vector<Cidr> inc = s.included_routes, exc = s.excluded_routes;
-  inc.insert(inc.end(), cfg_.routes.include.begin(), cfg_.routes.include.end());
-  exc.insert(exc.end(), cfg_.routes.exclude.begin(), cfg_.routes.exclude.end());
-  auto plan = plan_routes(inc, exc, tun_->ifindex(), cfg_.tunnel.table, cfg_.tunnel.fwmark, 5200);
-  if (auto r = routes_.apply(*rtnl_, plan); !r) return r;
+  if (auto r = host_->apply(s, tun_->ifindex()); !r) {
+    remove_settings();   // host_->apply rolled its own part back already
+    return r;
+  }
   applied_ = s;
   return {};
 }
 
 void Client::remove_settings() {
-  routes_.remove();
+  if (host_) host_->clear();
   if (rtnl_ && tun_) {
     for (const auto& a : applied_addrs_) (void)rtnl_->addr_del(tun_->ifindex(), a);
   }

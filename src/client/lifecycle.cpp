@@ -26,12 +26,27 @@ const char* to_string(Reason r) {
     case Reason::reconnect: return "reconnect";
     case Reason::established: return "established";
     case Reason::fatal: return "fatal error";
+    case Reason::on_demand: return "on-demand rule";
+    case Reason::reload: return "reload";
+    case Reason::roamed: return "roamed";
   }
   return "?";
 }
 
+bool Lifecycle::allowed(State from, State to) {
+  using S = State;
+  switch (from) {
+    case S::disconnected: return to == S::connecting;
+    case S::connecting: return to == S::connected || to == S::disconnecting;
+    case S::connected: return to == S::reasserting || to == S::disconnecting;
+    case S::reasserting: return to == S::connected || to == S::disconnecting;
+    case S::disconnecting: return to == S::disconnected;
+  }
+  return false;
+}
+
 bool Lifecycle::go(State to, Reason why, uint64_t now_ms, std::string detail) {
-  if (to == state_) return false;
+  if (!allowed(state_, to)) return false;
   history_.push_back({now_ms, state_, to, why, detail});
   if (history_.size() > 32) history_.pop_front();
   state_ = to;

@@ -1,5 +1,16 @@
 // The tunnel's lifecycle as users know it (Apple: NEVPNStatus), sans-I/O: the current state,
 // since when and why, and the recent transitions (shown by `ptun status` and logged).
+//
+//   disconnected --up/on-demand--> connecting --established--> connected
+//        ^                           |   ^                      |      ^
+//        |                           |   '--(never: a lost      |      | roamed / re-established
+//   disconnecting <------------------+    session reasserts)    v      |
+//        ^                                                   reasserting (network change,
+//        '-------------------- down / fatal -----------------   server gone; retries inside)
+//
+// reasserting covers both roaming (same session, new socket) and reconnecting after a lost
+// session (new handshakes with backoff): the tunnel's routes stay in place meanwhile, so traffic
+// waits instead of leaking. allowed() is the table; go() refuses anything else.
 #pragma once
 #include <cstdint>
 #include <deque>
@@ -8,7 +19,10 @@
 namespace ptun::client {
 
 enum class State { disconnected, connecting, connected, reasserting, disconnecting };
-enum class Reason { none, user, config, network_change, server_gone, auth_refused, reconnect, established, fatal };
+enum class Reason {
+  none, user, config, network_change, server_gone, auth_refused, reconnect, established, fatal,
+  on_demand, reload, roamed
+};
 
 const char* to_string(State);
 const char* to_string(Reason);
@@ -25,7 +39,9 @@ class Lifecycle {
   uint64_t since_ms() const { return since_ms_; }
   Reason reason() const { return reason_; }
   const std::string& detail() const { return detail_; }
-  // Moves to `to`; returns false (and changes nothing) if already there.
+  // Whether the state machine has an edge from -> to (never to itself).
+  static bool allowed(State from, State to);
+  // Moves to `to`; returns false (and changes nothing) if already there or not allowed().
   bool go(State to, Reason why, uint64_t now_ms, std::string detail = {});
   const std::deque<Transition>& history() const { return history_; }
 

@@ -76,7 +76,6 @@ Result<ClientConfig> read_client(const toml::table& root, const std::string& nam
   read_shared_keys(r, c, base_dir, check_files);
   r.string("mode", [&](const std::string& s) {
     c.mode = s;
-    // userspace (a TUN-less lwIP mode) is a later feature; its name is reserved now.
     return s == "tun" || s == "userspace" ? "" : "'" + s + "' is not a mode (tun|userspace)";
   });
   r.u32("reconnect_max_secs", c.reconnect_max_secs, 1, 3600);
@@ -84,6 +83,12 @@ Result<ClientConfig> read_client(const toml::table& root, const std::string& nam
   if (auto t = r.table("routes")) read_routes(*t, c.routes);
   if (auto t = r.table("dns")) read_dns(*t, c.dns);
   if (auto t = r.table("protocol")) read_protocol(*t, c.protocol);
+  r.table_array("on_demand", bounds::kMaxOnDemandRules, [&](TableReader& t) {
+    c.on_demand.emplace_back();
+    read_on_demand_rule(t, c.on_demand.back());
+  });
+  read_app_rules(r, c);
+  read_userspace_keys(r, c);
   r.finish();
   if (ctx.failed()) return ctx.error();
   return c;

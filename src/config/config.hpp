@@ -16,6 +16,7 @@
 
 #include "common/net_addr.hpp"
 #include "common/result.hpp"
+#include "ondemand/rules.hpp"
 
 namespace ptun::config {
 
@@ -29,6 +30,8 @@ inline constexpr size_t kMaxPeers = 65536;
 inline constexpr size_t kMaxInterfaces = 64;      // masquerade_interfaces
 inline constexpr size_t kMaxPeerName = 64;
 inline constexpr size_t kMaxPath = 4095;          // PATH_MAX - 1
+inline constexpr size_t kMaxOnDemandRules = 64;   // [[on_demand]] entries (client)
+inline constexpr size_t kMaxAppRules = 256;       // [[app_rule]] entries (client)
 }  // namespace bounds
 
 // The server's network-settings push (Apple: NEPacketTunnelNetworkSettings).
@@ -58,7 +61,16 @@ struct ServerConfig {
   std::string control_group;                // optional: group allowed on the control socket
   std::string state_dir = "/var/lib/ptun/server";
   std::string log_level = "info";           // error|warn|info|debug
+  // Least privilege: after setup, switch to this user (and group, default the user's primary
+  // group) keeping only keep_capabilities. "" = stay as started (root).
+  std::string user, group;
+  std::vector<std::string> keep_capabilities = {"CAP_NET_ADMIN"};
   uint32_t max_sessions = 4096;             // 1..100000
+  // Admission bounds (proto::ServerEndpoint::Limits): cookie-verified handshakes in progress,
+  // how long one may take, and new sessions per second per source address (IPv6: per /64).
+  uint32_t max_half_open = 256;             // 1..100000
+  uint32_t handshake_timeout_secs = 10;     // 1..120
+  uint32_t handshake_rate_per_source = 20;  // 0 (off)..100000
   struct Tunnel {
     std::string interface = "ptun-s0";
     uint32_t mtu = 1420;                    // 1280..1500
@@ -78,6 +90,20 @@ struct ServerConfig {
   bool operator==(const ServerConfig&) const = default;
 };
 
+// An [[app_rule]] of the client (per-app VPN, Apple's source-application mode). A process
+// matches when any given selector matches: its uid, its cgroup v2 path (the cgroup or one below
+// it), or its executable's path; `ptun exec --app NAME` also puts a command in the rule's own
+// cgroup /ptun/NAME. All rules share one mode: "only" (just the matched apps use the tunnel) or
+// "except" (every app but the matched ones).
+struct AppRule {
+  std::string name;                 // 1..64 of [A-Za-z0-9._-], unique (also the cgroup's name)
+  std::string mode;                 // "only" | "except", the same in every rule
+  std::optional<uint32_t> uid;      // 0..4294967294
+  std::string cgroup;               // absolute, normalised ("/user.slice/app.scope"), "" = none
+  std::string path;                 // absolute executable path, "" = none
+  bool operator==(const AppRule&) const = default;
+};
+
 struct ClientConfig {
   std::string path;
   // Key `server = "host:port"`: IPv6 literals as [addr]:port, hostnames allowed, port defaults
@@ -90,6 +116,10 @@ struct ClientConfig {
   std::string control_group;
   std::string state_dir = "/var/lib/ptun/client";
   std::string log_level = "info";
+  // Least privilege: after setup, switch to this user (and group, default the user's primary
+  // group) keeping only keep_capabilities. "" = stay as started (root).
+  std::string user, group;
+  std::vector<std::string> keep_capabilities = {"CAP_NET_ADMIN"};
   std::string mode = "tun";                 // "tun" | "userspace"
   struct Tunnel {
     std::string interface = "ptun0";
@@ -114,6 +144,30 @@ struct ClientConfig {
   } protocol;
   uint32_t reconnect_max_secs = 30;         // 1..3600
   std::optional<Endpoint> metrics_listen;   // loopback only
+  // [[on_demand]] rules in order (ondemand/rules.hpp). Non-empty: `ptun client` is a daemon that
+  // brings the tunnel up and down by them. Keys: action (required), interface_type, interface_name
+  // (globs), dns_search_domains, dns_servers, probe_url, required_url (evaluate only).
+  std::vector<ondemand::Rule> on_demand;
+  std::vector<AppRule> app_rules;           // [[app_rule]], at most bounds::kMaxAppRules
+  struct Flows {                            // [flows]: the per-flow classifier (src/flow)
+    bool classify = true;                   // off: no flow table, no per-app drops
+    uint32_t max_flows = 65536;             // 16..4194304: memory bound (~150 bytes each)
+    bool operator==(const Flows&) const = default;
+  } flows;
+  // Userspace mode (mode = "userspace"): [proxy] listeners on loopback and [[forward]] rules.
+  struct Proxy {
+    std::vector<Endpoint> socks5, http;     // loopback addr:port, at most 16 each
+    std::string username, password;         // both or neither (1..255 bytes): SOCKS5 user/pass
+    uint32_t max_connections = 1024;        // 1..65536 proxied connections at once
+    uint32_t handshake_timeout_secs = 10;   // 1..300: a client must send its request by then
+    bool operator==(const Proxy&) const = default;
+  } proxy;
+  struct Forward {                          // [[forward]]: listen (loopback) -> to (in the tunnel)
+    Endpoint listen, to;
+    std::string proto = "tcp";              // tcp | udp
+    bool operator==(const Forward&) const = default;
+  };
+  std::vector<Forward> forwards;            // at most 256; (listen, proto) unique
   bool operator==(const ClientConfig&) const = default;
 };
 

@@ -79,6 +79,9 @@ void shared_keys(Writer& w, const Config& c) {
   if (!c.control_group.empty()) w.str("control_group", c.control_group);
   w.str("state_dir", c.state_dir);
   w.str("log_level", c.log_level);
+  if (!c.user.empty()) w.str("user", c.user);
+  if (!c.group.empty()) w.str("group", c.group);
+  w.strings("keep_capabilities", c.keep_capabilities);
   if (c.metrics_listen) w.str("metrics_listen", c.metrics_listen->str());
 }
 
@@ -90,6 +93,9 @@ std::string to_toml(const ServerConfig& c) {
   w.addrs("listen", c.listen);
   shared_keys(w, c);
   w.num("max_sessions", c.max_sessions);
+  w.num("max_half_open", c.max_half_open);
+  w.num("handshake_timeout_secs", c.handshake_timeout_secs);
+  w.num("handshake_rate_per_source", c.handshake_rate_per_source);
   w.line("\n[tunnel]");
   w.str("interface", c.tunnel.interface);
   w.num("mtu", c.tunnel.mtu);
@@ -144,6 +150,40 @@ std::string to_toml(const ClientConfig& c) {
   w.boolean("exclude_local_networks", c.protocol.exclude_local_networks);
   w.boolean("enforce_routes", c.protocol.enforce_routes);
   w.boolean("always_on", c.protocol.always_on);
+  for (const auto& r : c.on_demand) {
+    w.line("\n[[on_demand]]");
+    w.str("action", ondemand::to_string(r.action));
+    if (r.interface_type) w.str("interface_type", ondemand::to_string(*r.interface_type));
+    if (!r.interface_names.empty()) w.strings("interface_name", r.interface_names);
+    if (!r.dns_search_domains.empty()) w.strings("dns_search_domains", r.dns_search_domains);
+    if (!r.dns_servers.empty()) w.addrs("dns_servers", r.dns_servers);
+    if (!r.probe_url.empty()) w.str("probe_url", r.probe_url);
+    if (!r.required_url.empty()) w.str("required_url", r.required_url);
+  }
+  w.line("\n[flows]");
+  w.boolean("classify", c.flows.classify);
+  w.num("max_flows", c.flows.max_flows);
+  for (const auto& a : c.app_rules) {
+    w.line("\n[[app_rule]]");
+    w.str("name", a.name);
+    w.str("mode", a.mode);
+    if (a.uid) w.num("uid", *a.uid);
+    if (!a.cgroup.empty()) w.str("cgroup", a.cgroup);
+    if (!a.path.empty()) w.str("path", a.path);
+  }
+  w.line("\n[proxy]");
+  w.list("socks5", c.proxy.socks5, [](const Endpoint& e) { return e.str(); });
+  w.list("http", c.proxy.http, [](const Endpoint& e) { return e.str(); });
+  if (!c.proxy.username.empty()) w.str("username", c.proxy.username);
+  if (!c.proxy.password.empty()) w.str("password", c.proxy.password);
+  w.num("max_connections", c.proxy.max_connections);
+  w.num("handshake_timeout_secs", c.proxy.handshake_timeout_secs);
+  for (const auto& f : c.forwards) {
+    w.line("\n[[forward]]");
+    w.str("listen", f.listen.str());
+    w.str("to", f.to.str());
+    w.str("proto", f.proto);
+  }
   return w.take();
 }
 

@@ -15,8 +15,16 @@ Result<ServerConfig> read_server(const toml::table& root, const std::string& nam
 Result<ClientConfig> read_client(const toml::table& root, const std::string& name,
                                  const std::string& base_dir, bool check_files);
 
+// One [[on_demand]] table of the client (on_demand.cpp).
+void read_on_demand_rule(TableReader& t, ondemand::Rule& rule);
+// The client's [[app_rule]] entries and [flows] table (app_rules.cpp).
+void read_app_rules(TableReader& r, ClientConfig& c);
+
+// Client userspace mode: [proxy] and [[forward]] (userspace_config.cpp).
+void read_userspace_keys(TableReader& r, ClientConfig& c);
+
 // Keys with the same meaning in both roles' top level: ca, cert, key, control_socket,
-// control_group, state_dir, log_level, metrics_listen.
+// control_group, state_dir, log_level, user, group, keep_capabilities, metrics_listen.
 template <typename Config>
 void read_shared_keys(TableReader& r, Config& c, const std::string& base_dir, bool check_files) {
   auto path_key = [&](std::string_view key, std::string& out, bool must_be_file) {
@@ -42,6 +50,22 @@ void read_shared_keys(TableReader& r, Config& c, const std::string& base_dir, bo
     c.log_level = s;
     return check_log_level(s);
   });
+  r.string("user", [&](const std::string& s) {
+    c.user = s;
+    return check_group_name(s);  // same syntax as a group name
+  });
+  r.string("group", [&](const std::string& s) {
+    c.group = s;
+    return check_group_name(s);
+  });
+  if (r.get("keep_capabilities")) {
+    c.keep_capabilities.clear();
+    r.string_array("keep_capabilities", 8, [&](const std::string& s) {
+      std::string why = check_capability(s);
+      return why.empty() ? append_unique(c.keep_capabilities, s, s) : why;
+    });
+  }
+  if (!c.group.empty() && c.user.empty() && !r.failed()) r.fail_at("group", "has no effect without user");
   r.string("metrics_listen", [&](const std::string& s) {
     Endpoint ep;
     std::string why = parse_loopback_listen(s, &ep);

@@ -96,6 +96,12 @@ std::string check_group_name(std::string_view s) {
   return "";
 }
 
+std::string check_capability(std::string_view s) {
+  for (const char* ok : {"CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_NET_BIND_SERVICE"})
+    if (s == ok) return "";
+  return shown(s) + " is not a capability ptun can keep (CAP_NET_ADMIN, CAP_NET_RAW, CAP_NET_BIND_SERVICE)";
+}
+
 std::string check_peer_name(std::string_view s) {
   if (s.empty() || s.size() > bounds::kMaxPeerName)
     return "peer names are 1.." + std::to_string(bounds::kMaxPeerName) + " characters";

@@ -19,6 +19,9 @@ std::string check_interface_name(std::string_view s);
 std::string check_log_level(std::string_view s);
 // A group name for the control socket: 1..32 of [A-Za-z0-9._-], not starting with '-'.
 std::string check_group_name(std::string_view s);
+// A capability ptun may keep after dropping privileges: CAP_NET_ADMIN, CAP_NET_RAW,
+// CAP_NET_BIND_SERVICE (anything else is never needed by the data path).
+std::string check_capability(std::string_view s);
 // A peer's name (matched against its certificate): 1..64 of [A-Za-z0-9._@-].
 std::string check_peer_name(std::string_view s);
 

@@ -44,6 +44,8 @@ TaskScope::Child TaskScope::run_child(TaskScope* scope, Task<void> t) {
 }
 
 void TaskScope::spawn(Task<void> t) {
+  assert(t.valid() && "spawn of an empty Task");
+  if (!t.valid()) return;
   ++active_;
   Child c = run_child(this, std::move(t));
   // The frame stays alive until it has run to completion: the scope cannot be destroyed while

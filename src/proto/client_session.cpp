@@ -352,6 +352,10 @@ void ClientSession::on_timer(uint64_t now) {
   if (now >= next_ping_at()) send_ping(now);
 }
 
+void ClientSession::on_path_changed(uint64_t now) {
+  if (state_ == State::established) send_ping(now);
+}
+
 size_t ClientSession::max_packet() const {
   return dtls_ && dtls_->established() ? dtls_->max_plaintext() : 0;
 }

@@ -68,6 +68,10 @@ class ClientSession {
   // resend, keepalive PING, dead-peer check. UINT64_MAX if none (idle/closed).
   uint64_t next_deadline() const;
   void on_timer(uint64_t now_ms);
+  // The client's path changed (new socket / source address): sends a PING at once if established,
+  // so the server learns the new address from an authenticated datagram (roaming, §6) and the
+  // PONG tells the caller the path works. No-op in any other state.
+  void on_path_changed(uint64_t now_ms);
 
   State state() const { return state_; }
   uint64_t session_id() const { return session_id_; }

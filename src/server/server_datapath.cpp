@@ -17,7 +17,7 @@ core::Task<void> Server::run_udp_rx(size_t index, core::CancelToken stop) {
   for (;;) {
     auto n = co_await sock.recv_batch(batch, stop);
     if (!n) {
-      if (n.error().code == Errc::cancelled) break;
+      if (n.error().code == Errc::cancelled || n.error().code == Errc::closed) break;
       LOG_WARN("server: receive: %s", n.error().message.c_str());
       continue;
     }
@@ -37,7 +37,7 @@ core::Task<void> Server::run_tun_rx(core::CancelToken stop) {
   for (;;) {
     auto ready = co_await tun_poll_->wait(UV_READABLE, stop);
     if (!ready) {
-      if (ready.error().code == Errc::cancelled) break;
+      if (ready.error().code == Errc::cancelled || ready.error().code == Errc::closed) break;
       LOG_WARN("server: tun poll: %s", ready.error().message.c_str());
       continue;
     }
@@ -45,6 +45,12 @@ core::Task<void> Server::run_tun_rx(core::CancelToken stop) {
     for (;;) {
       auto n = tun_->read_batch(bufs);
       if (!n) {
+        if (n.error().code == Errc::closed) {   // the interface was deleted under us
+          LOG_ERROR("server: tunnel interface gone: %s", n.error().message.c_str());
+          this->stop();
+          for (auto* b : bufs) pool_.put(b);
+          co_return;
+        }
         LOG_WARN("server: tun read: %s", n.error().message.c_str());
         break;
       }

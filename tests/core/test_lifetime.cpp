@@ -79,7 +79,7 @@ Task<int> pending_outer(Loop& loop, int kind, int fd, std::string dir) {
 
 }  // namespace
 
-TEST_CASE("Loop::stop destroys suspended frames; their handles never call back into them",
+TEST_CASE("Loop::stop destroys suspended frames and their handles never call back into them",
           "[core][lifetime]") {
   const int kind = GENERATE(0, 1, 2, 3, 4, 5);
   CAPTURE(kind);

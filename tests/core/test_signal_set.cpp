@@ -15,7 +15,7 @@ Task<void> raise_after(Loop& loop, int sig, uint64_t ms) {
 }
 }  // namespace
 
-TEST_CASE("SignalSet: raise(SIGUSR1) wakes a waiter; signals raised while idle are queued",
+TEST_CASE("SignalSet: raise(SIGUSR1) wakes a waiter and signals raised while idle are queued",
           "[core][signal]") {
   Loop loop;
   auto main = [](Loop& loop) -> Task<void> {

@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
-# Two clients talk to each other through the server (client-to-client), and a peer that claims
-# a foreign source address is dropped (anti-spoofing).
-#   [c1] 198.18.0.1 ==veth== 198.18.0.2 [srv] 198.18.0.6 ==veth== 198.18.0.5 [c2]
+# Two clients talk to each other through the server (client-to-client), c2 over an IPv6
+# underlay, and a peer that claims a foreign source address is dropped (anti-spoofing).
+#   [c1] 198.18.0.1 ==veth== 198.18.0.2 [srv] fd00:19::2 ==veth== fd00:19::1 [c2]
 source "$(dirname "$0")/lib.sh"
 e2e_init
 here=$(dirname "$(realpath "$0")")
 e2e_ns srv; e2e_ns c1; e2e_ns c2
 e2e_link c1 srv 198.18.0.1/30 198.18.0.2/30
-e2e_link c2 srv 198.18.0.5/30 198.18.0.6/30
+e2e_link c2 srv 198.18.0.5/30 198.18.0.6/30 fd00:19::1/64 fd00:19::2/64
 e2e_pki c1 c2
 e2e_server_config
 e2e_client_config c1 198.18.0.2:4433
-e2e_client_config c2 198.18.0.6:4433
+e2e_client_config c2 '[fd00:19::2]:4433'
 e2e_bg srv server "$E2E_PTUN" server -c "$E2E_DIR/server.toml" >/dev/null
 sleep 0.3
 e2e_bg c1 c1 "$E2E_PTUN" client -c "$E2E_DIR/c1.toml" >/dev/null
@@ -21,7 +21,8 @@ e2e_wait_connected c2 10 || e2e_fail "c2 did not connect"
 addr() { e2e_status "$1" | python3 -c 'import json,sys; print([a for a in json.load(sys.stdin)["addresses"] if "." in a][0].split("/")[0])'; }
 a1=$(addr c1); a2=$(addr c2)
 [ -n "$a1" ] && [ -n "$a2" ] && [ "$a1" != "$a2" ] || e2e_fail "addresses: '$a1' '$a2'"
-e2e_log "c1=$a1 c2=$a2"
+e2e_status c2 | grep -q '"endpoint": "\[fd00:19::2\]:4433"' || e2e_fail "c2 not over IPv6: $(e2e_status c2)"
+e2e_log "c1=$a1 c2=$a2 (c2 over the IPv6 underlay)"
 in_ns c1 ping -c 3 -i 0.2 -W 2 "$a2" >/dev/null || e2e_fail "c1 -> c2 ping"
 in_ns c2 ping -c 3 -i 0.2 -W 2 "$a1" >/dev/null || e2e_fail "c2 -> c1 ping"
 in_ns c2 timeout 30 python3 "$here/netcheck.py" udp-echo "$a2" 5003 100 &

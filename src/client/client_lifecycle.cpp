@@ -1,0 +1,232 @@
+// The client's lifecycle verbs: state transitions (logged), up/down, reload, stats, provider
+// messages and the Prometheus text. `ptun down` keeps the process running in `disconnected`
+// (so `ptun up` and the on-demand rules can bring the tunnel back); `ptun stop` or SIGTERM ends it.
+#include <linux/rtnetlink.h>
+
+#include "client/client.hpp"
+#include "metrics/exposition.hpp"
+#include "tls/credentials.hpp"
+#include "tls/dtls_config.hpp"
+
+namespace ptun::client {
+
+void Client::transition(State to, Reason why, const std::string& detail) {
+  State from = life_.state();
+  if (!life_.go(to, why, loop_.now_ms(), detail)) return;
+  LOG_INFO("client: %s -> %s (%s%s%s)", to_string(from), to_string(to), to_string(why),
+           detail.empty() ? "" : ": ", detail.c_str());
+}
+
+void Client::connect(Reason why) {
+  want_up_ = true;
+  user_down_ = false;
+  if (life_.state() != State::disconnected) return;   // already up or coming up
+  attempt_ = 0;
+  transition(State::connecting, why);
+  start_session();
+}
+
+void Client::disconnect(Reason why) {
+  want_up_ = false;
+  roaming_ = false;
+  roam_deadline_ = UINT64_MAX;
+  reconnect_at_ = UINT64_MAX;
+  if (life_.state() == State::disconnected) return;
+  now_ = loop_.now_ms();
+  transition(State::disconnecting, why);
+  if (session_ && !session_ended_ && session_->state() != proto::ClientSession::State::closed)
+    session_->close(proto::CloseReason::user, now_);   // on_closed fires; want_up_ = false ignores it
+  flush();
+  session_ended_ = false;
+  if (session_) retired_ = std::move(session_);
+  remove_settings();
+  transition(State::disconnected, why);
+  poke_timer();
+}
+
+nlohmann::json Client::stats_json() {
+  nlohmann::json j;
+  j["state"] = to_string(life_.state());
+  j["reconnects"] = reconnects_;
+  j["roams"] = roams_;
+  j["roam_failures"] = roam_failures_;
+  j["path_changes"] = path_changes_;
+  if (session_) {
+    const auto& st = session_->stats();
+    j["session"] = {{"bytes_in", st.bytes_in},     {"bytes_out", st.bytes_out},
+                    {"packets_in", st.packets_in}, {"packets_out", st.packets_out},
+                    {"pings_sent", st.pings_sent}, {"pongs_received", st.pongs_received},
+                    {"rtt_us", st.rtt_us_smoothed}};
+  }
+  if (sock_) j["udp"] = {{"rx_truncated", sock_->stats().rx_truncated}, {"tx_dropped", sock_->stats().tx_dropped}};
+  j["counters"] = status_json()["counters"];
+  nlohmann::json hist = nlohmann::json::array();
+  for (const auto& t : life_.history())
+    hist.push_back({{"at_ms", t.at_ms}, {"from", to_string(t.from)}, {"to", to_string(t.to)},
+                    {"reason", to_string(t.reason)}, {"detail", t.detail}});
+  j["history"] = hist;
+  return j;
+}
+
+// Provider messages (Apple: NETunnelProviderSession.sendProviderMessage): a request from the CLI or
+// an app, answered by the running client. {"cmd":"message","message":NAME,...}.
+Result<nlohmann::json> Client::provider_message(const nlohmann::json& args) {
+  if (!args.contains("message") || !args["message"].is_string())
+    return Error(Errc::invalid_argument, "message needs a string \"message\" (echo|path|network|history|settings)");
+  const std::string name = args["message"].get<std::string>();
+  if (name == "echo") return nlohmann::json{{"echo", args.contains("data") ? args["data"] : nlohmann::json()}};
+  if (name == "path") {
+    nlohmann::json j{{"interface", path_.ifindex ? path_.ifname : ""}, {"ifindex", path_.ifindex}};
+    if (path_.source) j["source"] = path_.source->str();
+    if (path_.gateway) j["gateway"] = path_.gateway->str();
+    if (sock_) j["local"] = sock_->local_endpoint().str();
+    return j;
+  }
+  if (name == "network") {
+    nlohmann::json dns = nlohmann::json::array();
+    for (const auto& d : network_.dns_servers) dns.push_back(d.str());
+    return nlohmann::json{{"interface", network_.interface},
+                          {"type", ondemand::to_string(network_.type)},
+                          {"dns_servers", dns},
+                          {"search_domains", network_.search_domains},
+                          {"on_demand_rule", decision_.rule}};
+  }
+  if (name == "history") return stats_json()["history"];
+  if (name == "settings") {
+    if (!applied_) return Error(Errc::not_found, "no settings applied (state " + std::string(to_string(life_.state())) + ")");
+    nlohmann::json j;
+    if (applied_->ipv4) j["ipv4"] = applied_->ipv4->str();
+    if (applied_->ipv6) j["ipv6"] = applied_->ipv6->str();
+    j["mtu"] = applied_->mtu;
+    j["keepalive_secs"] = applied_->keepalive_secs;
+    j["dead_peer_secs"] = applied_->dead_peer_secs;
+    return j;
+  }
+  return Error(Errc::invalid_argument, "unknown message '" + name + "' (echo|path|network|history|settings)");
+}
+
+Result<nlohmann::json> Client::reload() {
+  auto fresh = config::load_client(cfg_.path);
+  if (!fresh) return Error(fresh.error().code, "reload refused, running config kept: " + fresh.error().message);
+  config::ClientConfig& n = *fresh;
+  // Reload applies: server, server_name, ca/cert/key (new handshake), [routes], [dns],
+  // tunnel.mtu (settings re-applied), log_level, reconnect_max_secs, [[on_demand]]. Anything else
+  // (the control socket, the device, the mode, privileges, apps, ...) needs a restart: the reload
+  // is refused as a whole, so a running client never runs half of a config.
+  {
+    config::ClientConfig rest = n;
+    rest.server_host = cfg_.server_host;
+    rest.server_port = cfg_.server_port;
+    rest.server_name = cfg_.server_name;
+    rest.ca = cfg_.ca;
+    rest.cert = cfg_.cert;
+    rest.key = cfg_.key;
+    rest.routes = cfg_.routes;
+    rest.dns = cfg_.dns;
+    rest.tunnel.mtu = cfg_.tunnel.mtu;
+    rest.log_level = cfg_.log_level;
+    rest.reconnect_max_secs = cfg_.reconnect_max_secs;
+    rest.on_demand = cfg_.on_demand;
+    rest.path = cfg_.path;
+    if (!(rest == cfg_))
+      return Error(Errc::unsupported,
+                   "reload refused, running config kept: only server, server_name, ca, cert, key, [routes], [dns], "
+                   "tunnel.mtu, log_level, reconnect_max_secs and [[on_demand]] can change without a restart");
+  }
+  nlohmann::json changed = nlohmann::json::array();
+  bool new_session = n.server_host != cfg_.server_host || n.server_port != cfg_.server_port ||
+                     n.server_name != cfg_.server_name || n.ca != cfg_.ca || n.cert != cfg_.cert || n.key != cfg_.key;
+  std::shared_ptr<tls::DtlsConfig> dtls = dtls_;
+  Endpoint ep = server_ep_;
+  if (new_session) {
+    // Everything that can fail is done before anything is changed.
+    auto creds = tls::Credentials::load(n.ca, n.cert, n.key);
+    if (!creds) return Error(creds.error().code, "reload refused, running config kept: " + creds.error().message);
+    auto d = tls::DtlsConfig::make_client(*creds, rng_);
+    if (!d) return Error(d.error().code, "reload refused, running config kept: " + d.error().message);
+    dtls = *d;
+    if (auto a = IpAddr::parse(n.server_host)) {
+      ep = Endpoint{*a, n.server_port};
+    } else if (n.server_host != cfg_.server_host || n.server_port != cfg_.server_port) {
+      return Error(Errc::unsupported, "reload refused: a server given by name needs a restart");
+    }
+    if (ep.addr.is_v4() != server_ep_.addr.is_v4())
+      return Error(Errc::unsupported, "reload refused: the server's address family changed (needs a restart)");
+    changed.push_back("server/credentials");
+  }
+  bool host_settings = n.routes != cfg_.routes || n.dns != cfg_.dns || n.tunnel.mtu != cfg_.tunnel.mtu;
+  if (host_settings) changed.push_back("routes/dns/mtu");
+  if (n.log_level != cfg_.log_level) {
+    log::Level lvl;
+    if (log::parse_level(n.log_level.c_str(), &lvl)) log::set_level(lvl);
+    changed.push_back("log_level");
+  }
+  if (n.reconnect_max_secs != cfg_.reconnect_max_secs) changed.push_back("reconnect_max_secs");
+  bool rules = n.on_demand != cfg_.on_demand;
+  if (rules) changed.push_back("on_demand");
+
+  cfg_ = std::move(n);
+  dtls_ = dtls;
+  server_ep_ = ep;
+  std::string session = "kept";
+  if (new_session && want_up_) {
+    now_ = loop_.now_ms();
+    if (session_ && !session_ended_ && session_->state() != proto::ClientSession::State::closed) {
+      if (life_.state() == State::connected) transition(State::reasserting, Reason::reload);
+      session_->close(proto::CloseReason::user, now_);
+      flush();
+      session_ended_ = false;
+    }
+    start_session();
+    session = "restarted";
+  } else if (host_settings && applied_) {
+    proto::NetworkSettings s = *applied_;
+    remove_settings();
+    if (auto r = apply_settings(s); !r) {
+      settings_error_ = r.error().message;
+      LOG_ERROR("client: reload: cannot re-apply the settings: %s", settings_error_.c_str());
+    }
+  }
+  if (rules && path_wake_) path_wake_->cancel();
+  LOG_INFO("client: config reloaded (%zu changes), session %s", changed.size(), session.c_str());
+  return nlohmann::json{{"reloaded", true}, {"changed", changed}, {"session", session}};
+}
+
+std::string Client::metrics_text() {
+  using metrics::Labels;
+  metrics::Exposition m;
+  uint64_t now = loop_.now_ms();
+  for (State s : {State::disconnected, State::connecting, State::connected, State::reasserting, State::disconnecting})
+    m.gauge("ptun_client_state", "1 for the tunnel's current state (NEVPNStatus).", life_.state() == s ? 1 : 0,
+            Labels{{"state", to_string(s)}});
+  m.gauge("ptun_client_state_seconds", "Seconds in the current state.", double(now - life_.since_ms()) / 1000.0);
+  m.counter("ptun_client_reconnects_total", "Sessions started again after one ended.", double(reconnects_));
+  m.counter("ptun_client_roams_total", "Path changes survived by the same session.", double(roams_));
+  m.counter("ptun_client_roam_failures_total", "Roams that needed a new handshake.", double(roam_failures_));
+  m.counter("ptun_client_path_changes_total", "Changes of the route to the server.", double(path_changes_));
+  if (session_) {
+    const auto& st = session_->stats();
+    m.counter("ptun_client_received_bytes_total", "Bytes received through the tunnel (session).", double(st.bytes_in));
+    m.counter("ptun_client_sent_bytes_total", "Bytes sent through the tunnel (session).", double(st.bytes_out));
+    m.counter("ptun_client_received_packets_total", "Packets received through the tunnel (session).", double(st.packets_in));
+    m.counter("ptun_client_sent_packets_total", "Packets sent through the tunnel (session).", double(st.packets_out));
+    m.gauge("ptun_client_rtt_seconds", "Smoothed round-trip time to the server.", double(st.rtt_us_smoothed) / 1e6);
+    if (life_.state() == State::connected)
+      m.gauge("ptun_client_session_uptime_seconds", "Seconds since the session was established.",
+              double(now - established_ms_) / 1000.0);
+    if (st.last_handshake_ms)
+      m.gauge("ptun_client_last_handshake_seconds", "Seconds since the last handshake.",
+              double(now - st.last_handshake_ms) / 1000.0);
+  }
+  const std::pair<const char*, uint64_t> drops[] = {
+      {"not_connected", counters_.drop_not_connected}, {"malformed", counters_.drop_malformed},
+      {"too_big", counters_.drop_too_big},             {"tun_write", counters_.drop_tun_write},
+      {"udp_send", counters_.drop_udp_send},           {"foreign_source", counters_.drop_foreign_source}};
+  for (const auto& [cause, n] : drops)
+    m.counter("ptun_client_dropped_packets_total", "Packets dropped, by cause.", double(n), Labels{{"cause", cause}});
+  m.counter("ptun_client_tun_read_packets_total", "Packets read from the TUN.", double(counters_.tun_rx_packets));
+  m.counter("ptun_client_tun_written_packets_total", "Packets written to the TUN.", double(counters_.tun_tx_packets));
+  return m.text();
+}
+
+}  // namespace ptun::client

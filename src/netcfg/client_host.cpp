@@ -1,0 +1,144 @@
+#include "netcfg/client_host.hpp"
+
+#include <sys/stat.h>
+
+#include "common/log.hpp"
+#include "common/rng.hpp"
+#include "core/loop.hpp"
+#include "netcfg/firewall.hpp"
+
+namespace ptun::netcfg {
+namespace {
+
+std::string journal_path(const config::ClientConfig& cfg) { return cfg.state_dir + "/" + kJournalName; }
+
+bool is_killswitch(const Change& c) { return c.kind == Change::Kind::nft_table && c.name == kNftTable; }
+
+}  // namespace
+
+ClientHost::ClientHost(core::Loop& loop, netlink::Rtnl& rtnl, const config::ClientConfig& cfg, const Endpoint& server)
+    : loop_(loop), rtnl_(rtnl), cfg_(cfg), server_(server), ops_(rtnl), host_(ops_, Journal(journal_path(cfg))) {}
+
+ClientHost::~ClientHost() { forwarder_.reset(); }
+
+Result<std::unique_ptr<ClientHost>> ClientHost::open(core::Loop& loop, netlink::Rtnl& rtnl,
+                                                     const config::ClientConfig& cfg, const Endpoint& server) {
+  if (!valid_ifname(cfg.tunnel.interface))
+    return Error(Errc::invalid_argument, "interface name '" + cfg.tunnel.interface + "' is not usable in nftables");
+  std::unique_ptr<ClientHost> h(new ClientHost(loop, rtnl, cfg, server));
+  // A kill switch left by a previous run stays in place when this run installs one again: the
+  // new ruleset replaces it atomically, so there is no window without rules across the restart.
+  bool ks = cfg.protocol.include_all_networks;
+  auto undone = h->host_.recover([ks](const Change& c) { return ks && is_killswitch(c); });
+  if (!undone) return undone.error();
+  if (*undone) LOG_WARN("netcfg: restored %zu host change(s) left by a previous run", *undone);
+  if (ks) {
+    if (auto r = h->install_kill_switch(); !r) return r.error();
+  }
+  h->base_ = h->host_.checkpoint();
+  return h;
+}
+
+Result<void> ClientHost::install_kill_switch() {
+  KillSwitchSpec ks;
+  ks.tun_iface = cfg_.tunnel.interface;
+  ks.fwmark = cfg_.tunnel.fwmark;
+  ks.server = server_;
+  if (cfg_.protocol.exclude_local_networks) {
+    auto addrs = rtnl_.addrs();
+    if (!addrs) return addrs.error();
+    for (const auto& n : connected_networks(*addrs, 0))
+      if (is_private_or_link_local(n)) ks.local_networks.push_back(n);
+  }
+  if (auto r = host_.set_nft_table(kNftTable, killswitch_script(ks)); !r) return r;
+  kill_switch_ = true;
+  LOG_INFO("netcfg: kill switch on (nftables table inet %s)", kNftTable);
+  return {};
+}
+
+Result<void> ClientHost::apply(const proto::NetworkSettings& s, int tun_ifindex) {
+  clear();
+  HostFacts f;
+  f.server = server_;
+  f.tun_ifindex = tun_ifindex;
+  auto addrs = rtnl_.addrs();
+  if (!addrs) return addrs.error();
+  f.connected = connected_networks(*addrs, tun_ifindex);
+  // Ask the kernel for the original paths the planner needs, before anything changes.
+  auto in = route_inputs(s, cfg_, f);
+  for (const auto& a : needed_paths(in)) {
+    auto r = rtnl_.route_get(a, cfg_.tunnel.fwmark);
+    if (r) f.paths.push_back(OriginalPath{a, *r});
+  }
+  auto plan = plan_host(s, cfg_, f);
+  if (!plan) return plan.error();
+
+  size_t cp = host_.checkpoint();
+  auto fail = [&](const Error& e) -> Result<void> {
+    forwarder_.reset();
+    host_.rollback(cp);
+    dns_backend_ = "none";
+    return e;
+  };
+  for (const auto& r : plan->routes.routes)
+    if (auto res = host_.add_route(r); !res) return fail(res.error());
+  for (const auto& r : plan->routes.rules)
+    if (auto res = host_.add_rule(r); !res) return fail(res.error());
+  if (plan->enforce_nft)
+    if (auto res = host_.set_nft_table(kNftTable, *plan->enforce_nft); !res) return fail(res.error());
+  if (auto res = apply_dns(plan->dns); !res) return fail(res.error());
+  applied_ = std::move(*plan);
+  return {};
+}
+
+Result<void> ClientHost::apply_dns(const DnsPlan& dns) {
+  if (dns.mode == DnsMode::none) return {};
+  if (resolved_running()) {
+    dns_backend_ = "systemd-resolved";
+    return host_.configure_resolved(cfg_.tunnel.interface, resolved_commands(dns, cfg_.tunnel.interface));
+  }
+  auto orig = ops_.read_file(kResolvConf);
+  if (!orig) return orig.error();
+  std::string original = orig->value_or("");
+  // The journal keeps the very first original (a reconnect must not take ours for it).
+  for (const auto& e : host_.entries())
+    if (e.kind == Change::Kind::file && e.path == kResolvConf) original = e.content;
+  if (dns.mode == DnsMode::split) {
+    auto upstream = parse_nameservers(original);
+    auto listen = Endpoint{*IpAddr::parse(kForwarderAddr), 53};
+    auto fwd = DnsForwarder::start(loop_, listen,
+                                   ForwarderCore(dns.match_domains, dns.servers, upstream,
+                                                 [] { return SystemRng().u32(); }));
+    if (!fwd) return fwd.error();
+    forwarder_ = std::move(*fwd);
+  }
+  dns_backend_ = dns.mode == DnsMode::split ? "resolv.conf + forwarder" : "resolv.conf";
+  return host_.write_file(kResolvConf, render_resolv_conf(dns, original));
+}
+
+void ClientHost::clear() {
+  forwarder_.reset();
+  host_.rollback(base_);
+  applied_.reset();
+  dns_backend_ = "none";
+  // The enforce_routes ruleset (if any) went with the rollback; the kill switch is before base_.
+}
+
+void ClientHost::shutdown(bool user_down) {
+  forwarder_.reset();
+  applied_.reset();
+  bool keep = cfg_.protocol.always_on && cfg_.protocol.include_all_networks && !user_down;
+  host_.undo_all([keep](const Change& c) { return keep && is_killswitch(c); });
+  if (keep) LOG_WARN("netcfg: always_on: the kill switch stays until `ptun down` or `ptun cleanup`");
+  kill_switch_ = keep;
+}
+
+Result<size_t> cleanup(const config::ClientConfig& cfg) {
+  auto rtnl = netlink::Rtnl::open();
+  if (!rtnl) return rtnl.error();
+  SystemOps ops(**rtnl);
+  HostConfig host(ops, Journal(journal_path(cfg)));
+  return host.recover();
+}
+
+}  // namespace ptun::netcfg

@@ -1,0 +1,63 @@
+// The client's host configuration over its whole life (the I/O side of client_plan.hpp):
+//   open()      replay what a crashed run left (journal), then install the kill switch
+//               (include_all_networks) before the client sends its first datagram;
+//   apply()     routes, DNS and enforced routes for one set of settings; all or nothing (a
+//               failure half-way rolls back to the state before apply);
+//   clear()     back to the state after open() (reconnect with other settings): kill switch kept;
+//   shutdown()  restore the host; always_on keeps the kill switch (fail closed) unless the user
+//               disconnected (`ptun down`); it stays journaled for `ptun cleanup`.
+#pragma once
+#include <memory>
+#include <string>
+
+#include "config/config.hpp"
+#include "netcfg/client_plan.hpp"
+#include "netcfg/dns_forwarder.hpp"
+#include "netcfg/host_config.hpp"
+#include "netcfg/host_ops.hpp"
+
+namespace ptun::core { class Loop; }
+
+namespace ptun::netcfg {
+
+inline constexpr const char* kJournalName = "netcfg.journal";
+inline constexpr const char* kResolvConf = "/etc/resolv.conf";
+
+class ClientHost {
+ public:
+  // `rtnl` outlives this object. Errors: journal unreadable, kill switch not installable.
+  static Result<std::unique_ptr<ClientHost>> open(core::Loop& loop, netlink::Rtnl& rtnl,
+                                                  const config::ClientConfig& cfg, const Endpoint& server);
+  ~ClientHost();
+  Result<void> apply(const proto::NetworkSettings& s, int tun_ifindex);
+  void clear();
+  void shutdown(bool user_down);
+
+  bool kill_switch() const { return kill_switch_; }
+  const HostPlan* applied() const { return applied_ ? &*applied_ : nullptr; }
+  const char* dns_backend() const { return dns_backend_; }
+  const DnsForwarder* forwarder() const { return forwarder_.get(); }
+
+ private:
+  ClientHost(core::Loop& loop, netlink::Rtnl& rtnl, const config::ClientConfig& cfg, const Endpoint& server);
+  Result<void> install_kill_switch();
+  Result<void> apply_dns(const DnsPlan& dns);
+
+  core::Loop& loop_;
+  netlink::Rtnl& rtnl_;
+  const config::ClientConfig& cfg_;
+  Endpoint server_;
+  SystemOps ops_;
+  HostConfig host_;
+  size_t base_ = 0;   // checkpoint after open(): the kill switch
+  bool kill_switch_ = false;
+  std::optional<HostPlan> applied_;
+  std::unique_ptr<DnsForwarder> forwarder_;
+  const char* dns_backend_ = "none";
+};
+
+// `ptun cleanup`: replays and removes the journal of the client config's state_dir (routes,
+// rules, DNS, nftables, also an always_on kill switch). Returns how many changes were undone.
+Result<size_t> cleanup(const config::ClientConfig& cfg);
+
+}  // namespace ptun::netcfg

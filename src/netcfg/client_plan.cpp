@@ -1,0 +1,88 @@
+#include "netcfg/client_plan.hpp"
+
+#include <algorithm>
+
+#include "netcfg/firewall.hpp"
+
+namespace ptun::netcfg {
+namespace {
+
+Cidr host_prefix(const IpAddr& a) { return Cidr{a, uint8_t(a.is_v4() ? 32 : 128)}; }
+
+}  // namespace
+
+std::vector<Cidr> connected_networks(const std::vector<netlink::AddrInfo>& addrs, int tun_ifindex) {
+  std::vector<Cidr> out;
+  for (const auto& a : addrs) {
+    if (a.ifindex == tun_ifindex || a.scope == RT_SCOPE_HOST) continue;
+    Cidr n = a.addr.network();
+    if (n.prefix == 0) continue;
+    if (std::find(out.begin(), out.end(), n) == out.end()) out.push_back(n);
+  }
+  return out;
+}
+
+RouteInputs route_inputs(const proto::NetworkSettings& s, const config::ClientConfig& cfg, const HostFacts& f) {
+  RouteInputs in;
+  in.included = s.included_routes;
+  in.included.insert(in.included.end(), cfg.routes.include.begin(), cfg.routes.include.end());
+  in.excluded = s.excluded_routes;
+  in.excluded.insert(in.excluded.end(), cfg.routes.exclude.begin(), cfg.routes.exclude.end());
+  in.tunnel_v4 = s.ipv4.has_value();
+  in.tunnel_v6 = s.ipv6.has_value();
+  // The tunnel's DNS servers are reached through the tunnel: a host route when no included route
+  // covers them (split include), so no query to them leaves outside.
+  std::vector<IpAddr> servers = s.dns_servers;
+  servers.insert(servers.end(), cfg.dns.servers.begin(), cfg.dns.servers.end());
+  for (const auto& d : servers) {
+    bool carried = d.is_v4() ? in.tunnel_v4 : in.tunnel_v6;
+    bool covered = cfg.protocol.include_all_networks;
+    for (const auto& i : in.included) covered = covered || covers(i, host_prefix(d));
+    if (carried && !covered) in.included.push_back(host_prefix(d));
+  }
+  in.local_networks = f.connected;
+  in.server = f.server.addr;
+  in.tun_ifindex = f.tun_ifindex;
+  in.table = cfg.tunnel.table;
+  in.fwmark = cfg.tunnel.fwmark;
+  in.include_all_networks = cfg.protocol.include_all_networks;
+  in.exclude_local_networks = cfg.protocol.exclude_local_networks;
+  return in;
+}
+
+DnsInputs dns_inputs(const proto::NetworkSettings& s, const config::ClientConfig& cfg) {
+  DnsInputs d;
+  d.servers = s.dns_servers;
+  d.servers.insert(d.servers.end(), cfg.dns.servers.begin(), cfg.dns.servers.end());
+  d.search_domains = s.search_domains;
+  d.search_domains.insert(d.search_domains.end(), cfg.dns.search_domains.begin(), cfg.dns.search_domains.end());
+  d.match_domains = s.match_domains;
+  d.match_domains.insert(d.match_domains.end(), cfg.dns.match_domains.begin(), cfg.dns.match_domains.end());
+  return d;
+}
+
+Result<HostPlan> plan_host(const proto::NetworkSettings& s, const config::ClientConfig& cfg, const HostFacts& f) {
+  HostPlan plan;
+  if (!s.ipv4 && !s.ipv6) return Error(Errc::invalid_argument, "the server assigned no tunnel address");
+  auto in = route_inputs(s, cfg, f);
+  auto routes = plan_routes(in, f.paths);
+  if (!routes) return routes.error();
+  plan.routes = std::move(*routes);
+  auto dns = plan_dns(dns_inputs(s, cfg));
+  if (!dns) return dns.error();
+  plan.dns = std::move(*dns);
+  if (cfg.protocol.enforce_routes && !cfg.protocol.include_all_networks) {
+    EnforceSpec e;
+    e.tun_iface = cfg.tunnel.interface;
+    e.fwmark = cfg.tunnel.fwmark;
+    for (const auto& r : plan.routes.routes) {
+      if (r.type == RTN_THROW) e.excluded.push_back(r.dst);
+      else if (r.type == RTN_UNICAST && r.ifindex == f.tun_ifindex) e.included.push_back(r.dst);
+    }
+    e.connected = f.connected;
+    plan.enforce_nft = enforce_script(e);
+  }
+  return plan;
+}
+
+}  // namespace ptun::netcfg

@@ -1,0 +1,37 @@
+#include "netcfg/dns_message.hpp"
+
+namespace ptun::netcfg {
+
+Result<DnsQuestion> parse_dns_query(std::span<const uint8_t> m) {
+  if (m.size() < kDnsHeader) return Error(Errc::protocol, "dns: short message");
+  if (m[2] & 0x80) return Error(Errc::protocol, "dns: not a query");
+  uint16_t qdcount = uint16_t(m[4] << 8 | m[5]);
+  if (qdcount == 0) return Error(Errc::protocol, "dns: no question");
+  DnsQuestion q;
+  q.id = dns_id(m);
+  size_t pos = kDnsHeader;
+  while (true) {
+    if (pos >= m.size()) return Error(Errc::protocol, "dns: truncated name");
+    uint8_t len = m[pos++];
+    if (len == 0) break;
+    if (len & 0xc0) return Error(Errc::protocol, "dns: compressed or extended label in a query");
+    if (len > 63) return Error(Errc::protocol, "dns: label too long");
+    if (m.size() - pos < len) return Error(Errc::protocol, "dns: truncated label");
+    if (!q.name.empty()) q.name += '.';
+    if (q.name.size() + len > kMaxDnsName) return Error(Errc::protocol, "dns: name too long");
+    for (size_t i = 0; i < len; ++i) {
+      char c = char(m[pos + i]);
+      if (c >= 'A' && c <= 'Z') c = char(c - 'A' + 'a');
+      bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+      if (!ok) return Error(Errc::protocol, "dns: unexpected byte in a label");
+      q.name += c;
+    }
+    pos += len;
+  }
+  if (m.size() - pos < 4) return Error(Errc::protocol, "dns: truncated question");
+  q.qtype = uint16_t(m[pos] << 8 | m[pos + 1]);
+  q.qclass = uint16_t(m[pos + 2] << 8 | m[pos + 3]);
+  return q;
+}
+
+}  // namespace ptun::netcfg

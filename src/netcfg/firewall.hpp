@@ -1,0 +1,48 @@
+// nftables rulesets ptun installs on the client host (sans-I/O: text for `nft -f -`).
+//
+// Kill switch (include_all_networks): table inet <name>, output and forward chains with policy
+// drop. Allowed: loopback, the TUN, ptun's own datagrams to the VPN server (fwmark AND server
+// address AND port), DHCPv4/DHCPv6 client traffic, router/neighbour solicitation and
+// advertisement, and (exclude_local_networks) the directly connected private networks.
+// Forwarded traffic (a LAN routed through this host) may only leave through the TUN.
+//
+// Enforced routes (enforce_routes without include_all_networks): an output chain with policy
+// accept that drops traffic to an included prefix leaving through any other interface and
+// traffic to an excluded prefix entering the TUN, whatever interface an app bound to.
+//
+// Every script starts with "add table" + "flush table" and recreates its chains, so one
+// `nft -f` transaction replaces the previous ruleset atomically: there is never a window without
+// rules, whether it is the first install, an update, or a restart over a table left by a crash.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "common/net_addr.hpp"
+
+namespace ptun::netcfg {
+
+inline constexpr const char* kNftTable = "ptun";
+
+struct KillSwitchSpec {
+  std::string table = kNftTable;
+  std::string tun_iface;
+  uint32_t fwmark = 0;
+  Endpoint server;
+  std::vector<Cidr> local_networks;   // allowed outside the tunnel (exclude_local_networks)
+};
+
+struct EnforceSpec {
+  std::string table = kNftTable;
+  std::string tun_iface;
+  uint32_t fwmark = 0;
+  std::vector<Cidr> included, excluded, connected;   // connected: host routes that keep precedence
+};
+
+std::string killswitch_script(const KillSwitchSpec& s);
+std::string enforce_script(const EnforceSpec& s);
+std::string delete_table_script(const std::string& table);
+
+// Interface names as nft accepts them in a quoted string: 1..15 bytes of [A-Za-z0-9_.-].
+bool valid_ifname(const std::string& name);
+
+}  // namespace ptun::netcfg

@@ -1,0 +1,173 @@
+#include "netstack/tcp_conn.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "netstack/netstack.hpp"
+
+extern "C" {
+#include "lwip/pbuf.h"
+#include "lwip/tcp.h"
+}
+
+namespace ptun::netstack {
+
+struct TcpConn::Glue {
+  static err_t on_recv(void* arg, struct tcp_pcb*, struct pbuf* p, err_t err) {
+    auto* c = static_cast<TcpConn*>(arg);
+    if (!p || err != ERR_OK) {
+      if (p) pbuf_free(p);
+      c->rx_eof_ = true;
+    } else {
+      c->rx_.push_back(p);
+    }
+    c->rx_wake_.poke();
+    return ERR_OK;
+  }
+  static err_t on_sent(void* arg, struct tcp_pcb*, u16_t) {
+    static_cast<TcpConn*>(arg)->tx_wake_.poke();
+    return ERR_OK;
+  }
+  static err_t on_connected(void* arg, struct tcp_pcb*, err_t) {
+    auto* c = static_cast<TcpConn*>(arg);
+    c->connected_ = true;
+    c->tx_wake_.poke();
+    return ERR_OK;
+  }
+  // lwIP has freed the pcb when this runs: forget it.
+  static void on_err(void* arg, err_t err) {
+    auto* c = static_cast<TcpConn*>(arg);
+    c->pcb_ = nullptr;
+    c->err_ = err == ERR_OK ? int(ERR_ABRT) : int(err);
+    c->rx_wake_.poke();
+    c->tx_wake_.poke();
+  }
+};
+
+TcpConn::TcpConn(Netstack& stack, struct tcp_pcb* pcb)
+    : stack_(stack), pcb_(pcb), rx_wake_(stack.loop()), tx_wake_(stack.loop()) {
+  tcp_arg(pcb, this);
+  tcp_recv(pcb, Glue::on_recv);
+  tcp_sent(pcb, Glue::on_sent);
+  tcp_err(pcb, Glue::on_err);
+}
+
+TcpConn::~TcpConn() {
+  close();
+  for (auto* p : rx_) pbuf_free(p);
+  if (counted_) stack_.release_tcp();
+}
+
+void TcpConn::detach() {
+  if (!pcb_) return;
+  tcp_arg(pcb_, nullptr);
+  tcp_recv(pcb_, nullptr);
+  tcp_sent(pcb_, nullptr);
+  tcp_err(pcb_, nullptr);
+}
+
+void TcpConn::close() {
+  if (!pcb_) return;
+  detach();
+  if (tcp_close(pcb_) != ERR_OK) tcp_abort(pcb_);
+  pcb_ = nullptr;
+  stack_.poke_timers();
+}
+
+Endpoint TcpConn::local() const {
+  if (!pcb_) return {};
+  return Endpoint{from_lwip(&pcb_->local_ip), pcb_->local_port};
+}
+
+core::Task<Result<std::unique_ptr<TcpConn>>> TcpConn::connect(Netstack& stack, Endpoint dst,
+                                                              uint64_t timeout_ms,
+                                                              core::CancelToken token) {
+  if (!stack.address(dst.addr.family))
+    co_return Error(Errc::unsupported, "the tunnel has no " + std::string(dst.addr.is_v4() ? "IPv4" : "IPv6") + " address");
+  if (!stack.acquire_tcp()) co_return Error(Errc::limit, "too many TCP connections in the tunnel");
+  struct tcp_pcb* pcb = tcp_new_ip_type(dst.addr.is_v4() ? IPADDR_TYPE_V4 : IPADDR_TYPE_V6);
+  if (!pcb) {
+    stack.release_tcp();
+    co_return Error(Errc::io, "lwIP: no memory for a TCP pcb");
+  }
+  std::unique_ptr<TcpConn> c(new TcpConn(stack, pcb));
+  c->counted_ = true;
+  tcp_nagle_disable(pcb);   // a relay: the application already chose its write sizes
+  ip_addr_t ip;
+  to_lwip(dst.addr, &ip);
+  if (err_t e = tcp_connect(pcb, &ip, dst.port, Glue::on_connected); e != ERR_OK) {
+    co_return Error(Errc::io, std::string("lwIP tcp_connect: ") + lwip_strerr(e));
+  }
+  stack.poke_timers();
+  uint64_t deadline = stack.loop().now_ms() + timeout_ms;
+  while (!c->connected_) {
+    if (!c->pcb_) co_return Error(Errc::closed, c->err_ == ERR_RST ? "connection refused" : "connection failed");
+    if (stack.loop().now_ms() >= deadline) co_return Error(Errc::timeout, "no answer from " + dst.str());
+    auto r = co_await c->tx_wake_.wait_until(deadline, token);
+    if (!r) co_return r.error();
+  }
+  co_return c;
+}
+
+core::Task<Result<size_t>> TcpConn::read(std::span<uint8_t> buf, core::CancelToken token) {
+  for (;;) {
+    if (!rx_.empty()) {
+      size_t n = 0;
+      while (n < buf.size() && !rx_.empty()) {
+        struct pbuf* p = rx_.front();
+        size_t want = std::min<size_t>(buf.size() - n, p->tot_len - rx_off_);
+        size_t got = pbuf_copy_partial(p, buf.data() + n, uint16_t(want), uint16_t(rx_off_));
+        n += got;
+        rx_off_ += got;
+        if (rx_off_ >= p->tot_len) {
+          pbuf_free(p);
+          rx_.pop_front();
+          rx_off_ = 0;
+        }
+        if (got == 0) break;
+      }
+      unacked_ += n;
+      co_return n;
+    }
+    if (rx_eof_) co_return size_t(0);
+    if (!pcb_) co_return Error(Errc::closed, err_ == ERR_RST ? "connection reset" : "connection aborted");
+    auto r = co_await rx_wake_.wait_until(UINT64_MAX / 2, token);
+    if (!r) co_return r.error();
+  }
+}
+
+void TcpConn::ack(size_t n) {
+  n = std::min(n, unacked_);
+  unacked_ -= n;
+  while (pcb_ && n) {
+    uint16_t k = uint16_t(std::min<size_t>(n, 0xffff));
+    tcp_recved(pcb_, k);
+    n -= k;
+  }
+}
+
+core::Task<Result<void>> TcpConn::write_all(std::span<const uint8_t> data, core::CancelToken token) {
+  while (!data.empty()) {
+    if (!pcb_) co_return Error(Errc::closed, "connection closed");
+    size_t room = std::min<size_t>({tcp_sndbuf(pcb_), data.size(), 0xffff});
+    if (room > 0 && tcp_sndqueuelen(pcb_) < TCP_SND_QUEUELEN - 8) {
+      err_t e = tcp_write(pcb_, data.data(), uint16_t(room), TCP_WRITE_FLAG_COPY);
+      if (e == ERR_OK) {
+        data = data.subspan(room);
+        continue;
+      }
+      if (e != ERR_MEM) co_return Error(Errc::io, std::string("lwIP tcp_write: ") + lwip_strerr(e));
+    }
+    tcp_output(pcb_);
+    auto r = co_await tx_wake_.wait_until(UINT64_MAX / 2, token);
+    if (!r) co_return r.error();
+  }
+  if (pcb_) tcp_output(pcb_);
+  co_return Result<void>{};
+}
+
+void TcpConn::shutdown_write() {
+  if (pcb_) tcp_shutdown(pcb_, 0, 1);
+}
+
+}  // namespace ptun::netstack

@@ -1,0 +1,68 @@
+// A TCP connection inside the lwIP stack with a coroutine API. lwIP's callbacks only queue
+// data and wake the waiting coroutine (through a core::Timer used as a level-triggered wake-up);
+// the pcb pointer is nulled in the error callback because lwIP has already freed it then.
+// Back-pressure: received bytes are acknowledged to lwIP (tcp_recved, which reopens the
+// window) only when the caller says they went on, with ack().
+#pragma once
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <span>
+
+#include "common/net_addr.hpp"
+#include "common/result.hpp"
+#include "core/core.hpp"
+
+struct tcp_pcb;
+struct pbuf;
+
+namespace ptun::netstack {
+
+class Netstack;
+
+class TcpConn {
+ public:
+  // Opens a connection from the stack's own address. Errors: Errc::limit (the connection cap is
+  // reached), Errc::closed "refused" (RST), Errc::timeout (no answer within timeout_ms),
+  // Errc::unsupported (no own address of dst's family), Errc::cancelled, Errc::io.
+  static core::Task<Result<std::unique_ptr<TcpConn>>> connect(Netstack& stack, Endpoint dst,
+                                                              uint64_t timeout_ms,
+                                                              core::CancelToken token = {});
+  ~TcpConn();
+  TcpConn(const TcpConn&) = delete;
+  TcpConn& operator=(const TcpConn&) = delete;
+
+  // Copies up to buf.size() received bytes; 0 = the peer closed its side. The bytes stay counted
+  // against the receive window until ack(). Errors: Errc::closed (reset/aborted), cancelled.
+  core::Task<Result<size_t>> read(std::span<uint8_t> buf, core::CancelToken token = {});
+  // Reopens the receive window by n bytes: call after the bytes read were passed on.
+  void ack(size_t n);
+  // Queues all of data into lwIP's send buffer (waiting for room). Errors: closed, cancelled.
+  core::Task<Result<void>> write_all(std::span<const uint8_t> data, core::CancelToken token = {});
+  // Sends FIN (half-close); reading goes on.
+  void shutdown_write();
+  // Closes (or aborts if lwIP cannot close now). Idempotent; the destructor calls it.
+  void close();
+  bool alive() const { return pcb_ != nullptr; }
+  Endpoint local() const;
+
+  struct Glue;
+
+ private:
+  TcpConn(Netstack& stack, struct tcp_pcb* pcb);
+  void detach();
+
+  Netstack& stack_;
+  struct tcp_pcb* pcb_;
+  // Received, not yet read: pbufs as lwIP handed them (not chained: a chain's tot_len is 16 bits).
+  std::deque<struct pbuf*> rx_;
+  size_t rx_off_ = 0;            // bytes of rx_.front() already read
+  size_t unacked_ = 0;           // read but not acknowledged to lwIP yet
+  bool rx_eof_ = false;
+  bool connected_ = false;
+  int err_ = 0;                  // lwIP err_t from the error callback (0 = none)
+  core::Timer rx_wake_, tx_wake_;
+  bool counted_ = false;
+};
+
+}  // namespace ptun::netstack

@@ -1,0 +1,147 @@
+#include "proxy/host_socket.hpp"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+
+namespace ptun::proxy {
+namespace {
+
+Endpoint sock_name(int fd, bool peer) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  int rc = peer ? ::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len)
+                : ::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
+  if (rc != 0) return {};
+  return Endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&ss));
+}
+
+Result<int> open_bound(const Endpoint& at, int type) {
+  sockaddr_storage ss{};
+  socklen_t len = at.to_sockaddr(&ss);
+  if (len == 0) return Error(Errc::invalid_argument, "empty address");
+  int fd = ::socket(ss.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Error::from_errno("socket", errno);
+  int one = 1;
+  (void)::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
+    int e = errno;
+    ::close(fd);
+    return Error::from_errno("bind " + at.str(), e);
+  }
+  return fd;
+}
+
+}  // namespace
+
+HostTcp::HostTcp(core::Loop& loop, int fd) : loop_(loop), fd_(fd), poll_(loop, fd) {}
+
+HostTcp::~HostTcp() {
+  poll_.close();
+  ::close(fd_);
+}
+
+Result<std::unique_ptr<HostTcp>> HostTcp::listen(core::Loop& loop, const Endpoint& at, int backlog) {
+  auto fd = open_bound(at, SOCK_STREAM);
+  if (!fd) return fd.error();
+  if (::listen(*fd, backlog) != 0) {
+    int e = errno;
+    ::close(*fd);
+    return Error::from_errno("listen " + at.str(), e);
+  }
+  return std::unique_ptr<HostTcp>(new HostTcp(loop, *fd));
+}
+
+core::Task<Result<std::unique_ptr<HostTcp>>> HostTcp::accept(core::CancelToken token) {
+  for (;;) {
+    int fd = ::accept4(fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd >= 0) {
+      int one = 1;
+      (void)::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      co_return std::unique_ptr<HostTcp>(new HostTcp(loop_, fd));
+    }
+    if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
+      // EMFILE and friends: wait a little instead of spinning on a readable listener.
+      int e = errno;
+      auto s = co_await core::sleep_for(loop_, 100, token);
+      if (!s) co_return s.error();
+      if (e != EMFILE && e != ENFILE && e != ENOBUFS && e != ENOMEM) co_return Error::from_errno("accept", e);
+      continue;
+    }
+    auto r = co_await poll_.until(UV_READABLE, token);
+    if (!r) co_return r.error();
+  }
+}
+
+core::Task<Result<size_t>> HostTcp::read_some(std::span<uint8_t> buf, core::CancelToken token) {
+  for (;;) {
+    ssize_t n = ::recv(fd_, buf.data(), buf.size(), 0);
+    if (n >= 0) co_return size_t(n);
+    if (errno != EAGAIN && errno != EINTR) co_return Error::from_errno("recv", errno);
+    auto r = co_await poll_.until(UV_READABLE, token);
+    if (!r) co_return r.error();
+  }
+}
+
+core::Task<Result<void>> HostTcp::write_all(std::span<const uint8_t> data, core::CancelToken token) {
+  while (!data.empty()) {
+    ssize_t n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
+    if (n >= 0) {
+      data = data.subspan(size_t(n));
+      continue;
+    }
+    if (errno != EAGAIN && errno != EINTR) co_return Error::from_errno("send", errno);
+    auto r = co_await poll_.until(UV_WRITABLE, token);
+    if (!r) co_return r.error();
+  }
+  co_return Result<void>{};
+}
+
+void HostTcp::shutdown_write() { (void)::shutdown(fd_, SHUT_WR); }
+Endpoint HostTcp::local() const { return sock_name(fd_, false); }
+Endpoint HostTcp::peer() const { return sock_name(fd_, true); }
+
+HostUdp::HostUdp(core::Loop& loop, int fd) : fd_(fd), poll_(loop, fd) {}
+
+HostUdp::~HostUdp() {
+  poll_.close();
+  ::close(fd_);
+}
+
+Result<std::unique_ptr<HostUdp>> HostUdp::bind(core::Loop& loop, const Endpoint& at) {
+  auto fd = open_bound(at, SOCK_DGRAM);
+  if (!fd) return fd.error();
+  return std::unique_ptr<HostUdp>(new HostUdp(loop, *fd));
+}
+
+core::Task<Result<size_t>> HostUdp::recv_from(std::span<uint8_t> buf, Endpoint* from, core::CancelToken token) {
+  for (;;) {
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    ssize_t n = ::recvfrom(fd_, buf.data(), buf.size(), MSG_TRUNC, reinterpret_cast<sockaddr*>(&ss), &len);
+    if (n >= 0) {
+      *from = Endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&ss));
+      co_return std::min(size_t(n), buf.size());
+    }
+    if (errno != EAGAIN && errno != EINTR) co_return Error::from_errno("recvfrom", errno);
+    auto r = co_await poll_.until(UV_READABLE, token);
+    if (!r) co_return r.error();
+  }
+}
+
+Result<void> HostUdp::send_to(const Endpoint& to, std::span<const uint8_t> data) {
+  sockaddr_storage ss{};
+  socklen_t len = to.to_sockaddr(&ss);
+  if (::sendto(fd_, data.data(), data.size(), 0, reinterpret_cast<sockaddr*>(&ss), len) < 0)
+    return Error::from_errno("sendto " + to.str(), errno);
+  return {};
+}
+
+Endpoint HostUdp::local() const { return sock_name(fd_, false); }
+
+}  // namespace ptun::proxy

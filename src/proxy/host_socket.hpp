@@ -1,0 +1,55 @@
+// The host side of the proxy: non-blocking TCP and UDP sockets on the loop, awaited through
+// core::FdPoll (one poll per fd serves a concurrent reader and writer). Loopback listeners only
+// by configuration; nothing here needs privileges.
+#pragma once
+#include <memory>
+#include <span>
+
+#include "common/net_addr.hpp"
+#include "common/result.hpp"
+#include "core/core.hpp"
+
+namespace ptun::proxy {
+
+class HostTcp {
+ public:
+  // Errc::io with the errno text (address in use, ...).
+  static Result<std::unique_ptr<HostTcp>> listen(core::Loop& loop, const Endpoint& at, int backlog = 512);
+  ~HostTcp();
+  HostTcp(const HostTcp&) = delete;
+  HostTcp& operator=(const HostTcp&) = delete;
+
+  core::Task<Result<std::unique_ptr<HostTcp>>> accept(core::CancelToken token = {});
+  // Up to buf.size() bytes; 0 = EOF. Errors: Errc::io, cancelled, closed.
+  core::Task<Result<size_t>> read_some(std::span<uint8_t> buf, core::CancelToken token = {});
+  core::Task<Result<void>> write_all(std::span<const uint8_t> data, core::CancelToken token = {});
+  void shutdown_write();
+  Endpoint local() const;
+  Endpoint peer() const;
+
+ private:
+  HostTcp(core::Loop& loop, int fd);
+  core::Loop& loop_;
+  int fd_;
+  core::FdPoll poll_;
+};
+
+class HostUdp {
+ public:
+  static Result<std::unique_ptr<HostUdp>> bind(core::Loop& loop, const Endpoint& at);
+  ~HostUdp();
+  HostUdp(const HostUdp&) = delete;
+  HostUdp& operator=(const HostUdp&) = delete;
+  // One datagram into buf (truncated if larger); *from is its sender.
+  core::Task<Result<size_t>> recv_from(std::span<uint8_t> buf, Endpoint* from, core::CancelToken token = {});
+  // Best effort: a full socket buffer drops the datagram (UDP).
+  Result<void> send_to(const Endpoint& to, std::span<const uint8_t> data);
+  Endpoint local() const;
+
+ private:
+  HostUdp(core::Loop& loop, int fd);
+  int fd_;
+  core::FdPoll poll_;
+};
+
+}  // namespace ptun::proxy

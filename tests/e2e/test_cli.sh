@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The command line as a user meets it: version/help, usage errors exit 2 with one line, a broken
+# config fails with file:line:col and changes nothing, the example configs check, and a second
+# instance on the same control socket is refused before it touches the host.
+#   [srv] alone (a namespace, so the first instance's TUN never touches the host)
+source "$(dirname "$0")/lib.sh"
+e2e_init
+root=$(cd "$(dirname "$0")/../.." && pwd)
+
+"$E2E_PTUN" version | grep -q '^ptun ' || e2e_fail "version"
+"$E2E_PTUN" help | grep -q 'check-config' || e2e_fail "help"
+out=$("$E2E_PTUN" --no-such-flag 2>&1); rc=$?
+[ $rc -eq 2 ] && [ "$(echo "$out" | wc -l)" -eq 1 ] || e2e_fail "unknown flag: rc=$rc out=$out"
+out=$("$E2E_PTUN" frobnicate 2>&1); rc=$?
+[ $rc -eq 2 ] && echo "$out" | grep -q "unknown command 'frobnicate'" || e2e_fail "unknown command: $rc $out"
+out=$("$E2E_PTUN" server -c "$E2E_DIR/missing.toml" 2>&1); rc=$?
+[ $rc -eq 2 ] && echo "$out" | grep -q "not found" || e2e_fail "missing config: $rc $out"
+for f in "$root"/conf/*.toml; do
+  "$E2E_PTUN" check-config "$f" >/dev/null 2>&1 || e2e_fail "check-config $f"
+done
+e2e_log "usage errors exit 2; conf/*.toml check"
+
+printf 'listen = ["0.0.0.0:4433"]\n[tunnel]\nmtu = 70000\n' >"$E2E_DIR/broken.toml"
+out=$("$E2E_PTUN" check-config "$E2E_DIR/broken.toml" 2>&1); rc=$?
+[ $rc -eq 1 ] && echo "$out" | grep -qE "broken.toml:[0-9]+:[0-9]+: " || e2e_fail "broken config: $rc $out"
+e2e_log "broken config: $out"
+
+e2e_ns srv
+e2e_pki
+e2e_server_config
+{ echo 'bogus_key = 1'; cat "$E2E_DIR/server.toml"; } >"$E2E_DIR/unknown.toml"
+out=$("$E2E_PTUN" check-config "$E2E_DIR/unknown.toml" 2>&1); rc=$?
+[ $rc -eq 1 ] && echo "$out" | grep -q "unknown.toml:1:1: bogus_key" || e2e_fail "unknown key: $rc $out"
+e2e_log "unknown key: $out"
+e2e_bg srv server "$E2E_PTUN" server -c "$E2E_DIR/server.toml" >/dev/null
+e2e_wait_for 10 test -S "$E2E_DIR/run/server.sock" || e2e_fail "server did not start"
+before=$(in_ns srv ip -o link | wc -l)
+out=$(in_ns srv timeout 10 "$E2E_PTUN" server -c "$E2E_DIR/server.toml" 2>&1); rc=$?
+[ $rc -eq 1 ] && echo "$out" | grep -q "already running" || e2e_fail "second instance: $rc $out"
+[ "$(in_ns srv ip -o link | wc -l)" = "$before" ] || e2e_fail "second instance changed the links"
+"$E2E_PTUN" status -s "$E2E_DIR/run/server.sock" | grep -q "server:" || e2e_fail "first instance broken"
+e2e_log "second instance refused: $out"
+exit 0
