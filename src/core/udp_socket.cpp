@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -190,36 +191,82 @@ Task<Result<void>> UdpSocket::wait_writable(CancelToken token) {
 
 Result<size_t> UdpSocket::send_batch(std::span<const Datagram> dgrams) {
   if (fd_ < 0) return closed_error();
+  // Limits of one UDP GSO message: the kernel's UDP_MAX_SEGMENTS and a 64 KiB skb.
+  constexpr size_t kMaxSegments = 64, kMaxGsoBytes = 65000;
   size_t done = 0;
   while (done < dgrams.size()) {
-    const size_t chunk = std::min(dgrams.size() - done, limits::kBatch);
-    for (size_t i = 0; i < chunk; ++i) {
-      const Datagram& d = dgrams[done + i];
-      tx_iov_[i] = {const_cast<uint8_t*>(d.buf->data()), d.buf->len};
-      msghdr& h = tx_msgs_[i].msg_hdr;
-      h.msg_namelen = peer_sockaddr(d.peer, family_, &tx_addr_[i]);
-      h.msg_control = nullptr;
-      h.msg_controllen = 0;
+    size_t nmsg = 0, iov = 0, idx = done;
+    while (idx < dgrams.size() && nmsg < limits::kBatch && iov < limits::kBatch) {
+      const Datagram& first = dgrams[idx];
+      const size_t seg = first.buf->len;
+      size_t k = 1, bytes = seg;
+      if (gso_) {
+        // Equal-sized datagrams to the same peer; a shorter one may end the group.
+        while (idx + k < dgrams.size() && k < kMaxSegments && iov + k < limits::kBatch) {
+          const Datagram& d = dgrams[idx + k];
+          if (d.buf->len > seg || d.buf->len == 0 || bytes + d.buf->len > kMaxGsoBytes || !(d.peer == first.peer))
+            break;
+          bytes += d.buf->len;
+          ++k;
+          if (d.buf->len < seg) break;
+        }
+      }
+      for (size_t i = 0; i < k; ++i) {
+        const Datagram& d = dgrams[idx + i];
+        tx_iov_[iov + i] = {const_cast<uint8_t*>(d.buf->data()), d.buf->len};
+      }
+      msghdr& h = tx_msgs_[nmsg].msg_hdr;
+      h.msg_name = &tx_addr_[nmsg];
+      h.msg_namelen = peer_sockaddr(first.peer, family_, &tx_addr_[nmsg]);
+      h.msg_iov = &tx_iov_[iov];
+      h.msg_iovlen = k;
       h.msg_flags = 0;
+      if (k > 1) {
+        h.msg_control = tx_cmsg_[nmsg].buf;
+        h.msg_controllen = sizeof tx_cmsg_[nmsg].buf;
+        cmsghdr* c = CMSG_FIRSTHDR(&h);
+        c->cmsg_level = SOL_UDP;
+        c->cmsg_type = UDP_SEGMENT;
+        c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+        uint16_t gso_size = uint16_t(seg);
+        std::memcpy(CMSG_DATA(c), &gso_size, sizeof gso_size);
+      } else {
+        h.msg_control = nullptr;
+        h.msg_controllen = 0;
+      }
+      tx_count_[nmsg] = uint16_t(k);
+      ++nmsg;
+      iov += k;
+      idx += k;
     }
-    int n = ::sendmmsg(fd_, tx_msgs_.data(), unsigned(chunk), 0);
+    int n = ::sendmmsg(fd_, tx_msgs_.data(), unsigned(nmsg), 0);
     if (n >= 0) {
-      // A short count means the next datagram failed: the next round reports why.
-      done += size_t(n);
+      // A short count means the next message failed: the next round reports why.
+      for (int m = 0; m < n; ++m) {
+        done += tx_count_[size_t(m)];
+        if (tx_count_[size_t(m)] > 1) ++stats_.tx_gso_sends;
+      }
       continue;
     }
     int err = errno;
     if (err == EINTR) continue;
     if (err == EAGAIN || err == EWOULDBLOCK) break;
     if (err == EBADF || err == ENOTSOCK || err == EFAULT) return Error::from_errno("udp sendmmsg", err);
-    // This datagram is refused (too big, no route, firewall, wrong family): drop it, go on.
-    ++stats_.tx_dropped;
+    if (tx_count_[0] > 1 && (err == EIO || err == EINVAL || err == ENOPROTOOPT || err == EOPNOTSUPP)) {
+      // No UDP GSO on this kernel or path (e.g. no checksum offload): fall back for good.
+      gso_ = false;
+      stats_.gso_disabled = true;
+      LOG_INFO("core: UDP GSO unavailable (%s): sending datagrams one by one", std::strerror(err));
+      continue;
+    }
+    // This message is refused (too big, no route, firewall, wrong family): drop it, go on.
+    stats_.tx_dropped += tx_count_[0];
     uint64_t suppressed = 0;
     if (tx_log_limit_.allow(loop_.now_ms(), &suppressed))
       LOG_WARN("core: udp send to %s dropped: %s (%llu similar suppressed)",
                dgrams[done].peer.str().c_str(), std::strerror(err),
                static_cast<unsigned long long>(suppressed));
-    ++done;
+    done += tx_count_[0];
   }
   return done;
 }

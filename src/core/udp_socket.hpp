@@ -42,6 +42,8 @@ struct Datagram {
 struct UdpStats {
   uint64_t rx_truncated = 0;  // datagrams larger than the buffer's room: dropped
   uint64_t tx_dropped = 0;    // datagrams the kernel refused with a per-datagram error
+  uint64_t tx_gso_sends = 0;  // messages that carried several datagrams with UDP_SEGMENT
+  bool gso_disabled = false;  // the kernel/device refused UDP GSO once: plain sendmmsg since
 };
 
 class UdpSocket {
@@ -109,6 +111,14 @@ class UdpSocket {
   std::array<iovec, limits::kBatch> tx_iov_{};
   std::array<sockaddr_storage, limits::kBatch> rx_addr_{};
   std::array<sockaddr_storage, limits::kBatch> tx_addr_{};
+  // UDP GSO: consecutive datagrams to one peer of one size go out as one message with a
+  // UDP_SEGMENT control message; tx_count_[m] is how many datagrams message m carries.
+  std::array<uint16_t, limits::kBatch> tx_count_{};
+  struct alignas(cmsghdr) GsoCmsg {
+    char buf[CMSG_SPACE(sizeof(uint16_t))];
+  };
+  std::array<GsoCmsg, limits::kBatch> tx_cmsg_{};
+  bool gso_ = true;
 };
 
 }  // namespace ptun::core
