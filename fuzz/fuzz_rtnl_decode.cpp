@@ -2,7 +2,7 @@
 // The kernel is trusted more than the network, but a decoder bug would still be memory corruption
 // in a root process, and replies come from a socket: they get the same treatment as datagrams.
 //
-// Input: a byte stream walked like rtnl.cpp walks a reply (mnl_nlmsg_ok / mnl_nlmsg_next). Each
+// Input: a byte stream walked like rtnl.cpp walks a reply (message_ok / mnl_nlmsg_next). Each
 // message goes to the decoder of its own type, and to every other decoder too (the fuzzer need
 // not find the type values first). Whatever decodes as a route or a rule must also be encodable
 // again by the builders (or be refused by them with an error, never crash).
@@ -24,7 +24,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<uint32_t> storage(size / 4 + 1);
   std::memcpy(storage.data(), data, size);
   int len = int(size);
-  for (auto* nlh = reinterpret_cast<const nlmsghdr*>(storage.data()); mnl_nlmsg_ok(nlh, len);
+  for (auto* nlh = reinterpret_cast<const nlmsghdr*>(storage.data()); message_ok(nlh, len);
        nlh = mnl_nlmsg_next(nlh, &len)) {
     (void)decode_link(nlh);
     (void)decode_addr(nlh);

@@ -25,7 +25,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   OuterHeader h;
   if (decode_outer_header(in, &h) == HeaderStatus::ok) {
     uint8_t b[kOuterHeaderSize];
-    encode_outer_header(b, h.session_id);
+    encode_outer_header(b, h.session_id, h.kind);
     require(std::equal(b, b + kOuterHeaderSize, data));
     (void)looks_like_client_hello(in.subspan(kOuterHeaderSize));
   }

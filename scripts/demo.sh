@@ -101,6 +101,6 @@ say "ptun sessions (server)"
 "$ptun" sessions -s "$work/server.sock"
 
 say "tearing down"
-"$ptun" down -s "$work/client.sock" >/dev/null
+"$ptun" stop -s "$work/client.sock" >/dev/null   # `ptun down` would disconnect and keep it running
 sleep 0.5
 echo "done: namespaces, processes and files are removed on exit"

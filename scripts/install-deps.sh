@@ -5,7 +5,9 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config git ca-certificates xz-utils dpkg-dev
       libuv1-dev libmbedtls-dev libtomlplusplus-dev catch2 libmnl-dev libcli11-dev nlohmann-json3-dev
       iproute2 iputils-ping nftables iperf3 curl python3 procps psmisc
-      clang libclang-rt-14-dev)
+      tcpdump dnsmasq-base
+      clang libclang-rt-14-dev
+      prometheus)   # promtool: tests/e2e/test_lifecycle_control.sh checks the metrics text
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

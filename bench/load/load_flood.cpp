@@ -11,10 +11,11 @@
 //             from another socket: DTLS replay protection and roaming rules must drop them
 //
 // usage: ptun-load flood --pki DIR --server IP:PORT --server-name NAME [--count N] [--secs S]
-//        [--bind IP]
+//        [--rounds-per-sec R] [--bind IP]     (one round = one datagram of each kind)
 // Prints one JSON line with per-kind tx/rx datagrams and bytes, the largest reply and the
 // smallest request of the unverified kinds.
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -78,6 +79,8 @@ int run_flood(int argc, char** argv) {
   }
   long count = kv.count("--count") ? std::strtol(kv["--count"].c_str(), nullptr, 10) : 20000;
   long secs = kv.count("--secs") ? std::strtol(kv["--secs"].c_str(), nullptr, 10) : 20;
+  long rate = kv.count("--rounds-per-sec") ? std::strtol(kv["--rounds-per-sec"].c_str(), nullptr, 10) : 5000;
+  if (rate <= 0) rate = 5000;
   auto bind = IpAddr::parse(kv.count("--bind") ? kv["--bind"] : (server->addr.is_v4() ? "0.0.0.0" : "::"));
   log::set_level(log::Level::error);
   SystemRng rng;
@@ -129,7 +132,10 @@ int run_flood(int argc, char** argv) {
   quick.handshake_timeout_ms = 2000;
   std::vector<uint8_t> g(1500);
   long sent = 0;
+  uint64_t flood_t0 = now_ms();
   for (; sent < count && now_ms() < end; ++sent) {
+    // Paced, so that the flood overlaps the traffic it is meant to disturb.
+    while (uint64_t(sent) * 1000 > (now_ms() - flood_t0) * uint64_t(rate)) ::usleep(1000);
     // garbage
     size_t len = 1 + rng.u32() % 1400;
     rng.fill(g.data(), len);

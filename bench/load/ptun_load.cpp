@@ -61,9 +61,13 @@ bool Sockets::open(const Endpoint& server_ep, const IpAddr& bind_addr, int count
   for (int i = 0; i < count; ++i) {
     int fd = ::socket(server.addr.is_v4() ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) return false;
-    int buf = 4 << 20;
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
-    ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof buf);
+    // Bursts of handshake flights for hundreds of sessions: a small buffer would turn them into
+    // loss and DTLS retransmission backoff. FORCE needs CAP_NET_ADMIN; fall back quietly.
+    int buf = 8 << 20;
+    if (::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &buf, sizeof buf) != 0)
+      ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
+    if (::setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &buf, sizeof buf) != 0)
+      ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof buf);
     sockaddr_storage ss;
     socklen_t len = Endpoint{bind_addr, 0}.to_sockaddr(&ss);
     if (::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) return false;
@@ -185,7 +189,7 @@ struct Client final : proto::ClientSession::Callbacks {
     load.last_est_ms = now_ms();
   }
   void on_closed(proto::CloseReason r, const std::string& detail) override {
-    if (up || load.closed < 5) std::fprintf(stderr, "ptun-load: session %u closed: %s %s\n", index, proto::to_string(r), detail.c_str());
+    if (r != proto::CloseReason::shutdown && (up || load.closed < 5)) std::fprintf(stderr, "ptun-load: session %u closed: %s %s\n", index, proto::to_string(r), detail.c_str());
     up = false;
     ++load.closed;
   }
@@ -323,6 +327,7 @@ int run_load(int argc, char** argv) {
     }
     if (!server_pid.empty()) server_hwm = std::max(server_hwm, proc_kib(server_pid, "VmHWM"));
   }
+  uint64_t failed = load.closed;  // before our own closes below
   uint64_t now = now_ms();
   for (auto& c : clients)
     if (c->up) c->session->close(proto::CloseReason::shutdown, now);
@@ -335,7 +340,7 @@ int run_load(int argc, char** argv) {
               "\"traffic_secs\":%.2f,\"packets_per_sec\":%.1f,\"client_bytes_per_session\":%llu,"
               "\"client_rss_kib\":%llu,\"server_vmrss_kib\":%llu,\"server_vmhwm_kib\":%llu,"
               "\"tx_datagrams\":%llu,\"rx_datagrams\":%llu,\"tx_errors\":%llu}\n",
-              n, (unsigned long long)load.established, (unsigned long long)load.closed, (unsigned long long)certs_ms,
+              n, (unsigned long long)load.established, (unsigned long long)failed, (unsigned long long)certs_ms,
               hs_secs, hs_secs > 0 ? double(load.established) / hs_secs : 0.0, (unsigned long long)load.echo_sent,
               (unsigned long long)load.echo_replies, tr_secs,
               tr_secs > 0 ? double(load.echo_sent + load.echo_replies) / tr_secs : 0.0, (unsigned long long)per_session,

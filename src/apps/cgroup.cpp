@@ -91,7 +91,7 @@ NftCgroup nft_cgroup(const CgroupMount& m, const std::string& cgroup) {
   return out;
 }
 
-Result<void> join_cgroup(const CgroupMount& m, const std::string& cgroup) {
+Result<void> make_cgroup(const CgroupMount& m, const std::string& cgroup) {
   std::string dir = m.mount_point;
   size_t i = 1;
   while (i <= cgroup.size()) {
@@ -102,6 +102,16 @@ Result<void> join_cgroup(const CgroupMount& m, const std::string& cgroup) {
       return Error::from_errno("cannot create cgroup " + dir, errno);
     i = j + 1;
   }
+  return {};
+}
+
+void remove_cgroup(const CgroupMount& m, const std::string& cgroup) {
+  (void)::rmdir((m.mount_point + cgroup).c_str());
+}
+
+Result<void> join_cgroup(const CgroupMount& m, const std::string& cgroup) {
+  if (auto r = make_cgroup(m, cgroup); !r) return r;
+  std::string dir = m.mount_point + cgroup;
   std::ofstream procs(dir + "/cgroup.procs");
   procs << ::getpid() << "\n";
   procs.flush();

@@ -31,7 +31,12 @@ struct NftCgroup {
 };
 NftCgroup nft_cgroup(const CgroupMount& m, const std::string& cgroup);
 
-// Creates mount_point + cgroup (and its parents) if needed and moves the calling process into it.
+// Creates mount_point + cgroup and its parents if needed (nft resolves a cgroup path to its id
+// when the rule is loaded, so the group must exist first).
+Result<void> make_cgroup(const CgroupMount& m, const std::string& cgroup);
+// Removes the cgroup if it is empty (best effort; a populated group stays).
+void remove_cgroup(const CgroupMount& m, const std::string& cgroup);
+// make_cgroup, then moves the calling process into it.
 Result<void> join_cgroup(const CgroupMount& m, const std::string& cgroup);
 
 }  // namespace ptun::apps

@@ -1,4 +1,5 @@
-// Commands that talk to a running ptun over its control socket: status, sessions, kick, down.
+// Commands that talk to a running ptun over its control socket: status, sessions, kick, down, up,
+// stop, reload, stats, message.
 #include <iostream>
 
 #include "cli/command.hpp"
@@ -65,10 +66,41 @@ void register_control_commands(CommandSet& cmds) {
   });
   kick->add_option("name", kick_name, "peer name")->required();
   add_target_options(kick, kick_t);
-  auto* down = cmds.add("down", "disconnect and stop a running client", [] {
+  // down/up keep the client process running (disconnected / connected); stop ends it.
+  auto* down = cmds.add("down", "disconnect a running client (it stays running, disconnected)", [] {
     return call(socket_path(down_t, "/run/ptun/client.sock"), {{"cmd", "down"}}, true, nullptr);
   });
   add_target_options(down, down_t);
+  static Target up_t, stop_t, reload_t, stats_t, message_t;
+  auto* up = cmds.add("up", "connect a running client (after `ptun down`, or with on-demand rules)", [] {
+    return call(socket_path(up_t, "/run/ptun/client.sock"), {{"cmd", "up"}}, true, nullptr);
+  });
+  add_target_options(up, up_t);
+  auto* stopc = cmds.add("stop", "disconnect and end a running client or server", [] {
+    return call(socket_path(stop_t, "/run/ptun/client.sock"), {{"cmd", "stop"}}, true, nullptr);
+  });
+  add_target_options(stopc, stop_t);
+  auto* reload = cmds.add("reload", "re-read the config of a running client or server (a broken one is refused)", [] {
+    return call(socket_path(reload_t, "/run/ptun/client.sock"), {{"cmd", "reload"}}, true, nullptr);
+  });
+  add_target_options(reload, reload_t);
+  auto* stats = cmds.add("stats", "counters of a running client (JSON)", [] {
+    return call(socket_path(stats_t, "/run/ptun/client.sock"), {{"cmd", "stats"}}, true, nullptr);
+  });
+  add_target_options(stats, stats_t);
+  static std::string message_name, message_data;
+  auto* message = cmds.add("message", "send a provider message to a running client (echo, path, network, history, settings)", [] {
+    nlohmann::json req{{"cmd", "message"}, {"message", message_name}};
+    if (!message_data.empty()) {
+      auto d = nlohmann::json::parse(message_data, nullptr, false);
+      if (d.is_discarded()) return fail("--data is not valid JSON", 2);
+      req["data"] = d;
+    }
+    return call(socket_path(message_t, "/run/ptun/client.sock"), req, true, nullptr);
+  });
+  message->add_option("name", message_name, "message name")->required();
+  message->add_option("--data", message_data, "JSON payload");
+  add_target_options(message, message_t);
 }
 
 }  // namespace ptun::cli

@@ -40,8 +40,9 @@ int fail(const std::string& msg, int code = 1);
 
 // Feature registrations (one file each: cmd_<feature>.cpp).
 void register_role_commands(CommandSet&);     // server, client, check-config
-void register_control_commands(CommandSet&);  // status, sessions, kick, down
+void register_control_commands(CommandSet&);  // status, sessions, kick, down, up, stop, reload, stats, message
 void register_pki_commands(CommandSet&);      // pki init, pki issue
 void register_cleanup_commands(CommandSet&);  // cleanup (netcfg journal replay)
+void register_flows_commands(CommandSet&);    // flows, exec (per-app VPN)
 
 }  // namespace ptun::cli

@@ -29,6 +29,7 @@ int run(int argc, char** argv) {
   register_control_commands(cmds);
   register_pki_commands(cmds);
   register_cleanup_commands(cmds);
+  register_flows_commands(cmds);
   cmds.add("version", "print the version", [] {
     std::cout << "ptun " << kVersion << "\n";
     return 0;

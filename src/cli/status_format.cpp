@@ -55,6 +55,7 @@ void print_status(const nlohmann::json& j) {
     line("addresses:", s(j, "ipv4") + " " + s(j, "ipv6"));
     line("mtu:", s(j, "mtu"));
     line("sessions:", s(j, "sessions"));
+    line("peers configured:", s(j, "peers_configured"));
     return;
   }
   std::printf("tunnel: %s\n", s(j, "interface").c_str());
@@ -84,6 +85,9 @@ void print_status(const nlohmann::json& j) {
                           " packets), " + human_bytes(u(j, "bytes_out")) + " sent (" +
                           std::to_string(u(j, "packets_out")) + " packets)");
   line("reconnects:", s(j, "reconnects"));
+  line("roams:", s(j, "roams"));
+  line("path:", s(j, "path"));
+  line("on-demand:", s(j, "on_demand"));
 }
 
 void print_sessions(const nlohmann::json& arr) {

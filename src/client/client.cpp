@@ -7,6 +7,7 @@
 #include <csignal>
 
 #include "control/control_server.hpp"
+#include "metrics/exporter.hpp"
 #include "netlink/rtnl.hpp"
 #include "tls/credentials.hpp"
 #include "tls/dtls_config.hpp"
@@ -95,6 +96,8 @@ Result<void> Client::setup() {
   auto s = core::UdpSocket::bind(loop_, any, o);
   if (!s) return s.error();
   sock_ = std::move(*s);
+  if (auto r = setup_lifecycle(); !r) return r;
+  if (auto r = setup_flows(); !r) return r;
   udp_tx_.reserve(limits::kBatch);
   tun_tx_.reserve(limits::kBatch);
   return {};
@@ -116,14 +119,18 @@ core::Task<int> Client::run() {
   core::CancelSource stop;
   stop_source_ = &stop;
   core::TaskScope scope(loop_);
-  start_session();
+  // With on-demand rules the first evaluation (run_path) decides; otherwise connect now.
+  if (cfg_.on_demand.empty()) connect(Reason::user);
+  else want_up_ = false;
+  scope.spawn(run_path(stop.token()));
+  if (metrics_) scope.spawn(metrics_->run(stop.token()));
   scope.spawn(run_udp_rx(stop.token()));
   scope.spawn(stack_ ? run_userspace(stop.token()) : run_tun_rx(stop.token()));
   scope.spawn(run_timers(stop.token()));
   scope.spawn(control_->run(stop.token()));
-  co_await run_signals(stop.token());   // returns on SIGINT/SIGTERM, `ptun down` or a fatal error
+  co_await run_signals(stop.token());   // returns on SIGINT/SIGTERM, `ptun stop` or a fatal error
   now_ = loop_.now_ms();
-  life_.go(State::disconnecting, exit_code_ ? Reason::fatal : Reason::user, now_);
+  transition(State::disconnecting, exit_code_ ? Reason::fatal : Reason::user);
   if (session_ && session_->state() != proto::ClientSession::State::closed)
     session_->close(proto::CloseReason::user, now_);
   flush();
@@ -131,8 +138,8 @@ core::Task<int> Client::run() {
   co_await scope.join();
   stop_source_ = nullptr;
   teardown();
-  life_.go(State::disconnected, exit_code_ ? Reason::fatal : Reason::user, loop_.now_ms());
-  LOG_INFO("client: disconnected");
+  transition(State::disconnected, exit_code_ ? Reason::fatal : Reason::user);
+  LOG_INFO("client: stopped");
   co_return exit_code_;
 }
 
@@ -145,11 +152,19 @@ core::Task<void> Client::run_signals(core::CancelToken stop) {
 void Client::start_session() {
   now_ = loop_.now_ms();
   if (session_) retired_ = std::move(session_);
-  session_ = std::make_unique<proto::ClientSession>(dtls_, cfg_.server_name, "ptun/0.1.0", rng_, *this);
+  proto::ClientParams params;
+  if (life_.state() == State::reasserting) {
+    // Healing a lost session: short attempts, so that a server that comes back is found within
+    // about two seconds (a full 30 s attempt would sit in DTLS retransmission backoff instead).
+    uint64_t rtt_ms = retired_ ? retired_->stats().rtt_us_smoothed / 1000 : 0;
+    params.handshake_timeout_ms = uint32_t(std::min<uint64_t>(30000, 2500 + 4 * rtt_ms));
+  }
+  session_ = std::make_unique<proto::ClientSession>(dtls_, cfg_.server_name, "ptun/0.1.0", rng_, *this, params);
   session_ended_ = false;
   reconnect_at_ = UINT64_MAX;
-  if (life_.state() != State::reasserting)
-    life_.go(State::connecting, attempt_ ? Reason::reconnect : Reason::user, now_);
+  roaming_ = false;
+  roam_deadline_ = UINT64_MAX;
+  if (life_.state() == State::disconnected) transition(State::connecting, Reason::user);
   LOG_INFO("client: connecting to %s (%s)", server_ep_.str().c_str(), cfg_.server_name.c_str());
   session_->start(now_);
   flush();
@@ -169,7 +184,9 @@ void Client::on_established(const proto::NetworkSettings& s) {
   settings_error_.clear();
   attempt_ = 0;
   established_ms_ = now_;
-  life_.go(State::connected, Reason::established, now_);
+  roaming_ = false;
+  roam_deadline_ = UINT64_MAX;
+  transition(State::connected, Reason::established);
   LOG_INFO("client: connected (%s%s%s), cipher %s", s.ipv4 ? s.ipv4->str().c_str() : "",
            s.ipv4 && s.ipv6 ? " " : "", s.ipv6 ? s.ipv6->str().c_str() : "", session_->ciphersuite().c_str());
 }
@@ -185,9 +202,12 @@ void Client::on_closed(proto::CloseReason reason, const std::string& detail) {
 void Client::handle_session_end() {
   session_ended_ = false;
   now_ = loop_.now_ms();
+  roaming_ = false;
+  roam_deadline_ = UINT64_MAX;
+  if (!want_up_) return;   // closed by disconnect(): stay down
   if (fatal(end_reason_)) {
     LOG_ERROR("client: %s: %s", proto::to_string(end_reason_), end_detail_.c_str());
-    life_.go(State::disconnecting, Reason::auth_refused, now_, end_detail_);
+    transition(State::disconnecting, Reason::auth_refused, end_detail_);
     exit_code_ = 1;
     stop();
     return;
@@ -195,7 +215,7 @@ void Client::handle_session_end() {
   LOG_WARN("client: session ended (%s%s%s), reconnecting", proto::to_string(end_reason_),
            end_detail_.empty() ? "" : ": ", end_detail_.c_str());
   if (life_.state() == State::connected) {
-    life_.go(State::reasserting, Reason::server_gone, now_, proto::to_string(end_reason_));
+    transition(State::reasserting, Reason::server_gone, proto::to_string(end_reason_));
     attempt_ = 0;   // first retry of a lost session comes quickly (~0.5 s)
   }
   uint64_t delay = backoff_ms(attempt_++, uint64_t(cfg_.reconnect_max_secs) * 1000, double(rng_.u32()) / 4294967295.0);
@@ -214,16 +234,19 @@ core::Task<void> Client::run_timers(core::CancelToken stop) {
     if (!r && r.error().code == Errc::cancelled) break;
     now_ = loop_.now_ms();
     if (now_ >= reconnect_at_) {
-      start_session();
+      if (want_up_) start_session();
+      reconnect_at_ = want_up_ ? reconnect_at_ : UINT64_MAX;
       continue;
     }
+    if (roaming_) roam_timer();
     if (session_ && now_ >= session_->next_deadline()) session_->on_timer(now_);
     flush();
   }
 }
 
 uint64_t Client::next_deadline() const {
-  uint64_t d = reconnect_at_;
+  uint64_t d = std::min(reconnect_at_, roam_deadline_);
+  if (roam_confirmed()) return 0;   // a PONG on the new path arrived: finish the roam now
   if (session_ && !session_ended_) d = std::min(d, session_->next_deadline());
   return d;
 }

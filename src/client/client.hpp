@@ -15,6 +15,10 @@
 #include "common/buffer_pool.hpp"
 #include "common/log.hpp"
 #include "common/rng.hpp"
+#include "apps/app_registry.hpp"
+#include "apps/attributor.hpp"
+#include "apps/cgroup.hpp"
+#include "flow/flow_table.hpp"
 #include "config/config.hpp"
 #include "control/protocol.hpp"
 #include "core/core.hpp"
@@ -25,7 +29,7 @@
 #include "tun/tun_device.hpp"
 
 namespace ptun::control { class ControlServer; }
-namespace ptun::metrics { class Exporter; }
+namespace ptun::metrics { class Exporter; class Exposition; }
 namespace ptun::tls { class DtlsConfig; }
 
 namespace ptun::client {
@@ -60,6 +64,7 @@ class Client final : public proto::ClientSession::Callbacks {
   void handle_session_end();
 
   // ---- lifecycle and control (client_lifecycle.cpp) ----
+  Result<void> setup_lifecycle();   // path lookups, path monitor, metrics exporter
   // The one place state changes: Lifecycle::go plus a log line.
   void transition(State to, Reason why, const std::string& detail = {});
   // `ptun up` / an on-demand connect rule: start a session unless one is up or coming up.
@@ -99,6 +104,17 @@ class Client final : public proto::ClientSession::Callbacks {
   Result<void> setup_userspace();
   Result<void> apply_settings_userspace(const proto::NetworkSettings& s);
   core::Task<void> run_userspace(core::CancelToken stop);
+
+  // ---- flows and apps (client_flows.cpp) ----
+  Result<void> setup_flows();
+  // Classifies one parsed packet (flow table, app attribution of new flows); false: drop it (its
+  // app must not use the tunnel). Only called when flows_ exists (classification on).
+  bool classify(const packet::Parsed& p, flow::Dir d, uint32_t len);
+  Result<void> apply_app_rules();   // nftables marks for per-app routing (after the routes)
+  void remove_app_rules();
+  nlohmann::json flows_json();
+  nlohmann::json apps_json();
+  void app_metrics(metrics::Exposition& m);   // flow table and per-app totals
 
   // client_datapath.cpp
   void handle_tun_packet(PacketBuf* pkt, uint64_t now);
@@ -162,6 +178,18 @@ class Client final : public proto::ClientSession::Callbacks {
   uint32_t roam_pings_ = 0;
   uint64_t roams_ = 0, roam_failures_ = 0, path_changes_ = 0;
   std::unique_ptr<metrics::Exporter> metrics_;
+
+  // Flows and apps (client_flows.cpp).
+  std::unique_ptr<flow::FlowTable> flows_;       // null: classification off ([flows] classify)
+  std::unique_ptr<apps::Attributor> attributor_;
+  apps::AppRegistry app_registry_;
+  apps::RuleSet app_rules_;
+  std::vector<IpAddr> local_addrs_;              // the tunnel's own addresses (attribution)
+  uint64_t flows_expire_at_ = 0;
+  uint64_t drop_app_rule_ = 0;                   // packets dropped: their app must not use the tunnel
+  bool app_fw_installed_ = false;
+  std::optional<std::string> saved_src_valid_mark_;
+  std::optional<apps::CgroupMount> app_cgroups_;   // where the exec groups were made
 };
 
 }  // namespace ptun::client

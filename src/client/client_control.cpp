@@ -17,6 +17,16 @@ nlohmann::json Client::status_json() {
   j["endpoint"] = server_ep_.str();
   j["interface"] = cfg_.tunnel.interface;
   j["reconnects"] = reconnects_;
+  j["roams"] = roams_;
+  if (path_.ifindex) {
+    j["path"] = path_.ifname + (path_.source ? " src " + path_.source->str() : std::string());
+  } else {
+    j["path"] = "none";
+  }
+  if (!cfg_.on_demand.empty())
+    j["on_demand"] = on_demand_paused_ ? std::string("paused (ptun down)")
+                                       : "rule " + std::to_string(decision_.rule) + " on " +
+                                             (network_.interface.empty() ? std::string("no network") : network_.interface);
   if (session_) {
     char id[17];
     std::snprintf(id, sizeof id, "%016llx", (unsigned long long)session_->session_id());
@@ -54,6 +64,7 @@ nlohmann::json Client::status_json() {
     j["dns_backend"] = host_->dns_backend();
   }
   if (!settings_error_.empty()) j["settings_error"] = settings_error_;
+  if (flows_ || !app_rules_.empty()) j["apps"] = apps_json();   // per-app totals (client_flows.cpp)
   j["counters"] = {{"tun_rx_packets", counters_.tun_rx_packets},
                    {"tun_tx_packets", counters_.tun_tx_packets},
                    {"drop_not_connected", counters_.drop_not_connected},
@@ -67,12 +78,29 @@ nlohmann::json Client::status_json() {
 
 Result<nlohmann::json> Client::handle_control(const control::Request& req) {
   if (req.cmd == "status") return status_json();
-  if (req.cmd == "stop" || req.cmd == "down") {
-    if (req.cmd == "down") user_down_ = true;   // always_on: the user disconnects on purpose
+  if (req.cmd == "flows") return flows_json();
+  if (req.cmd == "stats") return stats_json();
+  if (req.cmd == "message") return provider_message(req.args);
+  if (req.cmd == "reload") return reload();
+  // `ptun down`: disconnect and stay running (disconnected) until `ptun up`; on-demand rules are
+  // paused meanwhile. `ptun stop`: disconnect and exit.
+  if (req.cmd == "down") {
+    user_down_ = true;   // always_on: the user disconnects on purpose
+    on_demand_paused_ = true;
+    disconnect(Reason::user);
+    return nlohmann::json{{"state", to_string(life_.state())}};
+  }
+  if (req.cmd == "up") {
+    on_demand_paused_ = false;
+    connect(Reason::user);
+    return nlohmann::json{{"state", to_string(life_.state())}};
+  }
+  if (req.cmd == "stop") {
     stop();
     return nlohmann::json{{"stopping", true}};
   }
-  return Error(Errc::invalid_argument, "unknown command '" + req.cmd + "'");
+  return Error(Errc::invalid_argument, "unknown command '" + req.cmd +
+                                           "' (status, stats, up, down, stop, reload, message)");
 }
 
 }  // namespace ptun::client

@@ -77,6 +77,7 @@ void Client::handle_tun_packet(PacketBuf* pkt, uint64_t now) {
     ++counters_.drop_malformed;
     return;
   }
+  if (flows_ && !classify(p, flow::Dir::out, p.total_len)) return;   // per-app VPN verdict
   if (p.total_len > tun_mtu_) {
     ++counters_.drop_too_big;
     uint8_t reply[1280];
@@ -104,6 +105,10 @@ void Client::deliver_packet(std::span<const uint8_t> ip) {
   packet::Parsed p;
   if (packet::parse(b->span(), &p) != packet::ParseStatus::ok) {
     ++counters_.drop_malformed;
+    pool_.put(b);
+    return;
+  }
+  if (flows_ && !classify(p, flow::Dir::in, p.total_len)) {   // a reply to a dropped flow
     pool_.put(b);
     return;
   }

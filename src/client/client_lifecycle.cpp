@@ -4,11 +4,32 @@
 #include <linux/rtnetlink.h>
 
 #include "client/client.hpp"
+#include "metrics/exporter.hpp"
 #include "metrics/exposition.hpp"
+#include "netlink/rtnl.hpp"
 #include "tls/credentials.hpp"
 #include "tls/dtls_config.hpp"
 
 namespace ptun::client {
+
+Result<void> Client::setup_lifecycle() {
+  // Route lookups need no privilege: this works in userspace mode too.
+  auto rt = netlink::Rtnl::open();
+  if (!rt) return rt.error();
+  path_rtnl_ = std::move(*rt);
+  if (auto m = PathMonitor::open(loop_)) {
+    monitor_ = std::move(*m);
+  } else {
+    LOG_WARN("client: no path monitor (%s): polling the route every 2 s", m.error().message.c_str());
+  }
+  if (cfg_.metrics_listen) {
+    auto ex = metrics::Exporter::open(loop_, *cfg_.metrics_listen, [this] { return metrics_text(); });
+    if (!ex) return ex.error();
+    metrics_ = std::move(*ex);
+    LOG_INFO("client: metrics on http://%s/metrics", metrics_->local_endpoint().str().c_str());
+  }
+  return {};
+}
 
 void Client::transition(State to, Reason why, const std::string& detail) {
   State from = life_.state();
@@ -226,6 +247,7 @@ std::string Client::metrics_text() {
     m.counter("ptun_client_dropped_packets_total", "Packets dropped, by cause.", double(n), Labels{{"cause", cause}});
   m.counter("ptun_client_tun_read_packets_total", "Packets read from the TUN.", double(counters_.tun_rx_packets));
   m.counter("ptun_client_tun_written_packets_total", "Packets written to the TUN.", double(counters_.tun_tx_packets));
+  app_metrics(m);   // client_flows.cpp
   return m.text();
 }
 

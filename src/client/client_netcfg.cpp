@@ -24,11 +24,16 @@ Result<void> Client::apply_settings(const proto::NetworkSettings& s) {
     remove_settings();   // host_->apply rolled its own part back already
     return r;
   }
+  if (auto r = apply_app_rules(); !r) {
+    remove_settings();
+    return r;
+  }
   applied_ = s;
   return {};
 }
 
 void Client::remove_settings() {
+  remove_app_rules();
   if (host_) host_->clear();
   if (rtnl_ && tun_) {
     for (const auto& a : applied_addrs_) (void)rtnl_->addr_del(tun_->ifindex(), a);

@@ -198,8 +198,11 @@ core::Task<void> Client::run_path(core::CancelToken stop) {
     }
     first = false;
     path_wake_ = &wake;
-    auto r = monitor_ ? co_await monitor_->wait_change(wake.token())
-                      : co_await core::sleep_for(loop_, 2000, wake.token());   // no monitor: poll
+    // Not `c ? co_await a : co_await b`: g++ 12 frees a temporary of that twice (abort seen in
+    // userspace mode, where no path monitor exists).
+    Result<void> r;
+    if (monitor_) r = co_await monitor_->wait_change(wake.token());
+    else r = co_await core::sleep_for(loop_, 2000, wake.token());   // no monitor: poll
     path_wake_ = nullptr;
     forced = !r && !stop.cancelled();   // woken by reload or `ptun up`: run the rules again
   }

@@ -1,6 +1,7 @@
 #include "control/control_server.hpp"
 
 #include <grp.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -45,7 +46,20 @@ Result<std::unique_ptr<ControlServer>> ControlServer::open(core::Loop& loop, con
 }
 
 bool ControlServer::allowed(uint32_t uid, uint32_t gid) const {
-  return uid == 0 || uid == ::geteuid() || (gid_ >= 0 && gid == uint32_t(gid_));
+  if (uid == 0 || uid == ::geteuid()) return true;
+  if (gid_ < 0) return false;
+  if (gid == uint32_t(gid_)) return true;
+  // SO_PEERCRED carries only the primary gid: a member of the group through its supplementary
+  // groups (as /etc/group lists it) is allowed too.
+  struct passwd pw, *res = nullptr;
+  char buf[4096];
+  if (::getpwuid_r(uid_t(uid), &pw, buf, sizeof buf, &res) != 0 || !res) return false;
+  gid_t groups[256];
+  int n = 256;
+  if (::getgrouplist(pw.pw_name, pw.pw_gid, groups, &n) < 0) return false;
+  for (int i = 0; i < n; ++i)
+    if (groups[i] == gid_t(gid_)) return true;
+  return false;
 }
 
 core::Task<void> ControlServer::run(core::CancelToken stop) {

@@ -111,7 +111,7 @@ FlowTable::Hit FlowTable::classify(const packet::Parsed& p, Dir d, uint32_t len,
     f.key_canonical = fwd;
     f.origin = d;
     f.hash = h;
-    f.first_ms = now_ms;
+    f.first_ms = f.queued_ms = now_ms;
     f.used = true;
     if (tcp) {
       uint8_t fl = p.tcp_flags;
@@ -129,9 +129,12 @@ FlowTable::Hit FlowTable::classify(const packet::Parsed& p, Dir d, uint32_t len,
     hit.from_opener = fwd == f.key_canonical;
     if (tcp) update_tcp(f, p.tcp_flags, hit.from_opener);
     uint8_t cls = class_of(f.tcp, canon.proto);
-    if (head_[f.cls] != id || cls != f.cls) {   // most flows stay at their list's head
-      lru_unlink(id);
-      lru_push_front(id, cls);
+    if (cls != f.cls || now_ms - f.queued_ms >= t_.refresh_ms) {
+      f.queued_ms = now_ms;
+      if (head_[f.cls] != id || cls != f.cls) {
+        lru_unlink(id);
+        lru_push_front(id, cls);
+      }
     }
   }
   Flow& f = flows_[id];
@@ -180,7 +183,7 @@ uint32_t FlowTable::allocate() {
     uint64_t best = UINT64_MAX;
     for (uint32_t c = 0; c < kClasses; ++c) {
       if (tail_[c] == kNoFlow) continue;
-      uint64_t dl = deadline(flows_[tail_[c]]);
+      uint64_t dl = sweep_at(flows_[tail_[c]]);
       if (dl < best) best = dl, victim = tail_[c];
     }
     remove(victim);
@@ -245,7 +248,9 @@ void FlowTable::lru_push_front(uint32_t id, uint8_t cls) {
 size_t FlowTable::expire(uint64_t now_ms) {
   size_t n = 0;
   for (uint32_t c = 0; c < kClasses; ++c) {
-    while (tail_[c] != kNoFlow && now_ms >= deadline(flows_[tail_[c]])) {
+    // Lists are ordered by queued_ms, and last_ms < queued_ms + refresh_ms: every flow popped
+    // here is past its exact deadline, and the first one not popped means none behind it is.
+    while (tail_[c] != kNoFlow && now_ms >= sweep_at(flows_[tail_[c]])) {
       remove(tail_[c]);
       ++n;
     }
@@ -257,7 +262,7 @@ size_t FlowTable::expire(uint64_t now_ms) {
 uint64_t FlowTable::next_deadline() const {
   uint64_t d = UINT64_MAX;
   for (uint32_t c = 0; c < kClasses; ++c)
-    if (tail_[c] != kNoFlow) d = std::min(d, deadline(flows_[tail_[c]]));
+    if (tail_[c] != kNoFlow) d = std::min(d, sweep_at(flows_[tail_[c]]));
   return d;
 }
 

@@ -5,9 +5,13 @@
 // Memory is bounded and preallocated: `capacity` entries in one array plus an open-addressing
 // index (linear probing, backward-shift deletion) of twice that many slots. classify() never
 // allocates. Each timeout class (TCP opening / established / closing / closed, UDP, ICMP, other)
-// keeps its own LRU list ordered by last packet, so expiry pops list tails in O(expired) and the
-// entry to evict when the table is full is found by looking at only the class tails: the one whose
-// deadline comes first (a closed TCP flow or an idle UDP flow goes before an established one).
+// keeps its own LRU list, so expiry pops list tails in O(expired) and the entry to evict when the
+// table is full is found by looking at only the class tails: the one whose deadline comes first
+// (a closed TCP flow or an idle UDP flow goes before an established one). A flow moves to the
+// front of its list at most once per `refresh_ms` (not on every packet: relinking touches two
+// other entries, i.e. cache misses in a large table), so lists are ordered by that refresh time
+// and a flow is swept between its timeout and its timeout + refresh_ms after its last packet.
+// A lookup that finds a flow past its exact timeout starts a new flow, so the verdicts are exact.
 //
 // Both directions of a flow share one entry: the index is keyed by a canonical orientation of the
 // 5-tuple (lower (address, port) first), and each entry remembers which side opened the flow.
@@ -44,6 +48,7 @@ struct Timeouts {
   uint32_t udp_ms = 60'000;
   uint32_t icmp_ms = 30'000;
   uint32_t other_ms = 60'000;
+  uint32_t refresh_ms = 1'000;   // LRU granularity (0: exact LRU, a relink per packet)
 };
 
 inline constexpr uint32_t kNoFlow = UINT32_MAX;
@@ -57,6 +62,7 @@ struct Flow {
   bool drop = false;            // verdict set by the caller (per-app VPN); counted in drops
   uint32_t owner = 0;           // caller's tag (app id); 0 = not attributed
   uint64_t first_ms = 0, last_ms = 0;
+  uint64_t queued_ms = 0;       // when it last moved to the front of its LRU list
   uint64_t bytes[2] = {0, 0}, packets[2] = {0, 0};  // indexed by Dir
   uint64_t dropped = 0;         // packets dropped on this flow's verdict
   // intrusive bookkeeping (private to FlowTable)
@@ -94,8 +100,10 @@ class FlowTable {
 
   // Removes flows idle past their class timeout; returns how many.
   size_t expire(uint64_t now_ms);
-  // When the next flow times out (UINT64_MAX if empty).
+  // When expire() next has work (UINT64_MAX if empty): a flow's sweep time, which is at most
+  // refresh_ms after its exact deadline.
   uint64_t next_deadline() const;
+  // The exact end of a flow's idle timeout (its last packet + its class's timeout).
   uint64_t deadline(const Flow& f) const { return f.last_ms + timeout_of(f.cls); }
 
   uint32_t size() const { return size_; }
@@ -111,6 +119,7 @@ class FlowTable {
  private:
   static constexpr uint32_t kClasses = 7;
   uint32_t timeout_of(uint8_t cls) const;
+  uint64_t sweep_at(const Flow& f) const { return f.queued_ms + timeout_of(f.cls) + t_.refresh_ms; }
   uint32_t lookup(const packet::FlowKey& canon, uint64_t hash) const;  // entry id or kNoFlow
   uint32_t allocate();  // a free entry, evicting one if the table is full
   void remove(uint32_t id);

@@ -83,7 +83,7 @@ Result<void> Rtnl::transact(nlmsghdr* req, const char* what, F&& on_msg) {
       return sys_error(what, errno);
     }
     int len = int(n);
-    for (auto* nlh = reinterpret_cast<const nlmsghdr*>(rx_.data()); mnl_nlmsg_ok(nlh, len);
+    for (auto* nlh = reinterpret_cast<const nlmsghdr*>(rx_.data()); message_ok(nlh, len);
          nlh = mnl_nlmsg_next(nlh, &len)) {
       // Replies to an earlier request that timed out are skipped.
       if (nlh->nlmsg_seq != seq || nlh->nlmsg_pid != portid_) continue;

@@ -54,8 +54,15 @@ Result<nlmsghdr*> build_route_get(RequestBuf& buf, const IpAddr& dst, uint32_t f
 Result<nlmsghdr*> build_rule(RequestBuf& buf, Op op, const Rule& r);
 nlmsghdr* build_rule_dump(RequestBuf& buf, Family family);
 
+// A whole message of at least a header fits in the `len` bytes left. Use this, not mnl_nlmsg_ok:
+// libmnl compares (int)nlmsg_len <= len, so a length >= 2^31 passes, MNL_ALIGN of it wraps to 0
+// and a mnl_nlmsg_next loop never advances (found by fuzz_rtnl_decode).
+inline bool message_ok(const nlmsghdr* nlh, int len) {
+  return len >= int(sizeof(nlmsghdr)) && nlh->nlmsg_len >= sizeof(nlmsghdr) && nlh->nlmsg_len <= unsigned(len);
+}
+
 // Decoders take one message of the matching type (RTM_NEWLINK etc.) whose nlmsg_len has been
-// checked by the caller (mnl_nlmsg_ok). Errc::protocol for a truncated or malformed message.
+// checked by the caller (message_ok). Errc::protocol for a truncated or malformed message.
 // Routes with RTA_MULTIPATH report their first next hop only.
 Result<LinkInfo> decode_link(const nlmsghdr* nlh);
 Result<AddrInfo> decode_addr(const nlmsghdr* nlh);

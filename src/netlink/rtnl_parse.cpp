@@ -180,6 +180,9 @@ Result<void> decode_error(const nlmsghdr* nlh, const char* what) {
   const auto* err = header<nlmsgerr>(nlh);
   if (!err) return malformed("netlink error message");
   if (err->error == 0) return ok();
+  // The kernel sends -errno (1..4095); anything else is malformed (and -INT_MIN would be UB:
+  // found by fuzz_rtnl_decode).
+  if (err->error > 0 || err->error < -4095) return malformed("netlink error code");
   int errnum = -err->error;
   std::string msg = std::string(what) + ": " + std::strerror(errnum);
   // Extended ack: TLVs follow the echoed request (only its header when NLM_F_CAPPED).

@@ -6,6 +6,7 @@
 #include <csignal>
 
 #include "control/control_server.hpp"
+#include "metrics/exporter.hpp"
 #include "netlink/rtnl.hpp"
 #include "packet/checksum.hpp"
 #include "tls/credentials.hpp"
@@ -42,6 +43,11 @@ Result<void> Server::setup() {
                                           [this](const control::Request& r) { return handle_control(r); });
   if (!ctl) return ctl.error();
   control_ = std::move(*ctl);
+  if (cfg_.metrics_listen) {
+    auto ex = metrics::Exporter::open(loop_, *cfg_.metrics_listen, [this] { return metrics_text(); });
+    if (!ex) return ex.error();
+    metrics_ = std::move(*ex);
+  }
 
   if (::mkdir(cfg_.state_dir.c_str(), 0700) < 0 && errno != EEXIST)
     return Error::from_errno("cannot create state_dir " + cfg_.state_dir, errno);
@@ -129,6 +135,7 @@ core::Task<int> Server::run() {
   scope.spawn(run_tun_rx(stop.token()));
   scope.spawn(run_timers(stop.token()));
   scope.spawn(control_->run(stop.token()));
+  if (metrics_) scope.spawn(metrics_->run(stop.token()));
   co_await run_signals(stop);
   LOG_INFO("server: shutting down");
   endpoint_->close_all(proto::CloseReason::shutdown, loop_.now_ms());

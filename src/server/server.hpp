@@ -27,6 +27,7 @@
 #include "tun/tun_device.hpp"
 
 namespace ptun::control { class ControlServer; }
+namespace ptun::metrics { class Exporter; }
 
 namespace ptun::server {
 
@@ -70,6 +71,9 @@ class Server final : public proto::ServerEndpoint::Callbacks {
   Result<nlohmann::json> handle_control(const control::Request& req);
   nlohmann::json status_json();
   nlohmann::json sessions_json();
+  // server_control.cpp: reload of [[peer]]/[push]/log_level, the Prometheus text
+  Result<nlohmann::json> reload();
+  std::string metrics_text();
 
   core::Task<void> run_udp_rx(size_t index, core::CancelToken stop);
   core::Task<void> run_tun_rx(core::CancelToken stop);
@@ -94,6 +98,7 @@ class Server final : public proto::ServerEndpoint::Callbacks {
   std::unique_ptr<core::FdPoll> tun_poll_;
   std::unique_ptr<core::Timer> timer_;
   std::unique_ptr<control::ControlServer> control_;
+  std::unique_ptr<metrics::Exporter> metrics_;   // metrics_listen (server_control.cpp)
   HostSetup host_;
   AddressPool addresses_;
   LeaseStore leases_;

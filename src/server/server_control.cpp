@@ -1,4 +1,8 @@
-// The server's answers on its control socket: status, sessions, kick, stop.
+// The server's answers on its control socket: status, sessions, kick, reload, stop; and its
+// Prometheus text (metrics_listen).
+#include <set>
+
+#include "metrics/exposition.hpp"
 #include "server/server.hpp"
 
 namespace ptun::server {
@@ -16,6 +20,8 @@ nlohmann::json Server::status_json() {
   if (auto a = addresses_.server_v4()) j["ipv4"] = a->str();
   if (auto a = addresses_.server_v6()) j["ipv6"] = a->str();
   j["sessions"] = peers_.size();
+  j["peers_configured"] = cfg_.peers.empty() ? std::string("any certificate of the CA")
+                                             : std::to_string(cfg_.peers.size());
   j["counters"] = {
       {"tun_rx_packets", counters_.tun_rx_packets}, {"tun_tx_packets", counters_.tun_tx_packets},
       {"drop_spoofed", counters_.drop_spoofed}, {"drop_link_local", counters_.drop_link_local},     {"drop_no_session", counters_.drop_no_session},
@@ -33,7 +39,8 @@ nlohmann::json Server::status_json() {
                   {"roam_unauthenticated", c.roam_unauthenticated}, {"replay_or_auth", c.replay_or_auth},
                   {"handshake_failed", c.handshake_failed}, {"handshake_timeout", c.handshake_timeout},
                   {"sessions_created", c.sessions_created}, {"sessions_established", c.sessions_established},
-                  {"refused", c.refused}};
+                  {"refused", c.refused},                 {"cookie_reply_dropped", c.cookie_reply_dropped},
+                  {"unknown_session_hints", c.unknown_session_hints}, {"roam_refused", c.roam_refused}};
   return j;
 }
 
@@ -81,11 +88,146 @@ Result<nlohmann::json> Server::handle_control(const control::Request& req) {
     flush();
     return nlohmann::json{{"kicked", name}};
   }
+  if (req.cmd == "reload") return reload();
+  if (req.cmd == "message") {
+    // Provider messages (Apple: sendProviderMessage) answered by the server: echo, leases.
+    if (!req.args.contains("message") || !req.args["message"].is_string())
+      return Error(Errc::invalid_argument, "message needs a string \"message\" (echo|leases)");
+    const std::string name = req.args["message"].get<std::string>();
+    if (name == "echo") return nlohmann::json{{"echo", req.args.contains("data") ? req.args["data"] : nlohmann::json()}};
+    if (name == "leases") {
+      nlohmann::json j = nlohmann::json::object();
+      for (const auto& [peer, l] : addresses_.leases())
+        j[peer] = {{"ipv4", l.ipv4 ? l.ipv4->str() : ""}, {"ipv6", l.ipv6 ? l.ipv6->str() : ""}};
+      return j;
+    }
+    return Error(Errc::invalid_argument, "unknown message '" + name + "' (echo|leases)");
+  }
   if (req.cmd == "stop") {
     stop();
     return nlohmann::json{{"stopping", true}};
   }
-  return Error(Errc::invalid_argument, "unknown command '" + req.cmd + "'");
+  return Error(Errc::invalid_argument,
+               "unknown command '" + req.cmd + "' (status, sessions, kick, reload, message, stop)");
+}
+
+// Applies [[peer]], [push] and log_level from the file; anything else needs a restart and the
+// reload is refused as a whole (the running config stays). Sessions of peers that are no longer
+// allowed close at once (CLOSE kicked); a peer whose static address or routes_behind changed is
+// closed too, so that it reconnects with the new settings. New [push] values reach new sessions.
+Result<nlohmann::json> Server::reload() {
+  auto fresh = config::load_server(cfg_.path);
+  if (!fresh) return Error(fresh.error().code, "reload refused, running config kept: " + fresh.error().message);
+  config::ServerConfig& n = *fresh;
+  config::ServerConfig rest = n;
+  rest.peers = cfg_.peers;
+  rest.push = cfg_.push;
+  rest.log_level = cfg_.log_level;
+  rest.path = cfg_.path;
+  if (!(rest == cfg_))
+    return Error(Errc::unsupported,
+                 "reload refused, running config kept: only [[peer]], [push] and log_level can change without a restart");
+  std::map<std::string, const config::PeerConfig*> old_by_name, new_by_name;
+  for (const auto& p : cfg_.peers) old_by_name[p.name] = &p;
+  for (const auto& p : n.peers) new_by_name[p.name] = &p;
+  // Static addresses: a changed one for a known peer needs the old reservation gone, which the
+  // pool cannot do while running.
+  for (const auto& [name, np] : new_by_name) {
+    auto o = old_by_name.find(name);
+    if (o != old_by_name.end() && (o->second->ipv4 != np->ipv4 || o->second->ipv6 != np->ipv6))
+      return Error(Errc::unsupported, "reload refused, running config kept: the static address of peer '" + name +
+                                          "' changed (needs a restart)");
+  }
+  for (const auto& [name, np] : new_by_name) {
+    if (old_by_name.count(name) || !(np->ipv4 || np->ipv6)) continue;
+    if (auto r = addresses_.reserve_static(name, Lease{np->ipv4, np->ipv6}); !r)
+      return Error(r.error().code, "reload refused, running config kept: peer '" + name + "': " + r.error().message);
+  }
+  // Sessions to close: peer no longer allowed, or its routes_behind changed.
+  std::vector<std::pair<uint64_t, std::string>> to_close;
+  nlohmann::json removed = nlohmann::json::array();
+  for (const auto& [sid, p] : peers_) {
+    bool allowed = n.peers.empty() || new_by_name.count(p.name);
+    if (!allowed) {
+      to_close.push_back({sid, p.name});
+      removed.push_back(p.name);
+      continue;
+    }
+    auto np = new_by_name.find(p.name);
+    std::vector<Cidr> behind = np == new_by_name.end() ? std::vector<Cidr>{} : np->second->routes_behind;
+    if (behind != p.routes_behind) to_close.push_back({sid, p.name});
+  }
+  bool push_changed = n.push != cfg_.push, peers_changed = n.peers != cfg_.peers;
+  if (n.log_level != cfg_.log_level) {
+    log::Level lvl;
+    if (log::parse_level(n.log_level.c_str(), &lvl)) log::set_level(lvl);
+  }
+  cfg_ = std::move(n);
+  peer_config_.clear();
+  for (const auto& p : cfg_.peers) peer_config_[p.name] = &p;
+  uint64_t now = loop_.now_ms();
+  for (const auto& [sid, name] : to_close) {
+    LOG_INFO("server: reload: closing session %016llx of peer %s", (unsigned long long)sid, name.c_str());
+    endpoint_->close_session(sid, proto::CloseReason::kicked, now, "peer configuration changed");
+  }
+  for (const auto& r : removed) addresses_.release(r.get<std::string>());
+  if (!removed.empty()) {
+    if (auto r = leases_.save(addresses_.leases()); !r) LOG_WARN("server: %s", r.error().message.c_str());
+  }
+  flush();
+  LOG_INFO("server: config reloaded (peers %s, push %s), %zu sessions closed", peers_changed ? "changed" : "same",
+           push_changed ? "changed" : "same", to_close.size());
+  return nlohmann::json{{"reloaded", true}, {"peers_changed", peers_changed}, {"push_changed", push_changed},
+                        {"sessions_closed", to_close.size()}, {"removed_peers", removed}};
+}
+
+std::string Server::metrics_text() {
+  using metrics::Labels;
+  metrics::Exposition m;
+  uint64_t now = loop_.now_ms();
+  m.gauge("ptun_server_uptime_seconds", "Seconds since the server started.", double(now - started_ms_) / 1000.0);
+  m.gauge("ptun_server_sessions", "Established sessions.", double(peers_.size()));
+  m.gauge("ptun_server_half_open_sessions", "Handshakes in progress.", double(endpoint_->half_open_count()));
+  for (const auto& [sid, p] : peers_) {
+    char id[17];
+    std::snprintf(id, sizeof id, "%016llx", (unsigned long long)sid);
+    Labels l{{"peer", p.name}, {"session", id}};
+    m.gauge("ptun_server_session_uptime_seconds", "Seconds since the session started.",
+            double(now - p.started_ms) / 1000.0, l);
+    auto info = endpoint_->session(sid);
+    if (!info) continue;
+    const auto& st = info->stats;
+    m.counter("ptun_server_session_received_bytes_total", "Bytes received from the peer.", double(st.bytes_in), l);
+    m.counter("ptun_server_session_sent_bytes_total", "Bytes sent to the peer.", double(st.bytes_out), l);
+    m.counter("ptun_server_session_received_packets_total", "Packets received from the peer.", double(st.packets_in), l);
+    m.counter("ptun_server_session_sent_packets_total", "Packets sent to the peer.", double(st.packets_out), l);
+    m.gauge("ptun_server_session_rtt_seconds", "Smoothed round-trip time to the peer.", double(st.rtt_us_smoothed) / 1e6, l);
+    m.counter("ptun_server_session_roams_total", "Address changes of the peer.", double(st.roams), l);
+  }
+  const std::pair<const char*, uint64_t> drops[] = {
+      {"spoofed", counters_.drop_spoofed},       {"link_local", counters_.drop_link_local},
+      {"no_session", counters_.drop_no_session}, {"malformed", counters_.drop_malformed},
+      {"too_big", counters_.drop_too_big},       {"tun_write", counters_.drop_tun_write},
+      {"udp_send", counters_.drop_udp_send},     {"pool_empty", counters_.drop_pool_empty}};
+  for (const auto& [cause, v] : drops)
+    m.counter("ptun_server_dropped_packets_total", "Packets dropped, by cause.", double(v), Labels{{"cause", cause}});
+  m.counter("ptun_server_tun_read_packets_total", "Packets read from the TUN.", double(counters_.tun_rx_packets));
+  m.counter("ptun_server_tun_written_packets_total", "Packets written to the TUN.", double(counters_.tun_tx_packets));
+  const auto& c = endpoint_->counters();
+  m.counter("ptun_server_datagrams_received_total", "UDP datagrams received.", double(c.datagrams_in));
+  m.counter("ptun_server_sessions_created_total", "Sessions created (handshakes started).", double(c.sessions_created));
+  m.counter("ptun_server_sessions_established_total", "Sessions established.", double(c.sessions_established));
+  const std::pair<const char*, uint64_t> ingress[] = {
+      {"bad_header", c.bad_header},           {"unknown_version", c.unknown_version},
+      {"unknown_kind", c.unknown_kind},       {"unknown_session", c.unknown_session},
+      {"rate_limited", c.rate_limited},       {"session_limit", c.session_limit},
+      {"half_open_limit", c.half_open_limit}, {"replay_or_auth", c.replay_or_auth},
+      {"handshake_failed", c.handshake_failed}, {"handshake_timeout", c.handshake_timeout},
+      {"refused", c.refused}};
+  for (const auto& [cause, v] : ingress)
+    m.counter("ptun_server_ingress_dropped_total", "Datagrams or handshakes refused, by cause.", double(v),
+              Labels{{"cause", cause}});
+  return m.text();
 }
 
 }  // namespace ptun::server

@@ -152,3 +152,113 @@ e2e_wait_connected() {
   done
   return 1
 }
+
+# --- userspace
+# e2e_userspace_prepare: lets an unprivileged user (65534) read the PKI and use $E2E_DIR/us
+# (its control socket and state dir), as a container user without NET_ADMIN would.
+e2e_userspace_prepare() {
+  chmod 755 "$E2E_DIR"
+  chmod 755 "$E2E_DIR/pki"
+  chmod a+r "$E2E_DIR"/pki/*.crt
+  local k
+  for k in "$E2E_DIR"/pki/*.key; do
+    case "$k" in */ptun-server.key|*/ca.key) ;; *) chown 65534:65534 "$k" ;; esac
+  done
+  mkdir -p "$E2E_DIR/us" && chown 65534:65534 "$E2E_DIR/us"
+}
+# e2e_userspace_client_config NAME SERVER_ADDR [EXTRA_TOML]: a mode = "userspace" client config.
+e2e_userspace_client_config() {
+  local name=$1 server=$2
+  cat >"$E2E_DIR/$name.toml" <<TOML
+server = "$server"
+server_name = "ptun-server"
+ca = "$E2E_DIR/pki/ca.crt"
+cert = "$E2E_DIR/pki/$name.crt"
+key = "$E2E_DIR/pki/$name.key"
+control_socket = "$E2E_DIR/us/$name.sock"
+state_dir = "$E2E_DIR/us/state-$name"
+log_level = "debug"
+reconnect_max_secs = 2
+mode = "userspace"
+${3:-}
+TOML
+  chmod a+r "$E2E_DIR/$name.toml"
+}
+# e2e_bg_unpriv NS LOGNAME CMD...: as e2e_bg, but as uid/gid 65534 with no capabilities.
+e2e_bg_unpriv() {
+  local n=$1 log=$2; shift 2
+  ip netns exec "$(ns "$n")" setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all "$@" \
+    >"$E2E_DIR/$log.log" 2>&1 &
+  E2E_PIDS+=($!)
+  echo $!
+}
+
+# --- netcfg (issue 4): snapshots of a namespace's host settings, per-namespace /etc files ------
+E2E_ETC_DIRS=()
+# e2e_netns_etc NAME: creates /etc/netns/<ns>/ (ip netns exec bind-mounts its files, e.g.
+# resolv.conf, over /etc), removed on exit; sets E2E_NETNS_ETC to it. Not in a $(...) subshell.
+e2e_netns_etc() {
+  E2E_NETNS_ETC="/etc/netns/$(ns "$1")"
+  mkdir -p "$E2E_NETNS_ETC" || e2e_fail "mkdir $E2E_NETNS_ETC"
+  E2E_ETC_DIRS+=("$E2E_NETNS_ETC")
+  trap 'rc=$?; for d in "${E2E_ETC_DIRS[@]}"; do rm -rf "$d"; done; (exit $rc); e2e_cleanup' EXIT
+}
+# e2e_host_snapshot NAME: routes (all tables), rules, nftables ruleset and resolv.conf, as text.
+e2e_host_snapshot() {
+  in_ns "$1" sh -c 'ip route show table all; echo ---; ip -6 route show table all; echo ---; ip rule;
+    echo ---; ip -6 rule; echo ---; nft list ruleset; echo ---; cat /etc/resolv.conf 2>&1'
+}
+# has PATTERN...: grep that reads all its input (grep -q under pipefail can fail the pipeline
+# with SIGPIPE when the writer is still writing after the match).
+has() { grep "$@" >/dev/null; }
+# e2e_settle NAME: waits (<= 5 s) until no IPv6 address of the namespace is tentative (DAD done), so
+# that snapshots taken later do not differ by a link-local address appearing meanwhile.
+e2e_settle() {
+  e2e_wait_for 5 sh -c "ip -n '$(ns "$1")' -6 addr | grep -q tentative && exit 1 || exit 0" || e2e_fail "DAD did not finish in $1"
+}
+# e2e_same_snapshot WHAT BEFORE_FILE NAME: fails with a diff unless NAME's snapshot equals BEFORE_FILE.
+e2e_same_snapshot() {
+  e2e_host_snapshot "$3" >"$E2E_DIR/snap.now"
+  diff -u "$2" "$E2E_DIR/snap.now" >&2 || e2e_fail "host settings not restored $1"
+}
+
+# --- apps (issue 6): processes under chosen uids with distinct executables -------------------
+# e2e_apps_exe NAME: a copy of python3 at $E2E_DIR/NAME (so /proc/PID/exe names the app); the
+# directory is opened to other uids. Prints the path.
+e2e_apps_exe() {
+  chmod 755 "$E2E_DIR"
+  cp "$(readlink -f /usr/bin/python3)" "$E2E_DIR/$1" || e2e_fail "copy python3"
+  chmod 755 "$E2E_DIR/$1"
+  echo "$E2E_DIR/$1"
+}
+# e2e_apps_as NS UID CMD...: runs CMD in namespace NS as uid/gid UID (foreground).
+e2e_apps_as() {
+  local n=$1 uid=$2; shift 2
+  ip netns exec "$(ns "$n")" setpriv --reuid="$uid" --regid="$uid" --clear-groups "$@"
+}
+# e2e_flows SOCKET_NAME: the JSON flow list of a running client.
+e2e_flows() { "$E2E_PTUN" flows --json -s "$E2E_DIR/run/$1.sock" 2>/dev/null; }
+
+# --- lifecycle (roaming, restart, loss, on-demand, control access, metrics) --------------------
+# e2e_json SOCKET_NAME KEY: one top-level value of the JSON status ("" if absent).
+e2e_json() {
+  e2e_status "$1" | python3 -c 'import json,sys
+try: v = json.load(sys.stdin).get(sys.argv[1], "")
+except Exception: v = ""
+print(v)' "$2"
+}
+
+# e2e_transfer SRV_NS CLI_NS DST PORT BYTES [TIMEOUT]: TCP transfer of random BYTES from CLI_NS to
+# DST:PORT (a sink in SRV_NS); fails the test unless the sha256 matches. Runs in the foreground;
+# start it with & and `wait` to act meanwhile.
+e2e_transfer() {
+  local srv=$1 cli=$2 dst=$3 port=$4 bytes=$5 to=${6:-60} here
+  here=$(dirname "${BASH_SOURCE[0]}")
+  head -c "$bytes" /dev/urandom >"$E2E_DIR/blob.$port"
+  in_ns "$srv" timeout "$to" python3 "$here/netcheck.py" tcp-sink "$dst" "$port" "$E2E_DIR/got.$port" &
+  local sink=$!
+  sleep 0.3
+  in_ns "$cli" timeout "$to" python3 "$here/netcheck.py" tcp-send "$dst" "$port" "$E2E_DIR/blob.$port" || return 1
+  wait $sink || return 1
+  [ "$(sha256sum <"$E2E_DIR/blob.$port" | cut -d' ' -f1)" = "$(sha256sum <"$E2E_DIR/got.$port" | cut -d' ' -f1)" ]
+}

@@ -47,9 +47,13 @@ echo "$st" | python3 -c 'import json,sys; s=json.load(sys.stdin); assert s["byte
   || e2e_fail "status byte counters"
 "$E2E_PTUN" sessions -s "$E2E_DIR/run/server.sock" | grep -q "peer: c1" || e2e_fail "server sessions lacks c1"
 
+# `ptun down` disconnects and the client stays running; `ptun stop` ends it.
 "$E2E_PTUN" down -s "$E2E_DIR/run/c1.sock" >/dev/null || e2e_fail "ptun down"
+e2e_status c1 | grep -q '"state": "disconnected"' || e2e_fail "not disconnected after ptun down"
+kill -0 "$cpid" 2>/dev/null || e2e_fail "client exited on ptun down"
+"$E2E_PTUN" stop -s "$E2E_DIR/run/c1.sock" >/dev/null || e2e_fail "ptun stop"
 for _ in $(seq 30); do kill -0 "$cpid" 2>/dev/null || break; sleep 0.1; done
-kill -0 "$cpid" 2>/dev/null && e2e_fail "client did not exit after ptun down"
+kill -0 "$cpid" 2>/dev/null && e2e_fail "client did not exit after ptun stop"
 in_ns c1 ip link show ptun0 >/dev/null 2>&1 && e2e_fail "TUN still present after stop"
 in_ns c1 ip rule | grep -q 7074 && e2e_fail "policy rules left behind"
 e2e_log "client stopped cleanly"

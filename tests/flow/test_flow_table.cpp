@@ -36,8 +36,16 @@ Parsed udp4(const char* src, const char* dst, uint16_t sport, uint16_t dport, si
 
 }  // namespace
 
+namespace {
+Timeouts exact() {
+  Timeouts t;
+  t.refresh_ms = 0;   // exact LRU: deadlines to the millisecond
+  return t;
+}
+}  // namespace
+
 TEST_CASE("tcp handshake, data and close walk the states", "[flow]") {
-  FlowTable t(16);
+  FlowTable t(16, exact());
   auto h = t.classify(tcp_ab(SYN), Dir::out, 60, 1000);
   REQUIRE(h.id != kNoFlow);
   CHECK(h.is_new);
@@ -94,7 +102,7 @@ TEST_CASE("tcp: RST, mid-stream pickup and port reuse", "[flow]") {
 }
 
 TEST_CASE("udp idle timeout is refreshed by traffic either way", "[flow]") {
-  Timeouts to;
+  Timeouts to = exact();
   to.udp_ms = 1000;
   FlowTable t(16, to);
   auto h = t.classify(udp4("10.0.0.1", "10.0.0.9", 5000, 53), Dir::out, 60, 0);
@@ -112,7 +120,7 @@ TEST_CASE("udp idle timeout is refreshed by traffic either way", "[flow]") {
   CHECK(t.stats().expired == 2);
 }
 
-TEST_CASE("icmp echo shares one flow, icmp errors are not flows; ipv6", "[flow]") {
+TEST_CASE("icmp echo shares one flow, icmp errors are not flows, ipv6 too", "[flow]") {
   FlowTable t(16);
   V4 o;
   auto req = t.classify(parsed(ipv4(o, icmp(false, 8, 0, 77, 1))), Dir::out, 84, 0);
@@ -199,4 +207,26 @@ TEST_CASE("random churn keeps the index consistent with the live flows", "[flow]
   }
   CHECK(t.stats().evicted > 0);
   CHECK(t.stats().expired > 0);
+}
+
+TEST_CASE("lazy LRU: flows are swept within refresh_ms after their exact deadline", "[flow]") {
+  Timeouts to;
+  to.udp_ms = 5000;
+  to.refresh_ms = 1000;
+  FlowTable t(16, to);
+  auto a = t.classify(udp4("10.0.0.1", "10.0.0.9", 1, 53), Dir::out, 60, 0);
+  t.classify(udp4("10.0.0.1", "10.0.0.9", 1, 53), Dir::out, 60, 500);   // no relink (< refresh)
+  CHECK(t.deadline(t.at(a.id)) == 5500);
+  CHECK(t.next_deadline() == 6000);   // queued at 0 + timeout + refresh
+  CHECK(t.expire(5999) == 0);
+  CHECK(t.expire(6000) == 1);
+  // a flow that keeps talking is relinked once per refresh and never swept early
+  auto b = t.classify(udp4("10.0.0.1", "10.0.0.9", 2, 53), Dir::out, 60, 10'000);
+  for (uint64_t now = 10'000; now <= 30'000; now += 400) {
+    REQUIRE(t.classify(udp4("10.0.0.1", "10.0.0.9", 2, 53), Dir::out, 60, now).id == b.id);
+    REQUIRE(t.expire(now) == 0);
+  }
+  CHECK_FALSE(t.classify(udp4("10.0.0.1", "10.0.0.9", 2, 53), Dir::out, 60, 30'100).is_new);
+  // past the exact deadline a lookup starts a new flow even before the sweep
+  CHECK(t.classify(udp4("10.0.0.1", "10.0.0.9", 2, 53), Dir::out, 60, 30'100 + 5000).is_new);
 }

@@ -1,0 +1,59 @@
+#include <catch2/catch.hpp>
+
+#include "netcfg/firewall.hpp"
+
+using namespace ptun;
+using namespace ptun::netcfg;
+
+namespace {
+bool has(const std::string& s, const std::string& what) { return s.find(what) != std::string::npos; }
+}  // namespace
+
+TEST_CASE("kill switch ruleset: atomic replace, drop policy, the exceptions only", "[firewall]") {
+  KillSwitchSpec ks;
+  ks.tun_iface = "ptun0";
+  ks.fwmark = 0x7074;
+  ks.server = *Endpoint::parse("198.18.0.2:4433");
+  auto s = killswitch_script(ks);
+  // add + flush + full definition: one transaction replaces whatever was there.
+  CHECK(s.rfind("add table inet ptun\nflush table inet ptun\ntable inet ptun {\n", 0) == 0);
+  CHECK(has(s, "type filter hook output priority -10; policy drop;"));
+  CHECK(has(s, "type filter hook forward priority -10; policy drop;"));
+  CHECK(has(s, "oifname \"lo\" accept"));
+  CHECK(has(s, "oifname \"ptun0\" accept"));
+  CHECK(has(s, "meta mark 0x00007074 ip daddr 198.18.0.2 udp dport 4433 accept"));
+  CHECK(has(s, "udp sport 68 udp dport 67 accept"));
+  CHECK(has(s, "udp sport 546 udp dport 547 accept"));
+  CHECK(has(s, "nd-neighbor-solicit"));
+  CHECK_FALSE(has(s, "ip daddr {"));   // no local networks unless asked
+  ks.server = *Endpoint::parse("[fd00:18::2]:4433");
+  ks.local_networks = {*Cidr::parse("192.168.1.0/24"), *Cidr::parse("fe80::/64")};
+  s = killswitch_script(ks);
+  CHECK(has(s, "meta mark 0x00007074 ip6 daddr fd00:18::2 udp dport 4433 accept"));
+  CHECK(has(s, "ip daddr { 192.168.1.0/24 } accept"));
+  CHECK(has(s, "ip6 daddr { fe80::/64 } accept"));
+}
+
+TEST_CASE("enforced routes ruleset", "[firewall]") {
+  EnforceSpec e;
+  e.tun_iface = "ptun0";
+  e.fwmark = 0x7074;
+  e.included = {*Cidr::parse("10.0.0.0/8"), *Cidr::parse("fd99::/64")};
+  e.excluded = {*Cidr::parse("10.5.0.0/16")};
+  auto s = enforce_script(e);
+  CHECK(has(s, "policy accept;"));
+  CHECK(has(s, "meta mark 0x00007074 accept"));
+  CHECK(has(s, "ip daddr { 10.5.0.0/16 } oifname \"ptun0\" counter drop"));
+  CHECK(has(s, "ip daddr { 10.0.0.0/8 } oifname != \"ptun0\" counter drop"));
+  CHECK(has(s, "ip6 daddr { fd99::/64 } oifname != \"ptun0\" counter drop"));
+  // the exclusion is decided before the inclusion that contains it
+  CHECK(s.find("10.5.0.0/16") < s.find("10.0.0.0/8"));
+}
+
+TEST_CASE("interface names safe for nft", "[firewall]") {
+  CHECK(valid_ifname("ptun0"));
+  CHECK(valid_ifname("tun-a.b_c"));
+  CHECK_FALSE(valid_ifname(""));
+  CHECK_FALSE(valid_ifname("a\"b"));
+  CHECK_FALSE(valid_ifname("sixteen-chars-xx"));
+}
