@@ -10,6 +10,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "netlink/rtnl_messages.hpp"
+
 namespace ptun::apps {
 
 SockDiag::SockDiag(mnl_socket* nl) : nl_(nl) {}
@@ -55,7 +57,8 @@ Result<SocketOwner> SockDiag::query(uint8_t family, uint8_t proto, const uint8_t
     ssize_t n = mnl_socket_recvfrom(nl_, buf, sizeof buf);
     if (n < 0) return Error::from_errno("sock_diag: receive", errno);
     int len = int(n);
-    for (auto* m = reinterpret_cast<nlmsghdr*>(buf); mnl_nlmsg_ok(m, len); m = mnl_nlmsg_next(m, &len)) {
+    // netlink::message_ok, not mnl_nlmsg_ok: libmnl compares lengths as signed ints.
+    for (auto* m = reinterpret_cast<nlmsghdr*>(buf); netlink::message_ok(m, len); m = mnl_nlmsg_next(m, &len)) {
       if (m->nlmsg_seq != seq_) continue;   // a late answer to an earlier, timed-out query
       if (m->nlmsg_type == NLMSG_ERROR) {
         auto* err = static_cast<nlmsgerr*>(mnl_nlmsg_get_payload(m));

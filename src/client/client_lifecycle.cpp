@@ -43,6 +43,13 @@ void Client::connect(Reason why) {
   user_down_ = false;
   if (life_.state() != State::disconnected) return;   // already up or coming up
   attempt_ = 0;
+  if (host_) {   // the kill switch before the first datagram (include_all_networks)
+    if (auto r = host_->engage(); !r) {   // fail closed: no kill switch, no connection
+      settings_error_ = "kill switch: " + r.error().message;
+      LOG_ERROR("client: %s", settings_error_.c_str());
+      return;
+    }
+  }
   transition(State::connecting, why);
   start_session();
 }
@@ -61,6 +68,7 @@ void Client::disconnect(Reason why) {
   session_ended_ = false;
   if (session_) retired_ = std::move(session_);
   remove_settings();
+  if (host_) host_->release(user_down_);   // always_on keeps the kill switch unless `ptun down`
   transition(State::disconnected, why);
   poke_timer();
 }

@@ -124,6 +124,24 @@ void ClientHost::clear() {
   // The enforce_routes ruleset (if any) went with the rollback; the kill switch is before base_.
 }
 
+void ClientHost::release(bool user_down) {
+  clear();
+  bool keep = cfg_.protocol.always_on && !user_down;
+  if (keep || !kill_switch_) return;
+  host_.undo_all();
+  base_ = host_.checkpoint();
+  kill_switch_ = false;
+  LOG_INFO("netcfg: kill switch off (disconnected)");
+}
+
+Result<void> ClientHost::engage() {
+  if (!cfg_.protocol.include_all_networks || kill_switch_) return {};
+  clear();
+  if (auto r = install_kill_switch(); !r) return r;
+  base_ = host_.checkpoint();
+  return {};
+}
+
 void ClientHost::shutdown(bool user_down) {
   forwarder_.reset();
   applied_.reset();

@@ -4,6 +4,9 @@
 //   apply()     routes, DNS and enforced routes for one set of settings; all or nothing (a
 //               failure half-way rolls back to the state before apply);
 //   clear()     back to the state after open() (reconnect with other settings): kill switch kept;
+//   release()   disconnected but still running (`ptun down`, on-demand): settings removed; the
+//               kill switch too, unless always_on and not a user's `ptun down` (fail closed);
+//   engage()    before connecting again: the kill switch back (include_all_networks);
 //   shutdown()  restore the host; always_on keeps the kill switch (fail closed) unless the user
 //               disconnected (`ptun down`); it stays journaled for `ptun cleanup`.
 #pragma once
@@ -31,6 +34,8 @@ class ClientHost {
   ~ClientHost();
   Result<void> apply(const proto::NetworkSettings& s, int tun_ifindex);
   void clear();
+  void release(bool user_down);
+  Result<void> engage();
   void shutdown(bool user_down);
 
   bool kill_switch() const { return kill_switch_; }

@@ -18,8 +18,12 @@ e2e_log() { echo "--- $*" >&2; }
 e2e_cleanup() {
   local rc=$?
   trap - EXIT INT TERM
-  for pid in "${E2E_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
-  for pid in "${E2E_PIDS[@]}"; do
+  # Every process of the test: the registered ones, and anything still living in the test's
+  # namespaces (a pid taken with $(e2e_bg ...) is registered in a subshell only).
+  local all=("${E2E_PIDS[@]}")
+  for ns in "${E2E_NETNS[@]}"; do all+=($(ip netns pids "$ns" 2>/dev/null)); done
+  for pid in "${all[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+  for pid in "${all[@]}"; do
     for _ in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$pid" 2>/dev/null
   done

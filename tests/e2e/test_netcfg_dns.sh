@@ -27,7 +27,8 @@ e2e_bg srv dns-original dnsmasq --no-daemon --conf-file=/dev/null --no-resolv --
 resolve() { in_ns c1 getent ahostsv4 "$1" | awk 'NR==1 {print $1}'; }
 stop_pid() { kill -"$2" "$1" 2>/dev/null; for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done; return 1; }
 
-[ "$(resolve www.example.org)" = 198.51.100.1 ] || e2e_fail "the original resolver does not answer"
+original_answers() { [ "$(resolve www.example.org)" = 198.51.100.1 ]; }
+e2e_wait_for 5 original_answers || e2e_fail "the original resolver does not answer"
 
 # run_case NAME PUSH_TOML CHECK_FUNCTION
 run_case() {
@@ -40,6 +41,7 @@ run_case() {
     --listen-address=10.99.0.1 --except-interface=lo --address=/corp.example/10.1.2.3 --address=/#/10.66.66.66 \
     --pid-file= >/dev/null
   E2E_DNSMASQ_TUNNEL=${E2E_PIDS[-1]}
+  e2e_wait_for 5 in_ns srv sh -c 'ss -lun | grep -q "10.99.0.1:53"' || e2e_fail "$1: tunnel resolver not listening"
   e2e_client_config c1 198.18.0.2:4433
   cpid=$(e2e_bg c1 "client-$1" "$E2E_PTUN" client -c "$E2E_DIR/c1.toml"); E2E_PIDS+=("$cpid")
   e2e_wait_connected c1 10 || e2e_fail "$1: client did not connect"

@@ -29,6 +29,9 @@ e2e_client_config c1 198.18.0.2:4433 '[protocol]
 include_all_networks = true
 always_on = true'
 
+# The kernel's own link-up chatter (MLD reports, repeated for ~2 s) predates ptun: let it pass
+# before the capture starts, so that what is counted is what happens under the kill switch.
+sleep 3
 # Capture everything the client namespace sends on its underlay (outbound only).
 ip netns exec "$(ns c1)" tcpdump -i "$underlay" -Q out -n -U -w "$E2E_DIR/underlay.pcap" >"$E2E_DIR/tcpdump.log" 2>&1 &
 E2E_PIDS+=($!); tcpdump_pid=$!

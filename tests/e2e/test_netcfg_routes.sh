@@ -155,7 +155,12 @@ in_ns c1 ping -c 1 -W 1 198.18.0.2 >/dev/null 2>&1 && e2e_fail "always_on: traff
 cpid=$(e2e_bg c1 client-always2 "$E2E_PTUN" client -c "$E2E_DIR/c1.toml"); E2E_PIDS+=("$cpid")
 e2e_wait_connected c1 10 || e2e_fail "always_on: client did not reconnect over its own kill switch"
 "$E2E_PTUN" down -s "$E2E_DIR/run/c1.sock" >/dev/null || e2e_fail "ptun down"
-for _ in $(seq 50); do kill -0 "$cpid" 2>/dev/null || break; sleep 0.1; done
-e2e_same_snapshot "after always_on + ptun down" "$E2E_DIR/snap.before" c1
+# `ptun down` keeps the process (and its TUN) in `disconnected`: ptun's settings must be gone
+in_ns c1 nft list ruleset | has . && e2e_fail "always_on: kill switch still there after ptun down"
+in_ns c1 ip rule | has 7074 && e2e_fail "rules left after ptun down"
+in_ns c1 ip route show table all | has 'proto 112' && e2e_fail "routes left after ptun down"
+in_ns c1 ping -c 1 -W 2 198.18.0.2 >/dev/null 2>&1 || e2e_fail "traffic blocked after ptun down"
+stop_pid "$cpid" TERM || e2e_fail "always_on: client did not stop"
+e2e_same_snapshot "after always_on + ptun down + SIGTERM" "$E2E_DIR/snap.before" c1
 e2e_log "always_on: kill switch kept after SIGTERM, adopted by the next start, removed by ptun down"
 exit 0
