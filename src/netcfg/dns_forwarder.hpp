@@ -1,7 +1,7 @@
 // ptun's split-DNS forwarder (used when systemd-resolved does not run): listens on a loopback
 // address (resolv.conf points there), sends queries for names under the match domains to the
 // tunnel's resolvers and all others to the host's original resolvers, and relays the answers.
-// UDP only (a truncated answer makes the stub retry over TCP, which then fails: names with
+// UDP only (a truncated answer makes the querying resolver retry over TCP, which then fails: names with
 // answers above 512/EDNS-size bytes are out of scope).
 //
 // ForwarderCore is the sans-I/O part (routing decision, id rewriting, bounded pending table);

@@ -1,4 +1,4 @@
-// A minimal DNS stub codec (RFC 1035) for names in SOCKS/HTTP requests: one question of type A
+// A minimal DNS client codec (RFC 1035) for names in SOCKS/HTTP requests: one question of type A
 // or AAAA, recursion desired; answers parsed for addresses only (CNAME chains are followed by
 // the recursive server, which returns the final records in the same answer section).
 #pragma once
