@@ -98,8 +98,6 @@ Result<void> Client::setup() {
   sock_ = std::move(*s);
   if (auto r = setup_lifecycle(); !r) return r;
   if (auto r = setup_flows(); !r) return r;
-  udp_tx_.reserve(limits::kBatch);
-  tun_tx_.reserve(limits::kBatch);
   return {};
 }
 

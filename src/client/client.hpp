@@ -157,8 +157,8 @@ class Client final : public proto::ClientSession::Callbacks {
   uint64_t reconnects_ = 0;
   uint64_t established_ms_ = 0;
   int exit_code_ = 0;
-  std::vector<core::Datagram> udp_tx_;
-  std::vector<PacketBuf*> tun_tx_;
+  TxQueue<core::Datagram> udp_tx_{pool_};
+  TxQueue<PacketBuf*> tun_tx_{pool_};
   uint64_t scheduled_deadline_ = UINT64_MAX;
   uint64_t now_ = 0;
   ClientCounters counters_;

@@ -93,58 +93,38 @@ void Client::handle_tun_packet(PacketBuf* pkt, uint64_t now) {
 }
 
 void Client::deliver_packet(std::span<const uint8_t> ip) {
-  if (tun_tx_.size() == limits::kBatch) flush();
-  PacketBuf* b = pool_.get();
-  if (!b || ip.size() > b->tailroom()) {
-    if (b) pool_.put(b);
+  packet::Parsed p;
+  if (packet::parse(ip, &p) != packet::ParseStatus::ok) {
+    ++counters_.drop_malformed;
+    return;
+  }
+  if (flows_ && !classify(p, flow::Dir::in, p.total_len)) return;   // a reply to a dropped flow
+  if (tun_tx_.full()) flush();
+  PacketBuf* b = pool_.copy(ip.first(p.total_len));
+  if (!b) {
     ++counters_.drop_tun_write;
     return;
   }
-  std::memcpy(b->data(), ip.data(), ip.size());
-  b->len = uint32_t(ip.size());
-  packet::Parsed p;
-  if (packet::parse(b->span(), &p) != packet::ParseStatus::ok) {
-    ++counters_.drop_malformed;
-    pool_.put(b);
-    return;
-  }
-  if (flows_ && !classify(p, flow::Dir::in, p.total_len)) {   // a reply to a dropped flow
-    pool_.put(b);
-    return;
-  }
   if (p.l4_proto == 6 && p.has_l4) packet::clamp_mss(b->span(), p, p.family == Family::v4 ? max_mss_v4_ : max_mss_v6_);
-  tun_tx_.push_back(b);
+  tun_tx_.push(b);
 }
 
 void Client::send_datagram(std::span<const uint8_t> dgram) {
-  if (udp_tx_.size() == limits::kBatch) flush();
-  PacketBuf* b = pool_.get();
-  if (!b || dgram.size() > b->tailroom()) {
-    if (b) pool_.put(b);
+  if (udp_tx_.full()) flush();
+  PacketBuf* b = pool_.copy(dgram);
+  if (!b) {
     ++counters_.drop_udp_send;
     return;
   }
-  std::memcpy(b->data(), dgram.data(), dgram.size());
-  b->len = uint32_t(dgram.size());
-  udp_tx_.push_back(core::Datagram{b, server_ep_});
+  udp_tx_.push(core::Datagram{b, server_ep_});
 }
 
 void Client::flush() {
-  if (!tun_tx_.empty()) {
-    auto w = dev_->write_batch(tun_tx_);
-    size_t n = w ? *w : 0;
-    counters_.tun_tx_packets += n;
-    counters_.drop_tun_write += tun_tx_.size() - n;
-    for (auto* b : tun_tx_) pool_.put(b);
-    tun_tx_.clear();
-  }
-  if (!udp_tx_.empty()) {
-    auto s = sock_->send_batch(udp_tx_);
-    size_t n = s ? *s : 0;
-    counters_.drop_udp_send += udp_tx_.size() - n;
-    for (auto& d : udp_tx_) pool_.put(d.buf);
-    udp_tx_.clear();
-  }
+  counters_.tun_tx_packets += tun_tx_.flush_with(
+      [&](std::span<PacketBuf*> pkts) { auto w = dev_->write_batch(pkts); return w ? *w : 0; },
+      &counters_.drop_tun_write);
+  udp_tx_.flush_with([&](std::span<core::Datagram> d) { auto s = sock_->send_batch(d); return s ? *s : 0; },
+                     &counters_.drop_udp_send);
 }
 
 }  // namespace ptun::client

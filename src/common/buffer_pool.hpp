@@ -3,6 +3,8 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
+#include <algorithm>
 #include <memory>
 #include <span>
 #include <vector>
@@ -56,6 +58,19 @@ class BufferPool {
     return b;
   }
   void put(PacketBuf* b) { free_.push_back(b); }
+  // A buffer holding a copy of `bytes` after the standard headroom, or nullptr when the pool is
+  // exhausted or the bytes do not fit (callers drop and count).
+  PacketBuf* copy(std::span<const uint8_t> bytes) {
+    PacketBuf* b = get();
+    if (!b) return nullptr;
+    if (bytes.size() > b->tailroom()) {
+      put(b);
+      return nullptr;
+    }
+    std::memcpy(b->data(), bytes.data(), bytes.size());
+    b->len = uint32_t(bytes.size());
+    return b;
+  }
   size_t available() const { return free_.size(); }
   size_t capacity() const { return bufs_.size(); }
 
@@ -63,6 +78,43 @@ class BufferPool {
   std::unique_ptr<uint8_t[]> storage_;
   std::vector<PacketBuf> bufs_;
   std::vector<PacketBuf*> free_;
+};
+
+// Packets waiting to leave in one batch (TUN write batch, sendmmsg), each in a pool buffer.
+// `Item` is PacketBuf* or a struct with a `buf` member (core::Datagram). The owner flushes when
+// full() and at the end of every receive batch; flush_with() hands the batch to the device and
+// returns every buffer to the pool.
+template <typename Item>
+class TxQueue {
+ public:
+  explicit TxQueue(BufferPool& pool) : pool_(pool) { q_.reserve(limits::kBatch); }
+  TxQueue(const TxQueue&) = delete;
+  TxQueue& operator=(const TxQueue&) = delete;
+  ~TxQueue() { release(); }
+  bool full() const { return q_.size() >= limits::kBatch; }
+  bool empty() const { return q_.empty(); }
+  size_t size() const { return q_.size(); }
+  void push(Item it) { q_.push_back(it); }
+  // `send(span<Item>)` returns how many items the device took; the rest count as dropped.
+  template <typename Send>
+  size_t flush_with(Send&& send, size_t* dropped) {
+    if (q_.empty()) return 0;
+    size_t taken = std::min(send(std::span<Item>(q_)), q_.size());
+    *dropped += q_.size() - taken;
+    release();
+    return taken;
+  }
+
+ private:
+  static PacketBuf* buf_of(PacketBuf* b) { return b; }
+  template <typename T>
+  static PacketBuf* buf_of(const T& t) { return t.buf; }
+  void release() {
+    for (auto& it : q_) pool_.put(buf_of(it));
+    q_.clear();
+  }
+  BufferPool& pool_;
+  std::vector<Item> q_;
 };
 
 }  // namespace ptun

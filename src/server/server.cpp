@@ -111,8 +111,6 @@ Result<void> Server::setup() {
     sockets_.push_back(std::move(*s));
     LOG_INFO("server: listening on %s", ep.str().c_str());
   }
-  for (auto& b : udp_tx_) b.reserve(limits::kBatch);
-  tun_tx_.reserve(limits::kBatch);
   LOG_INFO("server: tunnel %s mtu %u up", cfg_.tunnel.interface.c_str(), cfg_.tunnel.mtu);
   return {};
 }

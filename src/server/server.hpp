@@ -106,9 +106,9 @@ class Server final : public proto::ServerEndpoint::Callbacks {
   std::unordered_map<uint64_t, Peer> peers_;
   std::map<std::string, uint64_t> session_by_peer_;
   std::map<std::string, const config::PeerConfig*> peer_config_;
-  std::vector<core::Datagram> udp_tx_[2];    // [0] IPv4 socket, [1] IPv6 socket
+  TxQueue<core::Datagram> udp_tx_[2] = {TxQueue<core::Datagram>(pool_), TxQueue<core::Datagram>(pool_)};  // [0] IPv4, [1] IPv6
   int socket_for_family_[2] = {-1, -1};
-  std::vector<PacketBuf*> tun_tx_;
+  TxQueue<PacketBuf*> tun_tx_{pool_};
   uint64_t scheduled_deadline_ = UINT64_MAX;
   uint64_t now_ = 0;
   uint64_t started_ms_ = 0;

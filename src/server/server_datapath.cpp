@@ -121,20 +121,17 @@ void Server::deliver_packet(uint64_t session_id, std::span<const uint8_t> ip) {
 }
 
 void Server::to_tun(std::span<const uint8_t> ip) {
-  if (tun_tx_.size() == limits::kBatch) flush_tun();
-  PacketBuf* b = pool_.get();
-  if (!b || ip.size() > b->tailroom()) {
-    if (b) pool_.put(b);
+  if (tun_tx_.full()) flush_tun();
+  PacketBuf* b = pool_.copy(ip);
+  if (!b) {
     ++counters_.drop_pool_empty;
     return;
   }
-  std::memcpy(b->data(), ip.data(), ip.size());
-  b->len = uint32_t(ip.size());
   // MSS clamping both ways: SYNs from clients too.
   packet::Parsed p;
   if (packet::parse(b->span(), &p) == packet::ParseStatus::ok && p.l4_proto == 6 && p.has_l4)
     packet::clamp_mss(b->span(), p, p.family == Family::v4 ? max_mss_v4_ : max_mss_v6_);
-  tun_tx_.push_back(b);
+  tun_tx_.push(b);
 }
 
 void Server::send_datagram(const Endpoint& to, std::span<const uint8_t> dgram) {
@@ -144,38 +141,28 @@ void Server::send_datagram(const Endpoint& to, std::span<const uint8_t> dgram) {
     return;
   }
   auto& q = udp_tx_[fam];
-  if (q.size() == limits::kBatch) flush_udp();
-  PacketBuf* b = pool_.get();
-  if (!b || dgram.size() > b->tailroom()) {
-    if (b) pool_.put(b);
+  if (q.full()) flush_udp();
+  PacketBuf* b = pool_.copy(dgram);
+  if (!b) {
     ++counters_.drop_pool_empty;
     return;
   }
-  std::memcpy(b->data(), dgram.data(), dgram.size());
-  b->len = uint32_t(dgram.size());
-  q.push_back(core::Datagram{b, to});
+  q.push(core::Datagram{b, to});
 }
 
 void Server::flush_udp() {
   for (int fam = 0; fam < 2; ++fam) {
-    auto& q = udp_tx_[fam];
-    if (q.empty()) continue;
-    auto sent = sockets_[size_t(socket_for_family_[fam])]->send_batch(q);
-    size_t n = sent ? *sent : 0;
-    counters_.drop_udp_send += q.size() - n;
-    for (auto& d : q) pool_.put(d.buf);
-    q.clear();
+    if (udp_tx_[fam].empty()) continue;
+    core::UdpSocket& sock = *sockets_[size_t(socket_for_family_[fam])];
+    udp_tx_[fam].flush_with([&](std::span<core::Datagram> d) { auto s = sock.send_batch(d); return s ? *s : 0; },
+                            &counters_.drop_udp_send);
   }
 }
 
 void Server::flush_tun() {
-  if (tun_tx_.empty()) return;
-  auto w = tun_->write_batch(tun_tx_);
-  size_t n = w ? *w : 0;
-  counters_.tun_tx_packets += n;
-  counters_.drop_tun_write += tun_tx_.size() - n;
-  for (auto* b : tun_tx_) pool_.put(b);
-  tun_tx_.clear();
+  counters_.tun_tx_packets += tun_tx_.flush_with(
+      [&](std::span<PacketBuf*> pkts) { auto w = tun_->write_batch(pkts); return w ? *w : 0; },
+      &counters_.drop_tun_write);
 }
 
 void Server::flush() {
