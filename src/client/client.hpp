@@ -61,6 +61,7 @@ class Client final : public proto::ClientSession::Callbacks {
   // client_netcfg.cpp: the host side of the tunnel's settings
   Result<void> apply_settings(const proto::NetworkSettings& s);
   void remove_settings();
+  uint32_t effective_mtu(const proto::NetworkSettings& s);
   void handle_session_end();
 
   // ---- lifecycle and control (client_lifecycle.cpp) ----

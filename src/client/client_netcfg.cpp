@@ -3,8 +3,39 @@
 // all or nothing).
 #include "client/client.hpp"
 #include "netlink/rtnl.hpp"
+#include "proto/wire.hpp"
 
 namespace ptun::client {
+
+// The TUN's MTU: the configured one; else the server's, lowered to what fits one packet on the
+// path to the server with this session's exact overhead (underlay IP + UDP + ptun header + DTLS
+// record), so tunnelled packets are never fragmented on the underlay.
+uint32_t Client::effective_mtu(const proto::NetworkSettings& s) {
+  if (cfg_.tunnel.mtu) return cfg_.tunnel.mtu;
+  uint32_t mtu = s.mtu ? s.mtu : 1400;
+  size_t overhead = session_ ? session_->record_overhead() : 0;
+  if (overhead == 0) overhead = proto::kAesGcmRecordOverhead;   // the larger of the two suites
+  auto route = rtnl_->route_get(server_ep_.addr, cfg_.tunnel.fwmark);
+  if (!route || route->ifindex == 0) return mtu;
+  uint32_t underlay = route->mtu;
+  if (underlay == 0) {
+    auto link = rtnl_->link_get(route->ifindex);
+    if (!link) return mtu;
+    underlay = link->mtu;
+  }
+  uint32_t fit = proto::tunnel_mtu(uint16_t(std::min<uint32_t>(underlay, 65535)), server_ep_.addr.family, overhead);
+  if (fit < mtu) {
+    LOG_INFO("client: MTU %u (underlay %u minus %zu bytes of overhead) instead of the server's %u", fit,
+             underlay, proto::tunnel_overhead(server_ep_.addr.family, overhead), mtu);
+    mtu = fit;
+  }
+  if (mtu < limits::kMinTunMtu) {
+    LOG_WARN("client: the path to the server fits only %u-byte packets; using %zu (IPv6 minimum): large "
+             "packets will be fragmented on the underlay", mtu, limits::kMinTunMtu);
+    mtu = uint32_t(limits::kMinTunMtu);
+  }
+  return mtu;
+}
 
 Result<void> Client::apply_settings(const proto::NetworkSettings& s) {
   if (stack_) return apply_settings_userspace(s);   // no host changes in userspace mode
@@ -14,7 +45,7 @@ Result<void> Client::apply_settings(const proto::NetworkSettings& s) {
   std::vector<Cidr> addrs;
   if (s.ipv4) addrs.push_back(*s.ipv4);
   if (s.ipv6) addrs.push_back(*s.ipv6);
-  tun_mtu_ = cfg_.tunnel.mtu ? cfg_.tunnel.mtu : (s.mtu ? s.mtu : 1400);
+  tun_mtu_ = effective_mtu(s);
   if (auto r = tun_->configure(*rtnl_, tun_mtu_, addrs); !r) return r;
   applied_addrs_ = addrs;
   max_mss_v4_ = uint16_t(tun_mtu_ - 40);

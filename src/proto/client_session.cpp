@@ -360,6 +360,10 @@ size_t ClientSession::max_packet() const {
   return dtls_ && dtls_->established() ? dtls_->max_plaintext() : 0;
 }
 
+size_t ClientSession::record_overhead() const {
+  return dtls_ && dtls_->established() ? dtls_->record_overhead() : 0;
+}
+
 std::string ClientSession::ciphersuite() const { return dtls_ ? dtls_->ciphersuite() : std::string(); }
 
 }  // namespace ptun::proto

@@ -80,6 +80,8 @@ class ClientSession {
   CloseReason close_reason() const { return close_reason_; }
   // Largest IP packet send_packet() accepts (0 before the handshake).
   size_t max_packet() const;
+  // Bytes DTLS adds to each record of the negotiated suite (0 before the handshake).
+  size_t record_overhead() const;
   std::string ciphersuite() const;
 
  private:
