@@ -151,7 +151,7 @@ struct ClientConfig {
   std::vector<AppRule> app_rules;           // [[app_rule]], at most bounds::kMaxAppRules
   struct Flows {                            // [flows]: the per-flow classifier (src/flow)
     bool classify = true;                   // off: no flow table, no per-app drops
-    uint32_t max_flows = 65536;             // 16..4194304: memory bound (~150 bytes each)
+    uint32_t max_flows = 8192;              // 16..4194304: memory bound (~150 bytes each + index)
     bool operator==(const Flows&) const = default;
   } flows;
   // Userspace mode (mode = "userspace"): [proxy] listeners on loopback and [[forward]] rules.

@@ -47,7 +47,7 @@ TEST_CASE("defaults: no rules, classification on", "[config][apps]") {
   REQUIRE(r.ok());
   CHECK(r->app_rules.empty());
   CHECK(r->flows.classify);
-  CHECK(r->flows.max_flows == 65536);
+  CHECK(r->flows.max_flows == 8192);
 }
 
 TEST_CASE("bad app rules are refused with file:line:col and the key", "[config][apps]") {
