@@ -20,6 +20,7 @@
 #include "config/config.hpp"
 #include "control/protocol.hpp"
 #include "core/core.hpp"
+#include "packet/parse.hpp"
 #include "proto/server_endpoint.hpp"
 #include "server/address_pool.hpp"
 #include "server/host_setup.hpp"
@@ -82,7 +83,7 @@ class Server final : public proto::ServerEndpoint::Callbacks {
 
   // server_datapath.cpp
   void handle_tun_packet(PacketBuf* pkt, uint64_t now);
-  void to_tun(std::span<const uint8_t> ip);
+  void to_tun(std::span<const uint8_t> ip, const packet::Parsed* p);
   void flush();
   void flush_udp();
   void flush_tun();

@@ -83,7 +83,7 @@ void Server::handle_tun_packet(PacketBuf* pkt, uint64_t now) {
     auto from = p.family == Family::v4 ? addresses_.server_v4() : addresses_.server_v6();
     if (from) {
       size_t n = packet::make_too_big(pkt->span(), p, uint16_t(cfg_.tunnel.mtu), from->addr, reply, sizeof reply);
-      if (n) to_tun({reply, n});
+      if (n) to_tun({reply, n}, nullptr);
     }
     return;
   }
@@ -117,20 +117,20 @@ void Server::deliver_packet(uint64_t session_id, std::span<const uint8_t> ip) {
     endpoint_->send_packet(dst_sid, ip.first(p.total_len), now_);
     return;
   }
-  to_tun(ip.first(p.total_len));
+  to_tun(ip.first(p.total_len), &p);
 }
 
-void Server::to_tun(std::span<const uint8_t> ip) {
+// `p` is the caller's parse of `ip` (nullptr for packets ptun made itself): parsed once per packet.
+void Server::to_tun(std::span<const uint8_t> ip, const packet::Parsed* p) {
   if (tun_tx_.full()) flush_tun();
   PacketBuf* b = pool_.copy(ip);
   if (!b) {
     ++counters_.drop_pool_empty;
     return;
   }
-  // MSS clamping both ways: SYNs from clients too.
-  packet::Parsed p;
-  if (packet::parse(b->span(), &p) == packet::ParseStatus::ok && p.l4_proto == 6 && p.has_l4)
-    packet::clamp_mss(b->span(), p, p.family == Family::v4 ? max_mss_v4_ : max_mss_v6_);
+  // MSS clamping both ways: SYNs from clients too (the copy has the same offsets as `ip`).
+  if (p && p->l4_proto == 6 && p->has_l4)
+    packet::clamp_mss(b->span(), *p, p->family == Family::v4 ? max_mss_v4_ : max_mss_v6_);
   tun_tx_.push(b);
 }
 
