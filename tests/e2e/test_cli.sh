@@ -19,6 +19,14 @@ for f in "$root"/conf/*.toml; do
   "$E2E_PTUN" check-config "$f" >/dev/null 2>&1 || e2e_fail "check-config $f"
 done
 e2e_log "usage errors exit 2; conf/*.toml check"
+# The userspace example: checks (missing certificates are only noted), and its effective config
+# is a userspace client with the proxy listeners and both kinds of forward.
+out=$("$E2E_PTUN" check-config "$root/conf/client-userspace.toml" 2>&1) || e2e_fail "check-config conf/client-userspace.toml: $out"
+for want in 'mode = "userspace"' 'socks5 = \["127.0.0.1:1080"\]' 'http = \["127.0.0.1:3128"\]' 'proto = "udp"' 'proto = "tcp"'; do
+  echo "$out" | grep -q "^$want" || e2e_fail "conf/client-userspace.toml: no '$want' in: $out"
+done
+echo "$out" | grep -q "error" && e2e_fail "conf/client-userspace.toml: $out"
+e2e_log "conf/client-userspace.toml: a userspace client with SOCKS5, HTTP CONNECT, TCP and UDP forwards"
 
 printf 'listen = ["0.0.0.0:4433"]\n[tunnel]\nmtu = 70000\n' >"$E2E_DIR/broken.toml"
 out=$("$E2E_PTUN" check-config "$E2E_DIR/broken.toml" 2>&1); rc=$?
