@@ -79,6 +79,13 @@ struct ServerConfig {
     std::optional<Cidr> ipv4_pool, ipv6_pool;
     bool masquerade = false;
     std::vector<std::string> masquerade_interfaces;  // empty = all but the tunnel
+    // "kernel": a TUN, IP forwarding and (optionally) nft masquerade. "userspace": no TUN, no root,
+    // no kernel NAT; the embedded lwIP stack terminates clients' flows and relays them through
+    // ordinary sockets (src/forward). interface/masquerade do not apply then.
+    std::string forwarding = "kernel";
+    uint32_t userspace_max_flows_per_client = 512;  // TCP + UDP + ICMP flows, 1..65535
+    uint32_t userspace_tcp_idle_secs = 1800;        // 10..604800
+    uint32_t userspace_udp_idle_secs = 60;          // 5..3600
     bool operator==(const Tunnel&) const = default;
   } tunnel;
   PushSettings push;

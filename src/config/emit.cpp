@@ -103,6 +103,10 @@ std::string to_toml(const ServerConfig& c) {
   if (c.tunnel.ipv6_pool) w.str("ipv6_pool", c.tunnel.ipv6_pool->str());
   w.boolean("masquerade", c.tunnel.masquerade);
   w.strings("masquerade_interfaces", c.tunnel.masquerade_interfaces);
+  w.str("forwarding", c.tunnel.forwarding);
+  w.num("userspace_max_flows_per_client", c.tunnel.userspace_max_flows_per_client);
+  w.num("userspace_tcp_idle_secs", c.tunnel.userspace_tcp_idle_secs);
+  w.num("userspace_udp_idle_secs", c.tunnel.userspace_udp_idle_secs);
   w.line("\n[push]");
   w.addrs("included_routes", c.push.included_routes);
   w.addrs("excluded_routes", c.push.excluded_routes);

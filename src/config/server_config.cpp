@@ -47,7 +47,16 @@ void read_tunnel(TableReader& t, ServerConfig::Tunnel& tun) {
     if (s == tun.interface) return "'" + s + "' is the tunnel interface itself";
     return add_interface(tun.masquerade_interfaces, s);
   });
+  t.string("forwarding", [&](const std::string& s) {
+    tun.forwarding = s;
+    return s == "kernel" || s == "userspace" ? "" : "'" + s + "' is not a forwarding mode (kernel|userspace)";
+  });
+  t.u32("userspace_max_flows_per_client", tun.userspace_max_flows_per_client, 1, 65535);
+  t.u32("userspace_tcp_idle_secs", tun.userspace_tcp_idle_secs, 10, 604800);
+  t.u32("userspace_udp_idle_secs", tun.userspace_udp_idle_secs, 5, 3600);
   if (!t.finish()) return;
+  if (tun.forwarding == "userspace" && tun.masquerade)
+    t.fail_at("masquerade", "does not apply with forwarding = \"userspace\" (flows leave from the server's own sockets)");
   if (!tun.ipv4_pool && !tun.ipv6_pool)
     t.fail_here("at least one of ipv4_pool and ipv6_pool is required");
   else if (!tun.masquerade_interfaces.empty() && !tun.masquerade)

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "common/log.hpp"
+#include "netstack/tcp_conn.hpp"
 #include "packet/parse.hpp"
 
 extern "C" {
@@ -13,6 +14,7 @@ extern "C" {
 #include "lwip/ip6.h"
 #include "lwip/netif.h"
 #include "lwip/pbuf.h"
+#include "lwip/tcp.h"
 #include "lwip/timeouts.h"
 }
 
@@ -82,7 +84,61 @@ Netstack::Netstack(core::Loop& loop, NetstackOptions opts)
   std::memset(netif_.get(), 0, sizeof(struct netif));
 }
 
+struct AcceptGlue {
+  // A handshake completed on a listener: count it against the cap or refuse it with a reset.
+  static err_t on_accept(void* arg, struct tcp_pcb* pcb, err_t err) {
+    auto* s = static_cast<Netstack*>(arg);
+    if (err != ERR_OK || !pcb) return ERR_VAL;
+    if (!s->on_accept_ || !s->acquire_tcp()) {
+      tcp_abort(pcb);
+      return ERR_ABRT;
+    }
+    auto conn = TcpConn::accepted(*s, pcb);
+    if (s->on_accept_(conn)) return ERR_OK;
+    conn->release();   // nobody wants it: lwIP resets it (returning ERR_ABRT after tcp_abort)
+    conn.reset();
+    tcp_abort(pcb);
+    return ERR_ABRT;
+  }
+};
+
+void Netstack::enable_accept_any(std::function<bool(std::unique_ptr<TcpConn>&)> on_accept) {
+  accept_any_ = true;
+  on_accept_ = std::move(on_accept);
+  // Placeholder addresses so both families' input paths are enabled; input() overwrites them.
+  netif* nif = netif_.get();
+  ip4_addr_t a, m, g;
+  IP4_ADDR(&a, 0, 0, 0, 1);
+  IP4_ADDR(&m, 255, 255, 255, 255);
+  ip4_addr_set_zero(&g);
+  netif_set_addr(nif, &a, &m, &g);
+  ip6_addr_t a6;
+  IP6_ADDR(&a6, 0, 0, 0, PP_HTONL(1));
+  netif_ip6_addr_set(nif, 0, &a6);
+  netif_ip6_addr_set_state(nif, 0, IP6_ADDR_PREFERRED);
+}
+
+Result<void> Netstack::listen_port(uint16_t port) {
+  if (listeners_.count(port)) return {};
+  struct tcp_pcb* pcb = tcp_new_ip_type(IPADDR_TYPE_ANY);
+  if (!pcb) return Error(Errc::io, "lwIP: no memory for a listener");
+  if (err_t e = tcp_bind(pcb, IP_ANY_TYPE, port); e != ERR_OK) {
+    tcp_close(pcb);
+    return Error(Errc::io, std::string("lwIP tcp_bind: ") + lwip_strerr(e));
+  }
+  struct tcp_pcb* l = tcp_listen_with_backlog(pcb, 255);
+  if (!l) {
+    tcp_close(pcb);
+    return Error(Errc::io, "lwIP: no memory for a listener");
+  }
+  tcp_arg(l, this);
+  tcp_accept(l, AcceptGlue::on_accept);
+  listeners_[port] = l;
+  return {};
+}
+
 Netstack::~Netstack() {
+  for (auto& [port, l] : listeners_) tcp_close(static_cast<struct tcp_pcb*>(l));
   netif_remove(netif_.get());
   for (auto* b : out_) pool_.put(b);
   if (instance_ == this) instance_ = nullptr;
@@ -162,6 +218,14 @@ Result<void> Netstack::input(std::span<const uint8_t> pkt) {
     ++stats_.in_rejected;
     ++dev_stats_.tx_rejected;
     return Error(Errc::invalid_argument, "malformed packet");
+  }
+  if (accept_any_) {
+    // Make lwIP take the packet as addressed to itself (see enable_accept_any).
+    netif* nif = netif_.get();
+    ip_addr_t d;
+    to_lwip(p.dst, &d);
+    if (p.family == Family::v4) ip_addr_copy(nif->ip_addr, d);
+    else ip_addr_copy(nif->ip6_addr[0], d);
   }
   struct pbuf* pb = pbuf_alloc(PBUF_RAW, p.total_len, PBUF_RAM);
   if (!pb) return Error(Errc::would_block, "lwIP out of memory");

@@ -14,6 +14,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 
 #include "common/buffer_pool.hpp"
 #include "common/net_addr.hpp"
@@ -24,6 +25,8 @@ struct netif;
 struct pbuf;
 
 namespace ptun::netstack {
+
+class TcpConn;
 
 struct NetstackOptions {
   uint32_t mtu = 1400;
@@ -64,6 +67,18 @@ class Netstack final : public tun::PacketDevice {
   // Called (from inside lwIP, so: only wake someone) whenever a packet was queued for read_batch.
   void set_on_output(std::function<void()> cb) { on_output_ = std::move(cb); }
 
+  // Server mode ("accept any"): TCP segments to any destination are terminated here, as
+  // tun2socks tools do. Just before lwIP sees a TCP packet, the netif's address field is set to
+  // the packet's destination (directly: netif_set_ipaddr would abort every pcb bound to the old
+  // address); accepted pcbs keep that destination as their local address. A SYN only reaches
+  // lwIP after listen_port() for its port (the forwarder first connects upstream). Completed
+  // handshakes go to on_accept (called inside lwIP: it must only queue and wake), which takes
+  // the connection (returns true) or leaves it, and lwIP then resets it.
+  void enable_accept_any(std::function<bool(std::unique_ptr<TcpConn>&)> on_accept);
+  // A listener on ANY:port (both families), created once per port.
+  Result<void> listen_port(uint16_t port);
+  size_t listener_count() const { return listeners_.size(); }
+
   // Drives lwIP's timers until `stop`. Must run while the stack is in use.
   core::Task<void> run_timers(core::CancelToken stop);
   // Re-evaluates the timer deadline (after new timeouts were registered, e.g. a new connection).
@@ -95,9 +110,13 @@ class Netstack final : public tun::PacketDevice {
   std::unique_ptr<core::Timer> timer_;
   bool timer_idle_ = true;   // sleeping with no lwIP timeout pending: poke on new activity
   size_t tcp_count_ = 0, udp_count_ = 0;
+  bool accept_any_ = false;
+  std::function<bool(std::unique_ptr<TcpConn>&)> on_accept_;
+  std::unordered_map<uint16_t, void*> listeners_;   // port -> tcp_pcb (listen)
   tun::DeviceStats dev_stats_;
   NetstackStats stats_;
   friend struct NetifGlue;
+  friend struct AcceptGlue;
 };
 
 // lwIP address conversions.

@@ -74,6 +74,32 @@ void TcpConn::close() {
   stack_.poke_timers();
 }
 
+std::unique_ptr<TcpConn> TcpConn::accepted(Netstack& stack, struct tcp_pcb* pcb) {
+  std::unique_ptr<TcpConn> c(new TcpConn(stack, pcb));
+  c->counted_ = true;
+  c->connected_ = true;
+  tcp_nagle_disable(pcb);
+  return c;
+}
+
+void TcpConn::abort() {
+  if (!pcb_) return;
+  detach();
+  tcp_abort(pcb_);
+  pcb_ = nullptr;
+  stack_.poke_timers();
+}
+
+void TcpConn::release() {
+  detach();
+  pcb_ = nullptr;
+}
+
+Endpoint TcpConn::remote() const {
+  if (!pcb_) return {};
+  return Endpoint{from_lwip(&pcb_->remote_ip), pcb_->remote_port};
+}
+
 Endpoint TcpConn::local() const {
   if (!pcb_) return {};
   return Endpoint{from_lwip(&pcb_->local_ip), pcb_->local_port};

@@ -28,6 +28,8 @@ class TcpConn {
   static core::Task<Result<std::unique_ptr<TcpConn>>> connect(Netstack& stack, Endpoint dst,
                                                               uint64_t timeout_ms,
                                                               core::CancelToken token = {});
+  // Wraps a pcb lwIP accepted (accept-any mode); the caller has counted it (acquire_tcp).
+  static std::unique_ptr<TcpConn> accepted(Netstack& stack, struct tcp_pcb* pcb);
   ~TcpConn();
   TcpConn(const TcpConn&) = delete;
   TcpConn& operator=(const TcpConn&) = delete;
@@ -45,6 +47,11 @@ class TcpConn {
   void close();
   bool alive() const { return pcb_ != nullptr; }
   Endpoint local() const;
+  Endpoint remote() const;
+  // Closes with a reset (idle timeout, upstream failure) instead of an orderly FIN.
+  void abort();
+  // Forgets the pcb without closing it (callbacks detached): the caller disposes of it.
+  void release();
 
   struct Glue;
 

@@ -57,6 +57,33 @@ Result<std::unique_ptr<HostTcp>> HostTcp::listen(core::Loop& loop, const Endpoin
   return std::unique_ptr<HostTcp>(new HostTcp(loop, *fd));
 }
 
+std::unique_ptr<HostTcp> HostTcp::adopt(core::Loop& loop, int fd) {
+  return std::unique_ptr<HostTcp>(new HostTcp(loop, fd));
+}
+
+core::Task<Result<std::unique_ptr<HostTcp>>> HostTcp::connect(core::Loop& loop, Endpoint dst,
+                                                              core::CancelToken token) {
+  sockaddr_storage ss{};
+  socklen_t len = dst.to_sockaddr(&ss);
+  if (len == 0) co_return Error(Errc::invalid_argument, "empty address");
+  int fd = ::socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) co_return Error::from_errno("socket", errno);
+  std::unique_ptr<HostTcp> c(new HostTcp(loop, fd));
+  int one = 1;
+  (void)::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0 && errno != EINPROGRESS)
+    co_return errno == ECONNREFUSED ? Error(Errc::closed, "connection refused")
+                                    : Error::from_errno("connect " + dst.str(), errno);
+  auto r = co_await c->poll_.until(UV_WRITABLE, token);
+  if (!r) co_return r.error();
+  int err = 0;
+  socklen_t el = sizeof err;
+  if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) != 0) err = errno;
+  if (err == ECONNREFUSED) co_return Error(Errc::closed, "connection refused");
+  if (err != 0) co_return Error::from_errno("connect " + dst.str(), err);
+  co_return c;
+}
+
 core::Task<Result<std::unique_ptr<HostTcp>>> HostTcp::accept(core::CancelToken token) {
   for (;;) {
     int fd = ::accept4(fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -117,6 +144,28 @@ Result<std::unique_ptr<HostUdp>> HostUdp::bind(core::Loop& loop, const Endpoint&
   auto fd = open_bound(at, SOCK_DGRAM);
   if (!fd) return fd.error();
   return std::unique_ptr<HostUdp>(new HostUdp(loop, *fd));
+}
+
+Result<std::unique_ptr<HostUdp>> HostUdp::connect(core::Loop& loop, const Endpoint& dst) {
+  sockaddr_storage ss{};
+  socklen_t len = dst.to_sockaddr(&ss);
+  if (len == 0) return Error(Errc::invalid_argument, "empty address");
+  int fd = ::socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Error::from_errno("socket", errno);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
+    int e = errno;
+    ::close(fd);
+    return Error::from_errno("connect " + dst.str(), e);
+  }
+  return std::unique_ptr<HostUdp>(new HostUdp(loop, fd));
+}
+
+Result<void> HostUdp::send(std::span<const uint8_t> data) {
+  if (::send(fd_, data.data(), data.size(), 0) < 0) {
+    if (errno == ECONNREFUSED) return Error(Errc::closed, "port unreachable");
+    return Error::from_errno("send", errno);
+  }
+  return {};
 }
 
 core::Task<Result<size_t>> HostUdp::recv_from(std::span<uint8_t> buf, Endpoint* from, core::CancelToken token) {

@@ -19,6 +19,12 @@ class HostTcp {
   HostTcp(const HostTcp&) = delete;
   HostTcp& operator=(const HostTcp&) = delete;
 
+  // An outbound connection (the server's userspace forwarding). Errors: Errc::closed "connection
+  // refused", Errc::io (unreachable, ...), Errc::cancelled (the caller's deadline).
+  static core::Task<Result<std::unique_ptr<HostTcp>>> connect(core::Loop& loop, Endpoint dst,
+                                                              core::CancelToken token = {});
+  // Wraps a connected non-blocking stream socket (e.g. one end of a socketpair); takes the fd.
+  static std::unique_ptr<HostTcp> adopt(core::Loop& loop, int fd);
   core::Task<Result<std::unique_ptr<HostTcp>>> accept(core::CancelToken token = {});
   // Up to buf.size() bytes; 0 = EOF. Errors: Errc::io, cancelled, closed.
   core::Task<Result<size_t>> read_some(std::span<uint8_t> buf, core::CancelToken token = {});
@@ -37,6 +43,8 @@ class HostTcp {
 class HostUdp {
  public:
   static Result<std::unique_ptr<HostUdp>> bind(core::Loop& loop, const Endpoint& at);
+  // A socket connected to dst (the kernel filters replies from anyone else), on an ephemeral port.
+  static Result<std::unique_ptr<HostUdp>> connect(core::Loop& loop, const Endpoint& dst);
   ~HostUdp();
   HostUdp(const HostUdp&) = delete;
   HostUdp& operator=(const HostUdp&) = delete;
@@ -44,6 +52,8 @@ class HostUdp {
   core::Task<Result<size_t>> recv_from(std::span<uint8_t> buf, Endpoint* from, core::CancelToken token = {});
   // Best effort: a full socket buffer drops the datagram (UDP).
   Result<void> send_to(const Endpoint& to, std::span<const uint8_t> data);
+  // On a connected socket. ECONNREFUSED from an earlier ICMP error is reported as Errc::closed.
+  Result<void> send(std::span<const uint8_t> data);
   Endpoint local() const;
 
  private:

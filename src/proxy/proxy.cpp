@@ -1,6 +1,7 @@
 // Proxy lifecycle: listeners, the connection cap, handshake deadlines, name resolution through
 // the tunnel, connecting inside lwIP and the byte relay with back-pressure.
 #include "proxy/proxy.hpp"
+#include "proxy/relay.hpp"
 
 #include "common/log.hpp"
 #include "netstack/netstack.hpp"
@@ -170,59 +171,9 @@ core::Task<Result<std::unique_ptr<netstack::TcpConn>>> Proxy::open_tunnel(const 
   co_return std::move(*c);
 }
 
-namespace {
-
-core::Task<void> pump_up(HostTcp& host, netstack::TcpConn& conn, std::vector<uint8_t> pending, core::TaskScope& rs) {
-  if (!pending.empty() && !co_await conn.write_all(pending, rs.token())) {
-    rs.cancel();
-    co_return;
-  }
-  std::vector<uint8_t> buf(32768);
-  for (;;) {
-    auto n = co_await host.read_some(buf, rs.token());
-    if (!n) {
-      rs.cancel();
-      break;
-    }
-    if (*n == 0) {
-      conn.shutdown_write();
-      break;
-    }
-    if (!co_await conn.write_all(std::span(buf).first(*n), rs.token())) {
-      rs.cancel();
-      break;
-    }
-  }
-}
-
-core::Task<void> pump_down(HostTcp& host, netstack::TcpConn& conn, core::TaskScope& rs) {
-  std::vector<uint8_t> buf(32768);
-  for (;;) {
-    auto n = co_await conn.read(buf, rs.token());
-    if (!n) {
-      rs.cancel();
-      break;
-    }
-    if (*n == 0) {
-      host.shutdown_write();
-      break;
-    }
-    if (!co_await host.write_all(std::span(buf).first(*n), rs.token())) {
-      rs.cancel();
-      break;
-    }
-    conn.ack(*n);   // only now may lwIP reopen the window: back-pressure from the application
-  }
-}
-
-}  // namespace
-
 core::Task<void> Proxy::relay(HostTcp& host, netstack::TcpConn& conn, std::vector<uint8_t> pending, core::CancelToken token) {
   ++stats_.relayed;
-  core::TaskScope rs(loop_, token);
-  rs.spawn(pump_up(host, conn, std::move(pending), rs));
-  rs.spawn(pump_down(host, conn, rs));
-  co_await rs.join();
+  co_await relay_streams(loop_, host, conn, std::move(pending), token);
 }
 
 }  // namespace ptun::proxy

@@ -74,32 +74,13 @@ Result<void> Server::setup() {
   limits.per_source_hs_per_sec = cfg_.handshake_rate_per_source;
   endpoint_ = std::make_unique<proto::ServerEndpoint>(*dtls, *this, limits);
 
-  // TUN with the server's own address in each pool.
-  tun::TunOptions topt;
-  topt.name = cfg_.tunnel.interface;
-  auto tun = tun::TunDevice::open(topt);
-  if (!tun) return tun.error();
-  tun_ = std::move(*tun);
-  std::vector<Cidr> addrs;
-  if (auto a = addresses_.server_v4()) addrs.push_back(*a);
-  if (auto a = addresses_.server_v6()) addrs.push_back(*a);
-  auto rtnl = netlink::Rtnl::open();
-  if (!rtnl) return rtnl.error();
-  if (auto r = tun_->configure(**rtnl, cfg_.tunnel.mtu, addrs); !r) return r;
+  timer_ = std::make_unique<core::Timer>(loop_);
   max_mss_v4_ = uint16_t(cfg_.tunnel.mtu - 40);
   max_mss_v6_ = uint16_t(cfg_.tunnel.mtu - 60);
-  tun_poll_ = std::make_unique<core::FdPoll>(loop_, tun_->fd());
-  timer_ = std::make_unique<core::Timer>(loop_);
-
-  if (auto r = host_.enable_forwarding(bool(cfg_.tunnel.ipv4_pool), bool(cfg_.tunnel.ipv6_pool)); !r) return r;
-  if (cfg_.tunnel.masquerade) {
-    std::vector<Cidr> pools;
-    if (cfg_.tunnel.ipv4_pool) pools.push_back(*cfg_.tunnel.ipv4_pool);
-    if (cfg_.tunnel.ipv6_pool) pools.push_back(*cfg_.tunnel.ipv6_pool);
-    std::string table = "ptun_" + cfg_.tunnel.interface;
-    for (auto& c : table) if (c == '-' || c == '.') c = '_';
-    if (auto r = host_.enable_masquerade(table, cfg_.tunnel.interface, pools, cfg_.tunnel.masquerade_interfaces); !r)
-      return r;
+  if (cfg_.tunnel.forwarding == "userspace") {
+    if (auto r = setup_userspace_forwarding(); !r) return r;
+  } else {
+    if (auto r = setup_kernel_forwarding(); !r) return r;
   }
 
   for (const auto& ep : cfg_.listen) {
@@ -111,14 +92,49 @@ Result<void> Server::setup() {
     sockets_.push_back(std::move(*s));
     LOG_INFO("server: listening on %s", ep.str().c_str());
   }
-  LOG_INFO("server: tunnel %s mtu %u up", cfg_.tunnel.interface.c_str(), cfg_.tunnel.mtu);
+  if (forwarder_)
+    LOG_INFO("server: userspace forwarding, mtu %u (no TUN, no kernel NAT)", cfg_.tunnel.mtu);
+  else
+    LOG_INFO("server: tunnel %s mtu %u up", cfg_.tunnel.interface.c_str(), cfg_.tunnel.mtu);
+  return {};
+}
+
+// forwarding = "kernel": a TUN with the server's own address in each pool, IP forwarding and
+// (optionally) masquerade; all undone by teardown().
+Result<void> Server::setup_kernel_forwarding() {
+  tun::TunOptions topt;
+  topt.name = cfg_.tunnel.interface;
+  auto tun = tun::TunDevice::open(topt);
+  if (!tun) return tun.error();
+  tun_ = std::move(*tun);
+  std::vector<Cidr> addrs;
+  if (auto a = addresses_.server_v4()) addrs.push_back(*a);
+  if (auto a = addresses_.server_v6()) addrs.push_back(*a);
+  auto rtnl = netlink::Rtnl::open();
+  if (!rtnl) return rtnl.error();
+  if (auto r = tun_->configure(**rtnl, cfg_.tunnel.mtu, addrs); !r) return r;
+  tun_poll_ = std::make_unique<core::FdPoll>(loop_, tun_->fd());
+
+  if (auto r = host_.enable_forwarding(bool(cfg_.tunnel.ipv4_pool), bool(cfg_.tunnel.ipv6_pool)); !r) return r;
+  if (cfg_.tunnel.masquerade) {
+    std::vector<Cidr> pools;
+    if (cfg_.tunnel.ipv4_pool) pools.push_back(*cfg_.tunnel.ipv4_pool);
+    if (cfg_.tunnel.ipv6_pool) pools.push_back(*cfg_.tunnel.ipv6_pool);
+    std::string table = "ptun_" + cfg_.tunnel.interface;
+    for (auto& c : table) if (c == '-' || c == '.') c = '_';
+    if (auto r = host_.enable_masquerade(table, cfg_.tunnel.interface, pools, cfg_.tunnel.masquerade_interfaces); !r)
+      return r;
+  }
+  dev_ = tun_.get();
   return {};
 }
 
 void Server::teardown() {
   host_.undo();
+  dev_ = nullptr;
   tun_poll_.reset();
   tun_.reset();
+  forwarder_.reset();
 }
 
 void Server::stop() {
@@ -130,7 +146,12 @@ core::Task<int> Server::run() {
   stop_source_ = &stop;
   core::TaskScope scope(loop_);
   for (size_t i = 0; i < sockets_.size(); ++i) scope.spawn(run_udp_rx(i, stop.token()));
-  scope.spawn(run_tun_rx(stop.token()));
+  if (forwarder_) {
+    scope.spawn(forwarder_->run(stop.token()));
+    scope.spawn(run_forwarder_rx(stop.token()));
+  } else {
+    scope.spawn(run_tun_rx(stop.token()));
+  }
   scope.spawn(run_timers(stop.token()));
   scope.spawn(control_->run(stop.token()));
   if (metrics_) scope.spawn(metrics_->run(stop.token()));

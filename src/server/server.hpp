@@ -18,6 +18,7 @@
 #include "common/log.hpp"
 #include "common/rng.hpp"
 #include "config/config.hpp"
+#include "forward/forwarder.hpp"
 #include "control/protocol.hpp"
 #include "core/core.hpp"
 #include "packet/parse.hpp"
@@ -78,6 +79,11 @@ class Server final : public proto::ServerEndpoint::Callbacks {
 
   core::Task<void> run_udp_rx(size_t index, core::CancelToken stop);
   core::Task<void> run_tun_rx(core::CancelToken stop);
+  // forwarding = "userspace": packets to clients come from the forwarder instead of a TUN.
+  Result<void> setup_kernel_forwarding();
+  Result<void> setup_userspace_forwarding();
+  core::Task<void> run_forwarder_rx(core::CancelToken stop);
+  nlohmann::json forwarder_json() const;
   core::Task<void> run_timers(core::CancelToken stop);
   core::Task<void> run_signals(core::CancelSource& stop);
 
@@ -97,6 +103,8 @@ class Server final : public proto::ServerEndpoint::Callbacks {
   std::vector<std::unique_ptr<core::UdpSocket>> sockets_;
   std::unique_ptr<tun::TunDevice> tun_;
   std::unique_ptr<core::FdPoll> tun_poll_;
+  std::unique_ptr<forward::Forwarder> forwarder_;
+  tun::PacketDevice* dev_ = nullptr;   // tun_ or forwarder_: where client packets go
   std::unique_ptr<core::Timer> timer_;
   std::unique_ptr<control::ControlServer> control_;
   std::unique_ptr<metrics::Exporter> metrics_;   // metrics_listen (server_control.cpp)

@@ -12,7 +12,9 @@ nlohmann::json Server::status_json() {
   j["role"] = "server";
   j["state"] = "running";
   j["uptime_s"] = (loop_.now_ms() - started_ms_) / 1000;
-  j["interface"] = cfg_.tunnel.interface;
+  j["forwarding"] = cfg_.tunnel.forwarding;
+  if (forwarder_) j["userspace"] = forwarder_json();
+  else j["interface"] = cfg_.tunnel.interface;
   j["mtu"] = cfg_.tunnel.mtu;
   nlohmann::json listen = nlohmann::json::array();
   for (const auto& e : cfg_.listen) listen.push_back(e.str());

@@ -161,7 +161,7 @@ void Server::flush_udp() {
 
 void Server::flush_tun() {
   counters_.tun_tx_packets += tun_tx_.flush_with(
-      [&](std::span<PacketBuf*> pkts) { auto w = tun_->write_batch(pkts); return w ? *w : 0; },
+      [&](std::span<PacketBuf*> pkts) { auto w = dev_->write_batch(pkts); return w ? *w : 0; },
       &counters_.drop_tun_write);
 }
 

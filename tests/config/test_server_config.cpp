@@ -128,6 +128,11 @@ TEST_CASE("invalid server files name file, line, column and key", "[config][serv
       {doc("", "masquerade = true\nmasquerade_interfaces = [\"ptun-s0\"]\n"), "is the tunnel interface itself"},
       {doc("", "masquerade = \"yes\"\n"), "tunnel.masquerade: expected true or false, got string"},
       {doc("", "mtu = 1400.0\n"), "tunnel.mtu: expected an integer, got float"},
+      {doc("", "forwarding = \"nat\"\n"), "tunnel.forwarding: 'nat' is not a forwarding mode (kernel|userspace)"},
+      {doc("", "forwarding = \"userspace\"\nmasquerade = true\n"), "tunnel.masquerade: does not apply with forwarding = \"userspace\""},
+      {doc("", "userspace_max_flows_per_client = 0\n"), "tunnel.userspace_max_flows_per_client:"},
+      {doc("", "userspace_tcp_idle_secs = 5\n"), "tunnel.userspace_tcp_idle_secs:"},
+      {doc("", "userspace_udp_idle_secs = 3601\n"), "tunnel.userspace_udp_idle_secs:"},
       // push
       {doc("", "", "[push]\nincluded_routes = [\"10.0.0.0/8\", \"10.0.0.0/8\"]\n"), "push.included_routes[1]: duplicate entry '10.0.0.0/8'"},
       {doc("", "", "[push]\nincluded_routes = [\"10.0.0.1/8\"]\n"), "push.included_routes[0]: invalid prefix"},
@@ -217,4 +222,20 @@ TEST_CASE("peers: names, static addresses and routes behind them", "[config][ser
         "ipv6_pool = \"fd99::/64\"\n[[peer]]\nname = \"a\"\nipv4 = \"10.99.0.5\"\n";
     CHECK_THAT(error_of(text), Catch::Contains("peer[0].ipv4: no tunnel.ipv4_pool"));
   }
+}
+
+TEST_CASE("userspace forwarding keys", "[config][server]") {
+  auto d = parse_server(doc(), "s.toml");
+  REQUIRE(d.ok());
+  CHECK(d->tunnel.forwarding == "kernel");
+  CHECK(d->tunnel.userspace_max_flows_per_client == 512);
+  CHECK(d->tunnel.userspace_tcp_idle_secs == 1800);
+  CHECK(d->tunnel.userspace_udp_idle_secs == 60);
+  auto r = parse_server(doc("", "forwarding = \"userspace\"\nuserspace_max_flows_per_client = 64\n"
+                                "userspace_tcp_idle_secs = 600\nuserspace_udp_idle_secs = 30\n"), "s.toml");
+  REQUIRE(r.ok());
+  CHECK(r->tunnel.forwarding == "userspace");
+  CHECK(r->tunnel.userspace_max_flows_per_client == 64);
+  CHECK(r->tunnel.userspace_tcp_idle_secs == 600);
+  CHECK(r->tunnel.userspace_udp_idle_secs == 30);
 }

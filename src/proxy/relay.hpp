@@ -1,0 +1,28 @@
+// Copies a byte stream both ways between a host socket and a TCP connection inside lwIP, until
+// both sides closed (or either failed). Used by the client's proxy (app -> tunnel), the server's
+// userspace forwarding (tunnel -> destination) and the embedding API (socketpair -> tunnel).
+// Back-pressure: lwIP's receive window reopens (TcpConn::ack) only after the bytes were written
+// to the host socket.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "core/core.hpp"
+#include "proxy/host_socket.hpp"
+
+namespace ptun::netstack { class TcpConn; }
+
+namespace ptun::proxy {
+
+// Updated by the relay as bytes move, for idle timeouts and statistics.
+struct RelayActivity {
+  uint64_t last_ms = 0;
+  uint64_t to_tunnel = 0, from_tunnel = 0;   // bytes
+};
+
+// `pending` = bytes that arrived from the host side before the relay started, sent first.
+core::Task<void> relay_streams(core::Loop& loop, HostTcp& host, netstack::TcpConn& conn,
+                               std::vector<uint8_t> pending, core::CancelToken token,
+                               RelayActivity* activity = nullptr);
+
+}  // namespace ptun::proxy

@@ -1,0 +1,70 @@
+// forwarding = "userspace": the server without a TUN, root or kernel NAT. Client packets go to
+// forward::Forwarder (lwIP terminates TCP, sockets relay UDP and pings); what it sends back
+// takes the same path as packets read from a TUN (handle_tun_packet: route to the session, MSS
+// clamp, too-big check).
+#include "server/server.hpp"
+
+namespace ptun::server {
+
+Result<void> Server::setup_userspace_forwarding() {
+  forward::ForwarderOptions o;
+  o.mtu = cfg_.tunnel.mtu;
+  o.max_flows_per_client = cfg_.tunnel.userspace_max_flows_per_client;
+  o.tcp_idle_ms = uint64_t(cfg_.tunnel.userspace_tcp_idle_secs) * 1000;
+  o.udp_idle_ms = uint64_t(cfg_.tunnel.userspace_udp_idle_secs) * 1000;
+  if (auto a = addresses_.server_v4()) o.own.push_back(a->addr);
+  if (auto a = addresses_.server_v6()) o.own.push_back(a->addr);
+  auto f = forward::Forwarder::create(loop_, std::move(o));
+  if (!f) return f.error();
+  forwarder_ = std::move(*f);
+  dev_ = forwarder_.get();
+  return {};
+}
+
+core::Task<void> Server::run_forwarder_rx(core::CancelToken stop) {
+  core::Timer wake(loop_);
+  forwarder_->set_on_output([&wake] { wake.poke(); });   // may run inside lwIP: only wake
+  std::array<PacketBuf*, limits::kBatch> bufs;
+  for (auto& b : bufs) b = pool_.get();
+  while (!stop.cancelled()) {
+    auto r = co_await wake.wait_until(loop_.now_ms() + 60000, stop);
+    if (!r && r.error().code == Errc::cancelled) break;
+    for (;;) {
+      auto n = forwarder_->read_batch(bufs);
+      if (!n || *n == 0) break;
+      now_ = loop_.now_ms();
+      for (size_t i = 0; i < *n; ++i) handle_tun_packet(bufs[i], now_);
+      flush();
+      if (*n < bufs.size()) break;
+    }
+    poke_timer();
+  }
+  forwarder_->set_on_output(nullptr);
+  for (auto* b : bufs) pool_.put(b);
+}
+
+nlohmann::json Server::forwarder_json() const {
+  const auto& s = forwarder_->forward_stats();
+  return {{"tcp_flows", forwarder_->tcp_flows()},
+          {"udp_flows", forwarder_->udp_flows()},
+          {"icmp_flows", forwarder_->icmp_flows()},
+          {"tcp_opened", s.tcp_opened},
+          {"tcp_refused_upstream", s.tcp_refused_upstream},
+          {"tcp_connect_timeouts", s.tcp_connect_timeouts},
+          {"tcp_idle_closed", s.tcp_idle_closed},
+          {"udp_opened", s.udp_opened},
+          {"udp_idle_closed", s.udp_idle_closed},
+          {"udp_reply_too_big", s.udp_reply_too_big},
+          {"echo_local", s.echo_local},
+          {"echo_relayed", s.echo_relayed},
+          {"echo_unavailable", s.echo_unavailable},
+          {"refused_destination", s.refused_destination},
+          {"refused_client_limit", s.refused_client_limit},
+          {"refused_total_limit", s.refused_total_limit},
+          {"dropped_malformed", s.dropped_malformed},
+          {"dropped_fragment", s.dropped_fragment},
+          {"dropped_protocol", s.dropped_protocol},
+          {"out_dropped", s.out_dropped}};
+}
+
+}  // namespace ptun::server
