@@ -5,6 +5,7 @@
 
 #include "common/log.hpp"
 #include "netstack/tcp_conn.hpp"
+#include "packet/ipv6_options.hpp"
 #include "packet/parse.hpp"
 
 extern "C" {
@@ -214,7 +215,8 @@ Result<size_t> Netstack::read_batch(std::span<PacketBuf*> bufs) {
 
 Result<void> Netstack::input(std::span<const uint8_t> pkt) {
   packet::Parsed p;
-  if (packet::parse(pkt, &p) != packet::ParseStatus::ok || p.total_len == 0) {
+  if (packet::parse(pkt, &p) != packet::ParseStatus::ok || p.total_len == 0 ||
+      !packet::ipv6_options_well_formed(pkt, p)) {
     ++stats_.in_rejected;
     ++dev_stats_.tx_rejected;
     return Error(Errc::invalid_argument, "malformed packet");
