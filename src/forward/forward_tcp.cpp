@@ -95,10 +95,11 @@ core::Task<void> Forwarder::run_tcp(Flow& f) {
   }
   f.state = Flow::State::relaying;
   ++stats_.tcp_opened;
-  co_await proxy::relay_streams(loop_, **host, *f.conn, {}, f.cancel.token(), &f.act);
-  if (f.timed_out) {
+  (void)co_await proxy::relay_streams(loop_, **host, *f.conn, {}, f.cancel.token(), &f.act);
+  if (f.timed_out) {   // idle: both sides hear a reset, as from a NAT that forgot the flow
     ++stats_.tcp_idle_closed;
     f.conn->abort();
+    (*host)->reset_on_close();
   } else {
     f.conn->close();
   }

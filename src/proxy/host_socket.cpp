@@ -130,6 +130,10 @@ core::Task<Result<void>> HostTcp::write_all(std::span<const uint8_t> data, core:
 }
 
 void HostTcp::shutdown_write() { (void)::shutdown(fd_, SHUT_WR); }
+void HostTcp::reset_on_close() {
+  linger l{1, 0};
+  (void)::setsockopt(fd_, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+}
 Endpoint HostTcp::local() const { return sock_name(fd_, false); }
 Endpoint HostTcp::peer() const { return sock_name(fd_, true); }
 

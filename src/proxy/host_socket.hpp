@@ -30,6 +30,8 @@ class HostTcp {
   core::Task<Result<size_t>> read_some(std::span<uint8_t> buf, core::CancelToken token = {});
   core::Task<Result<void>> write_all(std::span<const uint8_t> data, core::CancelToken token = {});
   void shutdown_write();
+  // Makes the close (destructor) send a reset instead of a FIN: the other side failed.
+  void reset_on_close();
   Endpoint local() const;
   Endpoint peer() const;
 

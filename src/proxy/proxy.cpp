@@ -173,7 +173,7 @@ core::Task<Result<std::unique_ptr<netstack::TcpConn>>> Proxy::open_tunnel(const 
 
 core::Task<void> Proxy::relay(HostTcp& host, netstack::TcpConn& conn, std::vector<uint8_t> pending, core::CancelToken token) {
   ++stats_.relayed;
-  co_await relay_streams(loop_, host, conn, std::move(pending), token);
+  (void)co_await relay_streams(loop_, host, conn, std::move(pending), token);
 }
 
 }  // namespace ptun::proxy

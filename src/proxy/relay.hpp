@@ -20,8 +20,12 @@ struct RelayActivity {
   uint64_t to_tunnel = 0, from_tunnel = 0;   // bytes
 };
 
+// How a relay ended. A side that failed (reset, error) makes the relay reset the other side too,
+// so an application sees a reset where the far end reset, as through NAT.
+enum class RelayEnd : uint8_t { closed, host_failed, tunnel_failed, cancelled };
+
 // `pending` = bytes that arrived from the host side before the relay started, sent first.
-core::Task<void> relay_streams(core::Loop& loop, HostTcp& host, netstack::TcpConn& conn,
+core::Task<RelayEnd> relay_streams(core::Loop& loop, HostTcp& host, netstack::TcpConn& conn,
                                std::vector<uint8_t> pending, core::CancelToken token,
                                RelayActivity* activity = nullptr);
 

@@ -6,6 +6,7 @@
                                became: "reset", "eof" or "open"
   refused ADDR PORT            prints "refused", "timeout" or "connected" and the seconds taken
   dns ADDR NAME                an A query over UDP; prints the first address of the answer
+  rst-server ADDR PORT         accepts one connection and closes it with a reset (linger 0)
 """
 import socket, struct, sys, time
 
@@ -57,6 +58,15 @@ def dns(addr, name):
     if an == 0: print('none'); return
     print(socket.inet_ntoa(r[-4:]))
 
-cmds = {'udp-flows': udp_flows, 'tcp-idle': tcp_idle, 'refused': refused, 'dns': dns}
+def rst_server(addr, port):
+    l = socket.socket(family(addr), socket.SOCK_STREAM)
+    l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    l.bind((addr, int(port))); l.listen(1); l.settimeout(20)
+    c, _ = l.accept()
+    time.sleep(0.5)
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
+    c.close()
+
+cmds = {'rst-server': rst_server, 'udp-flows': udp_flows, 'tcp-idle': tcp_idle, 'refused': refused, 'dns': dns}
 if len(sys.argv) < 2 or sys.argv[1] not in cmds: sys.exit(__doc__)
 cmds[sys.argv[1]](*sys.argv[2:])

@@ -107,6 +107,12 @@ read -r r t < <(probe c1 refused 10.99.0.1 22)
 [ "$(ucount tcp_refused_upstream)" -ge 1 ] || e2e_fail "tcp_refused_upstream not counted"
 [ "$(ucount refused_destination)" -ge 1 ] || e2e_fail "refused_destination not counted"
 e2e_log "closed port refused with a reset in ${t}s; the server's own address refused"
+# A destination that resets an established connection: the client hears a reset, not a FIN.
+probe web rst-server 198.18.1.2 5004 &
+sleep 0.3
+r=$(probe c1 tcp-idle 198.18.1.2 5004 1.5)
+[ "$r" = reset ] || e2e_fail "destination reset: client saw $r, want reset"
+e2e_log "a reset from the destination reaches the client as a reset"
 
 [ "$(probe c1 dns 198.18.1.2 web.test)" = 198.18.1.2 ] || e2e_fail "DNS over UDP through the forwarder"
 got=$(in_ns c1 timeout 60 python3 "$here/netcheck.py" udp-check 198.18.1.2 7 100)
