@@ -180,7 +180,7 @@ rss2=$(kib "$upid" VmRSS)
 stop_pid "$upid"
 
 echo
-echo "== ptun userspace bench: $SIZE_MIB MiB single TCP download, $(nproc) CPUs, $(uname -r), tunnel MTU 1400"
+echo "== ptun userspace bench: $SIZE_MIB MiB single TCP download, $(nproc) CPUs, $(uname -r), tunnel MTU 1400, load $(cut -d" " -f1-3 /proc/loadavg)"
 printf '%s\n' "${results[@]}"
 echo "client peak RSS (VmHWM): TUN $tun_hwm KiB (VmRSS at end $tun_rss), userspace $us_hwm KiB (VmRSS at end $us_rss)"
 python3 -c "
