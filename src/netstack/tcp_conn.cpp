@@ -162,6 +162,14 @@ core::Task<Result<size_t>> TcpConn::read(std::span<uint8_t> buf, core::CancelTok
   }
 }
 
+core::Task<Result<void>> TcpConn::wait_readable(core::CancelToken token) {
+  while (!readable_now()) {
+    auto r = co_await rx_wake_.wait_until(UINT64_MAX / 2, token);
+    if (!r) co_return r.error();
+  }
+  co_return Result<void>{};
+}
+
 void TcpConn::ack(size_t n) {
   n = std::min(n, unacked_);
   unacked_ -= n;

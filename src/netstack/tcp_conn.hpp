@@ -37,6 +37,9 @@ class TcpConn {
   // Copies up to buf.size() received bytes; 0 = the peer closed its side. The bytes stay counted
   // against the receive window until ack(). Errors: Errc::closed (reset/aborted), cancelled.
   core::Task<Result<size_t>> read(std::span<uint8_t> buf, core::CancelToken token = {});
+  // Waits until read() would not wait: data, EOF or an error is pending. Errc::cancelled.
+  core::Task<Result<void>> wait_readable(core::CancelToken token = {});
+  bool readable_now() const { return !rx_.empty() || rx_eof_ || !pcb_; }
   // Reopens the receive window by n bytes: call after the bytes read were passed on.
   void ack(size_t n);
   // Queues all of data into lwIP's send buffer (waiting for room). Errors: closed, cancelled.

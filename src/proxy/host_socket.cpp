@@ -105,6 +105,16 @@ core::Task<Result<std::unique_ptr<HostTcp>>> HostTcp::accept(core::CancelToken t
   }
 }
 
+Result<size_t> HostTcp::try_read(std::span<uint8_t> buf) {
+  for (;;) {
+    ssize_t n = ::recv(fd_, buf.data(), buf.size(), 0);
+    if (n >= 0) return size_t(n);
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN) return Error(Errc::would_block, "nothing pending");
+    return Error::from_errno("recv", errno);
+  }
+}
+
 core::Task<Result<size_t>> HostTcp::read_some(std::span<uint8_t> buf, core::CancelToken token) {
   for (;;) {
     ssize_t n = ::recv(fd_, buf.data(), buf.size(), 0);

@@ -1,76 +1,92 @@
 #include "proxy/relay.hpp"
 
+#include <memory>
+
 #include "netstack/tcp_conn.hpp"
 
 namespace ptun::proxy {
 namespace {
 
 constexpr size_t kChunk = 32768;
+constexpr size_t kSpareChunks = 64;
+
+// Copy buffers are leased only while bytes are moving: an idle relayed connection holds none
+// (with one buffer per direction for its whole life, 1,000 idle connections cost 64 MB).
+// One loop thread per process: a plain free list.
+class Lease {
+ public:
+  Lease() {
+    if (spare().empty()) {
+      buf_.reset(new uint8_t[kChunk]);
+    } else {
+      buf_ = std::move(spare().back());
+      spare().pop_back();
+    }
+  }
+  ~Lease() {
+    if (spare().size() < kSpareChunks) spare().push_back(std::move(buf_));
+  }
+  Lease(const Lease&) = delete;
+  Lease& operator=(const Lease&) = delete;
+  std::span<uint8_t> span() { return {buf_.get(), kChunk}; }
+
+ private:
+  static std::vector<std::unique_ptr<uint8_t[]>>& spare() {
+    thread_local std::vector<std::unique_ptr<uint8_t[]>> s;
+    return s;
+  }
+  std::unique_ptr<uint8_t[]> buf_;
+};
 
 // The first failure wins; a cancellation caused by the other pump's failure is not one.
-void fail(RelayEnd* end, RelayEnd why, core::TaskScope& rs) {
-  if (*end == RelayEnd::closed) *end = why;
+void fail(RelayEnd* end, const Error& e, RelayEnd why, core::TaskScope& rs) {
+  if (*end == RelayEnd::closed) *end = e.code == Errc::cancelled ? RelayEnd::cancelled : why;
   rs.cancel();
 }
 
 core::Task<void> pump_up(core::Loop& loop, HostTcp& host, netstack::TcpConn& conn, std::vector<uint8_t> pending,
                          core::TaskScope& rs, RelayActivity* act, RelayEnd* end) {
-  auto failed = [&](const Error& e, RelayEnd why) {
-    fail(end, e.code == Errc::cancelled ? RelayEnd::cancelled : why, rs);
-  };
   if (!pending.empty()) {
-    if (auto w = co_await conn.write_all(pending, rs.token()); !w) {
-      failed(w.error(), RelayEnd::tunnel_failed);
-      co_return;
-    }
+    if (auto w = co_await conn.write_all(pending, rs.token()); !w) co_return fail(end, w.error(), RelayEnd::tunnel_failed, rs);
+    std::vector<uint8_t>().swap(pending);
   }
-  std::vector<uint8_t> buf(kChunk);
   for (;;) {
-    auto n = co_await host.read_some(buf, rs.token());
-    if (!n) {
-      failed(n.error(), RelayEnd::host_failed);
-      break;
-    }
-    if (*n == 0) {
-      conn.shutdown_write();
-      break;
-    }
-    if (act) {
-      act->last_ms = loop.now_ms();
-      act->to_tunnel += *n;
-    }
-    if (auto w = co_await conn.write_all(std::span(buf).first(*n), rs.token()); !w) {
-      failed(w.error(), RelayEnd::tunnel_failed);
-      break;
+    if (auto r = co_await host.wait_readable(rs.token()); !r) co_return fail(end, r.error(), RelayEnd::host_failed, rs);
+    Lease buf;
+    for (;;) {
+      auto n = host.try_read(buf.span());
+      if (!n) {
+        if (n.error().code == Errc::would_block) break;   // drained: give the buffer back
+        co_return fail(end, n.error(), RelayEnd::host_failed, rs);
+      }
+      if (*n == 0) co_return conn.shutdown_write();
+      if (act) {
+        act->last_ms = loop.now_ms();
+        act->to_tunnel += *n;
+      }
+      if (auto w = co_await conn.write_all(buf.span().first(*n), rs.token()); !w)
+        co_return fail(end, w.error(), RelayEnd::tunnel_failed, rs);
     }
   }
 }
 
 core::Task<void> pump_down(core::Loop& loop, HostTcp& host, netstack::TcpConn& conn, core::TaskScope& rs,
                            RelayActivity* act, RelayEnd* end) {
-  auto failed = [&](const Error& e, RelayEnd why) {
-    fail(end, e.code == Errc::cancelled ? RelayEnd::cancelled : why, rs);
-  };
-  std::vector<uint8_t> buf(kChunk);
   for (;;) {
-    auto n = co_await conn.read(buf, rs.token());
-    if (!n) {
-      failed(n.error(), RelayEnd::tunnel_failed);
-      break;
+    if (auto r = co_await conn.wait_readable(rs.token()); !r) co_return fail(end, r.error(), RelayEnd::tunnel_failed, rs);
+    Lease buf;
+    while (conn.readable_now()) {
+      auto n = co_await conn.read(buf.span(), rs.token());   // returns at once: readable
+      if (!n) co_return fail(end, n.error(), RelayEnd::tunnel_failed, rs);
+      if (*n == 0) co_return host.shutdown_write();
+      if (act) {
+        act->last_ms = loop.now_ms();
+        act->from_tunnel += *n;
+      }
+      if (auto w = co_await host.write_all(buf.span().first(*n), rs.token()); !w)
+        co_return fail(end, w.error(), RelayEnd::host_failed, rs);
+      conn.ack(*n);   // only now may lwIP reopen the window: back-pressure from the host side
     }
-    if (*n == 0) {
-      host.shutdown_write();
-      break;
-    }
-    if (act) {
-      act->last_ms = loop.now_ms();
-      act->from_tunnel += *n;
-    }
-    if (auto w = co_await host.write_all(std::span(buf).first(*n), rs.token()); !w) {
-      failed(w.error(), RelayEnd::host_failed);
-      break;
-    }
-    conn.ack(*n);   // only now may lwIP reopen the window: back-pressure from the host side
   }
 }
 

@@ -7,6 +7,8 @@
   refused ADDR PORT            prints "refused", "timeout" or "connected" and the seconds taken
   dns ADDR NAME                an A query over UDP; prints the first address of the answer
   rst-server ADDR PORT         accepts one connection and closes it with a reset (linger 0)
+  tcp-hold ADDR PORT N SECS    N idle TCP connections; prints "ready N" when all are up, then
+                               holds them until stdin closes or SECS
 """
 import socket, struct, sys, time
 
@@ -67,6 +69,12 @@ def rst_server(addr, port):
     c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
     c.close()
 
-cmds = {'rst-server': rst_server, 'udp-flows': udp_flows, 'tcp-idle': tcp_idle, 'refused': refused, 'dns': dns}
+def tcp_hold(addr, port, n, secs):
+    held = [socket.create_connection((addr, int(port)), timeout=10) for _ in range(int(n))]
+    print('ready', len(held), flush=True)
+    import select
+    select.select([sys.stdin], [], [], float(secs))
+
+cmds = {'tcp-hold': tcp_hold, 'rst-server': rst_server, 'udp-flows': udp_flows, 'tcp-idle': tcp_idle, 'refused': refused, 'dns': dns}
 if len(sys.argv) < 2 or sys.argv[1] not in cmds: sys.exit(__doc__)
 cmds[sys.argv[1]](*sys.argv[2:])
