@@ -47,7 +47,7 @@ struct ForwarderStats {
   uint64_t dropped_malformed = 0, dropped_fragment = 0, dropped_protocol = 0, out_dropped = 0;
 };
 
-class Forwarder final : public tun::PacketDevice {
+class Forwarder final : public tun::CallbackDevice {
  public:
   // Errc::exists if an lwIP stack already runs in this process.
   static Result<std::unique_ptr<Forwarder>> create(core::Loop& loop, ForwarderOptions opts);
@@ -62,7 +62,7 @@ class Forwarder final : public tun::PacketDevice {
   tun::DeviceStats stats() const override { return dev_stats_; }
 
   // Called whenever packets for read_batch are waiting (possibly inside lwIP: only wake).
-  void set_on_output(std::function<void()> cb);
+  void set_on_output(std::function<void()> cb) override;
   // lwIP's timers, the idle sweeper and every flow run inside this; packets written before it
   // starts or after it ends are dropped. Ends with every flow closed.
   core::Task<void> run(core::CancelToken stop);

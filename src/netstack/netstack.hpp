@@ -40,7 +40,7 @@ struct NetstackStats {
   uint64_t tcp_refused_limit = 0, udp_refused_limit = 0;
 };
 
-class Netstack final : public tun::PacketDevice {
+class Netstack final : public tun::CallbackDevice {
  public:
   // Errc::exists if another Netstack lives in this process (lwIP has global state).
   static Result<std::unique_ptr<Netstack>> create(core::Loop& loop, NetstackOptions opts = {});
@@ -65,7 +65,7 @@ class Netstack final : public tun::PacketDevice {
   size_t outbound_pending() const { return out_.size(); }
 
   // Called (from inside lwIP, so: only wake someone) whenever a packet was queued for read_batch.
-  void set_on_output(std::function<void()> cb) { on_output_ = std::move(cb); }
+  void set_on_output(std::function<void()> cb) override { on_output_ = std::move(cb); }
 
   // Server mode ("accept any"): TCP segments to any destination are terminated here, as
   // tun2socks tools do. Just before lwIP sees a TCP packet, the netif's address field is set to

@@ -229,6 +229,17 @@ std::string Server::metrics_text() {
   for (const auto& [cause, v] : ingress)
     m.counter("ptun_server_ingress_dropped_total", "Datagrams or handshakes refused, by cause.", double(v),
               Labels{{"cause", cause}});
+  if (forwarder_) {   // userspace forwarding: live flows by protocol, and what happened to flows
+    const nlohmann::json fj = forwarder_json();
+    for (const auto& [key, v] : fj.items()) {
+      if (key.ends_with("_flows"))
+        m.gauge("ptun_server_userspace_flows", "Relayed flows open, by protocol.", v.get<double>(),
+                Labels{{"proto", key.substr(0, key.size() - 6)}});
+      else
+        m.counter("ptun_server_userspace_events_total", "Userspace forwarding events, by kind.", v.get<double>(),
+                  Labels{{"event", key}});
+    }
+  }
   return m.text();
 }
 

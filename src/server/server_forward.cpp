@@ -4,6 +4,8 @@
 // clamp, too-big check).
 #include "server/server.hpp"
 
+#include "netstack/drain.hpp"
+
 namespace ptun::server {
 
 Result<void> Server::setup_userspace_forwarding() {
@@ -22,25 +24,17 @@ Result<void> Server::setup_userspace_forwarding() {
 }
 
 core::Task<void> Server::run_forwarder_rx(core::CancelToken stop) {
-  core::Timer wake(loop_);
-  forwarder_->set_on_output([&wake] { wake.poke(); });   // may run inside lwIP: only wake
-  std::array<PacketBuf*, limits::kBatch> bufs;
-  for (auto& b : bufs) b = pool_.get();
-  while (!stop.cancelled()) {
-    auto r = co_await wake.wait_until(loop_.now_ms() + 60000, stop);
-    if (!r && r.error().code == Errc::cancelled) break;
-    for (;;) {
-      auto n = forwarder_->read_batch(bufs);
-      if (!n || *n == 0) break;
-      now_ = loop_.now_ms();
-      for (size_t i = 0; i < *n; ++i) handle_tun_packet(bufs[i], now_);
-      flush();
-      if (*n < bufs.size()) break;
-    }
-    poke_timer();
-  }
-  forwarder_->set_on_output(nullptr);
-  for (auto* b : bufs) pool_.put(b);
+  co_await netstack::drain_device(
+      loop_, *forwarder_, pool_,
+      [this](PacketBuf* pkt, uint64_t now) {
+        now_ = now;
+        handle_tun_packet(pkt, now);
+      },
+      [this] {
+        flush();
+        poke_timer();
+      },
+      stop);
 }
 
 nlohmann::json Server::forwarder_json() const {

@@ -5,6 +5,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 
@@ -41,6 +42,14 @@ class PacketDevice {
   // One packet: Errc::would_block if the queue is full, closed / io / invalid_argument otherwise.
   virtual Result<void> write(std::span<const uint8_t> pkt) = 0;
   virtual DeviceStats stats() const = 0;
+};
+
+// A device without an fd (the lwIP netstack, the server's userspace forwarder): it calls
+// on_output when read_batch has packets, possibly from inside a library callback, so on_output
+// must only wake someone (netstack::drain_device does).
+class CallbackDevice : public PacketDevice {
+ public:
+  virtual void set_on_output(std::function<void()> cb) = 0;
 };
 
 }  // namespace ptun::tun

@@ -29,6 +29,7 @@ key = "$E2E_DIR/pki/ptun-server.key"
 control_socket = "$E2E_DIR/us/server.sock"
 state_dir = "$E2E_DIR/us/state-server"
 log_level = "debug"
+metrics_listen = "127.0.0.1:9474"
 
 [tunnel]
 mtu = 1400
@@ -139,6 +140,9 @@ r=$(probe c1 tcp-idle 198.18.1.2 5003 13)
 e2e_log "idle TCP connection reset after the timeout"
 
 kill -0 "$spid" 2>/dev/null || e2e_fail "server died"
+m=$(in_ns srv curl -sS --max-time 5 http://127.0.0.1:9474/metrics) || e2e_fail "metrics"
+echo "$m" | grep -q '^ptun_server_userspace_events_total{event="tcp_opened"} [1-9]' || e2e_fail "no userspace metrics: $m"
+echo "$m" | grep -q '^ptun_server_userspace_flows{proto="tcp"} 0' || e2e_fail "no userspace flow gauge"
 sstatus | python3 -c 'import json,sys; print("forwarder:", json.load(sys.stdin)["userspace"])' >&2
 e2e_log "server RSS $(grep VmHWM /proc/$spid/status | tr -s ' ')"
 echo PASS
