@@ -49,16 +49,25 @@ std::string human_bytes(uint64_t n) {
 
 void print_status(const nlohmann::json& j) {
   if (s(j, "role") == "server") {
-    std::printf("server: %s\n", s(j, "interface").c_str());
+    if (j.contains("userspace"))
+      std::printf("server: userspace forwarding (no TUN)\n");
+    else
+      std::printf("server: %s\n", s(j, "interface").c_str());
     line("state:", s(j, "state") + " for " + duration(u(j, "uptime_s")));
     line("listening:", s(j, "listen"));
     line("addresses:", s(j, "ipv4") + " " + s(j, "ipv6"));
     line("mtu:", s(j, "mtu"));
     line("sessions:", s(j, "sessions"));
     line("peers configured:", s(j, "peers_configured"));
+    if (j.contains("userspace"))
+      line("relayed flows:", s(j["userspace"], "tcp_flows") + " tcp, " + s(j["userspace"], "udp_flows") + " udp, " +
+                                 s(j["userspace"], "icmp_flows") + " ping");
     return;
   }
-  std::printf("tunnel: %s\n", s(j, "interface").c_str());
+  if (j.contains("proxy"))
+    std::printf("tunnel: userspace (lwIP), %s proxied connections\n", s(j["proxy"], "active").c_str());
+  else
+    std::printf("tunnel: %s\n", s(j, "interface").c_str());
   std::string state = s(j, "state") + " since " + duration(u(j, "since_s")) + " ago";
   if (j.contains("reason")) state += " (" + s(j, "reason") + (j.contains("detail") ? ": " + s(j, "detail") : "") + ")";
   line("state:", state);

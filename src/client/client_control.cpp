@@ -15,7 +15,26 @@ nlohmann::json Client::status_json() {
   if (!life_.detail().empty()) j["detail"] = life_.detail();
   j["server"] = cfg_.server_host + ":" + std::to_string(cfg_.server_port);
   j["endpoint"] = server_ep_.str();
-  j["interface"] = cfg_.tunnel.interface;
+  j["mode"] = cfg_.mode;
+  if (cfg_.mode == "userspace") {
+    if (proxy_) {
+      const auto& p = proxy_->stats();
+      j["proxy"] = {{"active", proxy_->active()},         {"accepted", p.accepted},
+                    {"refused_cap", p.refused_cap},       {"handshake_timeouts", p.handshake_timeouts},
+                    {"bad_requests", p.bad_requests},     {"auth_failures", p.auth_failures},
+                    {"not_allowed", p.not_allowed},       {"connect_failures", p.connect_failures},
+                    {"relayed", p.relayed}};
+    }
+    if (stack_) {
+      const auto& n = stack_->netstack_stats();
+      j["netstack"] = {{"tcp_connections", stack_->tcp_count()}, {"in_packets", n.in_packets},
+                       {"in_rejected", n.in_rejected},         {"out_packets", n.out_packets},
+                       {"out_dropped", n.out_dropped},         {"tcp_refused_limit", n.tcp_refused_limit},
+                       {"udp_refused_limit", n.udp_refused_limit}};
+    }
+  } else {
+    j["interface"] = cfg_.tunnel.interface;
+  }
   j["reconnects"] = reconnects_;
   j["roams"] = roams_;
   if (path_.ifindex) {

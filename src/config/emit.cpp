@@ -179,7 +179,7 @@ std::string to_toml(const ClientConfig& c) {
   w.list("socks5", c.proxy.socks5, [](const Endpoint& e) { return e.str(); });
   w.list("http", c.proxy.http, [](const Endpoint& e) { return e.str(); });
   if (!c.proxy.username.empty()) w.str("username", c.proxy.username);
-  if (!c.proxy.password.empty()) w.str("password", c.proxy.password);
+  if (!c.proxy.password.empty()) w.str("password", "<not shown>");   // check-config output gets pasted around
   w.num("max_connections", c.proxy.max_connections);
   w.num("handshake_timeout_secs", c.proxy.handshake_timeout_secs);
   for (const auto& f : c.forwards) {

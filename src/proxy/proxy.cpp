@@ -75,6 +75,7 @@ core::Task<void> Proxy::run_accept(HostTcp& listener, Kind kind, size_t forward_
       ++stats_.refused_cap;   // closed at once: a flood of idle clients cannot grow memory
       continue;
     }
+    ++active_;   // counted here, not in serve(): a burst of accepts runs before any serve() starts
     scope.spawn(serve(std::move(*c), kind, forward_index, scope.token()));
   }
 }
@@ -94,7 +95,6 @@ core::Task<void> Proxy::run_sweeper(core::CancelToken stop) {
 }
 
 core::Task<void> Proxy::serve(std::unique_ptr<HostTcp> client, Kind kind, size_t forward_index, core::CancelToken stop) {
-  ++active_;
   Guard g(stop, loop_.now_ms() + opts_.handshake_timeout_ms);
   guards_.push_front(&g);
   auto it = guards_.begin();

@@ -92,9 +92,10 @@ core::Task<void> Proxy::serve_http(HostTcp& c, Guard& g) {
   std::vector<uint8_t> buf;
   size_t used = 0;
   Target t;
+  std::string auth;
   auto answer = [&](std::string_view s) { return c.write_all({reinterpret_cast<const uint8_t*>(s.data()), s.size()}, tok); };
   for (;;) {
-    Parse p = parse_http_connect(buf, &used, &t);
+    Parse p = parse_http_connect(buf, &used, &t, &auth);
     if (p == Parse::ok) break;
     if (p == Parse::error) {
       ++stats_.bad_requests;
@@ -104,6 +105,13 @@ core::Task<void> Proxy::serve_http(HostTcp& c, Guard& g) {
     if (!co_await read_more(c, buf, kMaxHttpHeader, tok)) co_return;
   }
   buf.erase(buf.begin(), buf.begin() + long(used));
+  // The same credentials as SOCKS5 (username/password), as HTTP Basic (RFC 7235 Proxy-Authorization).
+  if (!opts_.user.empty() && !same_secret(auth, http_basic_credentials(opts_.user, opts_.pass))) {
+    ++stats_.auth_failures;
+    (void)co_await answer("HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm=\"ptun\"\r\n"
+                          "Connection: close\r\n\r\n");
+    co_return;
+  }
   auto addr = co_await resolve(t, tok);
   if (!addr) {
     (void)co_await answer("HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\n\r\n");

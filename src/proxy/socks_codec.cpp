@@ -138,7 +138,43 @@ std::vector<uint8_t> encode_udp_header(const Endpoint& from) {
   return v;
 }
 
-Parse parse_http_connect(std::span<const uint8_t> in, size_t* consumed, Target* out) {
+std::string http_basic_credentials(std::string_view user, std::string_view pass) {
+  static constexpr char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string in = std::string(user) + ":" + std::string(pass), out = "Basic ";
+  for (size_t i = 0; i < in.size(); i += 3) {
+    uint32_t v = uint32_t(uint8_t(in[i])) << 16;
+    if (i + 1 < in.size()) v |= uint32_t(uint8_t(in[i + 1])) << 8;
+    if (i + 2 < in.size()) v |= uint8_t(in[i + 2]);
+    out += kB64[v >> 18];
+    out += kB64[(v >> 12) & 63];
+    out += i + 1 < in.size() ? kB64[(v >> 6) & 63] : '=';
+    out += i + 2 < in.size() ? kB64[v & 63] : '=';
+  }
+  return out;
+}
+
+namespace {
+// The value of header `name` (case-insensitive) in the header lines of `head`, trimmed.
+std::string_view header_value(std::string_view head, std::string_view name) {
+  size_t pos = head.find("\r\n");
+  while (pos != std::string_view::npos && pos + 2 < head.size()) {
+    size_t start = pos + 2, end = head.find("\r\n", start);
+    std::string_view line = head.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
+    if (line.size() > name.size() && line[name.size()] == ':' &&
+        std::equal(name.begin(), name.end(), line.begin(),
+                   [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b)); })) {
+      std::string_view v = line.substr(name.size() + 1);
+      while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+      while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+      return v;
+    }
+    pos = end;
+  }
+  return {};
+}
+}  // namespace
+
+Parse parse_http_connect(std::span<const uint8_t> in, size_t* consumed, Target* out, std::string* proxy_auth) {
   std::string_view s(reinterpret_cast<const char*>(in.data()), std::min(in.size(), kMaxHttpHeader));
   constexpr std::string_view kMethod = "CONNECT ";
   if (s.size() < kMethod.size()) return s == kMethod.substr(0, s.size()) ? Parse::need_more : Parse::error;
@@ -171,6 +207,7 @@ Parse parse_http_connect(std::span<const uint8_t> in, size_t* consumed, Target* 
   if (auto a = IpAddr::parse(host)) out->addr = *a;
   else out->name.assign(host);
   out->port = uint16_t(p);
+  if (proxy_auth) proxy_auth->assign(header_value(s.substr(0, end + 2), "Proxy-Authorization"));
   *consumed = end + 4;
   return Parse::ok;
 }

@@ -65,6 +65,10 @@ std::vector<uint8_t> encode_udp_header(const Endpoint& from);
 // HTTP CONNECT: "CONNECT host:port HTTP/1.x\r\n" headers "\r\n". Headers are skipped. Error on
 // another method, a missing port, a header block larger than kMaxHttpHeader, or bad syntax.
 inline constexpr size_t kMaxHttpHeader = 8192;
-Parse parse_http_connect(std::span<const uint8_t> in, size_t* consumed, Target* out);
+// proxy_auth (optional) receives the value of a Proxy-Authorization header, trimmed, or "".
+Parse parse_http_connect(std::span<const uint8_t> in, size_t* consumed, Target* out,
+                         std::string* proxy_auth = nullptr);
+// The Proxy-Authorization value HTTP Basic credentials give (RFC 7617): "Basic " base64(u ":" p).
+std::string http_basic_credentials(std::string_view user, std::string_view pass);
 
 }  // namespace ptun::proxy

@@ -133,3 +133,21 @@ TEST_CASE("dns codec: query bytes and answer parsing", "[proxy][dns]") {
   resp[3] = 0x83;
   CHECK(decode_dns_response(resp, 0x1234, kDnsTypeA).error().code == Errc::not_found);
 }
+
+TEST_CASE("HTTP CONNECT: Proxy-Authorization and Basic credentials", "[proxy][http]") {
+  CHECK(http_basic_credentials("Aladdin", "open sesame") == "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==");   // RFC 7617
+  CHECK(http_basic_credentials("a", "") == "Basic YTo=");
+  CHECK(http_basic_credentials("ab", "c") == "Basic YWI6Yw==");
+  std::string req = "CONNECT web.test:443 HTTP/1.1\r\nHost: web.test:443\r\n"
+                    "proxy-AUTHORIZATION:   Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==  \r\nUser-Agent: x\r\n\r\n";
+  std::span<const uint8_t> in(reinterpret_cast<const uint8_t*>(req.data()), req.size());
+  size_t used = 0;
+  Target t;
+  std::string auth = "stale";
+  REQUIRE(parse_http_connect(in, &used, &t, &auth) == Parse::ok);
+  CHECK(auth == "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==");
+  CHECK(used == req.size());
+  std::string bare = "CONNECT 10.0.0.1:80 HTTP/1.0\r\nX-Proxy-Authorization: no\r\n\r\n";
+  REQUIRE(parse_http_connect({reinterpret_cast<const uint8_t*>(bare.data()), bare.size()}, &used, &t, &auth) == Parse::ok);
+  CHECK(auth.empty());
+}
