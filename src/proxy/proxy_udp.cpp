@@ -48,7 +48,7 @@ core::Task<void> Proxy::serve_udp_associate(HostTcp& c, Guard& g) {
   if (!co_await c.write_all(reply, tok) || !sock) co_return;
   g.deadline = UINT64_MAX;
   IpAddr client_ip = c.peer().addr;
-  Endpoint client_udp;   // learnt from the first datagram of the client's address
+  Endpoint client_udp;   // the source of the client's latest datagram (udp_down holds a reference)
   std::unique_ptr<netstack::UdpConn> conns[2];
   core::TaskScope rs(loop_, tok);
   rs.spawn(watch_control(c, rs));
