@@ -6,6 +6,7 @@
 #include <linux/capability.h>
 #include <pwd.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -123,6 +124,17 @@ Result<void> drop_privileges(const PrivilegeDrop& d) {
     return Error(Errc::io, "dropping privileges: the process still holds more than it should");
   if (::setuid(0) == 0) return Error(Errc::io, "dropping privileges: could switch back to root");
   return {};
+}
+
+uint64_t raise_fd_limit() {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return 0;
+  if (rl.rlim_cur < rl.rlim_max) {
+    rlimit want = rl;
+    want.rlim_cur = rl.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &want) == 0) rl = want;
+  }
+  return uint64_t(rl.rlim_cur);
 }
 
 }  // namespace ptun

@@ -35,4 +35,8 @@ uint64_t effective_capabilities();
 // process may be half-way: the caller must exit.
 Result<void> drop_privileges(const PrivilegeDrop& d);
 
+// Raises the soft RLIMIT_NOFILE to the hard limit (relayed flows each hold a socket; the usual
+// soft limit of 1024 would refuse flows long before the configured caps) and returns it.
+uint64_t raise_fd_limit();
+
 }  // namespace ptun

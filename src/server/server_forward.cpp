@@ -4,6 +4,9 @@
 // clamp, too-big check).
 #include "server/server.hpp"
 
+#include <algorithm>
+
+#include "common/privileges.hpp"
 #include "netstack/drain.hpp"
 
 namespace ptun::server {
@@ -14,6 +17,13 @@ Result<void> Server::setup_userspace_forwarding() {
   o.max_flows_per_client = cfg_.tunnel.userspace_max_flows_per_client;
   o.tcp_idle_ms = uint64_t(cfg_.tunnel.userspace_tcp_idle_secs) * 1000;
   o.udp_idle_ms = uint64_t(cfg_.tunnel.userspace_udp_idle_secs) * 1000;
+  // Every relayed flow holds a descriptor: keep the caps within what the process may open.
+  uint64_t fds = raise_fd_limit();
+  size_t usable = fds > 256 ? size_t(fds - 256) : 64;
+  o.max_tcp = std::min(o.max_tcp, usable / 2);
+  o.max_udp = std::min(o.max_udp, usable / 2);
+  LOG_INFO("server: userspace forwarding: up to %zu TCP and %zu UDP/ping flows (descriptor limit %llu)",
+           o.max_tcp, o.max_udp, (unsigned long long)fds);
   if (auto a = addresses_.server_v4()) o.own.push_back(a->addr);
   if (auto a = addresses_.server_v6()) o.own.push_back(a->addr);
   auto f = forward::Forwarder::create(loop_, std::move(o));
