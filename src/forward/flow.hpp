@@ -28,6 +28,7 @@ struct Forwarder::Flow {
   std::unique_ptr<core::Timer> wake;   // poked when lwIP accepted the connection
   // UDP
   std::unique_ptr<proxy::HostUdp> udp;
+  std::vector<uint8_t> last_head;      // the client's latest datagram's first bytes, for ICMP errors
   // ICMP echo: a ping socket (SOCK_DGRAM, IPPROTO_ICMP[V6]); the kernel owns the wire identifier
   int ping_fd = -1;
   std::unique_ptr<core::FdPoll> ping_poll;

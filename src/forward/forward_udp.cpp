@@ -3,6 +3,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -57,6 +58,7 @@ void Forwarder::handle_udp(std::span<const uint8_t> pkt, const packet::Parsed& p
     scope_->spawn(run_udp(*f));
   }
   f->act.last_ms = loop_.now_ms();
+  f->last_head.assign(pkt.begin(), pkt.begin() + long(std::min<size_t>(pkt.size(), p.l3_header_len + 8 + 64)));
   (void)f->udp->send(pkt.subspan(p.l3_header_len + 8, p.l4_len() - 8));   // best effort, like UDP
 }
 
@@ -70,7 +72,13 @@ core::Task<void> Forwarder::run_udp(Flow& f) {
     auto n = co_await f.udp->recv_from(buf, &sender, f.cancel.token());
     if (!n) {
       if (n.error().code == Errc::cancelled || n.error().code == Errc::closed) break;
-      continue;   // ECONNREFUSED from an ICMP port unreachable: the flow stays until idle
+      if (n.error().code == Errc::not_found) {   // the destination said "port unreachable": tell the client
+        if (size_t len = packet::build_port_unreachable(f.last_head, from.addr, out.data(), out.size())) {
+          ++stats_.udp_port_unreachable;
+          emit({out.data(), len});
+        }
+      }
+      continue;   // the flow stays until idle
     }
     f.act.last_ms = loop_.now_ms();
     if (*n == buf.size()) {

@@ -1,5 +1,6 @@
 #include "packet/build.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include "packet/checksum.hpp"
@@ -92,6 +93,23 @@ size_t build_echo_reply(const IpAddr& from, const IpAddr& to, uint16_t id, uint1
   store16(m + 4, id);
   store16(m + 6, seq);
   return build_ip(from, to, from.is_v4() ? kProtoIcmp : kProtoIcmp6, {m, l4len}, out, cap);
+}
+
+size_t build_port_unreachable(std::span<const uint8_t> orig, const IpAddr& from, uint8_t* out, size_t cap) {
+  if (orig.size() < kIp4Hlen) return 0;
+  uint8_t version = orig[0] >> 4;
+  size_t hlen = version == 4 ? size_t(orig[0] & 0x0f) * 4 : kIp6Hlen;
+  if ((version != 4 && version != 6) || orig.size() < hlen + 8) return 0;
+  uint8_t proto = version == 4 ? orig[kIp4Proto] : orig[kIp6Nexth];
+  if (proto == kProtoIcmp || proto == kProtoIcmp6) return 0;   // never an error about an error
+  IpAddr to = version == 4 ? IpAddr::v4(orig.data() + kIp4Src) : IpAddr::v6(orig.data() + kIp6Src);
+  uint8_t l4[8 + 576];
+  size_t quote = std::min(orig.size(), sizeof l4 - 8);
+  std::memset(l4, 0, 8);
+  l4[0] = version == 4 ? 3 : 1;   // destination unreachable
+  l4[1] = version == 4 ? 3 : 4;   // port unreachable
+  std::memcpy(l4 + 8, orig.data(), quote);
+  return build_ip(from, to, version == 4 ? kProtoIcmp : kProtoIcmp6, {l4, 8 + quote}, out, cap);
 }
 
 bool parse_echo_request(std::span<const uint8_t> pkt, const Parsed& p, EchoRequest* out) {

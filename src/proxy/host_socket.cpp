@@ -191,6 +191,7 @@ core::Task<Result<size_t>> HostUdp::recv_from(std::span<uint8_t> buf, Endpoint* 
       *from = Endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&ss));
       co_return std::min(size_t(n), buf.size());
     }
+    if (errno == ECONNREFUSED) co_return Error(Errc::not_found, "port unreachable");
     if (errno != EAGAIN && errno != EINTR) co_return Error::from_errno("recvfrom", errno);
     auto r = co_await poll_.until(UV_READABLE, token);
     if (!r) co_return r.error();

@@ -53,7 +53,8 @@ class HostUdp {
   ~HostUdp();
   HostUdp(const HostUdp&) = delete;
   HostUdp& operator=(const HostUdp&) = delete;
-  // One datagram into buf (truncated if larger); *from is its sender.
+  // One datagram into buf (truncated if larger); *from is its sender. On a connected socket, an
+  // ICMP port unreachable for an earlier datagram comes back as Errc::not_found.
   core::Task<Result<size_t>> recv_from(std::span<uint8_t> buf, Endpoint* from, core::CancelToken token = {});
   // Best effort: a full socket buffer drops the datagram (UDP).
   Result<void> send_to(const Endpoint& to, std::span<const uint8_t> data);

@@ -59,6 +59,7 @@ nlohmann::json Server::forwarder_json() const {
           {"udp_opened", s.udp_opened},
           {"udp_idle_closed", s.udp_idle_closed},
           {"udp_reply_too_big", s.udp_reply_too_big},
+          {"udp_port_unreachable", s.udp_port_unreachable},
           {"echo_local", s.echo_local},
           {"echo_relayed", s.echo_relayed},
           {"echo_unavailable", s.echo_unavailable},

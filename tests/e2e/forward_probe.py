@@ -7,6 +7,8 @@
   refused ADDR PORT            prints "refused", "timeout" or "connected" and the seconds taken
   dns ADDR NAME                an A query over UDP; prints the first address of the answer
   rst-server ADDR PORT         accepts one connection and closes it with a reset (linger 0)
+  udp-closed ADDR PORT         a connected UDP socket sends to a closed port; prints "refused"
+                               (the ICMP port unreachable came back) or "timeout"
   tcp-hold ADDR PORT N SECS    N idle TCP connections; prints "ready N" when all are up, then
                                holds them until stdin closes or SECS
 """
@@ -75,6 +77,14 @@ def tcp_hold(addr, port, n, secs):
     import select
     select.select([sys.stdin], [], [], float(secs))
 
-cmds = {'tcp-hold': tcp_hold, 'rst-server': rst_server, 'udp-flows': udp_flows, 'tcp-idle': tcp_idle, 'refused': refused, 'dns': dns}
+def udp_closed(addr, port):
+    s = socket.socket(family(addr), socket.SOCK_DGRAM); s.settimeout(3)
+    s.connect((addr, int(port)))
+    try:
+        s.send(b'anyone?'); s.recv(100); print('answered')
+    except ConnectionRefusedError: print('refused')
+    except socket.timeout: print('timeout')
+
+cmds = {'udp-closed': udp_closed, 'tcp-hold': tcp_hold, 'rst-server': rst_server, 'udp-flows': udp_flows, 'tcp-idle': tcp_idle, 'refused': refused, 'dns': dns}
 if len(sys.argv) < 2 or sys.argv[1] not in cmds: sys.exit(__doc__)
 cmds[sys.argv[1]](*sys.argv[2:])

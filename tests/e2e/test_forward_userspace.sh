@@ -119,6 +119,10 @@ e2e_log "a reset from the destination reaches the client as a reset"
 got=$(in_ns c1 timeout 60 python3 "$here/netcheck.py" udp-check 198.18.1.2 7 100)
 [ "$got" -ge 98 ] || e2e_fail "UDP echo: $got/100"
 e2e_log "DNS answered over UDP; UDP echo $got/100"
+r=$(probe c1 udp-closed 198.18.1.2 5998)
+[ "$r" = refused ] || e2e_fail "UDP to a closed port: $r, want refused (ICMP port unreachable relayed)"
+[ "$(ucount udp_port_unreachable)" -ge 1 ] || e2e_fail "udp_port_unreachable not counted"
+e2e_log "UDP to a closed port: the client's socket sees ECONNREFUSED (ICMP relayed)"
 
 # Per-client cap (40 flows): 60 sockets at once, at most 40 answered, refusals counted.
 sleep 6   # earlier UDP flows expire first (idle 5 s)

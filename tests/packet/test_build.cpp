@@ -105,3 +105,24 @@ TEST_CASE("echo request round trip: parse_echo_request and build_echo_reply", "[
   EchoRequest e;
   CHECK_FALSE(parse_echo_request(reply, parsed(reply), &e));
 }
+
+TEST_CASE("build_port_unreachable quotes the datagram, to its sender", "[packet][build]") {
+  for (bool v6 : {false, true}) {
+    Bytes dgram = v6 ? ipv6({}, udp(40000, 53, 30)) : ipv4({}, udp(40000, 53, 30));
+    Parsed p = parsed(dgram);
+    Bytes out(1500);
+    size_t n = build_port_unreachable(dgram, p.dst, out.data(), out.size());
+    REQUIRE(n == (v6 ? 40u : 20u) + 8 + dgram.size());
+    Parsed r = parsed({out.data(), n});
+    CHECK(r.src == p.dst);
+    CHECK(r.dst == p.src);
+    CHECK(r.icmp_type == (v6 ? 1 : 3));
+    CHECK(r.icmp_code == (v6 ? 4 : 3));
+    CHECK(verify_l4_checksum(r, {out.data(), n}));
+    CHECK(Bytes(out.begin() + long(n - dgram.size()), out.begin() + long(n)) == dgram);
+  }
+  Bytes ping = ipv4({}, icmp(false, 8, 0, 1, 1, 8));
+  Bytes out(1500);
+  CHECK(build_port_unreachable(ping, addr("10.0.0.2"), out.data(), out.size()) == 0);
+  CHECK(build_port_unreachable(Bytes(10, 0x45), addr("10.0.0.2"), out.data(), out.size()) == 0);
+}
