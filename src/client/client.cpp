@@ -142,6 +142,10 @@ core::Task<int> Client::run() {
 }
 
 core::Task<void> Client::run_signals(core::CancelToken stop) {
+  if (embedded_) {   // the embedding program owns the process's signals
+    co_await wait_stopped(stop);
+    co_return;
+  }
   core::SignalSet signals(loop_, {SIGINT, SIGTERM});
   auto sig = co_await signals.wait(stop);
   if (sig) LOG_INFO("client: signal %d, disconnecting", *sig);

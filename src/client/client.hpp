@@ -53,6 +53,17 @@ class Client final : public proto::ClientSession::Callbacks {
   void on_established(const proto::NetworkSettings& settings) override;
   void on_closed(proto::CloseReason reason, const std::string& detail) override;
 
+  // ---- embedding (client_embed.cpp; used by src/embed, loop thread only) ----
+  // A mode = "userspace" client inside a program that links ptun: [proxy]/[[forward]] listeners
+  // are optional and run() leaves the process's signals to the program (stop() ends it).
+  static Result<std::unique_ptr<Client>> create_embedded(core::Loop& loop, config::ClientConfig cfg);
+  State state() const { return life_.state(); }
+  // The latest transition's reason with its detail, e.g. "auth_refused: certificate expired".
+  std::string state_reason() const;
+  // The proxy's resolve / route check / connect machinery (userspace mode; null otherwise).
+  proxy::Proxy* proxy() { return proxy_.get(); }
+  netstack::Netstack* netstack() { return stack_.get(); }
+
  private:
   Client(core::Loop& loop, config::ClientConfig cfg);
   Result<void> setup();
@@ -105,6 +116,8 @@ class Client final : public proto::ClientSession::Callbacks {
   Result<void> setup_userspace();
   Result<void> apply_settings_userspace(const proto::NetworkSettings& s);
   core::Task<void> run_userspace(core::CancelToken stop);
+  bool embedded_ = false;   // create_embedded(): no listeners needed, no signal handlers
+  core::Task<void> wait_stopped(core::CancelToken stop);   // run_signals when embedded
 
   // ---- flows and apps (client_flows.cpp) ----
   Result<void> setup_flows();

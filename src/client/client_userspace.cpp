@@ -12,7 +12,7 @@
 namespace ptun::client {
 
 Result<void> Client::setup_userspace() {
-  if (cfg_.proxy.socks5.empty() && cfg_.proxy.http.empty() && cfg_.forwards.empty())
+  if (!embedded_ && cfg_.proxy.socks5.empty() && cfg_.proxy.http.empty() && cfg_.forwards.empty())
     return Error(Errc::invalid_argument, "mode = \"userspace\" needs [proxy] listeners or [[forward]] rules");
   netstack::NetstackOptions so;
   so.max_tcp = cfg_.proxy.max_connections;

@@ -62,6 +62,17 @@ class Proxy {
   // The bound address of the n-th SOCKS / HTTP listener (tests bind port 0).
   Endpoint socks_address(size_t n) const;
 
+  // ---- the embedding API's way into the tunnel (proxy_embed.cpp) ----
+  // `host` is a literal address or a DNS name (resolved through the tunnel's DNS servers); the
+  // address must lie inside the tunnel's routes. Errors: Errc::not_found (no such name, no DNS
+  // servers), Errc::timeout (DNS), Errc::invalid_argument (not a name), Errc::auth (not routed
+  // through the tunnel), Errc::cancelled.
+  core::Task<Result<IpAddr>> resolve_allowed(const std::string& host, core::CancelToken token);
+  // resolve_allowed, then a TCP connection inside lwIP (as a SOCKS CONNECT would get). Further
+  // errors: Errc::closed (refused), Errc::timeout (no answer), Errc::limit, Errc::unsupported.
+  core::Task<Result<std::unique_ptr<netstack::TcpConn>>> open_stream(const std::string& host, uint16_t port,
+                                                                      core::CancelToken token);
+
   // A connection's handshake deadline, swept once a second (public for the .cpp helpers).
   struct Guard {
     core::CancelSource cancel;
