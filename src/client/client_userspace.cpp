@@ -8,12 +8,18 @@
 // Pushed settings live in lwIP (addresses, MTU) and in the proxy (routes decide what may be
 // reached, DNS servers resolve names in requests); nothing on the host changes.
 #include "client/client.hpp"
+#include "common/privileges.hpp"
+#include "netstack/drain.hpp"
 
 namespace ptun::client {
 
 Result<void> Client::setup_userspace() {
   if (!embedded_ && cfg_.proxy.socks5.empty() && cfg_.proxy.http.empty() && cfg_.forwards.empty())
     return Error(Errc::invalid_argument, "mode = \"userspace\" needs [proxy] listeners or [[forward]] rules");
+  // Each proxied connection holds a descriptor: the usual soft limit (1024) would bite first.
+  if (uint64_t fds = raise_fd_limit(); fds < uint64_t(cfg_.proxy.max_connections) + 64)
+    LOG_WARN("client: the descriptor limit (%llu) is below [proxy] max_connections + 64",
+             (unsigned long long)fds);
   netstack::NetstackOptions so;
   so.max_tcp = cfg_.proxy.max_connections;
   auto st = netstack::Netstack::create(loop_, so);
@@ -56,25 +62,17 @@ core::Task<void> Client::run_userspace(core::CancelToken stop) {
   core::TaskScope scope(loop_, stop);
   scope.spawn(stack_->run_timers(scope.token()));
   scope.spawn(proxy_->run(scope.token()));
-  core::Timer wake(loop_);
-  stack_->set_on_output([&wake] { wake.poke(); });   // inside lwIP: only wake
-  std::array<PacketBuf*, limits::kBatch> bufs;
-  for (auto& b : bufs) b = pool_.get();
-  while (!stop.cancelled()) {
-    auto r = co_await wake.wait_until(loop_.now_ms() + 60000, stop);
-    if (!r && r.error().code == Errc::cancelled) break;
-    for (;;) {
-      auto n = stack_->read_batch(bufs);
-      if (!n) break;
-      now_ = loop_.now_ms();
-      for (size_t i = 0; i < *n; ++i) handle_tun_packet(bufs[i], now_);
-      flush();
-      if (*n < bufs.size()) break;
-    }
-    poke_timer();
-  }
-  stack_->set_on_output(nullptr);
-  for (auto* b : bufs) pool_.put(b);
+  co_await netstack::drain_device(
+      loop_, *stack_, pool_,
+      [this](PacketBuf* pkt, uint64_t now) {
+        now_ = now;
+        handle_tun_packet(pkt, now);
+      },
+      [this] {
+        flush();
+        poke_timer();
+      },
+      stop);
   scope.cancel();
   co_await scope.join();
 }

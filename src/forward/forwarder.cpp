@@ -170,7 +170,9 @@ core::Task<void> Forwarder::run(core::CancelToken stop) {
   scope_ = &scope;
   scope.spawn(stack_->run_timers(scope.token()));
   scope.spawn(run_sweeper(scope.token()));
-  while (co_await core::sleep_for(loop_, 60000, stop)) {
+  for (;;) {   // (the result in a local: g++ 12 mishandles co_await inside a condition)
+    auto r = co_await core::sleep_for(loop_, 60000, stop);
+    if (!r) break;
   }
   scope.cancel();
   co_await scope.join();
