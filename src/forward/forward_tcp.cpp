@@ -66,8 +66,13 @@ core::Task<void> Forwarder::run_tcp(Flow& f) {
   Endpoint dst{f.key.dst, f.key.dport};
   auto host = co_await proxy::HostTcp::connect(loop_, dst, f.cancel.token());
   if (!host) {
-    if (host.error().code != Errc::cancelled) {
-      ++stats_.tcp_refused_upstream;   // refused or unreachable: the client hears a reset
+    if (host.error().code == Errc::not_found) {
+      ++stats_.tcp_unreachable;   // no route from here: what a router would say
+      uint8_t icmp[1280];
+      if (size_t n = packet::build_unreachable(f.syn, f.key.dst, packet::Unreachable::host, icmp, sizeof icmp))
+        emit({icmp, n});
+    } else if (host.error().code != Errc::cancelled) {
+      ++stats_.tcp_refused_upstream;   // refused (or another failure): the client hears a reset
       reset_client();
     } else if (f.timed_out) {
       ++stats_.tcp_connect_timeouts;   // silence, like a black hole; the client retries or gives up

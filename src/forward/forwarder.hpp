@@ -40,7 +40,7 @@ struct ForwarderOptions {
 };
 
 struct ForwarderStats {
-  uint64_t tcp_opened = 0, tcp_refused_upstream = 0, tcp_connect_timeouts = 0, tcp_idle_closed = 0;
+  uint64_t tcp_opened = 0, tcp_refused_upstream = 0, tcp_unreachable = 0, tcp_connect_timeouts = 0, tcp_idle_closed = 0;
   uint64_t udp_opened = 0, udp_idle_closed = 0, udp_reply_too_big = 0, udp_port_unreachable = 0;
   uint64_t echo_local = 0, echo_relayed = 0, echo_unavailable = 0;
   uint64_t refused_destination = 0, refused_client_limit = 0, refused_total_limit = 0;

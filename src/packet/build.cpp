@@ -52,7 +52,7 @@ size_t build_udp(const Endpoint& src, const Endpoint& dst, std::span<const uint8
   if (hlen + l4len > cap || l4len > 65535) return 0;
   // Build the UDP header in place after the IP header; build_ip's memmove is then a no-op.
   uint8_t* u = out + hlen;
-  std::memmove(u + kUdpHlen, payload.data(), payload.size());
+  if (!payload.empty()) std::memmove(u + kUdpHlen, payload.data(), payload.size());
   store16(u, src.port);
   store16(u + 2, dst.port);
   store16(u + kUdpLen, uint16_t(l4len));
@@ -86,7 +86,7 @@ size_t build_echo_reply(const IpAddr& from, const IpAddr& to, uint16_t id, uint1
   size_t l4len = kIcmpHlen + data.size();
   if (hlen + l4len > cap) return 0;
   uint8_t* m = out + hlen;
-  std::memmove(m + kIcmpHlen, data.data(), data.size());
+  if (!data.empty()) std::memmove(m + kIcmpHlen, data.data(), data.size());
   m[0] = from.is_v4() ? 0 : 129;
   m[1] = 0;
   store16(m + kIcmpCsum, 0);
@@ -95,7 +95,8 @@ size_t build_echo_reply(const IpAddr& from, const IpAddr& to, uint16_t id, uint1
   return build_ip(from, to, from.is_v4() ? kProtoIcmp : kProtoIcmp6, {m, l4len}, out, cap);
 }
 
-size_t build_port_unreachable(std::span<const uint8_t> orig, const IpAddr& from, uint8_t* out, size_t cap) {
+size_t build_unreachable(std::span<const uint8_t> orig, const IpAddr& from, Unreachable why, uint8_t* out,
+                         size_t cap) {
   if (orig.size() < kIp4Hlen) return 0;
   uint8_t version = orig[0] >> 4;
   size_t hlen = version == 4 ? size_t(orig[0] & 0x0f) * 4 : kIp6Hlen;
@@ -107,7 +108,8 @@ size_t build_port_unreachable(std::span<const uint8_t> orig, const IpAddr& from,
   size_t quote = std::min(orig.size(), sizeof l4 - 8);
   std::memset(l4, 0, 8);
   l4[0] = version == 4 ? 3 : 1;   // destination unreachable
-  l4[1] = version == 4 ? 3 : 4;   // port unreachable
+  if (why == Unreachable::port) l4[1] = version == 4 ? 3 : 4;
+  else l4[1] = version == 4 ? 1 : 3;
   std::memcpy(l4 + 8, orig.data(), quote);
   return build_ip(from, to, version == 4 ? kProtoIcmp : kProtoIcmp6, {l4, 8 + quote}, out, cap);
 }

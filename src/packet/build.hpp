@@ -30,10 +30,16 @@ size_t build_tcp_reset(std::span<const uint8_t> seg, const Parsed& p, uint8_t* o
 size_t build_echo_reply(const IpAddr& from, const IpAddr& to, uint16_t id, uint16_t seq,
                         std::span<const uint8_t> data, uint8_t* out, size_t cap);
 
-// ICMP "port unreachable" (v4 type 3 code 3, v6 type 1 code 4) from `from` to the source of
-// `orig` (an IP packet, or its first bytes: IP header plus at least 8 bytes), quoting orig.
-// 0 if orig does not parse far enough, or is itself ICMP.
-size_t build_port_unreachable(std::span<const uint8_t> orig, const IpAddr& from, uint8_t* out, size_t cap);
+// ICMP "destination unreachable" from `from` to the source of `orig` (an IP packet, or its
+// first bytes: IP header plus at least 8 bytes), quoting orig. Codes: port (v4 3/3, v6 1/4) and
+// host (v4 3/1, v6 1/3, "address unreachable"). 0 if orig does not parse far enough, or is
+// itself ICMP.
+enum class Unreachable : uint8_t { port, host };
+size_t build_unreachable(std::span<const uint8_t> orig, const IpAddr& from, Unreachable why, uint8_t* out,
+                         size_t cap);
+inline size_t build_port_unreachable(std::span<const uint8_t> orig, const IpAddr& from, uint8_t* out, size_t cap) {
+  return build_unreachable(orig, from, Unreachable::port, out, cap);
+}
 
 // An echo request's identifier, sequence number and data (v4 type 8 / v6 type 128 only).
 struct EchoRequest {

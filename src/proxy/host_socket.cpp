@@ -71,15 +71,18 @@ core::Task<Result<std::unique_ptr<HostTcp>>> HostTcp::connect(core::Loop& loop, 
   std::unique_ptr<HostTcp> c(new HostTcp(loop, fd));
   int one = 1;
   (void)::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0 && errno != EINPROGRESS)
-    co_return errno == ECONNREFUSED ? Error(Errc::closed, "connection refused")
-                                    : Error::from_errno("connect " + dst.str(), errno);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0 && errno != EINPROGRESS) {
+    if (errno == ECONNREFUSED) co_return Error(Errc::closed, "connection refused");
+    if (errno == EHOSTUNREACH || errno == ENETUNREACH) co_return Error(Errc::not_found, "no route to " + dst.str());
+    co_return Error::from_errno("connect " + dst.str(), errno);
+  }
   auto r = co_await c->poll_.until(UV_WRITABLE, token);
   if (!r) co_return r.error();
   int err = 0;
   socklen_t el = sizeof err;
   if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) != 0) err = errno;
   if (err == ECONNREFUSED) co_return Error(Errc::closed, "connection refused");
+  if (err == EHOSTUNREACH || err == ENETUNREACH) co_return Error(Errc::not_found, "no route to " + dst.str());
   if (err != 0) co_return Error::from_errno("connect " + dst.str(), err);
   co_return c;
 }

@@ -20,7 +20,8 @@ class HostTcp {
   HostTcp& operator=(const HostTcp&) = delete;
 
   // An outbound connection (the server's userspace forwarding). Errors: Errc::closed "connection
-  // refused", Errc::io (unreachable, ...), Errc::cancelled (the caller's deadline).
+  // refused", Errc::not_found (no route: host or network unreachable), Errc::io (anything else),
+  // Errc::cancelled (the caller's deadline).
   static core::Task<Result<std::unique_ptr<HostTcp>>> connect(core::Loop& loop, Endpoint dst,
                                                               core::CancelToken token = {});
   // Wraps a connected non-blocking stream socket (e.g. one end of a socketpair); takes the fd.

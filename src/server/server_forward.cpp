@@ -54,6 +54,7 @@ nlohmann::json Server::forwarder_json() const {
           {"icmp_flows", forwarder_->icmp_flows()},
           {"tcp_opened", s.tcp_opened},
           {"tcp_refused_upstream", s.tcp_refused_upstream},
+          {"tcp_unreachable", s.tcp_unreachable},
           {"tcp_connect_timeouts", s.tcp_connect_timeouts},
           {"tcp_idle_closed", s.tcp_idle_closed},
           {"udp_opened", s.udp_opened},

@@ -4,7 +4,8 @@
                                service; prints how many got their own reply back
   tcp-idle ADDR PORT SECS      connects, stays idle SECS, then prints what the connection
                                became: "reset", "eof" or "open"
-  refused ADDR PORT            prints "refused", "timeout" or "connected" and the seconds taken
+  refused ADDR PORT            prints "refused", "unreachable", "timeout" or "connected" and the
+                               seconds taken
   dns ADDR NAME                an A query over UDP; prints the first address of the answer
   rst-server ADDR PORT         accepts one connection and closes it with a reset (linger 0)
   udp-closed ADDR PORT         a connected UDP socket sends to a closed port; prints "refused"
@@ -50,6 +51,10 @@ def refused(addr, port):
         socket.create_connection((addr, int(port)), timeout=5).close(); r = 'connected'
     except ConnectionRefusedError: r = 'refused'
     except socket.timeout: r = 'timeout'
+    except OSError as e:
+        import errno
+        if e.errno not in (errno.EHOSTUNREACH, errno.ENETUNREACH): raise
+        r = 'unreachable'
     print(r, '%.2f' % (time.time() - t0))
 
 def dns(addr, name):

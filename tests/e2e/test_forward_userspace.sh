@@ -41,7 +41,7 @@ userspace_udp_idle_secs = 5
 userspace_tcp_idle_secs = 10
 
 [push]
-included_routes = ["198.18.1.0/30", "fd00:19::/64"]
+included_routes = ["198.18.1.0/30", "fd00:19::/64", "198.18.9.0/24"]
 dns_servers = ["198.18.1.2"]
 keepalive_secs = 2
 dead_peer_secs = 6
@@ -108,6 +108,11 @@ read -r r t < <(probe c1 refused 10.99.0.1 22)
 [ "$(ucount tcp_refused_upstream)" -ge 1 ] || e2e_fail "tcp_refused_upstream not counted"
 [ "$(ucount refused_destination)" -ge 1 ] || e2e_fail "refused_destination not counted"
 e2e_log "closed port refused with a reset in ${t}s; the server's own address refused"
+# A destination the server has no route to: ICMP host unreachable, as from a router.
+read -r r t < <(probe c1 refused 198.18.9.9 80)
+[ "$r" = unreachable ] || e2e_fail "destination without a route: $r, want unreachable"
+[ "$(ucount tcp_unreachable)" -ge 1 ] || e2e_fail "tcp_unreachable not counted"
+e2e_log "destination without a route from the server: 'no route to host' at the client in ${t}s"
 # A destination that resets an established connection: the client hears a reset, not a FIN.
 probe web rst-server 198.18.1.2 5004 &
 sleep 0.3
@@ -136,7 +141,7 @@ e2e_log "per-client cap: $n of 60 UDP flows answered, $(ucount refused_client_li
 # TCP idle timeout (10 s): the forwarder resets the idle connection. First the UDP flows of the
 # cap test expire (they would hold the client at its cap, and the connection would be refused).
 sleep 6
-in_ns web timeout 40 python3 "$here/netcheck.py" tcp-sink 198.18.1.2 5003 /dev/null &
+in_ns web timeout 40 python3 "$here/netcheck.py" tcp-sink 198.18.1.2 5003 /dev/null 2>/dev/null &   # it sees the reset too
 sleep 0.3
 r=$(probe c1 tcp-idle 198.18.1.2 5003 13)
 [ "$r" = reset ] || e2e_fail "idle TCP connection: $r, want reset"

@@ -126,3 +126,20 @@ TEST_CASE("build_port_unreachable quotes the datagram, to its sender", "[packet]
   CHECK(build_port_unreachable(ping, addr("10.0.0.2"), out.data(), out.size()) == 0);
   CHECK(build_port_unreachable(Bytes(10, 0x45), addr("10.0.0.2"), out.data(), out.size()) == 0);
 }
+
+TEST_CASE("build_unreachable: host unreachable codes", "[packet][build]") {
+  Bytes syn4 = ipv4({}, tcp(40000, 80, 0x02));
+  Bytes syn6 = ipv6({}, tcp(40000, 80, 0x02));
+  Bytes out(1500);
+  size_t n = build_unreachable(syn4, addr("10.0.0.2"), Unreachable::host, out.data(), out.size());
+  REQUIRE(n > 0);
+  Parsed r = parsed({out.data(), n});
+  CHECK(r.icmp_type == 3);
+  CHECK(r.icmp_code == 1);
+  n = build_unreachable(syn6, addr("fd00::2"), Unreachable::host, out.data(), out.size());
+  REQUIRE(n > 0);
+  r = parsed({out.data(), n});
+  CHECK(r.icmp_type == 1);
+  CHECK(r.icmp_code == 3);
+  CHECK(verify_l4_checksum(r, {out.data(), n}));
+}
