@@ -2,12 +2,16 @@
 // forwarding terminates clients' TCP there): listeners on a few ports, accepted connections
 // kept and read, everything lwIP answers drained. ptun's parser screens the input first, so
 // this checks that whatever passes it cannot crash lwIP or make it read out of bounds.
+#include <algorithm>
 #include <cstdint>
+#include <span>
 #include <memory>
 #include <vector>
 
 #include "netstack/netstack.hpp"
 #include "netstack/tcp_conn.hpp"
+#include "packet/checksum.hpp"
+#include "packet/parse.hpp"
 
 extern "C" {
 #include "lwip/priv/tcp_priv.h"
@@ -41,11 +45,34 @@ World& world() {
   }();
   return *w;
 }
+
+// Checksums made valid, so inputs get past lwIP's checks into its TCP state machine.
+void feed(World& w, std::span<const uint8_t> pkt) {
+  std::vector<uint8_t> p(pkt.begin(), pkt.end());
+  packet::Parsed parsed;
+  if (packet::parse(p, &parsed) == packet::ParseStatus::ok) {
+    if (parsed.family == Family::v4) packet::fill_ipv4_header_checksum(p);
+    if (!parsed.is_fragment) packet::fill_l4_checksum(parsed, p);
+  }
+  (void)w.stack->write(p);
+}
 }  // namespace
 
+// An input is a sequence of [u16 big-endian length][packet] records (a handshake, data, FIN in
+// one input; the stack's ISN is fixed in fuzz builds); a length past the end takes the rest, so
+// a bare IP packet (0x45.. / 0x60..) is one record.
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   World& w = world();
-  (void)w.stack->write({data, size});
+  std::span<const uint8_t> in(data, size);
+  while (in.size() > 2) {
+    size_t len = std::min<size_t>(size_t(in[0]) << 8 | in[1], in.size() - 2);
+    if ((size_t(in[0]) << 8 | in[1]) > in.size() - 2) {   // not a record: the whole input is one packet
+      feed(w, in);
+      break;
+    }
+    feed(w, in.subspan(2, len));
+    in = in.subspan(2 + len);
+  }
   PacketBuf* b = w.pool.get();
   PacketBuf* bufs[1] = {b};
   while (true) {

@@ -2,7 +2,7 @@
 # Installs the Debian packages ptun needs to build, test, demo and fuzz, if any are missing.
 # Idempotent and quiet when everything is there. Needs root (or sudo) only when installing.
 set -euo pipefail
-pkgs=(build-essential cmake pkg-config git ca-certificates xz-utils dpkg-dev
+pkgs=(build-essential cmake pkg-config git ca-certificates xz-utils dpkg-dev patch
       libuv1-dev libmbedtls-dev libtomlplusplus-dev catch2 libmnl-dev libcli11-dev nlohmann-json3-dev
       iproute2 iputils-ping nftables iperf3 curl python3 procps psmisc
       tcpdump dnsmasq-base

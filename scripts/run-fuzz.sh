@@ -13,6 +13,8 @@ for bin in "$build"/fuzz/fuzz_*; do
   seeds="$root/fuzz/corpus/$name"
   work="$build/fuzz-work/$name"; mkdir -p "$work" "$build/fuzz-artifacts"
   dict=(); [ -f "$root/fuzz/$name.dict" ] && dict=(-dict="$root/fuzz/$name.dict")
+  # fuzz/NAME.flags: extra libFuzzer flags for one target, with the reason in the file.
+  [ -f "$root/fuzz/$name.flags" ] && dict+=($(grep -v '^#' "$root/fuzz/$name.flags"))
   echo "== fuzz_$name: replaying $(ls "$seeds" 2>/dev/null | wc -l) seeds"
   "$bin" -runs=0 -timeout=25 "${dict[@]}" "$seeds" >"$build/fuzz-artifacts/$name.replay.log" 2>&1 \
     || { echo "fuzz_$name: seed replay FAILED"; tail -30 "$build/fuzz-artifacts/$name.replay.log"; status=1; continue; }

@@ -216,7 +216,7 @@ Result<size_t> Netstack::read_batch(std::span<PacketBuf*> bufs) {
 Result<void> Netstack::input(std::span<const uint8_t> pkt) {
   packet::Parsed p;
   if (packet::parse(pkt, &p) != packet::ParseStatus::ok || p.total_len == 0 ||
-      !packet::ipv6_options_well_formed(pkt, p)) {
+      !packet::ipv6_options_well_formed(pkt, p) || !packet::tcp_options_well_formed(pkt, p)) {
     ++stats_.in_rejected;
     ++dev_stats_.tx_rejected;
     return Error(Errc::invalid_argument, "malformed packet");

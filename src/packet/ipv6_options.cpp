@@ -42,4 +42,24 @@ bool ipv6_options_well_formed(std::span<const uint8_t> pkt, const Parsed& p) {
   return true;
 }
 
+bool tcp_options_well_formed(std::span<const uint8_t> pkt, const Parsed& p) {
+  if (p.l4_proto != kProtoTcp || !p.has_l4) return true;
+  size_t start = p.l3_header_len;
+  if (start + 13 > pkt.size()) return false;
+  size_t end = start + size_t(pkt[start + 12] >> 4) * 4;   // data offset
+  if (end > pkt.size() || end > p.total_len) return false;
+  size_t i = start + 20;
+  while (i < end) {
+    uint8_t kind = pkt[i];
+    if (kind == 0) return true;   // end of option list
+    if (kind == 1) {              // no-operation
+      ++i;
+      continue;
+    }
+    if (i + 2 > end || pkt[i + 1] < 2 || i + pkt[i + 1] > end) return false;
+    i += pkt[i + 1];
+  }
+  return true;
+}
+
 }  // namespace ptun::packet

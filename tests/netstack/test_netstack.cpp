@@ -220,3 +220,31 @@ TEST_CASE("malformed packets are counted and never reach lwIP", "[netstack]") {
     CHECK(s.address(Family::v4) == IpAddr::parse("10.99.0.2").value());
   }
 }
+
+// lwIP 2.1.3 aborted the process ("insane offset!") on a segment exactly 2^31 past rcv_nxt:
+// third_party/lwip/patches/0001 drops it instead (found by fuzz_netstack).
+TEST_CASE("a segment half the sequence space away is answered, not fatal", "[netstack]") {
+  core::Loop loop;
+  {
+    auto st = Netstack::create(loop, {});
+    REQUIRE(st.ok());
+    Netstack& s = **st;
+    std::vector<std::unique_ptr<TcpConn>> accepted;
+    s.enable_accept_any([&](std::unique_ptr<TcpConn>& c) {
+      accepted.push_back(std::move(c));
+      return true;
+    });
+    REQUIRE(s.listen_port(8081).ok());
+    Endpoint client = ep("10.99.0.2:43000"), dst = ep("203.0.113.5:8081");
+    uint32_t srv = handshake(s, client, dst, 1000);
+    REQUIRE(srv != 0);
+    REQUIRE(s.write(tcp(client, dst, 1001, srv + 1, kPsh | kAck, "GET")).ok());
+    uint32_t rcv_nxt = 1001 + 3;
+    REQUIRE(s.write(tcp(client, dst, rcv_nxt + 0x80000000u, srv + 1, kFin | kAck)).ok());
+    REQUIRE(s.write(tcp(client, dst, rcv_nxt + 0x80000000u, srv + 1, kPsh | kAck, "xyz")).ok());
+    REQUIRE(accepted.size() == 1);
+    CHECK(accepted[0]->alive());
+    (void)drain(s);
+    for (auto& c : accepted) c->abort();
+  }
+}

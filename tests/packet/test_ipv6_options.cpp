@@ -36,3 +36,23 @@ TEST_CASE("IPv6 option TLVs: fitting options pass, cut-short ones fail", "[packe
   hbh.type = 0;
   CHECK_FALSE(ok(ipv6({.exts = {hbh}}, udp(1, 2, 4))));
 }
+
+TEST_CASE("TCP options: fitting options pass, cut-short ones fail", "[packet][tcp]") {
+  auto ok_tcp = [](Bytes opts) {
+    Bytes pkt = ipv4({}, tcp(1, 2, 0x02, std::move(opts)));
+    Parsed p;
+    REQUIRE(parse(pkt, &p) == ParseStatus::ok);
+    return tcp_options_well_formed(pkt, p);
+  };
+  CHECK(ok_tcp({}));
+  CHECK(ok_tcp({2, 4, 5, 0xb4}));                       // MSS
+  CHECK(ok_tcp({1, 1, 3, 3, 7, 0, 0, 0}));              // NOP NOP WS, EOL padding
+  CHECK(ok_tcp({2, 4, 5, 0xb4, 0, 3, 3}));              // after EOL nothing is read
+  CHECK_FALSE(ok_tcp({2, 4, 5, 3, 3, 3, 3, 3}));        // WS, then a kind in the last byte (fuzz find)
+  CHECK_FALSE(ok_tcp({2, 8, 5, 0xb4}));                 // length past the header
+  CHECK_FALSE(ok_tcp({2, 0, 1, 1}));                    // length below 2
+  Bytes u = ipv4({}, udp(1, 2, 4));
+  Parsed p;
+  REQUIRE(parse(u, &p) == ParseStatus::ok);
+  CHECK(tcp_options_well_formed(u, p));
+}

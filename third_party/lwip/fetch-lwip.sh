@@ -11,7 +11,11 @@ sha256=0a8276d09fc4e97bbba2f953d74af2388fc2195ea156be9d7589e297a68fde24
 cache=$out/cache
 src=$out/src
 
-if [ -f "$src/.ptun-unpacked" ] && [ "$(cat "$src/.ptun-unpacked")" = "$sha256" ]; then
+# Our fixes to lwIP (third_party/lwip/patches, applied in order) are part of the stamp, so a new
+# or changed patch re-unpacks the source.
+here=$(cd "$(dirname "$0")" && pwd)
+stamp="$sha256 $(cat "$here"/patches/*.patch 2>/dev/null | sha256sum | cut -d' ' -f1)"
+if [ -f "$src/.ptun-unpacked" ] && [ "$(cat "$src/.ptun-unpacked")" = "$stamp" ]; then
   exit 0
 fi
 mkdir -p "$cache"
@@ -34,4 +38,8 @@ SRC
 fi
 rm -rf "$src" && mkdir -p "$src"
 tar -xJf "$cache/$tarball" -C "$src" --strip-components=1
-echo "$sha256" > "$src/.ptun-unpacked"
+for p in "$here"/patches/*.patch; do
+  [ -f "$p" ] || continue
+  patch -d "$src" -p1 -s --no-backup-if-mismatch <"$p" || { echo "fetch-lwip: $p does not apply" >&2; exit 1; }
+done
+echo "$stamp" > "$src/.ptun-unpacked"

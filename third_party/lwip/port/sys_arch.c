@@ -22,5 +22,9 @@ uint32_t ptun_lwip_rand(void) {
 u32_t ptun_lwip_tcp_isn(const ip_addr_t *local_ip, u16_t local_port, const ip_addr_t *remote_ip,
                         u16_t remote_port) {
   (void)local_ip; (void)local_port; (void)remote_ip; (void)remote_port;
+#ifdef PTUN_LWIP_FIXED_ISN
+  return 0x01020304;   /* fuzz builds only: inputs can then complete handshakes, reproducibly */
+#else
   return ptun_lwip_rand();
+#endif
 }
