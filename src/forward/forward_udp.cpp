@@ -34,29 +34,38 @@ Result<int> open_ping(const IpAddr& dst) {
 
 }  // namespace
 
+Forwarder::Flow* Forwarder::datagram_flow(const packet::Parsed& p, uint64_t idle_ms,
+                                          core::Task<void> (Forwarder::*run)(Flow&),
+                                          const std::function<bool(Flow&)>& attach) {
+  packet::FlowKey key = packet::flow_key(p);
+  if (auto it = flows_.find(key); it != flows_.end()) return it->second.get();
+  if (!admit(p, udp_count_ + icmp_count_, opts_.max_udp)) return nullptr;
+  Flow& f = add_flow(key, idle_ms);
+  f.state = Flow::State::relaying;
+  if (!attach(f)) {
+    remove_flow(f);
+    return nullptr;
+  }
+  scope_->spawn((this->*run)(f));
+  return &f;
+}
+
 void Forwarder::handle_udp(std::span<const uint8_t> pkt, const packet::Parsed& p) {
   if (!p.has_l4) {
     ++stats_.dropped_malformed;
     return;
   }
-  packet::FlowKey key = packet::flow_key(p);
-  Flow* f = nullptr;
-  if (auto it = flows_.find(key); it != flows_.end()) {
-    f = it->second.get();
-  } else {
-    if (!admit(p, udp_count_ + icmp_count_, opts_.max_udp)) return;
+  Flow* f = datagram_flow(p, opts_.udp_idle_ms, &Forwarder::run_udp, [&](Flow& nf) {
     auto s = proxy::HostUdp::connect(loop_, Endpoint{p.dst, p.dport});
     if (!s) {
-      per_client_.release(p.src);
       ++stats_.refused_destination;   // e.g. no route from the server
-      return;
+      return false;
     }
-    f = &add_flow(key, opts_.udp_idle_ms);
-    f->state = Flow::State::relaying;
-    f->udp = std::move(*s);
+    nf.udp = std::move(*s);
     ++stats_.udp_opened;
-    scope_->spawn(run_udp(*f));
-  }
+    return true;
+  });
+  if (!f) return;
   f->act.last_ms = loop_.now_ms();
   f->last_head.assign(pkt.begin(), pkt.begin() + long(std::min<size_t>(pkt.size(), p.l3_header_len + 8 + 64)));
   (void)f->udp->send(pkt.subspan(p.l3_header_len + 8, p.l4_len() - 8));   // best effort, like UDP
@@ -110,29 +119,22 @@ void Forwarder::handle_icmp(std::span<const uint8_t> pkt, const packet::Parsed& 
     ++stats_.echo_unavailable;
     return;
   }
-  packet::FlowKey key = packet::flow_key(p);
-  Flow* f = nullptr;
-  if (auto it = flows_.find(key); it != flows_.end()) {
-    f = it->second.get();
-  } else {
-    if (!admit(p, udp_count_ + icmp_count_, opts_.max_udp)) return;
+  Flow* f = datagram_flow(p, opts_.icmp_idle_ms, &Forwarder::run_ping, [&](Flow& nf) {
     auto fd = open_ping(p.dst);
     if (!fd) {
-      per_client_.release(p.src);
       ++stats_.echo_unavailable;
       if (fd.error().message.find("ping socket") == 0) {
         ping_unavailable_ = true;
         LOG_WARN("forward: pings cannot be relayed (%s); allow the server's group in sysctl "
                  "net.ipv4.ping_group_range", fd.error().message.c_str());
       }
-      return;
+      return false;
     }
-    f = &add_flow(key, opts_.icmp_idle_ms);
-    f->state = Flow::State::relaying;
-    f->ping_fd = *fd;
-    f->ping_poll = std::make_unique<core::FdPoll>(loop_, *fd);
-    scope_->spawn(run_ping(*f));
-  }
+    nf.ping_fd = *fd;
+    nf.ping_poll = std::make_unique<core::FdPoll>(loop_, *fd);
+    return true;
+  });
+  if (!f) return;
   f->act.last_ms = loop_.now_ms();
   // The kernel fills in the identifier (the socket's) and the checksum.
   std::vector<uint8_t> req(8 + e.data.size());

@@ -83,6 +83,10 @@ class Forwarder final : public tun::CallbackDevice {
   // Admission of a new flow: destination policy, per-client and total caps. Counts refusals.
   bool admit(const packet::Parsed& p, size_t in_use, size_t total_cap);
   Flow& add_flow(const packet::FlowKey& key, uint64_t idle_ms);
+  // UDP and ping: p's flow, or a new one admitted for p, set up by attach (false: it could
+  // not, and counted why) and run by `run`. nullptr when there is none.
+  Flow* datagram_flow(const packet::Parsed& p, uint64_t idle_ms, core::Task<void> (Forwarder::*run)(Flow&),
+                      const std::function<bool(Flow&)>& attach);
   void remove_flow(Flow& f);
   bool on_accept(std::unique_ptr<netstack::TcpConn>& conn);
   core::Task<void> run_tcp(Flow& f);
