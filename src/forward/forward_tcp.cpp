@@ -22,7 +22,7 @@ void Forwarder::handle_tcp(std::span<const uint8_t> pkt, const packet::Parsed& p
   if (auto it = flows_.find(key); it != flows_.end()) {
     Flow& f = *it->second;
     if (f.state != Flow::State::connecting) {
-      (void)stack_->write(pkt);
+      (void)stack_->write_parsed(pkt, p);
     } else if (p.tcp_flags & kRst) {
       f.cancel.cancel();   // the client gave up before the destination answered
     }
@@ -31,12 +31,11 @@ void Forwarder::handle_tcp(std::span<const uint8_t> pkt, const packet::Parsed& p
   if ((p.tcp_flags & (kSyn | kAck | kRst)) != kSyn) {
     // Not a new connection and no flow: lwIP answers with a reset (or absorbs the last ACK of
     // a connection it is closing).
-    (void)stack_->write(pkt);
+    (void)stack_->write_parsed(pkt, p);
     return;
   }
   if (!admit(p, tcp_count_, opts_.max_tcp)) {
-    uint8_t rst[128];
-    if (size_t n = packet::build_tcp_reset(pkt, p, rst, sizeof rst)) emit({rst, n});
+    emit([&](uint8_t* out, size_t cap) { return packet::build_tcp_reset(pkt, p, out, cap); });
     return;
   }
   Flow& f = add_flow(key, opts_.tcp_idle_ms);
@@ -59,18 +58,17 @@ bool Forwarder::on_accept(std::unique_ptr<netstack::TcpConn>& conn) {
 core::Task<void> Forwarder::run_tcp(Flow& f) {
   auto reset_client = [this, &f] {
     packet::Parsed p;
-    uint8_t rst[128];
     if (packet::parse(f.syn, &p) != packet::ParseStatus::ok) return;
-    if (size_t n = packet::build_tcp_reset(f.syn, p, rst, sizeof rst)) emit({rst, n});
+    emit([&](uint8_t* out, size_t cap) { return packet::build_tcp_reset(f.syn, p, out, cap); });
   };
   Endpoint dst{f.key.dst, f.key.dport};
   auto host = co_await proxy::HostTcp::connect(loop_, dst, f.cancel.token());
   if (!host) {
     if (host.error().code == Errc::not_found) {
       ++stats_.tcp_unreachable;   // no route from here: what a router would say
-      uint8_t icmp[1280];
-      if (size_t n = packet::build_unreachable(f.syn, f.key.dst, packet::Unreachable::host, icmp, sizeof icmp))
-        emit({icmp, n});
+      emit([&](uint8_t* out, size_t cap) {
+        return packet::build_unreachable(f.syn, f.key.dst, packet::Unreachable::host, out, std::min<size_t>(cap, 1280));
+      });
     } else if (host.error().code != Errc::cancelled) {
       ++stats_.tcp_refused_upstream;   // refused (or another failure): the client hears a reset
       reset_client();

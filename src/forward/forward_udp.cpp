@@ -75,17 +75,17 @@ core::Task<void> Forwarder::run_udp(Flow& f) {
   const Endpoint from{f.key.dst, f.key.dport}, to{f.key.src, f.key.sport};
   // One byte more than the largest reply that fits the tunnel: a full buffer means too big.
   std::vector<uint8_t> buf(opts_.mtu - ip_udp_overhead(from.addr) + 1);
-  std::vector<uint8_t> out(opts_.mtu);
   for (;;) {
     Endpoint sender;
     auto n = co_await f.udp->recv_from(buf, &sender, f.cancel.token());
     if (!n) {
       if (n.error().code == Errc::cancelled || n.error().code == Errc::closed) break;
       if (n.error().code == Errc::not_found) {   // the destination said "port unreachable": tell the client
-        if (size_t len = packet::build_port_unreachable(f.last_head, from.addr, out.data(), out.size())) {
-          ++stats_.udp_port_unreachable;
-          emit({out.data(), len});
-        }
+        emit([&](uint8_t* out, size_t cap) {
+          size_t len = packet::build_port_unreachable(f.last_head, from.addr, out, std::min<size_t>(cap, opts_.mtu));
+          if (len) ++stats_.udp_port_unreachable;
+          return len;
+        });
       }
       continue;   // the flow stays until idle
     }
@@ -94,8 +94,7 @@ core::Task<void> Forwarder::run_udp(Flow& f) {
       ++stats_.udp_reply_too_big;
       continue;
     }
-    if (size_t len = packet::build_udp(from, to, std::span(buf).first(*n), out.data(), out.size()))
-      emit({out.data(), len});
+    emit([&](uint8_t* out, size_t cap) { return packet::build_udp(from, to, std::span(buf).first(*n), out, cap); });
   }
   if (f.timed_out) ++stats_.udp_idle_closed;
   remove_flow(f);
@@ -108,11 +107,11 @@ void Forwarder::handle_icmp(std::span<const uint8_t> pkt, const packet::Parsed& 
     return;
   }
   if (classify_destination(p.dst, opts_.own) == Destination::own) {
-    std::vector<uint8_t> out(pkt.size());
-    if (size_t n = packet::build_echo_reply(p.dst, p.src, e.id, e.seq, e.data, out.data(), out.size())) {
-      ++stats_.echo_local;
-      emit({out.data(), n});
-    }
+    emit([&](uint8_t* out, size_t cap) {
+      size_t n = packet::build_echo_reply(p.dst, p.src, e.id, e.seq, e.data, out, cap);
+      if (n) ++stats_.echo_local;
+      return n;
+    });
     return;
   }
   if (ping_unavailable_) {
@@ -136,17 +135,20 @@ void Forwarder::handle_icmp(std::span<const uint8_t> pkt, const packet::Parsed& 
   });
   if (!f) return;
   f->act.last_ms = loop_.now_ms();
-  // The kernel fills in the identifier (the socket's) and the checksum.
-  std::vector<uint8_t> req(8 + e.data.size());
-  req[0] = p.family == Family::v4 ? 8 : 128;
-  packet::wire::store16(req.data() + 6, e.seq);
-  std::memcpy(req.data() + 8, e.data.data(), e.data.size());
-  (void)::send(f->ping_fd, req.data(), req.size(), 0);
+  // The kernel fills in the identifier (the socket's) and the checksum; the data goes straight
+  // from the client's packet (no copy).
+  uint8_t hdr[8] = {uint8_t(p.family == Family::v4 ? 8 : 128), 0, 0, 0, 0, 0, 0, 0};
+  packet::wire::store16(hdr + 6, e.seq);
+  iovec iov[2] = {{hdr, sizeof hdr}, {const_cast<uint8_t*>(e.data.data()), e.data.size()}};
+  msghdr msg{};
+  msg.msg_iov = iov;
+  msg.msg_iovlen = 2;
+  (void)::sendmsg(f->ping_fd, &msg, 0);
 }
 
 core::Task<void> Forwarder::run_ping(Flow& f) {
   bool v4 = f.key.dst.is_v4();
-  std::vector<uint8_t> buf(opts_.mtu - (v4 ? 20 : 40) + 1), out(opts_.mtu);
+  std::vector<uint8_t> buf(opts_.mtu - (v4 ? 20 : 40) + 1);
   for (;;) {
     ssize_t n = ::recv(f.ping_fd, buf.data(), buf.size(), 0);
     if (n < 0) {
@@ -158,12 +160,12 @@ core::Task<void> Forwarder::run_ping(Flow& f) {
     if (size_t(n) < 8 || size_t(n) == buf.size() || buf[0] != (v4 ? 0 : 129)) continue;
     f.act.last_ms = loop_.now_ms();
     uint16_t seq = packet::wire::load16(buf.data() + 6);
-    size_t len = packet::build_echo_reply(f.key.dst, f.key.src, f.key.sport, seq,
-                                          std::span(buf).subspan(8, size_t(n) - 8), out.data(), out.size());
-    if (len) {
-      ++stats_.echo_relayed;
-      emit({out.data(), len});
-    }
+    emit([&](uint8_t* out, size_t cap) {
+      size_t len = packet::build_echo_reply(f.key.dst, f.key.src, f.key.sport, seq,
+                                            std::span(buf).subspan(8, size_t(n) - 8), out, cap);
+      if (len) ++stats_.echo_relayed;
+      return len;
+    });
   }
   remove_flow(f);
 }

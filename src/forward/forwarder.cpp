@@ -43,16 +43,6 @@ void Forwarder::wake() {
   if (on_output_) on_output_();
 }
 
-void Forwarder::emit(std::span<const uint8_t> pkt) {
-  PacketBuf* b = out_.size() < opts_.out_packets ? out_pool_.copy(pkt) : nullptr;
-  if (!b) {
-    ++stats_.out_dropped;
-    return;
-  }
-  out_.push_back(b);
-  wake();
-}
-
 Result<size_t> Forwarder::read_batch(std::span<PacketBuf*> bufs) {
   auto n = stack_->read_batch(bufs);   // lwIP's segments first (they are the bulk)
   size_t k = n ? *n : 0;

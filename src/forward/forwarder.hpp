@@ -93,7 +93,24 @@ class Forwarder final : public tun::CallbackDevice {
   core::Task<void> run_udp(Flow& f);
   core::Task<void> run_ping(Flow& f);
   core::Task<void> run_sweeper(core::CancelToken stop);
-  void emit(std::span<const uint8_t> pkt);   // a built packet to a client
+  // A packet to a client, built straight into a queue buffer: build(out, cap) returns its
+  // length (0: nothing to send). One copy fewer than building elsewhere and queueing a copy.
+  template <typename Build>
+  void emit(Build&& build) {
+    PacketBuf* b = out_.size() < opts_.out_packets ? out_pool_.get() : nullptr;
+    if (!b) {
+      ++stats_.out_dropped;
+      return;
+    }
+    b->reset();
+    b->len = build(b->data(), b->tailroom());
+    if (b->len == 0) {
+      out_pool_.put(b);
+      return;
+    }
+    out_.push_back(b);
+    wake();
+  }
   void wake();
 
   core::Loop& loop_;

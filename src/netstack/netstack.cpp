@@ -106,7 +106,8 @@ struct AcceptGlue {
 void Netstack::enable_accept_any(std::function<bool(std::unique_ptr<TcpConn>&)> on_accept) {
   accept_any_ = true;
   on_accept_ = std::move(on_accept);
-  // Placeholder addresses so both families' input paths are enabled; input() overwrites them.
+  // Any address of each family enables that family's input path (lwIP drops packets for a netif
+  // without one); input() then sets the field to each packet's destination.
   netif* nif = netif_.get();
   ip4_addr_t a, m, g;
   IP4_ADDR(&a, 0, 0, 0, 1);
@@ -215,8 +216,16 @@ Result<size_t> Netstack::read_batch(std::span<PacketBuf*> bufs) {
 
 Result<void> Netstack::input(std::span<const uint8_t> pkt) {
   packet::Parsed p;
-  if (packet::parse(pkt, &p) != packet::ParseStatus::ok || p.total_len == 0 ||
-      !packet::ipv6_options_well_formed(pkt, p) || !packet::tcp_options_well_formed(pkt, p)) {
+  if (packet::parse(pkt, &p) != packet::ParseStatus::ok) {
+    ++stats_.in_rejected;
+    ++dev_stats_.tx_rejected;
+    return Error(Errc::invalid_argument, "malformed packet");
+  }
+  return input_parsed(pkt, p);
+}
+
+Result<void> Netstack::input_parsed(std::span<const uint8_t> pkt, const packet::Parsed& p) {
+  if (p.total_len == 0 || !packet::ipv6_options_well_formed(pkt, p) || !packet::tcp_options_well_formed(pkt, p)) {
     ++stats_.in_rejected;
     ++dev_stats_.tx_rejected;
     return Error(Errc::invalid_argument, "malformed packet");
@@ -253,6 +262,10 @@ Result<void> Netstack::write(std::span<const uint8_t> pkt) {
   auto r = input(pkt);
   poke_timers();
   return r;
+}
+
+Result<void> Netstack::write_parsed(std::span<const uint8_t> pkt, const packet::Parsed& p) {
+  return input_parsed(pkt, p);   // the forwarder pokes the timers once per batch
 }
 
 bool Netstack::acquire_tcp() {

@@ -19,6 +19,7 @@
 #include "common/buffer_pool.hpp"
 #include "common/net_addr.hpp"
 #include "core/core.hpp"
+#include "packet/parse.hpp"
 #include "tun/packet_device.hpp"
 
 struct netif;
@@ -60,6 +61,9 @@ class Netstack final : public tun::CallbackDevice {
   Result<size_t> read_batch(std::span<PacketBuf*> bufs) override;
   Result<size_t> write_batch(std::span<PacketBuf* const> pkts) override;
   Result<void> write(std::span<const uint8_t> pkt) override;
+  // For a caller that has already parsed pkt (the forwarder): no second parse. p must be
+  // packet::parse()'s ok result for pkt.
+  Result<void> write_parsed(std::span<const uint8_t> pkt, const packet::Parsed& p);
   tun::DeviceStats stats() const override { return dev_stats_; }
   const NetstackStats& netstack_stats() const { return stats_; }
   size_t outbound_pending() const { return out_.size(); }
@@ -98,6 +102,7 @@ class Netstack final : public tun::CallbackDevice {
   Netstack(core::Loop& loop, NetstackOptions opts);
   void queue_output(struct pbuf* p);
   Result<void> input(std::span<const uint8_t> pkt);
+  Result<void> input_parsed(std::span<const uint8_t> pkt, const packet::Parsed& p);
 
   static Netstack* instance_;
   core::Loop& loop_;

@@ -31,7 +31,8 @@ class HostTcp {
   core::Task<Result<size_t>> read_some(std::span<uint8_t> buf, core::CancelToken token = {});
   // Without waiting: Errc::would_block when nothing is pending (0 = EOF, as read_some).
   Result<size_t> try_read(std::span<uint8_t> buf);
-  core::Task<Result<int>> wait_readable(core::CancelToken token = {}) { co_return co_await poll_.until(UV_READABLE, token); }
+  // The poll's own awaiter: no coroutine frame per wait on the relay's path.
+  core::FdPoll::Awaiter wait_readable(core::CancelToken token = {}) { return poll_.until(UV_READABLE, std::move(token)); }
   core::Task<Result<void>> write_all(std::span<const uint8_t> data, core::CancelToken token = {});
   void shutdown_write();
   // Makes the close (destructor) send a reset instead of a FIN: the other side failed.

@@ -155,9 +155,10 @@ echo "$m" | grep -q '^ptun_server_userspace_flows{proto="tcp"} 0' || e2e_fail "n
 sstatus | python3 -c 'import json,sys; print("forwarder:", json.load(sys.stdin)["userspace"])' >&2
 e2e_log "server RSS $(grep VmHWM /proc/$spid/status | tr -s ' ')"
 # A clean stop with flows open: every relay is cancelled and joined, the process exits at once.
-in_ns web timeout 20 python3 "$here/netcheck.py" tcp-sink 198.18.1.2 5005 /dev/null &
+in_ns web timeout 20 python3 "$here/netcheck.py" tcp-sink 198.18.1.2 5005 /dev/null 2>/dev/null &
+sleep 0.3   # the sink listens before the probe connects
 probe c1 tcp-idle 198.18.1.2 5005 8 >/dev/null 2>&1 &
-sleep 1
+for _ in $(seq 30); do [ "$(ucount tcp_flows)" -ge 1 ] && break; sleep 0.1; done
 [ "$(ucount tcp_flows)" -ge 1 ] || e2e_fail "no open flow before the stop"
 kill -TERM "$spid"
 for _ in $(seq 30); do kill -0 "$spid" 2>/dev/null || break; sleep 0.1; done
