@@ -1,13 +1,36 @@
 #!/usr/bin/env bash
 # Installs the Debian packages ptun needs to build, test, demo and fuzz, if any are missing.
+# Every program that the build, `make test` (tests/e2e), `make demo` and bench/*.sh run is listed
+# with the commands it gives: a test that lacks one fails naming it, so add a tool here first.
+# Optional groups, on request:
+#   bench        the peer lab that `make bench` runs (../shared/bench/README.md)
+#   fresh-check  what scripts/fresh-check.sh needs on the host
 # Idempotent and quiet when everything is there. Needs root (or sudo) only when installing.
+# usage: install-deps.sh [bench] [fresh-check]
 set -euo pipefail
-pkgs=(build-essential cmake pkg-config git ca-certificates xz-utils dpkg-dev patch
-      libuv1-dev libmbedtls-dev libtomlplusplus-dev catch2 libmnl-dev libcli11-dev nlohmann-json3-dev
-      iproute2 iputils-ping nftables iperf3 curl python3 procps psmisc
-      tcpdump dnsmasq-base
-      clang libclang-rt-14-dev
-      prometheus)   # promtool: tests/e2e/test_lifecycle_control.sh checks the metrics text
+pkgs=(
+  # build; dpkg-dev, xz-utils, patch: lwIP from Debian's source package (fetch-lwip.sh)
+  build-essential cmake pkg-config git ca-certificates xz-utils dpkg-dev patch
+  libuv1-dev libmbedtls-dev libtomlplusplus-dev catch2 libmnl-dev libcli11-dev nlohmann-json3-dev
+  clang libclang-rt-14-dev   # make test-asan, make fuzz
+  nftables                   # nft: run by ptun itself (kill switch, per-app rules, masquerade)
+  # tests, demo, bench/*.sh
+  iproute2                   # ip, ss, tc
+  iputils-ping               # ping
+  procps                     # sysctl
+  util-linux                 # setpriv, unshare
+  ethtool                    # test_lifecycle_loss: UDP offloads off on the veths
+  python3                    # probes and JSON checks (standard library only)
+  curl tcpdump dnsmasq-base iperf3
+  prometheus                 # promtool: test_lifecycle_control checks the metrics text
+)
+for group in "$@"; do
+  case "$group" in
+    bench) pkgs+=(wireguard-go wireguard-tools openvpn ocserv openconnect gnutls-bin openssl) ;;
+    fresh-check) pkgs+=(debootstrap) ;;
+    *) echo "install-deps: unknown group '$group' (bench, fresh-check)" >&2; exit 2 ;;
+  esac
+done
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
