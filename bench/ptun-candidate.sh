@@ -45,7 +45,9 @@ log_level = "warn"
 interface = "vlcand-c"
 TOML
     ps=$(bg_in_ns "$NS_S" "$d/server.log" "$PTUN_BIN" server -c "$d/server.toml")
-    sleep 0.3
+    # The client starts once the server answers on its control socket (set up by then).
+    local i
+    for i in $(seq 100); do "$PTUN_BIN" status -s "$d/server.sock" >/dev/null 2>&1 && break; sleep 0.1; done
     pc=$(bg_in_ns "$NS_C" "$d/client.log" "$PTUN_BIN" client -c "$d/client.toml")
     printf '%s\n' "$ps" "$pc" >"$RUN_DIR/candidate.pid"
     wait_ping "$TARGET" 20

@@ -9,6 +9,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 lab=${LAB:-$here/../../shared/bench}
 [ -x "$lab/run-all.sh" ] || { echo "the peer lab is not at $lab (set LAB=)" >&2; exit 1; }
 [ "$(id -u)" -eq 0 ] || { echo "bench needs root (network namespaces)" >&2; exit 1; }
+bash "$here/../scripts/install-deps.sh" bench   # the peers the lab measures, and its tools
 export PTUN_BIN=$ptun CANDIDATE=$here/ptun-candidate.sh ROUNDS=${ROUNDS:-1}
 cd "$lab"
 ./run-all.sh

@@ -16,9 +16,9 @@ SECS=${SECS:-10}
 CONNS=${CONNS:-1000}
 [ "$SECS" -ge 1 ] && [ "$SECS" -le 60 ] || { echo "SECS must be 1..60" >&2; exit 2; }
 [ "$CONNS" -ge 1 ] && [ "$CONNS" -le 4000 ] || { echo "CONNS must be 1..4000" >&2; exit 2; }
-command -v iperf3 >/dev/null || { echo "iperf3 is needed" >&2; exit 2; }
 source "$here/../tests/e2e/lib.sh" "$ptun"
 e2e_init
+e2e_need iperf3 getconf setpriv
 probe="$here/../tests/e2e/forward_probe.py"
 tck=$(getconf CLK_TCK)
 e2e_ns srv; e2e_ns cli; e2e_ns web
@@ -41,6 +41,8 @@ while time.time() < end:
     except socket.timeout: pass
 PY
 e2e_bg web sink bash -c "ulimit -n 8192; exec timeout 900 python3 $E2E_DIR/sink.py 198.18.1.2 9000 890" >/dev/null
+e2e_listening web tcp 5201
+e2e_listening web tcp 9000
 e2e_client_config cli 198.18.0.2:4433
 sed -i 's/^log_level = "debug"/log_level = "warn"/' "$E2E_DIR/cli.toml"
 
@@ -74,14 +76,14 @@ run_mode() {   # MODE
   local mode=$1 spid cpid
   server_config "$mode"
   if [ "$mode" = kernel ]; then
-    spid=$(e2e_bg srv "server-$mode" "$ptun" server -c "$E2E_DIR/server-$mode.toml")
+    e2e_start server "server-$mode"
   else
-    in_ns srv sysctl -qw net.ipv4.ping_group_range="65534 65534"
-    spid=$(e2e_bg_unpriv srv "server-$mode" "$ptun" server -c "$E2E_DIR/server-$mode.toml")
+    e2e_do srv sysctl -qw net.ipv4.ping_group_range="65534 65534"
+    e2e_start server "server-$mode" "${E2E_NOBODY[@]}"
   fi
-  sleep 0.5
-  cpid=$(e2e_bg cli "client-$mode" "$ptun" client -c "$E2E_DIR/cli.toml")
-  e2e_wait_connected cli 10 || e2e_fail "$mode: client did not connect"
+  spid=$E2E_PID
+  E2E_LOG="client-$mode" e2e_start client cli
+  cpid=$E2E_PID
   for dir in up down; do
     local flags=(); [ $dir = down ] && flags=(-R)
     local c0 c1 r
@@ -104,17 +106,17 @@ run_mode() {   # MODE
     until grep -q '^ready' "$E2E_DIR/hold.out" 2>/dev/null; do
       kill -0 $hold 2>/dev/null || e2e_fail "tcp-hold: $(cat "$E2E_DIR/hold.out")"
       [ $((SECONDS - t0)) -lt 120 ] || e2e_fail "tcp-hold: not up in 120 s"
-      sleep 0.5
+      sleep 0.5   # polling, bounded
     done
-    sleep 2
+    sleep 2   # on purpose: the server's memory settles after the burst of accepts
     after=$(kib "$spid" VmRSS)
     echo "userspace  $CONNS idle relayed TCP connections: server RSS $before -> $after KiB, $(( (after - before) / CONNS )) KiB per connection"
     "$ptun" status --json -s "$E2E_DIR/us/server-$mode.sock" | python3 -c 'import json,sys; u=json.load(sys.stdin)["userspace"]; print("userspace  tcp_flows", u["tcp_flows"])'
     exec 9>&-
     wait $hold
   fi
-  kill "$cpid" "$spid"; wait "$cpid" "$spid" 2>/dev/null
-  sleep 0.5
+  e2e_stop "$cpid" || e2e_fail "$mode: client did not stop"
+  e2e_stop "$spid" || e2e_fail "$mode: server did not stop"
 }
 run_mode kernel
 run_mode userspace

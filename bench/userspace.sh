@@ -5,7 +5,7 @@
 #   [cli] curl / iperf3 --> (a) ptun client, TUN (root)           ==tunnel==> [srv] ptun server
 #                           (b) ptun client, userspace (nobody):      10.99.0.1: sendfile HTTP :8080,
 #                               SOCKS5 127.0.0.1:1080 (+ a TCP          iperf3 -s :5201, idle sink :9000
-#                               forward :5201 when iperf3 exists)
+#                               forward :5201)
 #         198.18.0.1 ==veth== 198.18.0.2
 #
 # (a) and (b) each get a fresh client process, so its VmHWM is that mode's peak. CPU seconds are
@@ -28,8 +28,7 @@ RUNS=${RUNS:-1}
 source "$here/../tests/e2e/lib.sh" "$ptun"
 e2e_init
 probe="$here/../tests/e2e/userspace_probe.py"
-command -v curl >/dev/null || e2e_fail "curl not installed"
-have_iperf=0; command -v iperf3 >/dev/null && have_iperf=1
+e2e_need curl iperf3 getconf setpriv
 tck=$(getconf CLK_TCK)
 
 e2e_ns srv; e2e_ns cli
@@ -41,8 +40,7 @@ e2e_userspace_prepare
 e2e_server_config 'included_routes = ["10.99.0.0/24"]'
 sed -i 's/^log_level = "debug"/log_level = "warn"/' "$E2E_DIR/server.toml"
 e2e_client_config tun 198.18.0.2:4433
-fwd=""
-[ $have_iperf = 1 ] && fwd='
+fwd='
 [[forward]]
 listen = "127.0.0.1:5201"
 to = "10.99.0.1:5201"'
@@ -55,8 +53,8 @@ $fwd"
 done
 sed -i 's/^log_level = "debug"/log_level = "warn"/' "$E2E_DIR"/tun.toml "$E2E_DIR"/us.toml "$E2E_DIR"/us2.toml
 
-spid=$(e2e_bg srv server "$ptun" server -c "$E2E_DIR/server.toml")
-e2e_wait_for 10 sh -c "ip -n $(ns srv) -4 addr | grep -q 10.99.0.1" || e2e_fail "server tunnel address"
+e2e_start server server   # ready: its tunnel address exists for the senders to bind
+spid=$E2E_PID
 
 # Senders behind the server: a sendfile HTTP server (one process, a thread per connection: the
 # kernel copies the file, so the sender is never the bottleneck), iperf3, and an idle sink.
@@ -92,23 +90,14 @@ while time.time() < end:
 PY
 e2e_bg srv http bash -c "ulimit -n 8192; exec python3 $E2E_DIR/sendfile_http.py $E2E_DIR/blob 10.99.0.1 8080" >/dev/null
 e2e_bg srv sink bash -c "ulimit -n 8192; exec timeout 600 python3 $E2E_DIR/sink.py 10.99.0.1 9000 590" >/dev/null
-[ $have_iperf = 1 ] && e2e_bg srv iperf3 iperf3 -s -B 10.99.0.1 -p 5201 >/dev/null
-sleep 0.5
+e2e_bg srv iperf3 iperf3 -s -B 10.99.0.1 -p 5201 >/dev/null
+e2e_listening srv tcp 8080
+e2e_listening srv tcp 9000
+e2e_listening srv tcp 5201
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 kib() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
-wait_connected() {   # SOCKET_PATH
-  local end=$((SECONDS + 15))
-  until "$ptun" status --json -s "$1" 2>/dev/null | grep -q '"state": "connected"'; do
-    [ $SECONDS -lt $end ] || e2e_fail "client on $1 did not connect"
-    sleep 0.2
-  done
-}
-stop_pid() {   # PID: SIGTERM, wait (bounded) until it is gone
-  kill -TERM "$1" 2>/dev/null
-  for _ in $(seq 1 50); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
-  kill -KILL "$1" 2>/dev/null
-}
+stop_pid() { e2e_stop "$1" || e2e_fail "pid $1 did not stop"; }
 results=()
 # measure LABEL CLIENT_PID CMD...: CMD prints "BYTES SECONDS"; adds a result line.
 measure() {
@@ -131,32 +120,32 @@ iperf_down() {   # ADDR: a SIZE_MIB download (server -> client), bytes and secon
 }
 
 # (a) TUN client, root.
-tpid=$(e2e_bg cli client-tun "$ptun" client -c "$E2E_DIR/tun.toml")
-wait_connected "$E2E_DIR/run/tun.sock"
+E2E_NS=cli E2E_LOG=client-tun e2e_start client tun
+tpid=$E2E_PID
 for r in $(seq 1 "$RUNS"); do
   measure "TUN, curl (run $r)" "$tpid" curl_get http://10.99.0.1:8080/blob
-  [ $have_iperf = 1 ] && measure "TUN, iperf3 -R (run $r)" "$tpid" iperf_down 10.99.0.1
+  measure "TUN, iperf3 -R (run $r)" "$tpid" iperf_down 10.99.0.1
 done
 tun_hwm=$(kib "$tpid" VmHWM); tun_rss=$(kib "$tpid" VmRSS)
 stop_pid "$tpid"
 
 # (b) userspace client, nobody, fresh process.
-upid=$(e2e_bg_unpriv cli client-us bash -c 'ulimit -n 8192 && exec "$@"' ptun "$ptun" client -c "$E2E_DIR/us.toml")
-wait_connected "$E2E_DIR/us/us.sock"
+E2E_NS=cli E2E_LOG=client-us e2e_start client us "${E2E_NOBODY[@]}" bash -c 'ulimit -n 8192 && exec "$@"' ptun
+upid=$E2E_PID
 for r in $(seq 1 "$RUNS"); do
   measure "userspace, curl via SOCKS5 (run $r)" "$upid" curl_get --socks5 127.0.0.1:1080 http://10.99.0.1:8080/blob
-  [ $have_iperf = 1 ] && measure "userspace, iperf3 -R via forward (run $r)" "$upid" iperf_down 127.0.0.1
+  measure "userspace, iperf3 -R via forward (run $r)" "$upid" iperf_down 127.0.0.1
 done
 us_hwm=$(kib "$upid" VmHWM); us_rss=$(kib "$upid" VmRSS)
 stop_pid "$upid"
 
 # (c) memory per idle proxied connection: a fresh userspace client, one warm-up connection (so
 # one-time allocations are in the baseline), then CONNS held idle.
-upid=$(e2e_bg_unpriv cli client-us2 bash -c 'ulimit -n 8192 && exec "$@"' ptun "$ptun" client -c "$E2E_DIR/us2.toml")
-wait_connected "$E2E_DIR/us/us2.sock"
+E2E_NS=cli E2E_LOG=client-us2 e2e_start client us2 "${E2E_NOBODY[@]}" bash -c 'ulimit -n 8192 && exec "$@"' ptun
+upid=$E2E_PID
 warm=$(in_ns cli timeout 30 python3 "$probe" connect 127.0.0.1 1080 10.99.0.1 9000)
 [ "$warm" = "0" ] || e2e_fail "warm-up SOCKS5 connect: reply $warm"
-sleep 1
+sleep 1   # on purpose, here and below: memory settles before each VmRSS reading
 rss0=$(kib "$upid" VmRSS)
 mkfifo "$E2E_DIR/hold.in"
 in_ns cli bash -c 'ulimit -n 8192 && exec timeout 300 python3 "$@"' _ "$probe" socks-hold 127.0.0.1 1080 10.99.0.1 9000 "$CONNS" 240 \
@@ -168,7 +157,7 @@ t0=$SECONDS
 until grep -q '^ready' "$E2E_DIR/hold.out" 2>/dev/null; do
   kill -0 $hold 2>/dev/null || e2e_fail "socks-hold: $(cat "$E2E_DIR/hold.out")"
   [ $((SECONDS - t0)) -lt 120 ] || e2e_fail "socks-hold: $CONNS connections not up in 120 s"
-  sleep 0.2
+  sleep 0.2   # polling, bounded
 done
 open_s=$((SECONDS - t0))
 sleep 2

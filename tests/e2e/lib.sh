@@ -11,9 +11,20 @@ E2E_NETNS=()
 E2E_PIDS=()
 E2E_LINKS=0
 
-e2e_skip() { echo "SKIP: $*" >&2; exit 77; }
+# A skip (exit 77) is only for what `make test` cannot fix (not root, no TUN or cgroup2 in the
+# kernel): said loudly, and listed by scripts/run-tests.sh (through E2E_SKIP_LOG) after the run.
+e2e_skip() {
+  echo "!!! SKIP (not a pass): $(basename "$0"): $*" >&2
+  [ -n "${E2E_SKIP_LOG:-}" ] && echo "$(basename "$0" .sh): $*" >>"$E2E_SKIP_LOG"
+  exit 77
+}
 e2e_fail() { echo "FAIL: $*" >&2; exit 1; }
 e2e_log() { echo "--- $*" >&2; }
+# e2e_need CMD...: fails naming each missing command; scripts/install-deps.sh installs them all.
+e2e_need() {
+  local c
+  for c in "$@"; do command -v "$c" >/dev/null || e2e_fail "$c missing: run scripts/install-deps.sh"; done
+}
 
 e2e_cleanup() {
   local rc=$?
@@ -38,8 +49,8 @@ e2e_cleanup() {
 e2e_init() {
   [ -n "$E2E_PTUN" ] && [ -x "$E2E_PTUN" ] || e2e_fail "usage: $0 PATH_TO_PTUN"
   [ "$(id -u)" -eq 0 ] || e2e_skip "needs root (network namespaces)"
-  command -v ip >/dev/null || e2e_skip "iproute2 not installed"
-  [ -e /dev/net/tun ] || e2e_skip "/dev/net/tun missing"
+  e2e_need ip ss python3 timeout
+  [ -e /dev/net/tun ] || e2e_skip "/dev/net/tun missing (no TUN in this kernel or container)"
   E2E_DIR=$(mktemp -d /tmp/ptun-e2e.XXXXXX)
   trap e2e_cleanup EXIT
   trap 'exit 130' INT TERM
@@ -60,15 +71,17 @@ e2e_link() {
   E2E_LINKS=$((E2E_LINKS + 1))
   local a=$1 b=$2 va="e$$l${E2E_LINKS}a" vb="e$$l${E2E_LINKS}b"
   ip link add "$va" netns "$(ns "$a")" type veth peer name "$vb" netns "$(ns "$b")" || e2e_fail "veth"
-  ip -n "$(ns "$a")" addr add "$3" dev "$va"
-  ip -n "$(ns "$b")" addr add "$4" dev "$vb"
+  e2e_do "$a" ip addr add "$3" dev "$va"
+  e2e_do "$b" ip addr add "$4" dev "$vb"
   if [ $# -ge 6 ]; then
-    ip -n "$(ns "$a")" addr add "$5" dev "$va" nodad
-    ip -n "$(ns "$b")" addr add "$6" dev "$vb" nodad
+    e2e_do "$a" ip addr add "$5" dev "$va" nodad
+    e2e_do "$b" ip addr add "$6" dev "$vb" nodad
   fi
-  ip -n "$(ns "$a")" link set "$va" up
-  ip -n "$(ns "$b")" link set "$vb" up
+  e2e_do "$a" ip link set "$va" up
+  e2e_do "$b" ip link set "$vb" up
 }
+# e2e_do NS CMD...: a setup step in namespace NS that must work: fails the test naming it.
+e2e_do() { local n=$1; shift; in_ns "$n" "$@" || e2e_fail "setup step failed in $n: $*"; }
 
 # e2e_bg NS LOGNAME CMD...: start a process in a namespace, in the background, registered for cleanup.
 e2e_bg() {
@@ -85,6 +98,24 @@ e2e_wait_for() {
   while [ $SECONDS -lt $end ]; do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done
   return 1
 }
+# e2e_wait_exit PID [SECS]: polls (<= SECS, default 5) until PID has exited; returns 1 if it has not.
+e2e_wait_exit() {
+  local i
+  for ((i = 0; i < ${2:-5} * 10; i++)); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
+  ! kill -0 "$1" 2>/dev/null
+}
+# e2e_stop PID [SIGNAL]: sends SIGNAL (TERM) and waits (<= 5 s) until PID has exited; 1 if it has not.
+e2e_stop() { kill -"${2:-TERM}" "$1" 2>/dev/null; e2e_wait_exit "$1"; }
+# e2e_listening NS tcp|udp [ADDR:]PORT [SECS]: waits (<= SECS, default 10) until a socket in
+# namespace NS is bound to PORT (on ADDR; [V6ADDR]:PORT): a TCP listener, a bound UDP socket; else
+# fails. Helpers started with & (sinks, echo servers, http.server, dnsmasq) are waited for so.
+e2e_listening() {
+  local flag=t filter="sport = :$3"
+  [ "$2" = udp ] && flag=u
+  [[ "$3" == *:* ]] && filter="src $3"
+  e2e_wait_for "${4:-10}" e2e_bound "$1" "$flag" "$filter" || e2e_fail "nothing bound to $2 $3 in $1"
+}
+e2e_bound() { [ -n "$(in_ns "$1" ss -Hln"$2" "$3")" ]; }
 
 # ---- ptun topology helpers ------------------------------------------------------------------
 # Topology used by the tunnel tests:
@@ -144,10 +175,52 @@ ${3:-}
 TOML
 }
 
-# e2e_status SOCKET_NAME: the JSON status of a running ptun.
-e2e_status() { "$E2E_PTUN" status --json -s "$E2E_DIR/run/$1.sock" 2>/dev/null; }
+# e2e_sock NAME: the control socket of the ptun run from $E2E_DIR/NAME.toml ($E2E_DIR/run/NAME.sock
+# when there is no such config).
+e2e_sock() {
+  local s=""
+  [ -f "$E2E_DIR/$1.toml" ] && s=$(sed -n 's/^control_socket = "\(.*\)"$/\1/p' "$E2E_DIR/$1.toml")
+  echo "${s:-$E2E_DIR/run/$1.sock}"
+}
+# e2e_status NAME: the JSON status of a running ptun (NAME as for e2e_sock).
+e2e_status() { "$E2E_PTUN" status --json -s "$(e2e_sock "$1")" 2>/dev/null; }
 
-# e2e_wait_connected NAME SECONDS
+# e2e_start ROLE NAME [PREFIX...]: starts `ptun ROLE -c $E2E_DIR/NAME.toml` (ROLE server or client)
+# in the background, in namespace srv for a server and NAME for a client (E2E_NS=other), PREFIX
+# before ptun (a wrapper, or "${E2E_NOBODY[@]}" to run it as nobody), output in $E2E_DIR/NAME.log
+# (E2E_LOG=other), registered for cleanup; sets E2E_PID. Returns once it is ready: a server answers
+# `ptun status` on its control socket (it opens that socket first and serves it only after its
+# TUN, addresses and UDP sockets are set up), a client is connected (with E2E_READY=answers: a
+# client answers, for one that is meant to stay disconnected). Fails with the log's tail if ptun
+# exits first or is not ready within E2E_READY_SECS (20). Call it directly, not in $(...).
+e2e_start() {
+  local role=$1 name=$2; shift 2
+  local n=$name log="$E2E_DIR/${E2E_LOG:-$name}.log" sock want='"state": "connected"' st
+  [ "$role" = server ] && n=srv
+  n=${E2E_NS:-$n}
+  if [ "$role" = server ] || [ "${E2E_READY:-}" = answers ]; then want=''; fi
+  sock=$(e2e_sock "$name")
+  ip netns exec "$(ns "$n")" "$@" "$E2E_PTUN" "$role" -c "$E2E_DIR/$name.toml" >"$log" 2>&1 &
+  E2E_PID=$!
+  E2E_PIDS+=($!)
+  local end=$((SECONDS + ${E2E_READY_SECS:-20}))
+  while :; do
+    st=$("$E2E_PTUN" status --json -s "$sock" 2>/dev/null) && [[ "$st" == *"$want"* ]] && return 0
+    kill -0 "$E2E_PID" 2>/dev/null || { tail -20 "$log" >&2; e2e_fail "ptun $role $name exited before it was ready"; }
+    [ $SECONDS -lt $end ] || { tail -20 "$log" >&2; e2e_fail "ptun $role $name not ready within ${E2E_READY_SECS:-20} s: ${st:-no answer}"; }
+    sleep 0.1
+  done
+}
+# e2e_up [CLIENT...]: the usual start: the server from $E2E_DIR/server.toml (E2E_SERVER_PID), then
+# each CLIENT from $E2E_DIR/CLIENT.toml in its namespace, each ready before the next starts.
+e2e_up() {
+  e2e_start server server
+  E2E_SERVER_PID=$E2E_PID
+  local c
+  for c in "$@"; do e2e_start client "$c"; done
+}
+
+# e2e_wait_connected NAME SECONDS: polls until the client NAME is connected (after a restart, ...).
 e2e_wait_connected() {
   local end=$((SECONDS + $2))
   while [ $SECONDS -lt $end ]; do
@@ -188,14 +261,8 @@ ${3:-}
 TOML
   chmod a+r "$E2E_DIR/$name.toml"
 }
-# e2e_bg_unpriv NS LOGNAME CMD...: as e2e_bg, but as uid/gid 65534 with no capabilities.
-e2e_bg_unpriv() {
-  local n=$1 log=$2; shift 2
-  ip netns exec "$(ns "$n")" setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all "$@" \
-    >"$E2E_DIR/$log.log" 2>&1 &
-  E2E_PIDS+=($!)
-  echo $!
-}
+# E2E_NOBODY: a command prefix that runs as uid/gid 65534 with no capabilities.
+E2E_NOBODY=(setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all)
 
 # --- netcfg (issue 4): snapshots of a namespace's host settings, per-namespace /etc files ------
 E2E_ETC_DIRS=()
@@ -211,6 +278,12 @@ e2e_netns_etc() {
 e2e_host_snapshot() {
   in_ns "$1" sh -c 'ip route show table all; echo ---; ip -6 route show table all; echo ---; ip rule;
     echo ---; ip -6 rule; echo ---; nft list ruleset; echo ---; cat /etc/resolv.conf 2>&1'
+}
+# e2e_pcap CAPTURE OUT [FILTER...]: the packets of a tcpdump capture that match FILTER, one per
+# line, into OUT; fails the test when tcpdump cannot read it (an empty OUT means no packets).
+e2e_pcap() {
+  local cap=$1 out=$2; shift 2
+  tcpdump -r "$cap" -n "$@" >"$out" 2>"$out.err" || e2e_fail "tcpdump -r $cap $*: $(cat "$out.err")"
 }
 # has PATTERN...: grep that reads all its input (grep -q under pipefail can fail the pipeline
 # with SIGPIPE when the writer is still writing after the match).
@@ -241,7 +314,7 @@ e2e_apps_as() {
   ip netns exec "$(ns "$n")" setpriv --reuid="$uid" --regid="$uid" --clear-groups "$@"
 }
 # e2e_flows SOCKET_NAME: the JSON flow list of a running client.
-e2e_flows() { "$E2E_PTUN" flows --json -s "$E2E_DIR/run/$1.sock" 2>/dev/null; }
+e2e_flows() { "$E2E_PTUN" flows --json -s "$(e2e_sock "$1")" 2>/dev/null; }
 
 # --- lifecycle (roaming, restart, loss, on-demand, control access, metrics) --------------------
 # e2e_json SOCKET_NAME KEY: one top-level value of the JSON status ("" if absent).
@@ -261,7 +334,7 @@ e2e_transfer() {
   head -c "$bytes" /dev/urandom >"$E2E_DIR/blob.$port"
   in_ns "$srv" timeout "$to" python3 "$here/netcheck.py" tcp-sink "$dst" "$port" "$E2E_DIR/got.$port" &
   local sink=$!
-  sleep 0.3
+  e2e_listening "$srv" tcp "$port"
   in_ns "$cli" timeout "$to" python3 "$here/netcheck.py" tcp-send "$dst" "$port" "$E2E_DIR/blob.$port" || return 1
   wait $sink || return 1
   [ "$(sha256sum <"$E2E_DIR/blob.$port" | cut -d' ' -f1)" = "$(sha256sum <"$E2E_DIR/got.$port" | cut -d' ' -f1)" ]

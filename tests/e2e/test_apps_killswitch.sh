@@ -11,12 +11,11 @@
 source "$(dirname "$0")/lib.sh"
 e2e_init
 here=$(dirname "$(realpath "$0")")
-command -v nft >/dev/null || e2e_skip "nft not installed"
-command -v setpriv >/dev/null || e2e_skip "setpriv (util-linux) not installed"
+e2e_need nft setpriv
 e2e_ns srv; e2e_ns c1
 e2e_link c1 srv 198.18.0.1/30 198.18.0.2/30
-in_ns c1 ip route add default via 198.18.0.2
-in_ns srv ip addr add 198.19.1.1/32 dev lo
+e2e_do c1 ip route add default via 198.18.0.2
+e2e_do srv ip addr add 198.19.1.1/32 dev lo
 e2e_pki c1
 e2e_server_config
 e2e_client_config c1 198.18.0.2:4433 '
@@ -34,12 +33,9 @@ uid = 1001
 alpha=$(e2e_apps_exe app-alpha)
 beta=$(e2e_apps_exe app-beta)
 cp "$here/apps_probe.py" "$E2E_DIR/probe.py"; chmod 644 "$E2E_DIR/probe.py"
-e2e_bg srv server "$E2E_PTUN" server -c "$E2E_DIR/server.toml" >/dev/null
-sleep 0.3
-e2e_bg c1 client "$E2E_PTUN" client -c "$E2E_DIR/c1.toml" >/dev/null
-e2e_wait_connected c1 10 || e2e_fail "client did not connect"
+e2e_up c1
 e2e_bg srv listener python3 "$E2E_DIR/probe.py" serve 198.19.1.1 7000 "$E2E_DIR/seen" 30 >/dev/null
-e2e_wait_for 5 in_ns srv sh -c 'ss -ltn | grep -q 198.19.1.1:7000' || e2e_fail "listener"
+e2e_listening srv tcp 7000
 
 e2e_apps_as c1 1001 "$alpha" "$E2E_DIR/probe.py" connect 198.19.1.1 7000 alpha 0 5 || e2e_fail "alpha blocked"
 e2e_apps_as c1 1002 "$beta" "$E2E_DIR/probe.py" connect 198.19.1.1 7000 beta 0 3 && e2e_fail "beta got out"

@@ -40,8 +40,7 @@ e2e_server_config
 out=$("$E2E_PTUN" check-config "$E2E_DIR/unknown.toml" 2>&1); rc=$?
 [ $rc -eq 1 ] && echo "$out" | grep -q "unknown.toml:1:1: bogus_key" || e2e_fail "unknown key: $rc $out"
 e2e_log "unknown key: $out"
-e2e_bg srv server "$E2E_PTUN" server -c "$E2E_DIR/server.toml" >/dev/null
-e2e_wait_for 10 test -S "$E2E_DIR/run/server.sock" || e2e_fail "server did not start"
+e2e_up
 before=$(in_ns srv ip -o link | wc -l)
 out=$(in_ns srv timeout 10 "$E2E_PTUN" server -c "$E2E_DIR/server.toml" 2>&1); rc=$?
 [ $rc -eq 1 ] && echo "$out" | grep -q "already running" || e2e_fail "second instance: $rc $out"

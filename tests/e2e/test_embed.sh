@@ -12,6 +12,7 @@ source "$(dirname "$0")/lib.sh"
 e2e_init
 FETCH=${PTUN_EMBED_FETCH:-$(dirname "$E2E_PTUN")/embed_fetch}
 [ -x "$FETCH" ] || e2e_fail "embed_fetch not built at $FETCH (set PTUN_EMBED_FETCH)"
+e2e_need dnsmasq setpriv
 e2e_ns srv; e2e_ns c1
 e2e_link c1 srv 198.18.0.1/30 198.18.0.2/30
 e2e_pki c1
@@ -19,21 +20,20 @@ e2e_userspace_prepare
 e2e_server_config 'included_routes = ["10.99.0.0/24"]
 dns_servers = ["10.99.0.1"]'
 e2e_userspace_client_config c1 198.18.0.2:4433
-e2e_bg srv server "$E2E_PTUN" server -c "$E2E_DIR/server.toml" >/dev/null
+e2e_up   # ready: its TUN address exists for the web server and dnsmasq to bind
 mkdir -p "$E2E_DIR/www"
 head -c $((8 * 1024 * 1024)) /dev/urandom >"$E2E_DIR/www/blob"
 want=$(sha256sum <"$E2E_DIR/www/blob" | cut -d' ' -f1)
-sleep 0.5   # the server's TUN address must exist before the web server binds it
 (cd "$E2E_DIR/www" && exec ip netns exec "$(ns srv)" python3 -m http.server --bind 10.99.0.1 8000) >"$E2E_DIR/http.log" 2>&1 &
 E2E_PIDS+=($!)
 e2e_bg srv dnsmasq dnsmasq --no-daemon --no-resolv --no-hosts --listen-address=10.99.0.1 --bind-interfaces \
   --port=53 --address=/web.test/10.99.0.1 --local=/test/ --user=root >/dev/null
-e2e_wait_for 5 in_ns srv python3 -c 'import socket; socket.create_connection(("10.99.0.1", 8000), 1)' ||
-  e2e_fail "web server did not start"
+e2e_listening srv tcp 8000
+e2e_listening srv udp 53
 
 # fetch ARGS...: embed_fetch as nobody in c1; stdout to $E2E_DIR/out, stderr to $E2E_DIR/err.
 fetch() {
-  in_ns c1 setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all timeout 60 "$FETCH" "$E2E_DIR/c1.toml" "$@" \
+  in_ns c1 "${E2E_NOBODY[@]}" timeout 60 "$FETCH" "$E2E_DIR/c1.toml" "$@" \
     >"$E2E_DIR/out" 2>"$E2E_DIR/err"
 }
 # expect_error CODE ARGS...: embed_fetch must fail with "embed_fetch: CODE: ...".

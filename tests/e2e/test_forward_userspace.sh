@@ -10,6 +10,7 @@
 # idle timeouts, and the counters in `ptun status`.
 source "$(dirname "$0")/lib.sh"
 e2e_init
+e2e_need curl dnsmasq setpriv sysctl
 here=$(dirname "$(realpath "$0")")
 probe() { local n=$1; shift; in_ns "$n" timeout 30 python3 "$here/forward_probe.py" "$@"; }
 e2e_ns srv; e2e_ns c1; e2e_ns web
@@ -19,8 +20,8 @@ e2e_pki c1
 e2e_userspace_prepare
 chown 65534:65534 "$E2E_DIR/pki/ptun-server.key"
 # Unprivileged ping sockets for the server's group (the netns default allows none).
-in_ns srv sysctl -qw net.ipv4.ping_group_range="65534 65534"
-in_ns srv sysctl -qw net.ipv4.ip_forward=0
+e2e_do srv sysctl -qw net.ipv4.ping_group_range="65534 65534"
+e2e_do srv sysctl -qw net.ipv4.ip_forward=0
 cat >"$E2E_DIR/server.toml" <<TOML
 listen = ["0.0.0.0:4433"]
 ca = "$E2E_DIR/pki/ca.crt"
@@ -49,17 +50,14 @@ TOML
 e2e_client_config c1 198.18.0.2:4433
 e2e_netns_etc c1
 echo "nameserver 192.0.2.1" >"$E2E_NETNS_ETC/resolv.conf"
-spid=$(e2e_bg_unpriv srv server "$E2E_PTUN" server -c "$E2E_DIR/server.toml")
-sstatus() { "$E2E_PTUN" status --json -s "$E2E_DIR/us/server.sock" 2>/dev/null; }
+e2e_start server server "${E2E_NOBODY[@]}"
+spid=$E2E_PID
+sstatus() { e2e_status server; }
 ucount() { sstatus | python3 -c 'import json,sys; print(json.load(sys.stdin)["userspace"][sys.argv[1]])' "$1"; }
-end=$((SECONDS + 10))
-until sstatus | grep -q '"forwarding": "userspace"'; do
-  [ $SECONDS -lt $end ] || { cat "$E2E_DIR/server.log" >&2; e2e_fail "server did not start"; }
-  sleep 0.2
-done
+sstatus | grep -q '"forwarding": "userspace"' || e2e_fail "server is not in userspace forwarding: $(sstatus)"
 [ "$(stat -c %u /proc/$spid)" = 65534 ] || e2e_fail "server is not running as uid 65534"
-cpid=$(e2e_bg c1 client "$E2E_PTUN" client -c "$E2E_DIR/c1.toml")
-e2e_wait_connected c1 10 || e2e_fail "client did not connect"
+e2e_start client c1
+cpid=$E2E_PID
 in_ns srv ip -o link | grep -q ptun && e2e_fail "a TUN exists on the server"
 [ "$(in_ns srv sysctl -n net.ipv4.ip_forward)" = 0 ] || e2e_fail "the server turned on IP forwarding"
 [ -z "$(in_ns srv nft list ruleset 2>/dev/null)" ] || e2e_fail "the server installed nft rules"
@@ -73,7 +71,9 @@ E2E_PIDS+=($!)
 e2e_bg web dnsmasq dnsmasq --no-daemon --no-resolv --no-hosts --listen-address=198.18.1.2 --bind-interfaces \
   --port=53 --address=/web.test/198.18.1.2 --user=root >/dev/null
 in_ns web timeout 40 python3 "$here/netcheck.py" udp-echo 198.18.1.2 7 1000 &
-sleep 0.5
+e2e_listening web tcp 8000
+e2e_listening web udp 198.18.1.2:53
+e2e_listening web udp 198.18.1.2:7
 
 in_ns c1 ping -c 3 -i 0.2 -W 2 198.18.1.2 >/dev/null || e2e_fail "ping 198.18.1.2 through the forwarder"
 in_ns c1 ping -6 -c 3 -i 0.2 -W 2 fd00:19::2 >/dev/null || e2e_fail "ping6 fd00:19::2 through the forwarder"
@@ -94,7 +94,7 @@ head -c 20000000 /dev/urandom >"$E2E_DIR/blob2"
 want2=$(sha256sum <"$E2E_DIR/blob2" | cut -d' ' -f1)
 in_ns web timeout 60 python3 "$here/netcheck.py" tcp-sink 198.18.1.2 5001 "$E2E_DIR/got2" &
 sink=$!
-sleep 0.3
+e2e_listening web tcp 5001
 in_ns c1 timeout 60 python3 "$here/netcheck.py" tcp-send 198.18.1.2 5001 "$E2E_DIR/blob2" || e2e_fail "upload"
 wait $sink || e2e_fail "upload sink"
 [ "$(sha256sum <"$E2E_DIR/got2" | cut -d' ' -f1)" = "$want2" ] || e2e_fail "upload sha256 mismatch"
@@ -115,7 +115,7 @@ read -r r t < <(probe c1 refused 198.18.9.9 80)
 e2e_log "destination without a route from the server: 'no route to host' at the client in ${t}s"
 # A destination that resets an established connection: the client hears a reset, not a FIN.
 probe web rst-server 198.18.1.2 5004 &
-sleep 0.3
+e2e_listening web tcp 5004
 r=$(probe c1 tcp-idle 198.18.1.2 5004 1.5)
 [ "$r" = reset ] || e2e_fail "destination reset: client saw $r, want reset"
 e2e_log "a reset from the destination reaches the client as a reset"
@@ -130,8 +130,9 @@ r=$(probe c1 udp-closed 198.18.1.2 5998)
 e2e_log "UDP to a closed port: the client's socket sees ECONNREFUSED (ICMP relayed)"
 
 # Per-client cap (40 flows): 60 sockets at once, at most 40 answered, refusals counted.
-sleep 6   # earlier UDP flows expire first (idle 5 s)
-[ "$(ucount udp_flows)" = 0 ] || e2e_fail "UDP flows did not expire: $(ucount udp_flows)"
+# First the earlier UDP flows expire (idle 5 s, swept every second: gone within 10 s).
+udp_flows_gone() { [ "$(ucount udp_flows)" = 0 ]; }
+e2e_wait_for 10 udp_flows_gone || e2e_fail "UDP flows did not expire: $(ucount udp_flows)"
 [ "$(ucount udp_idle_closed)" -ge 2 ] || e2e_fail "udp_idle_closed not counted"
 n=$(probe c1 udp-flows 198.18.1.2 7 60)
 [ "$n" -le 40 ] && [ "$n" -ge 30 ] || e2e_fail "per-client cap: $n of 60 flows answered, want 30..40"
@@ -140,9 +141,9 @@ e2e_log "per-client cap: $n of 60 UDP flows answered, $(ucount refused_client_li
 
 # TCP idle timeout (10 s): the forwarder resets the idle connection. First the UDP flows of the
 # cap test expire (they would hold the client at its cap, and the connection would be refused).
-sleep 6
+e2e_wait_for 10 udp_flows_gone || e2e_fail "the cap test's UDP flows did not expire: $(ucount udp_flows)"
 in_ns web timeout 40 python3 "$here/netcheck.py" tcp-sink 198.18.1.2 5003 /dev/null 2>/dev/null &   # it sees the reset too
-sleep 0.3
+e2e_listening web tcp 5003
 r=$(probe c1 tcp-idle 198.18.1.2 5003 13)
 [ "$r" = reset ] || e2e_fail "idle TCP connection: $r, want reset"
 [ "$(ucount tcp_idle_closed)" -ge 1 ] || e2e_fail "tcp_idle_closed not counted"
@@ -156,13 +157,11 @@ sstatus | python3 -c 'import json,sys; print("forwarder:", json.load(sys.stdin)[
 e2e_log "server RSS $(grep VmHWM /proc/$spid/status | tr -s ' ')"
 # A clean stop with flows open: every relay is cancelled and joined, the process exits at once.
 in_ns web timeout 20 python3 "$here/netcheck.py" tcp-sink 198.18.1.2 5005 /dev/null 2>/dev/null &
-sleep 0.3   # the sink listens before the probe connects
+e2e_listening web tcp 5005   # the sink listens before the probe connects
 probe c1 tcp-idle 198.18.1.2 5005 8 >/dev/null 2>&1 &
-for _ in $(seq 30); do [ "$(ucount tcp_flows)" -ge 1 ] && break; sleep 0.1; done
-[ "$(ucount tcp_flows)" -ge 1 ] || e2e_fail "no open flow before the stop"
-kill -TERM "$spid"
-for _ in $(seq 30); do kill -0 "$spid" 2>/dev/null || break; sleep 0.1; done
-kill -0 "$spid" 2>/dev/null && e2e_fail "server still running 3 s after SIGTERM"
+tcp_flow_open() { [ "$(ucount tcp_flows)" -ge 1 ]; }
+e2e_wait_for 5 tcp_flow_open || e2e_fail "no open flow before the stop"
+e2e_stop "$spid" || e2e_fail "server still running 5 s after SIGTERM"
 grep -q "server: shutting down" "$E2E_DIR/server.log" || e2e_fail "no clean shutdown in the log"
 e2e_log "SIGTERM with a flow open: the server exited within 3 s"
 echo PASS

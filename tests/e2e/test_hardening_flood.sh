@@ -22,11 +22,8 @@ e2e_pki c1
 e2e_server_config
 sed -i 's/^log_level = .*/log_level = "info"\nmax_half_open = 16\nhandshake_timeout_secs = 3\nhandshake_rate_per_source = 50/' "$E2E_DIR/server.toml"
 e2e_client_config c1 198.18.0.2:4433
-e2e_bg srv server "$E2E_PTUN" server -c "$E2E_DIR/server.toml" >/dev/null
-spid=${E2E_PIDS[-1]}
-e2e_wait_for 10 test -S "$E2E_DIR/run/server.sock" || e2e_fail "server did not start"
-e2e_bg c1 client "$E2E_PTUN" client -c "$E2E_DIR/c1.toml" >/dev/null
-e2e_wait_connected c1 10 || e2e_fail "client did not connect"
+e2e_up c1
+spid=$E2E_SERVER_PID
 rss() { awk '/^VmRSS:/{print $2}' "/proc/$spid/status"; }
 rss0=$(rss)
 
@@ -34,18 +31,20 @@ head -c 20000000 /dev/urandom >"$E2E_DIR/blob"
 want=$(sha256sum <"$E2E_DIR/blob" | cut -d' ' -f1)
 in_ns srv timeout 90 python3 "$here/netcheck.py" tcp-sink 10.99.0.1 5001 "$E2E_DIR/got" &
 sink=$!
-sleep 0.3
+e2e_listening srv tcp 5001
 in_ns atk timeout 60 "$load_bin" flood --pki "$E2E_DIR/pki" --server 198.18.0.6:4433 --server-name ptun-server \
   --count "${PTUN_FLOOD_COUNT:-60000}" --secs 25 --rounds-per-sec 4000 >"$E2E_DIR/flood.json" 2>"$E2E_DIR/flood.log" &
 flood=$!
-sleep 1
+# The transfer starts once the server counts the flood's first dropped datagrams.
+flood_seen() { e2e_status server | python3 -c 'import json,sys; sys.exit(0 if sum(json.load(sys.stdin)["ingress"].values()) > 0 else 1)'; }
+e2e_wait_for 10 flood_seen || e2e_fail "the server saw nothing of the flood"
 in_ns c1 timeout 90 python3 "$here/netcheck.py" tcp-send 10.99.0.1 5001 "$E2E_DIR/blob" || e2e_fail "tcp send"
 wait $sink || e2e_fail "tcp sink"
 kill -0 $flood 2>/dev/null || e2e_fail "the flood ended before the transfer: no overlap (raise PTUN_FLOOD_COUNT)"
 [ "$(sha256sum <"$E2E_DIR/got" | cut -d' ' -f1)" = "$want" ] || e2e_fail "sha256 mismatch under flood"
 e2e_log "20 MB TCP under flood: sha256 matches"
 peak=0
-while kill -0 $flood 2>/dev/null; do r=$(rss); [ "$r" -gt "$peak" ] && peak=$r; sleep 0.5; done
+while kill -0 $flood 2>/dev/null; do r=$(rss); [ "$r" -gt "$peak" ] && peak=$r; sleep 0.5; done   # sampling
 wait $flood || e2e_fail "ptun-load flood failed: $(cat "$E2E_DIR/flood.log")"
 r=$(rss); [ "$r" -gt "$peak" ] && peak=$r
 cat "$E2E_DIR/flood.json"

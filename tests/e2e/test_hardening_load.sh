@@ -34,10 +34,8 @@ keepalive_secs = 10
 dead_peer_secs = 30
 TOML
 chmod 755 "$E2E_DIR"   # nobody must reach the state_dir handed over to it
-e2e_bg srv server "$E2E_PTUN" server -c "$E2E_DIR/server.toml" >/dev/null
-spid=${E2E_PIDS[-1]}   # (not $(e2e_bg ...): a subshell would not register it for cleanup)
-e2e_wait_for 10 test -S "$E2E_DIR/run/server.sock" || e2e_fail "server did not start"
-sleep 0.3
+e2e_up
+spid=$E2E_SERVER_PID
 ulimit -n 4096
 in_ns c1 timeout 170 "$load_bin" load --pki "$E2E_DIR/pki" --server 198.18.0.2:4433 --server-name ptun-server \
   --sessions "$nsess" --sockets 4 --window 16 --packets 5 --interval-ms 200 --hold-secs 8 --server-pid "$spid" \
@@ -50,13 +48,13 @@ echo "$st" | python3 -c "import json,sys; s=json.load(sys.stdin); assert s['sess
   || e2e_fail "server status does not show $nsess sessions: $(echo "$st" | head -c 300)"
 e2e_log "server lists $nsess sessions"
 e2e_client_config c1 198.18.0.2:4433
-e2e_bg c1 client "$E2E_PTUN" client -c "$E2E_DIR/c1.toml" >/dev/null
+e2e_bg c1 client "$E2E_PTUN" client -c "$E2E_DIR/c1.toml" >/dev/null   # refused: not e2e_start
 e2e_wait_for 5 sh -c "'$E2E_PTUN' status --json -s '$E2E_DIR/run/server.sock' | grep -q '\"session_limit\": [1-9]'" \
   || e2e_fail "a session beyond max_sessions was not refused: $(e2e_status server | grep -E 'session_limit|sessions')"
 e2e_log "session beyond max_sessions refused (session_limit counted)"
-sleep 4   # the load's hold phase: then the counters include the whole traffic phase
-e2e_status server | python3 -c 'import json,sys; s=json.load(sys.stdin); print("e2e: server counters:", {k: v for k, v in s["counters"].items() if v}, {k: v for k, v in s["ingress"].items() if v}, file=sys.stderr)'
 wait $lpid || { cat "$E2E_DIR/load.log"; e2e_fail "ptun-load failed: $(cat "$E2E_DIR/load.json")"; }
+# (after the load: the counters are totals, they include its whole traffic phase)
+e2e_status server | python3 -c 'import json,sys; s=json.load(sys.stdin); print("e2e: server counters:", {k: v for k, v in s["counters"].items() if v}, {k: v for k, v in s["ingress"].items() if v}, file=sys.stderr)'
 cat "$E2E_DIR/load.json"
 python3 - "$E2E_DIR/load.json" "$nsess" <<'PY' || e2e_fail "load figures"
 import json, sys

@@ -36,15 +36,13 @@ caps_of() {  # PID -> "uid CapEff CapPrm CapBnd NoNewPrivs"
 }
 want="65534 0000000000001000 0000000000001000 0000000000001000 1"   # bit 12 = CAP_NET_ADMIN
 
-e2e_bg srv server "$E2E_PTUN" server -c "$E2E_DIR/server.toml" >/dev/null
-spid=${E2E_PIDS[-1]}
-e2e_wait_for 10 test -S "$E2E_DIR/run/server.sock" || e2e_fail "server did not start"
+e2e_up
+spid=$E2E_SERVER_PID
 e2e_wait_for 5 grep -q "dropped privileges" "$E2E_DIR/server.log" || e2e_fail "server did not drop privileges"
 [ "$(caps_of "$spid")" = "$want" ] || e2e_fail "server: $(caps_of "$spid") != $want"
 in_ns srv nft list table inet ptun_ptun_s0 >/dev/null || e2e_fail "masquerade table missing"
-e2e_bg c1 client "$E2E_PTUN" client -c "$E2E_DIR/c1.toml" >/dev/null
-cpid=${E2E_PIDS[-1]}
-e2e_wait_connected c1 10 || e2e_fail "client did not connect"
+e2e_start client c1
+cpid=$E2E_PID
 [ "$(caps_of "$cpid")" = "$want" ] || e2e_fail "client: $(caps_of "$cpid") != $want"
 [ "$(awk '/^Gid:/{print $2}' "/proc/$cpid/status")" = 65534 ] || e2e_fail "client gid is not nogroup"
 e2e_log "server and client run as nobody with CAP_NET_ADMIN only"
@@ -55,7 +53,7 @@ head -c 5000000 /dev/urandom >"$E2E_DIR/blob"
 want_sum=$(sha256sum <"$E2E_DIR/blob" | cut -d' ' -f1)
 in_ns srv timeout 60 python3 "$here/netcheck.py" tcp-sink 10.99.0.1 5001 "$E2E_DIR/got" &
 sink=$!
-sleep 0.3
+e2e_listening srv tcp 5001
 in_ns c1 timeout 60 python3 "$here/netcheck.py" tcp-send 10.99.0.1 5001 "$E2E_DIR/blob" || e2e_fail "tcp send"
 wait $sink || e2e_fail "tcp sink"
 [ "$(sha256sum <"$E2E_DIR/got" | cut -d' ' -f1)" = "$want_sum" ] || e2e_fail "sha256 mismatch"
@@ -63,22 +61,18 @@ e2e_log "ping v4/v6 and 5 MB TCP through the unprivileged tunnel"
 
 # Restart the server (as root again, then dropped): the unprivileged client reconnects and
 # re-applies its settings through netlink.
-kill -TERM "$spid"
-for _ in $(seq 50); do kill -0 "$spid" 2>/dev/null || break; sleep 0.1; done
-kill -0 "$spid" 2>/dev/null && e2e_fail "server did not stop"
+e2e_stop "$spid" || e2e_fail "server did not stop"
 in_ns srv nft list table inet ptun_ptun_s0 >/dev/null 2>&1 && e2e_fail "server left its masquerade table behind"
 in_ns srv ip link show ptun-s0 >/dev/null 2>&1 && e2e_fail "server left its TUN behind"
 [ "$(in_ns srv cat /proc/sys/net/ipv4/ip_forward)" = 0 ] || e2e_fail "server did not restore ip_forward"
 grep -q "restoring" "$E2E_DIR/server.log" && e2e_fail "server could not restore a sysctl: $(grep restoring "$E2E_DIR/server.log")"
 e2e_log "unprivileged server stopped cleanly (nft table, TUN and sysctls restored)"
-e2e_bg srv server2 "$E2E_PTUN" server -c "$E2E_DIR/server.toml" >/dev/null
-e2e_wait_for 10 test -S "$E2E_DIR/run/server.sock" || e2e_fail "server did not restart: $(tail -5 "$E2E_DIR/server2.log")"
+E2E_LOG=server2 e2e_start server server
 e2e_wait_for 20 in_ns c1 ping -c 1 -W 1 10.99.0.1 || e2e_fail "no traffic after the server restart"
 e2e_log "client reconnected after a server restart"
 
 "$E2E_PTUN" stop -s "$E2E_DIR/run/c1.sock" >/dev/null || e2e_fail "ptun stop"
-for _ in $(seq 50); do kill -0 "$cpid" 2>/dev/null || break; sleep 0.1; done
-kill -0 "$cpid" 2>/dev/null && e2e_fail "client did not exit after ptun stop"
+e2e_wait_exit "$cpid" || e2e_fail "client did not exit after ptun stop"
 in_ns c1 ip link show ptun0 >/dev/null 2>&1 && e2e_fail "TUN still present after stop"
 in_ns c1 ip rule | grep -q 7074 && e2e_fail "policy rules left behind"
 e2e_log "unprivileged client stopped cleanly"

@@ -10,23 +10,22 @@ e2e_ns srv; e2e_ns c1
 e2e_link c1 srv 198.18.0.1/24 198.18.0.2/24
 dev=$(in_ns c1 ip -o link show type veth | awk -F'[ :@]+' '{print $2}')
 # Slow enough that the change lands mid-transfer.
-in_ns c1 tc qdisc add dev "$dev" root tbf rate 40mbit burst 32kbit latency 200ms
+e2e_do c1 tc qdisc add dev "$dev" root tbf rate 40mbit burst 32kbit latency 200ms
 e2e_pki c1
 e2e_server_config
 e2e_client_config c1 198.18.0.2:4433
-e2e_bg srv server "$E2E_PTUN" server -c "$E2E_DIR/server.toml" >/dev/null
-sleep 0.3
-e2e_bg c1 client "$E2E_PTUN" client -c "$E2E_DIR/c1.toml" >/dev/null
-e2e_wait_connected c1 10 || e2e_fail "client did not connect"
+e2e_up c1
 sid1=$(e2e_json c1 session_id)
 e2e_log "connected, session $sid1"
 
 e2e_transfer srv c1 10.99.0.1 5001 25000000 90 &
 xfer=$!
-sleep 2
+# Mid-transfer: the address changes once 2 of the 25 MB have arrived.
+got_mb() { [ "$(stat -c %s "$E2E_DIR/got.5001" 2>/dev/null || echo 0)" -ge 2000000 ]; }
+e2e_wait_for 30 got_mb || e2e_fail "the transfer did not start"
 kill -0 $xfer 2>/dev/null || e2e_fail "transfer finished before the address change (too fast to test)"
-in_ns c1 ip addr del 198.18.0.1/24 dev "$dev"
-in_ns c1 ip addr add 198.18.0.9/24 dev "$dev"
+e2e_do c1 ip addr del 198.18.0.1/24 dev "$dev"
+e2e_do c1 ip addr add 198.18.0.9/24 dev "$dev"
 e2e_log "client underlay address changed to 198.18.0.9 mid-transfer"
 wait $xfer || e2e_fail "transfer failed or sha256 mismatch after the address change"
 e2e_log "25 MB transfer completed, sha256 matches"
@@ -37,6 +36,6 @@ sid2=$(e2e_json c1 session_id)
 [ "$(e2e_json c1 state)" = connected ] || e2e_fail "not connected after roaming"
 "$E2E_PTUN" sessions --json -s "$E2E_DIR/run/server.sock" | grep -q '"endpoint": "198.18.0.9:' \
   || e2e_fail "server does not show the new address: $("$E2E_PTUN" sessions --json -s "$E2E_DIR/run/server.sock")"
-grep -q "reasserting" "$E2E_DIR/client.log" || e2e_fail "no reasserting transition logged"
+grep -q "reasserting" "$E2E_DIR/c1.log" || e2e_fail "no reasserting transition logged"
 e2e_log "same session $sid2 over 198.18.0.9; server moved it; roams $(e2e_json c1 roams)"
 exit 0

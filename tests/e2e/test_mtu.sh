@@ -11,10 +11,7 @@ e2e_pki c1
 e2e_server_config
 sed -i 's/^mtu = 1400/mtu = 1500/' "$E2E_DIR/server.toml"
 e2e_client_config c1 198.18.0.2:4433
-e2e_bg srv server "$E2E_PTUN" server -c "$E2E_DIR/server.toml" >/dev/null
-sleep 0.3
-e2e_bg c1 client "$E2E_PTUN" client -c "$E2E_DIR/c1.toml" >/dev/null
-e2e_wait_connected c1 10 || e2e_fail "client did not connect"
+e2e_up c1
 st=$(e2e_status c1)
 cipher=$(echo "$st" | python3 -c 'import json,sys; print(json.load(sys.stdin)["cipher"])')
 mtu=$(in_ns c1 cat /sys/class/net/ptun0/mtu)

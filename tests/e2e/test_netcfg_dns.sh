@@ -9,13 +9,12 @@
 #   [c1] 198.18.0.1 ==veth== 198.18.0.2 [srv]   tunnel 10.99.0.0/24
 source "$(dirname "$0")/lib.sh"
 e2e_init
-command -v dnsmasq >/dev/null || e2e_skip "dnsmasq not installed"
-command -v tcpdump >/dev/null || e2e_skip "tcpdump not installed"
+e2e_need dnsmasq tcpdump getent
 [ -e /run/systemd/resolve/io.systemd.Resolve ] && e2e_skip "systemd-resolved runs here: this test covers the resolv.conf back end"
 e2e_ns srv; e2e_ns c1
 e2e_link c1 srv 198.18.0.1/30 198.18.0.2/30
 underlay="e$$l1a"
-in_ns c1 ip route add default via 198.18.0.2
+e2e_do c1 ip route add default via 198.18.0.2
 e2e_netns_etc c1; etc=$E2E_NETNS_ETC
 printf '# the host resolver\nnameserver 198.18.0.2\nsearch home.arpa\noptions edns0\n' >"$etc/resolv.conf"
 cp "$etc/resolv.conf" "$E2E_DIR/resolv.before"
@@ -25,7 +24,6 @@ e2e_bg srv dns-original dnsmasq --no-daemon --conf-file=/dev/null --no-resolv --
   --listen-address=198.18.0.2 --except-interface=lo --address=/#/198.51.100.1 --pid-file= >/dev/null
 
 resolve() { in_ns c1 getent ahostsv4 "$1" | awk 'NR==1 {print $1}'; }
-stop_pid() { kill -"$2" "$1" 2>/dev/null; for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done; return 1; }
 
 original_answers() { [ "$(resolve www.example.org)" = 198.51.100.1 ]; }
 e2e_wait_for 5 original_answers || e2e_fail "the original resolver does not answer"
@@ -34,29 +32,31 @@ e2e_wait_for 5 original_answers || e2e_fail "the original resolver does not answ
 run_case() {
   e2e_server_config "$2"
   local spid cpid tpid
-  spid=$(e2e_bg srv "server-$1" "$E2E_PTUN" server -c "$E2E_DIR/server.toml"); E2E_PIDS+=("$spid")
-  e2e_wait_for 5 in_ns srv ip addr show ptun-s0 || e2e_fail "$1: server tunnel not up"
+  E2E_LOG="server-$1" e2e_start server server
+  spid=$E2E_PID
   # the tunnel's resolver listens on the server's tunnel address
   e2e_bg srv "dns-tunnel-$1" dnsmasq --no-daemon --conf-file=/dev/null --no-resolv --no-hosts --bind-interfaces \
     --listen-address=10.99.0.1 --except-interface=lo --address=/corp.example/10.1.2.3 --address=/#/10.66.66.66 \
     --pid-file= >/dev/null
   E2E_DNSMASQ_TUNNEL=${E2E_PIDS[-1]}
-  e2e_wait_for 5 in_ns srv sh -c 'ss -lun | grep -q "10.99.0.1:53"' || e2e_fail "$1: tunnel resolver not listening"
+  e2e_listening srv udp 10.99.0.1:53
   e2e_client_config c1 198.18.0.2:4433
-  cpid=$(e2e_bg c1 "client-$1" "$E2E_PTUN" client -c "$E2E_DIR/c1.toml"); E2E_PIDS+=("$cpid")
-  e2e_wait_connected c1 10 || e2e_fail "$1: client did not connect"
+  E2E_LOG="client-$1" e2e_start client c1
+  cpid=$E2E_PID
   ip netns exec "$(ns c1)" tcpdump -i "$underlay" -Q out -n -U -w "$E2E_DIR/dns-$1.pcap" >"$E2E_DIR/tcpdump-$1.log" 2>&1 &
   tpid=$!; E2E_PIDS+=("$tpid")
   e2e_wait_for 5 has listening "$E2E_DIR/tcpdump-$1.log" || e2e_fail "tcpdump did not start"
   "$3" || { cat "$etc/resolv.conf" >&2; e2e_status c1 >&2; e2e_fail "$1: unexpected answers"; }
   sleep 1   # let tcpdump read what the kernel already queued for it
   kill -INT "$tpid"; wait "$tpid" 2>/dev/null
-  CAPTURED_DNS=$(tcpdump -r "$E2E_DIR/dns-$1.pcap" -n 'udp port 53 or tcp port 53' 2>/dev/null | wc -l)
-  CAPTURED_ALL=$(tcpdump -r "$E2E_DIR/dns-$1.pcap" -n 2>/dev/null | wc -l)
-  stop_pid "$cpid" TERM || e2e_fail "$1: client did not stop"
+  e2e_pcap "$E2E_DIR/dns-$1.pcap" "$E2E_DIR/dns-$1.txt" 'udp port 53 or tcp port 53'
+  e2e_pcap "$E2E_DIR/dns-$1.pcap" "$E2E_DIR/all-$1.txt"
+  CAPTURED_DNS=$(wc -l <"$E2E_DIR/dns-$1.txt")
+  CAPTURED_ALL=$(wc -l <"$E2E_DIR/all-$1.txt")
+  e2e_stop "$cpid" || e2e_fail "$1: client did not stop"
   cmp "$E2E_DIR/resolv.before" "$etc/resolv.conf" || e2e_fail "$1: resolv.conf not restored byte for byte"
-  stop_pid "$spid" TERM
-  stop_pid "$E2E_DNSMASQ_TUNNEL" TERM
+  e2e_stop "$spid" || e2e_fail "$1: server did not stop"
+  e2e_stop "$E2E_DNSMASQ_TUNNEL" || e2e_fail "$1: dnsmasq did not stop"
 }
 
 check_full() {

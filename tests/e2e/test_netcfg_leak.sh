@@ -8,16 +8,15 @@
 #   [lan] 192.168.77.2 --veth-- 192.168.77.1 [c1] 198.18.0.1 fd00:18::1 ==veth== 198.18.0.2 fd00:18::2 [srv]
 source "$(dirname "$0")/lib.sh"
 e2e_init
-command -v nft >/dev/null || e2e_skip "nft not installed"
-command -v tcpdump >/dev/null || e2e_skip "tcpdump not installed"
+e2e_need nft tcpdump
 e2e_ns srv; e2e_ns c1; e2e_ns lan
 e2e_link c1 srv 198.18.0.1/30 198.18.0.2/30 fd00:18::1/64 fd00:18::2/64
 e2e_link lan c1 192.168.77.2/24 192.168.77.1/24
 underlay="e$$l1a"
-in_ns c1 ip route add default via 198.18.0.2
-in_ns c1 ip -6 route add default via fd00:18::2
-in_ns c1 sysctl -qw net.ipv4.ip_forward=1
-in_ns lan ip route add default via 192.168.77.1
+e2e_do c1 ip route add default via 198.18.0.2
+e2e_do c1 ip -6 route add default via fd00:18::2
+e2e_do c1 sysctl -qw net.ipv4.ip_forward=1
+e2e_do lan ip route add default via 192.168.77.1
 e2e_settle c1
 # The client rewrites /etc/resolv.conf: give the namespace its own (ip netns exec bind-mounts it).
 e2e_netns_etc c1
@@ -31,14 +30,15 @@ always_on = true'
 
 # The kernel's own link-up chatter (MLD reports, repeated for ~2 s) predates ptun: let it pass
 # before the capture starts, so that what is counted is what happens under the kill switch.
-sleep 3
+sleep 3   # (no state to wait on: the reports are the kernel's, on its own timer)
 # Capture everything the client namespace sends on its underlay (outbound only).
 ip netns exec "$(ns c1)" tcpdump -i "$underlay" -Q out -n -U -w "$E2E_DIR/underlay.pcap" >"$E2E_DIR/tcpdump.log" 2>&1 &
 E2E_PIDS+=($!); tcpdump_pid=$!
 e2e_wait_for 5 has -q listening "$E2E_DIR/tcpdump.log" || e2e_fail "tcpdump did not start"
 
 # The client first, with the server down: it installs the kill switch and keeps connecting.
-cpid=$(e2e_bg c1 client "$E2E_PTUN" client -c "$E2E_DIR/c1.toml"); E2E_PIDS+=("$cpid")
+E2E_READY=answers e2e_start client c1
+cpid=$E2E_PID
 e2e_wait_for 5 in_ns c1 nft list table inet ptun || e2e_fail "no kill switch"
 
 # Senders: a steady stream of every kind, bounded in time (40 s) and stopped explicitly.
@@ -67,42 +67,42 @@ for d in 192.0.2.1 198.18.0.2; do e2e_bg c1 "ping-$d" ping -i 0.1 -w 40 "$d" >/d
 for d in 2001:db8::1 fd00:18::2; do e2e_bg c1 "ping6-$d" ping -6 -i 0.1 -w 40 "$d" >/dev/null; done
 e2e_bg lan ping-lan ping -i 0.1 -w 40 192.0.2.1 >/dev/null
 e2e_bg lan senders-lan python3 "$E2E_DIR/senders.py" >/dev/null
+# Each phase lasts a fixed time on purpose (the sleeps below): the senders keep trying meanwhile,
+# and the capture must show that nothing got out during that exposure.
 sleep 2
 e2e_log "phase: connecting (server down) done"
 
-spid=$(e2e_bg srv server "$E2E_PTUN" server -c "$E2E_DIR/server.toml"); E2E_PIDS+=("$spid")
+e2e_up
 e2e_wait_connected c1 15 || e2e_fail "client did not connect"
 sleep 2
 e2e_log "phase: connected"
-kill -KILL "$spid"
+kill -KILL "$E2E_SERVER_PID"
 sleep 3
 e2e_log "phase: server killed"
-spid=$(e2e_bg srv server2 "$E2E_PTUN" server -c "$E2E_DIR/server.toml"); E2E_PIDS+=("$spid")
+E2E_LOG=server2 e2e_start server server
 e2e_wait_connected c1 20 || e2e_fail "client did not come back after the server restart"
 sleep 1
 e2e_log "phase: server back, reconnected"
-in_ns c1 ip link set "$underlay" down; sleep 0.5; in_ns c1 ip link set "$underlay" up
+e2e_do c1 ip link set "$underlay" down; sleep 0.5; e2e_do c1 ip link set "$underlay" up
 # link down flushed the underlay's IPv6 address and both default routes: put them back as they were
-in_ns c1 ip -6 addr replace fd00:18::1/64 dev "$underlay" nodad
-in_ns c1 ip route replace default via 198.18.0.2
-in_ns c1 ip -6 route replace default via fd00:18::2
+e2e_do c1 ip -6 addr replace fd00:18::1/64 dev "$underlay" nodad
+e2e_do c1 ip route replace default via 198.18.0.2
+e2e_do c1 ip -6 route replace default via fd00:18::2
 e2e_settle c1
 e2e_wait_connected c1 20 || e2e_fail "client not connected after the link flap"
 sleep 2
 e2e_log "phase: link flap (network change)"
-kill -TERM "$cpid"
-for _ in $(seq 50); do kill -0 "$cpid" 2>/dev/null || break; sleep 0.1; done
-kill -0 "$cpid" 2>/dev/null && e2e_fail "client did not stop"
+e2e_stop "$cpid" || e2e_fail "client did not stop"
 in_ns c1 nft list table inet ptun >/dev/null 2>&1 || e2e_fail "always_on: the kill switch went away with the client"
 sleep 2
 e2e_log "phase: client stopped (always_on keeps the kill switch)"
 
 kill -INT "$tcpdump_pid"; wait "$tcpdump_pid" 2>/dev/null
-server_pkts=$(tcpdump -r "$E2E_DIR/underlay.pcap" -n 'dst host 198.18.0.2 and udp dst port 4433' 2>/dev/null | wc -l)
+e2e_pcap "$E2E_DIR/underlay.pcap" "$E2E_DIR/server.txt" 'dst host 198.18.0.2 and udp dst port 4433'
+server_pkts=$(wc -l <"$E2E_DIR/server.txt")
 # Neighbour discovery (ICMPv6 133-136) and ARP are allowed link-local housekeeping, not leaks.
-tcpdump -r "$E2E_DIR/underlay.pcap" -n \
-  '(ip or ip6) and not (dst host 198.18.0.2 and udp dst port 4433) and not (icmp6 and ip6[40] >= 133 and ip6[40] <= 136)' \
-  >"$E2E_DIR/leaks.txt" 2>/dev/null
+e2e_pcap "$E2E_DIR/underlay.pcap" "$E2E_DIR/leaks.txt" \
+  '(ip or ip6) and not (dst host 198.18.0.2 and udp dst port 4433) and not (icmp6 and ip6[40] >= 133 and ip6[40] <= 136)'
 leaks=$(wc -l <"$E2E_DIR/leaks.txt")
 echo "leak test: $leaks packet(s) not to the VPN server on the underlay; $server_pkts datagrams to the server"
 [ "$server_pkts" -gt 10 ] || e2e_fail "the capture saw no tunnel traffic: it does not work"

@@ -6,11 +6,11 @@
 #   [c1] 198.18.0.1 fd00:18::1 ==veth== 198.18.0.2 fd00:18::2 [srv]   tunnel 10.99.0.0/24 fd99::/64
 source "$(dirname "$0")/lib.sh"
 e2e_init
-command -v nft >/dev/null || e2e_skip "nft not installed"
+e2e_need nft
 e2e_ns srv; e2e_ns c1
 e2e_link c1 srv 198.18.0.1/30 198.18.0.2/30 fd00:18::1/64 fd00:18::2/64
-in_ns c1 ip route add default via 198.18.0.2
-in_ns c1 ip -6 route add default via fd00:18::2
+e2e_do c1 ip route add default via 198.18.0.2
+e2e_do c1 ip -6 route add default via fd00:18::2
 e2e_settle c1
 e2e_netns_etc c1; etc=$E2E_NETNS_ETC
 printf '# the host resolver\nnameserver 198.18.0.2\noptions edns0\n' >"$etc/resolv.conf"
@@ -20,10 +20,9 @@ server_pid=""
 start_server() {   # PUSH_TOML [v4only]
   e2e_server_config "$1"
   [ "${2:-}" = v4only ] && sed -i '/ipv6_pool/d; s/, "\[::\]:4433"//' "$E2E_DIR/server.toml"
-  server_pid=$(e2e_bg srv server "$E2E_PTUN" server -c "$E2E_DIR/server.toml"); E2E_PIDS+=("$server_pid")
-  sleep 0.3
+  e2e_up
+  server_pid=$E2E_SERVER_PID
 }
-stop_pid() { kill -"$2" "$1" 2>/dev/null; for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done; return 1; }
 
 # run_case NAME PUSH_TOML CLIENT_TOML CHECK_FUNCTION [v4only]
 run_case() {
@@ -31,15 +30,15 @@ run_case() {
   start_server "$2" "${5:-}"
   e2e_client_config c1 198.18.0.2:4433 "$3"
   e2e_host_snapshot c1 >"$E2E_DIR/snap.before"
-  local cpid; cpid=$(e2e_bg c1 "client-$name" "$E2E_PTUN" client -c "$E2E_DIR/c1.toml"); E2E_PIDS+=("$cpid")
-  e2e_wait_connected c1 10 || e2e_fail "$name: client did not connect"
+  E2E_LOG="client-$name" e2e_start client c1
+  local cpid=$E2E_PID
   if ! "$4"; then
     { in_ns c1 ip route show table all; in_ns c1 ip -6 route show table all; in_ns c1 ip rule; in_ns c1 ip -6 rule; } >&2
     e2e_fail "$name: unexpected routes/rules ($4)"
   fi
-  stop_pid "$cpid" TERM || e2e_fail "$name: client did not stop on SIGTERM"
+  e2e_stop "$cpid" || e2e_fail "$name: client did not stop on SIGTERM"
   e2e_same_snapshot "after SIGTERM ($name)" "$E2E_DIR/snap.before" c1
-  stop_pid "$server_pid" TERM
+  e2e_stop "$server_pid" || e2e_fail "$name: server did not stop"
   e2e_log "$name: routes and rules as expected; restored after SIGTERM"
 }
 
@@ -104,15 +103,16 @@ start_server 'included_routes = ["10.0.0.0/8"]'
 e2e_client_config c1 198.18.0.2:4433 '[routes]
 exclude = ["10.0.0.0/8"]'
 e2e_host_snapshot c1 >"$E2E_DIR/snap.before"
-cpid=$(e2e_bg c1 client-bad "$E2E_PTUN" client -c "$E2E_DIR/c1.toml"); E2E_PIDS+=("$cpid")
+E2E_LOG=client-bad E2E_READY=answers e2e_start client c1
+cpid=$E2E_PID
 status_has() { e2e_status "$1" | has "$2"; }
 e2e_wait_for 10 status_has c1 'both included and excluded' \
   || e2e_fail "bad settings: no reason in ptun status: $(e2e_status c1)"
 kill -0 "$cpid" || e2e_fail "bad settings: the client died"
 in_ns c1 ip route show table all | has '10.0.0.0/8' && e2e_fail "bad settings: a route was applied"
-stop_pid "$cpid" TERM || e2e_fail "bad settings: client did not stop"
+e2e_stop "$cpid" || e2e_fail "bad settings: client did not stop"
 e2e_same_snapshot "(bad settings)" "$E2E_DIR/snap.before" c1
-stop_pid "$server_pid" TERM
+e2e_stop "$server_pid" || e2e_fail "bad settings: server did not stop"
 e2e_log "bad settings refused: $(grep -o 'refusing[^"]*' "$E2E_DIR/client-bad.log" | head -1)"
 
 # SIGKILL, then `ptun cleanup`: everything (routes, rules, resolv.conf, kill switch) restored.
@@ -123,23 +123,22 @@ e2e_client_config c1 198.18.0.2:4433 '[protocol]
 include_all_networks = true
 exclude_local_networks = true'
 e2e_host_snapshot c1 >"$E2E_DIR/snap.before"
-cpid=$(e2e_bg c1 client-kill "$E2E_PTUN" client -c "$E2E_DIR/c1.toml"); E2E_PIDS+=("$cpid")
-e2e_wait_connected c1 10 || e2e_fail "kill: client did not connect"
+E2E_LOG=client-kill e2e_start client c1
+cpid=$E2E_PID
 grep -q 'nameserver 10.99.0.1' "$etc/resolv.conf" || e2e_fail "kill: resolv.conf not rewritten"
-stop_pid "$cpid" KILL
+e2e_stop "$cpid" KILL || e2e_fail "kill: client survived SIGKILL"
 in_ns c1 nft list table inet ptun >/dev/null 2>&1 || e2e_fail "kill: kill switch gone after SIGKILL (fail open)"
 in_ns c1 "$E2E_PTUN" cleanup -c "$E2E_DIR/c1.toml" || e2e_fail "ptun cleanup"
 e2e_same_snapshot "after SIGKILL + ptun cleanup" "$E2E_DIR/snap.before" c1
 e2e_log "SIGKILL + ptun cleanup: restored exactly"
 
 # SIGKILL, then the next start restores before it applies anything again.
-cpid=$(e2e_bg c1 client-kill2 "$E2E_PTUN" client -c "$E2E_DIR/c1.toml"); E2E_PIDS+=("$cpid")
-e2e_wait_connected c1 10 || e2e_fail "kill2: client did not connect"
-stop_pid "$cpid" KILL
-cpid=$(e2e_bg c1 client-restart "$E2E_PTUN" client -c "$E2E_DIR/c1.toml"); E2E_PIDS+=("$cpid")
-e2e_wait_connected c1 10 || e2e_fail "restart: client did not connect"
+E2E_LOG=client-kill2 e2e_start client c1
+e2e_stop "$E2E_PID" KILL || e2e_fail "kill2: client survived SIGKILL"
+E2E_LOG=client-restart e2e_start client c1
+cpid=$E2E_PID
 grep -q 'restored .* left by a previous run' "$E2E_DIR/client-restart.log" || e2e_fail "restart: no journal replay"
-stop_pid "$cpid" TERM || e2e_fail "restart: client did not stop"
+e2e_stop "$cpid" || e2e_fail "restart: client did not stop"
 e2e_same_snapshot "after SIGKILL + restart + SIGTERM" "$E2E_DIR/snap.before" c1
 e2e_log "SIGKILL + next start: restored, then restored again on SIGTERM"
 
@@ -147,20 +146,19 @@ e2e_log "SIGKILL + next start: restored, then restored again on SIGTERM"
 e2e_client_config c1 198.18.0.2:4433 '[protocol]
 include_all_networks = true
 always_on = true'
-cpid=$(e2e_bg c1 client-always "$E2E_PTUN" client -c "$E2E_DIR/c1.toml"); E2E_PIDS+=("$cpid")
-e2e_wait_connected c1 10 || e2e_fail "always_on: client did not connect"
-stop_pid "$cpid" TERM || e2e_fail "always_on: client did not stop"
+E2E_LOG=client-always e2e_start client c1
+e2e_stop "$E2E_PID" || e2e_fail "always_on: client did not stop"
 in_ns c1 nft list table inet ptun | has 'policy drop' || e2e_fail "always_on: kill switch gone after SIGTERM"
 in_ns c1 ping -c 1 -W 1 198.18.0.2 >/dev/null 2>&1 && e2e_fail "always_on: traffic passes after stop"
-cpid=$(e2e_bg c1 client-always2 "$E2E_PTUN" client -c "$E2E_DIR/c1.toml"); E2E_PIDS+=("$cpid")
-e2e_wait_connected c1 10 || e2e_fail "always_on: client did not reconnect over its own kill switch"
+E2E_LOG=client-always2 e2e_start client c1   # it connects over its own kill switch
+cpid=$E2E_PID
 "$E2E_PTUN" down -s "$E2E_DIR/run/c1.sock" >/dev/null || e2e_fail "ptun down"
 # `ptun down` keeps the process (and its TUN) in `disconnected`: ptun's settings must be gone
 in_ns c1 nft list ruleset | has . && e2e_fail "always_on: kill switch still there after ptun down"
 in_ns c1 ip rule | has 7074 && e2e_fail "rules left after ptun down"
 in_ns c1 ip route show table all | has 'proto 112' && e2e_fail "routes left after ptun down"
 in_ns c1 ping -c 1 -W 2 198.18.0.2 >/dev/null 2>&1 || e2e_fail "traffic blocked after ptun down"
-stop_pid "$cpid" TERM || e2e_fail "always_on: client did not stop"
+e2e_stop "$cpid" || e2e_fail "always_on: client did not stop"
 e2e_same_snapshot "after always_on + ptun down + SIGTERM" "$E2E_DIR/snap.before" c1
 e2e_log "always_on: kill switch kept after SIGTERM, adopted by the next start, removed by ptun down"
 exit 0

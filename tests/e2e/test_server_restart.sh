@@ -8,21 +8,20 @@ e2e_link c1 srv 198.18.0.1/30 198.18.0.2/30
 e2e_pki c1
 e2e_server_config
 e2e_client_config c1 198.18.0.2:4433
-spid=$(e2e_bg srv server "$E2E_PTUN" server -c "$E2E_DIR/server.toml")
-sleep 0.3
-e2e_bg c1 client "$E2E_PTUN" client -c "$E2E_DIR/c1.toml" >/dev/null
-e2e_wait_connected c1 10 || e2e_fail "client did not connect"
+e2e_up c1
+spid=$E2E_SERVER_PID
 in_ns c1 ping -c 2 -i 0.2 -W 2 10.99.0.1 >/dev/null || e2e_fail "ping before restart"
 lease1=$(e2e_status c1 | grep -o '10\.99\.0\.[0-9]*/24')
 
 kill -KILL "$spid"
-sleep 1
-spid=$(e2e_bg srv server2 "$E2E_PTUN" server -c "$E2E_DIR/server.toml")
+e2e_wait_exit "$spid" || e2e_fail "server survived SIGKILL"
+sleep 1   # on purpose: the server stays away a while, the client notices and retries
+e2e_bg srv server2 "$E2E_PTUN" server -c "$E2E_DIR/server.toml" >/dev/null   # (the clock starts now)
 back=$SECONDS
 ok=0
 for _ in $(seq 1 40); do
   if in_ns c1 ping -c 1 -W 1 10.99.0.1 >/dev/null 2>&1; then ok=1; break; fi
-  sleep 0.25
+  sleep 0.25   # polling, bounded by the 40 rounds
 done
 [ $ok = 1 ] || e2e_fail "no service 20 s after the server came back"
 took=$((SECONDS - back))

@@ -11,10 +11,8 @@ e2e_link c1 srv 198.18.0.1/30 198.18.0.2/30 fd00:18::1/64 fd00:18::2/64
 e2e_pki c1
 e2e_server_config
 e2e_client_config c1 198.18.0.2:4433
-e2e_bg srv server "$E2E_PTUN" server -c "$E2E_DIR/server.toml" >/dev/null
-sleep 0.3
-cpid=$(e2e_bg c1 client "$E2E_PTUN" client -c "$E2E_DIR/c1.toml")
-e2e_wait_connected c1 10 || e2e_fail "client did not connect"
+e2e_up c1
+cpid=$E2E_PID
 e2e_log "connected"
 
 in_ns c1 ping -c 3 -i 0.2 -W 2 10.99.0.1 >/dev/null || e2e_fail "ping 10.99.0.1"
@@ -27,7 +25,7 @@ for dst in 10.99.0.1 fd99::1; do
   rm -f "$E2E_DIR/got"
   in_ns srv timeout 60 python3 "$here/netcheck.py" tcp-sink "$dst" 5001 "$E2E_DIR/got" &
   sink=$!
-  sleep 0.3
+  e2e_listening srv tcp 5001
   in_ns c1 timeout 60 python3 "$here/netcheck.py" tcp-send "$dst" 5001 "$E2E_DIR/blob" || e2e_fail "tcp send to $dst"
   wait $sink || e2e_fail "tcp sink on $dst"
   got=$(sha256sum <"$E2E_DIR/got" | cut -d' ' -f1)
@@ -36,7 +34,7 @@ for dst in 10.99.0.1 fd99::1; do
 done
 
 in_ns srv timeout 30 python3 "$here/netcheck.py" udp-echo 10.99.0.1 5002 200 &
-sleep 0.3
+e2e_listening srv udp 5002
 got=$(in_ns c1 timeout 60 python3 "$here/netcheck.py" udp-check 10.99.0.1 5002 100)
 [ "${got:-0}" -ge 95 ] || e2e_fail "UDP echo: only ${got:-0}/100 came back"
 e2e_log "UDP echo: $got/100"
@@ -52,8 +50,7 @@ echo "$st" | python3 -c 'import json,sys; s=json.load(sys.stdin); assert s["byte
 e2e_status c1 | grep -q '"state": "disconnected"' || e2e_fail "not disconnected after ptun down"
 kill -0 "$cpid" 2>/dev/null || e2e_fail "client exited on ptun down"
 "$E2E_PTUN" stop -s "$E2E_DIR/run/c1.sock" >/dev/null || e2e_fail "ptun stop"
-for _ in $(seq 30); do kill -0 "$cpid" 2>/dev/null || break; sleep 0.1; done
-kill -0 "$cpid" 2>/dev/null && e2e_fail "client did not exit after ptun stop"
+e2e_wait_exit "$cpid" 3 || e2e_fail "client did not exit after ptun stop"
 in_ns c1 ip link show ptun0 >/dev/null 2>&1 && e2e_fail "TUN still present after stop"
 in_ns c1 ip rule | grep -q 7074 && e2e_fail "policy rules left behind"
 e2e_log "client stopped cleanly"

@@ -12,12 +12,7 @@ e2e_pki c1 c2
 e2e_server_config
 e2e_client_config c1 198.18.0.2:4433
 e2e_client_config c2 '[fd00:19::2]:4433'
-e2e_bg srv server "$E2E_PTUN" server -c "$E2E_DIR/server.toml" >/dev/null
-sleep 0.3
-e2e_bg c1 c1 "$E2E_PTUN" client -c "$E2E_DIR/c1.toml" >/dev/null
-e2e_bg c2 c2 "$E2E_PTUN" client -c "$E2E_DIR/c2.toml" >/dev/null
-e2e_wait_connected c1 10 || e2e_fail "c1 did not connect"
-e2e_wait_connected c2 10 || e2e_fail "c2 did not connect"
+e2e_up c1 c2
 addr() { e2e_status "$1" | python3 -c 'import json,sys; print([a for a in json.load(sys.stdin)["addresses"] if "." in a][0].split("/")[0])'; }
 a1=$(addr c1); a2=$(addr c2)
 [ -n "$a1" ] && [ -n "$a2" ] && [ "$a1" != "$a2" ] || e2e_fail "addresses: '$a1' '$a2'"
@@ -26,13 +21,13 @@ e2e_log "c1=$a1 c2=$a2 (c2 over the IPv6 underlay)"
 in_ns c1 ping -c 3 -i 0.2 -W 2 "$a2" >/dev/null || e2e_fail "c1 -> c2 ping"
 in_ns c2 ping -c 3 -i 0.2 -W 2 "$a1" >/dev/null || e2e_fail "c2 -> c1 ping"
 in_ns c2 timeout 30 python3 "$here/netcheck.py" udp-echo "$a2" 5003 100 &
-sleep 0.3
+e2e_listening c2 udp 5003
 got=$(in_ns c1 timeout 60 python3 "$here/netcheck.py" udp-check "$a2" 5003 50)
 [ "${got:-0}" -ge 48 ] || e2e_fail "UDP c1 -> c2: ${got:-0}/50"
 e2e_log "client-to-client ping and UDP ok ($got/50)"
 
 # Anti-spoofing: c1 sends with a source that is not its own (a second address on its TUN).
-in_ns c1 ip addr add 10.99.0.200/32 dev ptun0
+e2e_do c1 ip addr add 10.99.0.200/32 dev ptun0
 before=$("$E2E_PTUN" status --json -s "$E2E_DIR/run/server.sock" | python3 -c 'import json,sys; print(json.load(sys.stdin)["counters"]["drop_spoofed"])')
 in_ns c1 ping -c 3 -i 0.2 -W 1 -I 10.99.0.200 10.99.0.1 >/dev/null 2>&1 && e2e_fail "spoofed ping was answered"
 after=$("$E2E_PTUN" status --json -s "$E2E_DIR/run/server.sock" | python3 -c 'import json,sys; print(json.load(sys.stdin)["counters"]["drop_spoofed"])')

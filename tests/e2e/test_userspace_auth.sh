@@ -5,6 +5,7 @@
 #   [c1] curl --> ptun client (userspace, uid 65534) ==tunnel==> [srv] ptun server, http :8000
 source "$(dirname "$0")/lib.sh"
 e2e_init
+e2e_need curl setpriv
 e2e_ns srv; e2e_ns c1
 e2e_netns_etc c1
 echo "nameserver 192.0.2.53" >"$E2E_NETNS_ETC/resolv.conf"
@@ -18,12 +19,8 @@ socks5 = ["127.0.0.1:1080"]
 http = ["127.0.0.1:3128"]
 username = "alice"
 password = "s3cret pass"'
-e2e_bg srv server "$E2E_PTUN" server -c "$E2E_DIR/server.toml" >/dev/null
-sleep 0.3
-e2e_bg_unpriv c1 client "$E2E_PTUN" client -c "$E2E_DIR/c1.toml" >/dev/null
-status() { "$E2E_PTUN" status --json -s "$E2E_DIR/us/c1.sock" 2>/dev/null; }
-e2e_wait_for 10 sh -c "'$E2E_PTUN' status --json -s '$E2E_DIR/us/c1.sock' 2>/dev/null | grep -q '\"state\": \"connected\"'" ||
-  e2e_fail "userspace client did not connect"
+e2e_up
+e2e_start client c1 "${E2E_NOBODY[@]}"
 "$E2E_PTUN" check-config "$E2E_DIR/c1.toml" 2>/dev/null | grep -q "s3cret" && e2e_fail "check-config prints the password"
 
 mkdir -p "$E2E_DIR/www"
@@ -31,7 +28,7 @@ head -c 1000000 /dev/urandom >"$E2E_DIR/www/blob"
 want=$(sha256sum <"$E2E_DIR/www/blob" | cut -d' ' -f1)
 (cd "$E2E_DIR/www" && exec ip netns exec "$(ns srv)" python3 -m http.server --bind 10.99.0.1 8000) >"$E2E_DIR/http.log" 2>&1 &
 E2E_PIDS+=($!)
-e2e_wait_for 10 in_ns srv python3 -c 'import socket; socket.create_connection(("10.99.0.1", 8000), 1)' || e2e_fail "http.server"
+e2e_listening srv tcp 10.99.0.1:8000
 url=http://10.99.0.1:8000/blob
 get() { in_ns c1 curl -sS --max-time 20 "$@" "$url" 2>/dev/null | sha256sum | cut -d' ' -f1; }
 
@@ -48,7 +45,7 @@ code=$(in_ns c1 curl -s --max-time 10 --proxytunnel -x http://127.0.0.1:3128 --p
 [ "$code" = 407 ] || e2e_fail "HTTP CONNECT with a wrong password: $code, want 407"
 e2e_log "HTTP CONNECT: Basic credentials download; none and wrong get 407"
 
-fails=$(status | python3 -c 'import json,sys; print(json.load(sys.stdin)["proxy"]["auth_failures"])')
+fails=$(e2e_status c1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["proxy"]["auth_failures"])')
 [ "$fails" -ge 3 ] || e2e_fail "auth_failures $fails < 3"
 [ "$(in_ns srv grep -c 'GET /blob' "$E2E_DIR/http.log" 2>/dev/null || grep -c 'GET /blob' "$E2E_DIR/http.log")" = 2 ] ||
   e2e_fail "the web server saw $(grep -c 'GET /blob' "$E2E_DIR/http.log") requests, want 2 (only the authenticated ones)"

@@ -11,6 +11,7 @@
 # through a UDP forward; a forward to a destination outside the pushed routes carries nothing.
 source "$(dirname "$0")/lib.sh"
 e2e_init
+e2e_need dnsmasq setpriv
 here=$(dirname "$(realpath "$0")")
 probe="$here/userspace_probe.py"
 e2e_ns srv; e2e_ns c1
@@ -41,14 +42,9 @@ proto = "udp"
 listen = "127.0.0.1:7001"
 to = "10.99.0.1:5001"'
 "$E2E_PTUN" check-config "$E2E_DIR/c1.toml" >"$E2E_DIR/check.out" 2>&1 || { cat "$E2E_DIR/check.out" >&2; e2e_fail "check-config"; }
-e2e_bg srv server "$E2E_PTUN" server -c "$E2E_DIR/server.toml" >/dev/null
-sleep 0.3
-cpid=$(e2e_bg_unpriv c1 client "$E2E_PTUN" client -c "$E2E_DIR/c1.toml")
-end=$((SECONDS + 10))
-until "$E2E_PTUN" status --json -s "$E2E_DIR/us/c1.sock" 2>/dev/null | grep -q '"state": "connected"'; do
-  [ $SECONDS -lt $end ] || e2e_fail "userspace client did not connect"
-  sleep 0.2
-done
+e2e_up
+e2e_start client c1 "${E2E_NOBODY[@]}"
+cpid=$E2E_PID
 [ "$(cat /proc/$cpid/comm 2>/dev/null)" = "ptun" ] || e2e_fail "pid $cpid is not the client"
 [ "$(awk '/^Uid:/ {print $2}' /proc/$cpid/status)" = "65534" ] || e2e_fail "client not running as 65534"
 in_ns c1 ip link show ptun0 >/dev/null 2>&1 && e2e_fail "a TUN exists in userspace mode"
@@ -61,7 +57,8 @@ in_ns srv timeout 90 python3 "$probe" udp-echo-log 10.99.0.1 7001 3 "$E2E_DIR/ec
 echo_pid=$!
 e2e_bg srv dnsmasq dnsmasq --no-daemon --no-resolv --no-hosts --listen-address=10.99.0.1 --bind-interfaces \
   --port=53 --address=/web.test/10.99.0.1 --address=/other.test/10.99.0.77 --user=root >/dev/null
-sleep 0.5
+e2e_listening srv udp 10.99.0.1:7001
+e2e_listening srv udp 10.99.0.1:53
 
 t0=$(date +%s.%N)
 out=$(in_ns c1 timeout 60 python3 "$probe" udp-pair 127.0.0.1 7001 200 2>&1) || e2e_fail "UDP forward: $out"
@@ -79,7 +76,7 @@ e2e_log "DNS through a UDP forward: web.test -> $ans, other.test -> $ans2"
 # Outside the pushed routes: nothing goes out (the echo there sees nothing), nothing comes back.
 in_ns srv timeout 30 python3 "$probe" udp-echo-log 198.18.0.2 7002 1 "$E2E_DIR/echo-forbidden.txt" 5 &
 forbidden_pid=$!
-sleep 0.3
+e2e_listening srv udp 198.18.0.2:7002
 r=$(in_ns c1 timeout 20 python3 "$probe" udp-none 127.0.0.1 7002 3)
 [ "$r" = "none" ] || e2e_fail "forward outside the pushed routes answered: $r"
 

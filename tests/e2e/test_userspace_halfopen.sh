@@ -19,6 +19,7 @@
 # has warmed lwIP's pools and the relay buffers (measured: +0.2 to +0.9 MiB).
 source "$(dirname "$0")/lib.sh"
 e2e_init
+e2e_need curl setpriv
 here=$(dirname "$(realpath "$0")")
 probe="$here/userspace_probe.py"
 N=3000
@@ -40,16 +41,11 @@ e2e_userspace_client_config c1 198.18.0.2:4433 "
 socks5 = [\"127.0.0.1:1080\"]
 max_connections = $CAP
 handshake_timeout_secs = 2"
-e2e_bg srv server "$E2E_PTUN" server -c "$E2E_DIR/server.toml" >/dev/null
-sleep 0.3
+e2e_up
 # The client's descriptor limit is set to 1024 (soft and hard), whatever the caller's is: the cap
 # must keep it far below that however many clients knock.
-cpid=$(e2e_bg_unpriv c1 client bash -c 'ulimit -n 1024 && exec "$@"' ptun "$E2E_PTUN" client -c "$E2E_DIR/c1.toml")
-end=$((SECONDS + 10))
-until "$E2E_PTUN" status --json -s "$E2E_DIR/us/c1.sock" 2>/dev/null | grep -q '"state": "connected"'; do
-  [ $SECONDS -lt $end ] || e2e_fail "userspace client did not connect"
-  sleep 0.2
-done
+e2e_start client c1 "${E2E_NOBODY[@]}" bash -c 'ulimit -n 1024 && exec "$@"' ptun
+cpid=$E2E_PID
 [ "$(cat /proc/$cpid/comm 2>/dev/null)" = "ptun" ] || e2e_fail "pid $cpid is not the client"
 [ "$(awk '/^Uid:/ {print $2}' /proc/$cpid/status)" = "65534" ] || e2e_fail "client not running as 65534"
 grep -q '^Max open files *1024 *1024' /proc/$cpid/limits || e2e_fail "client fd limit: $(grep 'open files' /proc/$cpid/limits)"
@@ -59,7 +55,7 @@ head -c $((4 * 1024 * 1024)) /dev/urandom >"$E2E_DIR/www/blob"
 want=$(sha256sum <"$E2E_DIR/www/blob" | cut -d' ' -f1)
 (cd "$E2E_DIR/www" && exec ip netns exec "$(ns srv)" python3 -m http.server --bind 10.99.0.1 8000) >"$E2E_DIR/http.log" 2>&1 &
 E2E_PIDS+=($!)
-e2e_wait_for 10 in_ns srv python3 -c 'import socket; socket.create_connection(("10.99.0.1", 8000), 1)' || e2e_fail "http.server"
+e2e_listening srv tcp 10.99.0.1:8000
 
 rss() { awk '/^VmRSS:/ {print $2}' /proc/$cpid/status; }
 fds() { ls /proc/$cpid/fd | wc -l; }
@@ -84,7 +80,7 @@ print(" ".join("%s=%d" % kv for kv in sorted(found.items())))'
 # Warm-up: one download, so the baseline includes lwIP's pools and the relay's buffers.
 got=$(in_ns c1 curl -sS --max-time 30 --socks5-hostname 127.0.0.1:1080 http://10.99.0.1:8000/blob | sha256sum | cut -d' ' -f1)
 [ "$got" = "$want" ] || e2e_fail "warm-up download sha256 mismatch"
-sleep 0.5
+sleep 0.5   # on purpose: the warm-up's connections finish closing before the baseline is taken
 rss0=$(rss); fds0=$(fds); c0=$(counters)
 e2e_log "baseline: VmRSS $rss0 KiB, $fds0 fds, counters: ${c0:-not exposed}"
 

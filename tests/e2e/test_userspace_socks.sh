@@ -10,6 +10,7 @@
 # a DNS query through SOCKS5 UDP ASSOCIATE, a garbage client closed, a stalled client timed out.
 source "$(dirname "$0")/lib.sh"
 e2e_init
+e2e_need curl dnsmasq setpriv
 here=$(dirname "$(realpath "$0")")
 e2e_ns srv; e2e_ns c1
 e2e_link c1 srv 198.18.0.1/30 198.18.0.2/30
@@ -30,14 +31,9 @@ to = "10.99.0.1:5001"
 [[forward]]
 listen = "127.0.0.1:6002"
 to = "10.99.0.1:5002"'
-e2e_bg srv server "$E2E_PTUN" server -c "$E2E_DIR/server.toml" >/dev/null
-sleep 0.3
-cpid=$(e2e_bg_unpriv c1 client "$E2E_PTUN" client -c "$E2E_DIR/c1.toml")
-end=$((SECONDS + 10))
-until "$E2E_PTUN" status --json -s "$E2E_DIR/us/c1.sock" 2>/dev/null | grep -q '"state": "connected"'; do
-  [ $SECONDS -lt $end ] || e2e_fail "userspace client did not connect"
-  sleep 0.2
-done
+e2e_up
+e2e_start client c1 "${E2E_NOBODY[@]}"
+cpid=$E2E_PID
 in_ns c1 ip link show ptun0 >/dev/null 2>&1 && e2e_fail "a TUN exists in userspace mode"
 e2e_log "unprivileged userspace client connected (no TUN)"
 
@@ -48,7 +44,8 @@ want=$(sha256sum <"$E2E_DIR/www/blob" | cut -d' ' -f1)
 E2E_PIDS+=($!)
 e2e_bg srv dnsmasq dnsmasq --no-daemon --no-resolv --no-hosts --listen-address=10.99.0.1 --bind-interfaces \
   --port=53 --address=/web.test/10.99.0.1 --user=root >/dev/null
-sleep 0.5
+e2e_listening srv tcp 10.99.0.1:8000
+e2e_listening srv udp 10.99.0.1:53
 
 t0=$(date +%s.%N)
 got=$(in_ns c1 curl -sS --max-time 60 --socks5-hostname 127.0.0.1:1080 http://web.test:8000/blob | sha256sum | cut -d' ' -f1)
@@ -71,14 +68,14 @@ want2=$(sha256sum <"$E2E_DIR/blob2" | cut -d' ' -f1)
 rm -f "$E2E_DIR/got2"
 in_ns srv timeout 60 python3 "$here/netcheck.py" tcp-sink 10.99.0.1 5001 "$E2E_DIR/got2" &
 sink=$!
-sleep 0.3
+e2e_listening srv tcp 5001
 in_ns c1 timeout 60 python3 "$here/netcheck.py" tcp-send 127.0.0.1 6001 "$E2E_DIR/blob2" || e2e_fail "forward: send"
 wait $sink || e2e_fail "forward: sink"
 [ "$(sha256sum <"$E2E_DIR/got2" | cut -d' ' -f1)" = "$want2" ] || e2e_fail "forward upload sha256 mismatch"
 rm -f "$E2E_DIR/got3"
 in_ns srv timeout 60 python3 "$here/userspace_probe.py" serve-file 10.99.0.1 5002 "$E2E_DIR/blob2" &
 src=$!
-sleep 0.3
+e2e_listening srv tcp 5002
 in_ns c1 timeout 60 python3 "$here/userspace_probe.py" recv 127.0.0.1 6002 "$E2E_DIR/got3" || e2e_fail "forward: recv"
 wait $src || e2e_fail "forward: server send"
 [ "$(sha256sum <"$E2E_DIR/got3" | cut -d' ' -f1)" = "$want2" ] || e2e_fail "forward download sha256 mismatch"
