@@ -36,7 +36,7 @@ if [ ! -f "$tarball" ] || [ -n "${REBUILD:-}" ]; then
   debootstrap --variant=minbase bookworm "$boot" "$MIRROR" >"$CACHE/debootstrap.log" 2>&1 ||
     { tail -20 "$CACHE/debootstrap.log" >&2; rm -rf --one-file-system "$boot"; exit 1; }
   rm -f "$boot"/var/cache/apt/archives/*.deb
-  tar -C "$boot" -cf "$tarball.tmp" . && mv "$tarball.tmp" "$tarball"
+  tar --numeric-owner -C "$boot" -cf "$tarball.tmp" . && mv "$tarball.tmp" "$tarball"
   rm -rf --one-file-system "$boot"
 fi
 
@@ -54,7 +54,10 @@ cleanup() {
 }
 trap cleanup EXIT
 mkdir "$root"
-tar -C "$root" -xf "$tarball"
+tar --numeric-owner -C "$root" -xf "$tarball"   # the root's own uids (its _apt is not the host's)
+# apt downloads as _apt: the shared cache must be writable by the root's _apt.
+apt_uid=$(awk -F: '$1 == "_apt" {print $3}' "$root/etc/passwd")
+[ -z "$apt_uid" ] || chown "$apt_uid" "$CACHE/archives/partial"
 git clone -q --no-hardlinks "$repo" "$root/root/ptun"
 git -C "$root/root/ptun" checkout -q --detach "$rev"
 cp /etc/resolv.conf "$root/etc/resolv.conf"
@@ -66,8 +69,9 @@ echo "fresh-check: $(git -C "$repo" log -1 --format='%h %s' "$rev" | cut -c1-100
 echo "fresh-check: make $TARGET in a fresh Debian 12 root ($root), log in $CACHE/last.log" >&2
 start=$SECONDS
 set +e
-timeout --kill-after=30 "$((LIMIT_MIN * 60))" unshare --mount --pid --fork --propagation private -- bash -euc '
+timeout --kill-after=30 "$((LIMIT_MIN * 60))" unshare --mount --pid --fork --kill-child --propagation private -- bash -euc '
   r=$1 cache=$2 target=$3
+  mount --bind "$r" "$r"                   # a mount point, as / is (ip netns exec remounts / rslave)
   mount -t proc proc "$r/proc"
   mount -t sysfs sysfs "$r/sys"
   mount -t cgroup2 cgroup2 "$r/sys/fs/cgroup"
