@@ -42,12 +42,10 @@ std::shared_ptr<Credentials> self_signed(Rng& rng) {
   must(mbedtls_ecp_gen_key(MBEDTLS_ECP_DP_SECP256R1, mbedtls_pk_ec(key), rng_cb, &rng));
   mbedtls_x509write_cert crt;
   mbedtls_x509write_crt_init(&crt);
-  mbedtls_mpi serial;
-  mbedtls_mpi_init(&serial);
-  must(mbedtls_mpi_lset(&serial, 1));
+  const unsigned char serial[] = {1};
   mbedtls_x509write_crt_set_version(&crt, MBEDTLS_X509_CRT_VERSION_3);
   mbedtls_x509write_crt_set_md_alg(&crt, MBEDTLS_MD_SHA256);
-  must(mbedtls_x509write_crt_set_serial(&crt, &serial));
+  must(mbedtls_x509write_crt_set_serial_raw(&crt, serial, sizeof serial));
   must(mbedtls_x509write_crt_set_validity(&crt, "20200101000000", "20491231235959"));
   must(mbedtls_x509write_crt_set_issuer_name(&crt, "CN=fuzz server"));
   must(mbedtls_x509write_crt_set_subject_name(&crt, "CN=fuzz server"));
@@ -57,7 +55,6 @@ std::shared_ptr<Credentials> self_signed(Rng& rng) {
   static unsigned char cert_pem[4096], key_pem[1024];
   must(mbedtls_x509write_crt_pem(&crt, cert_pem, sizeof cert_pem, rng_cb, &rng));
   must(mbedtls_pk_write_key_pem(&key, key_pem, sizeof key_pem));
-  mbedtls_mpi_free(&serial);
   mbedtls_x509write_crt_free(&crt);
   mbedtls_pk_free(&key);
   const char* c = reinterpret_cast<const char*>(cert_pem);

@@ -4,8 +4,8 @@
 //   UDP payload = | ver<<4 | kind | session id (56 bits, big endian) | DTLS 1.2 records ... |
 //                 |<----------------- 8 bytes ------------------->|
 //
-// The session id lets the server find a session when the client's address changes (mbedTLS 2.28
-// has no DTLS connection id). Pure functions, no allocation.
+// The session id lets the server find a session when the client's address changes (it predates
+// the DTLS connection id of mbedTLS 3.6, which ptun does not use). Pure functions, no allocation.
 #pragma once
 #include <cstddef>
 #include <cstdint>

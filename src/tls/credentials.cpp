@@ -54,7 +54,8 @@ Result<std::shared_ptr<Credentials>> Credentials::load(const std::string& ca_pat
   ret = mbedtls_x509_crt_parse_file(&c->cert_, cert_path.c_str());
   if (ret < 0) return parse_error("certificate file " + cert_path, ret);
   if (ret > 0) return Error(Errc::invalid_argument, "certificate file " + cert_path + ": some certificates could not be parsed");
-  ret = mbedtls_pk_parse_keyfile(&c->key_, key_path.c_str(), nullptr);
+  SystemRng rng;  // mbedTLS 3 blinds the private-key operations of parsing and pair checks
+  ret = mbedtls_pk_parse_keyfile(&c->key_, key_path.c_str(), nullptr, detail::rng_fill, &rng);
   if (ret != 0) return parse_error("key file " + key_path, ret);
   if (auto r = c->check(); !r) return r.error();
   return c;
@@ -66,8 +67,9 @@ Result<std::shared_ptr<Credentials>> Credentials::from_pem(std::string_view ca, 
   if (auto r = parse_chain(&c->ca_, std::string(ca), "CA"); !r) return r.error();
   if (auto r = parse_chain(&c->cert_, std::string(cert), "certificate"); !r) return r.error();
   std::string key_text(key);
+  SystemRng rng;
   int ret = mbedtls_pk_parse_key(&c->key_, reinterpret_cast<const unsigned char*>(key_text.c_str()),
-                                 parse_len(key_text), nullptr, 0);
+                                 parse_len(key_text), nullptr, 0, detail::rng_fill, &rng);
   mbedtls_platform_zeroize(key_text.data(), key_text.size());
   if (ret != 0) return parse_error("key", ret);
   if (auto r = c->check(); !r) return r.error();
@@ -78,11 +80,10 @@ Result<void> Credentials::check() const {
   if (ca_.raw.p == nullptr) return Error(Errc::invalid_argument, "CA: no certificate");
   if (cert_.raw.p == nullptr) return Error(Errc::invalid_argument, "certificate: no certificate");
   if (mbedtls_pk_get_type(&key_) != MBEDTLS_PK_ECKEY ||
-      mbedtls_pk_ec(key_)->grp.id != MBEDTLS_ECP_DP_SECP256R1)
+      mbedtls_ecp_keypair_get_group_id(mbedtls_pk_ec(key_)) != MBEDTLS_ECP_DP_SECP256R1)
     return Error(Errc::invalid_argument, "key: must be an ECDSA P-256 key (cipher suites are ECDHE-ECDSA)");
-  // pk_check_pair takes non-const pointers in 2.28 but does not modify them.
-  int ret = mbedtls_pk_check_pair(const_cast<mbedtls_pk_context*>(&cert_.pk),
-                                  const_cast<mbedtls_pk_context*>(&key_));
+  SystemRng rng;
+  int ret = mbedtls_pk_check_pair(&cert_.pk, &key_, detail::rng_fill, &rng);
   if (ret != 0) return Error(Errc::invalid_argument, "key does not match the certificate");
   return ok();
 }

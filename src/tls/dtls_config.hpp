@@ -16,10 +16,10 @@
 
 namespace ptun::tls {
 
-// Cipher suite order (the server's order decides). mbedTLS 2.28 runs GCM a block at a time, so
+// Cipher suite order (the server's order decides). mbedTLS runs GCM a block at a time, so
 // ChaCha20-Poly1305 is the faster suite on every CPU measured; AES-GCM stays for peers that want it.
 enum class SuiteOrder : uint8_t {
-  automatic,     // ChaCha first: measured faster in mbedTLS 2.28 even with AES-NI (dtls_config.cpp)
+  automatic,     // ChaCha first: measured faster in mbedTLS 3.6 even with AES-NI (dtls_config.cpp)
   aes_first,
   chacha_first,
   aes_only,      // for tests and benchmarks of one suite

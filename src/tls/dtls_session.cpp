@@ -83,7 +83,7 @@ Error DtlsSession::handshake_error(int ret) {
     case MBEDTLS_ERR_SSL_TIMEOUT:
       return Error(Errc::timeout, "handshake timeout");
     case MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE: {
-      uint8_t d = ssl_.in_msg != nullptr ? ssl_.in_msg[1] : 0;
+      uint8_t d = detail::received_alert(ssl_);
       return Error(is_certificate_alert(d) ? Errc::auth : Errc::protocol,
                    "peer sent alert: " + detail::alert_name(d));
     }
@@ -184,7 +184,7 @@ Result<size_t> DtlsSession::read(uint8_t* out, size_t cap, uint64_t now_ms) {
         break;
       case MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE:
         dead_code_ = Errc::protocol;
-        error_ = "peer sent alert: " + detail::alert_name(ssl_.in_msg != nullptr ? ssl_.in_msg[1] : 0);
+        error_ = "peer sent alert: " + detail::alert_name(detail::received_alert(ssl_));
         break;
       default:
         dead_code_ = Errc::protocol;
@@ -254,7 +254,7 @@ std::string DtlsSession::ciphersuite() const {
 
 DtlsStats DtlsSession::stats() const {
   DtlsStats s = stats_;
-  s.dropped_bad_mac = ssl_.badmac_seen;
+  s.dropped_bad_mac = detail::bad_mac_records(ssl_);
   return s;
 }
 

@@ -1,6 +1,11 @@
+// The one file that reads private fields of mbedTLS 3 (no accessor exists for them): the alert a
+// peer sent and the DTLS bad-MAC count. ptun builds its own pinned mbedTLS 3.6, so the layout is
+// known; keep every such access here.
+#define MBEDTLS_ALLOW_PRIVATE_ACCESS
 #include "tls/mbedtls_util.hpp"
 
 #include <mbedtls/error.h>
+#include <mbedtls/ssl.h>
 #include <mbedtls/oid.h>
 
 #include <cstring>
@@ -13,6 +18,25 @@ int rng_fill(void* p, unsigned char* out, size_t len) {
   static_cast<Rng*>(p)->fill(out, len);
   return 0;
 }
+
+uint8_t received_alert(const mbedtls_ssl_context& ssl) {
+  return ssl.in_msg != nullptr ? ssl.in_msg[1] : 0;
+}
+
+uint64_t bad_mac_records(const mbedtls_ssl_context& ssl) {
+  // 3.6.3+ shares this field with TLS handshake reassembly; over DTLS it is the bad-MAC count.
+  return ssl.badmac_seen_or_in_hsfraglen;
+}
+
+void set_writer_names(mbedtls_x509write_cert* w, mbedtls_asn1_named_data* subject,
+                      mbedtls_asn1_named_data* issuer) {
+  w->subject = subject;
+  w->issuer = issuer;
+}
+
+bool is_ca(const mbedtls_x509_crt& crt) { return crt.ca_istrue != 0; }
+
+bool continues_rdn(const mbedtls_x509_name& name) { return name.next_merged != 0; }
 
 std::string mbedtls_error_text(int ret) {
   char buf[160];

@@ -1,6 +1,7 @@
 // Small adapters between mbedTLS and ptun: injected randomness, error and alert texts, and the
 // human-readable reasons for certificate verification failures. Internal to src/tls/.
 #pragma once
+#include <mbedtls/ssl.h>
 #include <mbedtls/x509_crt.h>
 
 #include <cstdint>
@@ -12,6 +13,19 @@ namespace ptun::tls::detail {
 
 // mbedTLS f_rng / f_entropy shape over a ptun::Rng (p is a Rng*). Never fails.
 int rng_fill(void* p, unsigned char* out, size_t len);
+
+// The description byte of the alert the peer sent (after MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE).
+uint8_t received_alert(const mbedtls_ssl_context& ssl);
+// Records of a DTLS association that failed authentication (counted with a non-zero badmac limit).
+uint64_t bad_mac_records(const mbedtls_ssl_context& ssl);
+
+// X.509 fields mbedTLS 3 made private: the writer's subject/issuer lists (ptun builds them itself
+// to copy the CA's subject byte for byte), a certificate's CA flag, and whether a name attribute
+// continues a multi-valued RDN.
+void set_writer_names(mbedtls_x509write_cert* w, mbedtls_asn1_named_data* subject,
+                      mbedtls_asn1_named_data* issuer);
+bool is_ca(const mbedtls_x509_crt& crt);
+bool continues_rdn(const mbedtls_x509_name& name);
 
 // "X509 - Certificate verification failed ..." style text for an mbedTLS error code.
 std::string mbedtls_error_text(int ret);

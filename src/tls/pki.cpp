@@ -6,12 +6,14 @@
 // written to a temporary file and renamed into place. If writing the certificate fails, the key
 // this call created is removed again, so a failed call can simply be retried.
 #include <fcntl.h>
+#include <mbedtls/asn1write.h>
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/ecp.h>
 #include <mbedtls/error.h>
 #include <mbedtls/oid.h>
 #include <mbedtls/pk.h>
 #include <mbedtls/platform_util.h>
+#include <mbedtls/sha256.h>
 #include <mbedtls/x509_crt.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -22,6 +24,7 @@
 #include <ctime>
 
 #include "common/log.hpp"
+#include "tls/mbedtls_util.hpp"
 #include "tls/pki.hpp"
 
 namespace ptun::tls::pki {
@@ -32,11 +35,7 @@ constexpr size_t kPemBufSize = 4096;  // a P-256 certificate with 64 SANs is wel
 constexpr int64_t kBackdateSeconds = 3600;  // tolerate peers whose clock is a little behind
 
 Error mbed_error(const std::string& what, int ret) {
-  char msg[160];
-  mbedtls_strerror(ret, msg, sizeof msg);
-  char code[24];
-  std::snprintf(code, sizeof code, " (-0x%04x)", unsigned(-ret));
-  return Error(Errc::io, what + ": " + msg + code);
+  return Error(Errc::io, what + ": " + detail::mbedtls_error_text(ret));
 }
 
 // --- mbedTLS contexts with destructors ------------------------------------------------------
@@ -85,15 +84,14 @@ struct Crt {
 };
 
 // The writer's subject and issuer lists are pointed at nodes this file owns (see Names below)
-// instead of being parsed from "CN=..." strings: 2.28's string parser mishandles some characters
-// and cannot reproduce the CA's exact subject encoding. They are unhooked before the free, which
-// would otherwise free() them.
+// instead of being parsed from "CN=..." strings: mbedTLS's string parser cannot reproduce the
+// CA's exact subject encoding. They are unhooked before the free, which would otherwise free()
+// them (detail::set_writer_names: the fields are private in mbedTLS 3).
 struct CrtWriter {
   mbedtls_x509write_cert w;
   CrtWriter() { mbedtls_x509write_crt_init(&w); }
   ~CrtWriter() {
-    w.subject = nullptr;
-    w.issuer = nullptr;
+    detail::set_writer_names(&w, nullptr, nullptr);
     mbedtls_x509write_crt_free(&w);
   }
   CrtWriter(const CrtWriter&) = delete;
@@ -135,11 +133,11 @@ Names common_name(const std::string& cn) {
 
 // The CA's subject, attribute by attribute with its original string types, so the issued
 // certificate's issuer is byte-identical to it (OpenSSL compares names canonically, but other
-// verifiers compare bytes). Multi-valued RDNs are not reproducible with 2.28's writer.
+// verifiers compare bytes). Multi-valued RDNs are not reproducible with mbedTLS's writer.
 Result<Names> copy_subject(const mbedtls_x509_crt& ca) {
   Names n;
   for (const mbedtls_x509_name* a = &ca.subject; a != nullptr; a = a->next) {
-    if (a->next_merged) return Error(Errc::unsupported, "CA subject has a multi-valued RDN");
+    if (detail::continues_rdn(*a)) return Error(Errc::unsupported, "CA subject has a multi-valued RDN");
     if (a->oid.p == nullptr) continue;  // an empty subject parses to one blank node
     mbedtls_asn1_named_data d{};
     d.oid = a->oid;
@@ -192,13 +190,67 @@ Result<void> set_random_serial(CrtWriter& cw, Drbg& drbg) {
   int ret = Drbg::random(drbg.ctx(), b, sizeof b);
   if (ret != 0) return mbed_error("drawing the serial", ret);
   b[0] = (b[0] & 0x7f) | 0x40;
-  mbedtls_mpi serial;
-  mbedtls_mpi_init(&serial);
-  ret = mbedtls_mpi_read_binary(&serial, b, sizeof b);
-  if (ret == 0) ret = mbedtls_x509write_crt_set_serial(&cw.w, &serial);
-  mbedtls_mpi_free(&serial);
+  ret = mbedtls_x509write_crt_set_serial_raw(&cw.w, b, sizeof b);
   if (ret != 0) return mbed_error("setting the serial", ret);
   return ok();
+}
+
+// Subject and authority key identifiers (RFC 5280 4.2.1.1-2). A new key's identifier follows RFC
+// 7093's method: the leftmost 160 bits of the SHA-256 of the subjectPublicKey (mbedTLS's own
+// helpers hash with SHA-1, which ptun's mbedTLS leaves out). The authority identifier repeats the
+// issuer certificate's own SKI when it has one (an OpenSSL CA's is SHA-1 based): strict verifiers
+// match the two bytes for bytes.
+int key_identifier(mbedtls_pk_context& pk, unsigned char id[20]) {
+  unsigned char der[160];
+  unsigned char* p = der + sizeof der;
+  int len = mbedtls_pk_write_pubkey(&p, der, &pk);  // the raw point, written backwards
+  if (len < 0) return len;
+  unsigned char digest[32];
+  int ret = mbedtls_sha256(p, size_t(len), digest, 0);
+  std::memcpy(id, digest, 20);
+  return ret;
+}
+
+int set_key_identifiers(CrtWriter& cw, mbedtls_pk_context& subject, mbedtls_pk_context& issuer,
+                        const mbedtls_x509_crt* issuer_crt) {
+  unsigned char id[20];
+  unsigned char buf[80];  // room for an issuer SKI of up to 64 bytes
+  // SubjectKeyIdentifier ::= OCTET STRING
+  int ret = key_identifier(subject, id);
+  if (ret != 0) return ret;
+  unsigned char* p = buf + sizeof buf;
+  int len = 0, n;
+  if ((n = mbedtls_asn1_write_octet_string(&p, buf, id, sizeof id)) < 0) return n;
+  len = n;
+  ret = mbedtls_x509write_crt_set_extension(&cw.w, MBEDTLS_OID_SUBJECT_KEY_IDENTIFIER,
+                                            MBEDTLS_OID_SIZE(MBEDTLS_OID_SUBJECT_KEY_IDENTIFIER), 0,
+                                            p, size_t(len));
+  if (ret != 0) return ret;
+  // AuthorityKeyIdentifier ::= SEQUENCE { keyIdentifier [0] IMPLICIT OCTET STRING }
+  const unsigned char* aki = id;
+  size_t aki_len = sizeof id;
+  if (issuer_crt != nullptr && issuer_crt->subject_key_id.len > 0 &&
+      issuer_crt->subject_key_id.len <= 64) {
+    aki = issuer_crt->subject_key_id.p;
+    aki_len = issuer_crt->subject_key_id.len;
+  } else if ((ret = key_identifier(issuer, id)) != 0) {
+    return ret;
+  }
+  p = buf + sizeof buf;
+  if ((n = mbedtls_asn1_write_raw_buffer(&p, buf, aki, aki_len)) < 0) return n;
+  len = n;
+  if ((n = mbedtls_asn1_write_len(&p, buf, size_t(len))) < 0) return n;
+  len += n;
+  if ((n = mbedtls_asn1_write_tag(&p, buf, MBEDTLS_ASN1_CONTEXT_SPECIFIC | 0)) < 0) return n;
+  len += n;
+  if ((n = mbedtls_asn1_write_len(&p, buf, size_t(len))) < 0) return n;
+  len += n;
+  if ((n = mbedtls_asn1_write_tag(&p, buf, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE)) < 0)
+    return n;
+  len += n;
+  return mbedtls_x509write_crt_set_extension(
+      &cw.w, MBEDTLS_OID_AUTHORITY_KEY_IDENTIFIER,
+      MBEDTLS_OID_SIZE(MBEDTLS_OID_AUTHORITY_KEY_IDENTIFIER), 0, p, size_t(len));
 }
 
 Result<std::string> write_crt_pem(CrtWriter& cw, Drbg& drbg) {
@@ -304,12 +356,14 @@ Result<void> load_ca(const std::string& dir, Ca& ca) {
     LOG_WARN("pki: %s is accessible by group or others (mode %04o); it should be 0600",
              key_path.c_str(), unsigned(st.st_mode & 07777));
   }
-  int ret = mbedtls_pk_parse_keyfile(&ca.key.pk, key_path.c_str(), nullptr);
+  SystemRng blinding;
+  int ret = mbedtls_pk_parse_keyfile(&ca.key.pk, key_path.c_str(), nullptr, detail::rng_fill,
+                                     &blinding);
   if (ret != 0) return mbed_error("reading " + key_path, ret);
   ret = mbedtls_x509_crt_parse_file(&ca.crt.crt, crt_path.c_str());
   if (ret != 0) return mbed_error("reading " + crt_path, ret);
-  if (!ca.crt.crt.ca_istrue) return Error(Errc::auth, crt_path + " is not a CA certificate");
-  if (mbedtls_pk_check_pair(&ca.crt.crt.pk, &ca.key.pk) != 0) {
+  if (!detail::is_ca(ca.crt.crt)) return Error(Errc::auth, crt_path + " is not a CA certificate");
+  if (mbedtls_pk_check_pair(&ca.crt.crt.pk, &ca.key.pk, detail::rng_fill, &blinding) != 0) {
     return Error(Errc::auth, key_path + " does not belong to " + crt_path);
   }
   return ok();
@@ -338,8 +392,7 @@ Result<void> init_ca(const std::string& dir, const std::string& ca_name, Rng& rn
 
   CrtWriter cw;
   Names name = common_name(ca_name);
-  cw.w.subject = name.head();
-  cw.w.issuer = name.head();
+  detail::set_writer_names(&cw.w, name.head(), name.head());
   mbedtls_x509write_crt_set_subject_key(&cw.w, &key.pk);
   mbedtls_x509write_crt_set_issuer_key(&cw.w, &key.pk);
   mbedtls_x509write_crt_set_md_alg(&cw.w, MBEDTLS_MD_SHA256);
@@ -353,8 +406,7 @@ Result<void> init_ca(const std::string& dir, const std::string& ca_name, Rng& rn
     ret = mbedtls_x509write_crt_set_key_usage(
         &cw.w, MBEDTLS_X509_KU_KEY_CERT_SIGN | MBEDTLS_X509_KU_CRL_SIGN);
   }
-  if (ret == 0) ret = mbedtls_x509write_crt_set_subject_key_identifier(&cw.w);
-  if (ret == 0) ret = mbedtls_x509write_crt_set_authority_key_identifier(&cw.w);
+  if (ret == 0) ret = set_key_identifiers(cw, key.pk, key.pk, nullptr);
   if (ret != 0) return mbed_error("building the CA certificate", ret);
   auto pem = write_crt_pem(cw, drbg);
   if (!pem.ok()) return pem.error();
@@ -420,8 +472,7 @@ Result<void> issue(const std::string& dir, const std::string& name, const IssueO
 
   CrtWriter cw;
   Names subject = common_name(name);
-  cw.w.subject = subject.head();
-  cw.w.issuer = issuer->head();
+  detail::set_writer_names(&cw.w, subject.head(), issuer->head());
   mbedtls_x509write_crt_set_subject_key(&cw.w, &key.pk);
   mbedtls_x509write_crt_set_issuer_key(&cw.w, &ca.key.pk);
   mbedtls_x509write_crt_set_md_alg(&cw.w, MBEDTLS_MD_SHA256);
@@ -440,8 +491,7 @@ Result<void> issue(const std::string& dir, const std::string& name, const IssueO
                                               MBEDTLS_OID_SIZE(MBEDTLS_OID_SUBJECT_ALT_NAME), 0,
                                               san.data(), san.size());
   }
-  if (ret == 0) ret = mbedtls_x509write_crt_set_subject_key_identifier(&cw.w);
-  if (ret == 0) ret = mbedtls_x509write_crt_set_authority_key_identifier(&cw.w);
+  if (ret == 0) ret = set_key_identifiers(cw, key.pk, ca.key.pk, &ca.crt.crt);
   if (ret != 0) return mbed_error("building the certificate for " + name, ret);
   auto pem = write_crt_pem(cw, drbg);
   if (!pem.ok()) return pem.error();

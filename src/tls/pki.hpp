@@ -63,7 +63,7 @@ Result<void> issue(const std::string& dir, const std::string& name, const IssueO
 // not starting with '.'.
 bool is_safe_name(std::string_view name);
 
-// DER encodings of the two extensions mbedTLS 2.28's writer has no setter for (exposed for tests).
+// DER encodings of two extensions, written by ptun rather than mbedTLS (exposed for tests).
 // SubjectAltName ::= SEQUENCE OF GeneralName, dNSName [2] entries first, then iPAddress [7].
 // Errors: invalid_argument (no entries, more than kMaxSanEntries, a DNS name that is empty, too
 // long or not [A-Za-z0-9.*_-], an IpAddr without family).

@@ -1,5 +1,6 @@
-// Pure parts of the PKI: name checks and the DER of the two extensions mbedTLS 2.28's certificate
-// writer has no setter for (subjectAltName arrived in 3.x, extendedKeyUsage in 3.x too).
+// Pure parts of the PKI: name checks and the DER of two extensions, subjectAltName and
+// extendedKeyUsage, encoded here rather than by mbedTLS 3's setters so the exact DER (entry order,
+// IP addresses) is ptun's and unit-tested.
 // mbedtls_asn1_write_* write backwards from the end of a buffer, so entries are emitted in
 // reverse order to come out in the order given.
 #include <mbedtls/asn1write.h>

@@ -58,13 +58,13 @@ struct CertFactory::Impl {
                    const char* not_before, const char* not_after) {
     mbedtls_x509write_cert crt;
     mbedtls_x509write_crt_init(&crt);
-    mbedtls_mpi serial_mpi;
-    mbedtls_mpi_init(&serial_mpi);
     std::string subject = "CN=" + cn + ",O=ptun test";
-    check(mbedtls_mpi_lset(&serial_mpi, mbedtls_mpi_sint(serial++)), "serial");
+    const uint64_t sn = serial++;
+    unsigned char serial_be[8];
+    for (int i = 0; i < 8; ++i) serial_be[i] = uint8_t(sn >> (56 - 8 * i));
     mbedtls_x509write_crt_set_version(&crt, MBEDTLS_X509_CRT_VERSION_3);
     mbedtls_x509write_crt_set_md_alg(&crt, MBEDTLS_MD_SHA256);
-    check(mbedtls_x509write_crt_set_serial(&crt, &serial_mpi), "set serial");
+    check(mbedtls_x509write_crt_set_serial_raw(&crt, serial_be, sizeof serial_be), "set serial");
     check(mbedtls_x509write_crt_set_validity(&crt, not_before, not_after), "validity");
     check(mbedtls_x509write_crt_set_issuer_name(&crt, ca_name.c_str()), "issuer");
     check(mbedtls_x509write_crt_set_subject_name(&crt, subject.c_str()), "subject");
@@ -75,11 +75,8 @@ struct CertFactory::Impl {
               &crt, is_ca ? (MBEDTLS_X509_KU_KEY_CERT_SIGN | MBEDTLS_X509_KU_CRL_SIGN)
                           : MBEDTLS_X509_KU_DIGITAL_SIGNATURE),
           "key usage");
-    check(mbedtls_x509write_crt_set_subject_key_identifier(&crt), "ski");
-    check(mbedtls_x509write_crt_set_authority_key_identifier(&crt), "aki");
     unsigned char buf[4096];
     check(mbedtls_x509write_crt_pem(&crt, buf, sizeof buf, mbedtls_ctr_drbg_random, &drbg), "write crt");
-    mbedtls_mpi_free(&serial_mpi);
     mbedtls_x509write_crt_free(&crt);
     return reinterpret_cast<char*>(buf);
   }

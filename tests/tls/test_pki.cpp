@@ -1,5 +1,7 @@
 // ptun pki: a CA and certificates written with mbedTLS, read back and verified by mbedTLS and —
 // when the `openssl` command exists — cross-checked with OpenSSL in both directions.
+// The tests inspect certificate fields that mbedTLS 3 made private (CA flag, key usage, ...).
+#define MBEDTLS_ALLOW_PRIVATE_ACCESS
 #include <mbedtls/oid.h>
 #include <mbedtls/pk.h>
 #include <mbedtls/x509_crt.h>
@@ -77,6 +79,11 @@ std::string read_file(const std::string& path) {
   std::stringstream ss;
   ss << f.rdbuf();
   return ss.str();
+}
+
+int rng_cb(void* p, unsigned char* out, size_t n) {
+  static_cast<ptun::Rng*>(p)->fill(out, n);
+  return 0;
 }
 
 time_t to_time(const mbedtls_x509_time& x) {
@@ -209,8 +216,11 @@ TEST_CASE("pki: init_ca writes a P-256 CA with private key mode 0600", "[pki]") 
   CHECK(c.sig_md == MBEDTLS_MD_SHA256);
   CHECK(c.serial.len == 16);
   REQUIRE(mbedtls_pk_get_type(&c.pk) == MBEDTLS_PK_ECKEY);
-  CHECK(mbedtls_pk_ec(c.pk)->grp.id == MBEDTLS_ECP_DP_SECP256R1);
-  // Stored verbatim as one CN attribute (mbedTLS 2.28's "CN=..." string parser would have split
+  CHECK(mbedtls_ecp_keypair_get_group_id(mbedtls_pk_ec(c.pk)) == MBEDTLS_ECP_DP_SECP256R1);
+  // RFC 7093 key identifiers (SHA-256, 160 bits); a self-signed CA names itself as authority.
+  CHECK(c.subject_key_id.len == 20);
+  CHECK(same_bytes(c.subject_key_id, c.authority_key_id.keyIdentifier));
+  // Stored verbatim as one CN attribute (mbedTLS's "CN=..." string parser would have split
   // it at the comma).
   CHECK(c.subject.next == nullptr);
   CHECK(c.subject.val.tag == MBEDTLS_ASN1_UTF8_STRING);
@@ -225,8 +235,8 @@ TEST_CASE("pki: init_ca writes a P-256 CA with private key mode 0600", "[pki]") 
 
   mbedtls_pk_context key;
   mbedtls_pk_init(&key);
-  CHECK(mbedtls_pk_parse_keyfile(&key, (t / "pki/ca.key").c_str(), nullptr) == 0);
-  CHECK(mbedtls_pk_check_pair(&c.pk, &key) == 0);
+  CHECK(mbedtls_pk_parse_keyfile(&key, (t / "pki/ca.key").c_str(), nullptr, rng_cb, &rng) == 0);
+  CHECK(mbedtls_pk_check_pair(&c.pk, &key, rng_cb, &rng) == 0);
   mbedtls_pk_free(&key);
 
   SECTION("a second init refuses and leaves the CA untouched") {
@@ -275,14 +285,17 @@ TEST_CASE("pki: issued server and client certificates verify against the CA", "[
     REQUIRE(mbedtls_x509_dn_gets(dn, sizeof dn, &c.subject) > 0);
     CHECK(std::string(dn) == "CN=" + name);  // safe names need no escaping
     REQUIRE(mbedtls_pk_get_type(&c.pk) == MBEDTLS_PK_ECKEY);
-    CHECK(mbedtls_pk_ec(c.pk)->grp.id == MBEDTLS_ECP_DP_SECP256R1);
+    CHECK(mbedtls_ecp_keypair_get_group_id(mbedtls_pk_ec(c.pk)) == MBEDTLS_ECP_DP_SECP256R1);
+    CHECK(c.subject_key_id.len == 20);
+    CHECK_FALSE(same_bytes(c.subject_key_id, ca->c.subject_key_id));
+    CHECK(same_bytes(c.authority_key_id.keyIdentifier, ca->c.subject_key_id));
     const time_t now = ::time(nullptr);
     CHECK(std::labs(long(to_time(c.valid_from) - (now - 3600))) < 120);
     CHECK(std::labs(long(to_time(c.valid_to) - (now + 825 * 86400L))) < 120);
     mbedtls_pk_context key;
     mbedtls_pk_init(&key);
-    CHECK(mbedtls_pk_parse_keyfile(&key, (t / (name + ".key")).c_str(), nullptr) == 0);
-    CHECK(mbedtls_pk_check_pair(&c.pk, &key) == 0);
+    CHECK(mbedtls_pk_parse_keyfile(&key, (t / (name + ".key")).c_str(), nullptr, rng_cb, &rng) == 0);
+    CHECK(mbedtls_pk_check_pair(&c.pk, &key, rng_cb, &rng) == 0);
     mbedtls_pk_free(&key);
     CHECK(verify(t / (name + ".crt"), t / "ca.crt") == 0);
   }
