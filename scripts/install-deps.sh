@@ -9,9 +9,11 @@
 # usage: install-deps.sh [bench] [fresh-check]
 set -euo pipefail
 pkgs=(
-  # build; dpkg-dev, xz-utils, patch: lwIP from Debian's source package (fetch-lwip.sh)
-  build-essential cmake pkg-config git ca-certificates xz-utils dpkg-dev patch
-  libuv1-dev libmbedtls-dev libtomlplusplus-dev catch2 libmnl-dev libcli11-dev nlohmann-json3-dev
+  # build; dpkg-dev, xz-utils, bzip2, patch: lwIP and mbedTLS from Debian's source packages
+  # (third_party/fetch-debian-source.sh)
+  build-essential cmake pkg-config git ca-certificates xz-utils bzip2 dpkg-dev patch
+  libuv1-dev libtomlplusplus-dev catch2 libmnl-dev libcli11-dev nlohmann-json3-dev
+  openssl                    # tests/tls/test_pki: certificates cross-checked with OpenSSL
   clang libclang-rt-14-dev   # make test-asan, make fuzz
   nftables                   # nft: run by ptun itself (kill switch, per-app rules, masquerade)
   # tests, demo, bench/*.sh
