@@ -29,6 +29,7 @@ e2e_need() {
 e2e_cleanup() {
   local rc=$?
   trap - EXIT INT TERM
+  trap '' PIPE   # whoever read our output may be gone (ctest killed): clean up all the same
   # Every process of the test: the registered ones, and anything still living in the test's
   # namespaces (a pid taken with $(e2e_bg ...) is registered in a subshell only).
   local all=("${E2E_PIDS[@]}")
@@ -49,7 +50,7 @@ e2e_cleanup() {
 e2e_init() {
   [ -n "$E2E_PTUN" ] && [ -x "$E2E_PTUN" ] || e2e_fail "usage: $0 PATH_TO_PTUN"
   [ "$(id -u)" -eq 0 ] || e2e_skip "needs root (network namespaces)"
-  e2e_need ip ss python3 timeout
+  e2e_need ip ss ping python3 timeout
   [ -e /dev/net/tun ] || e2e_skip "/dev/net/tun missing (no TUN in this kernel or container)"
   E2E_DIR=$(mktemp -d /tmp/ptun-e2e.XXXXXX)
   trap e2e_cleanup EXIT

@@ -5,6 +5,7 @@
 #   the client includes 198.18.1.0/24 through the tunnel; web sees the server's address
 source "$(dirname "$0")/lib.sh"
 e2e_init
+e2e_need nft curl
 e2e_ns srv; e2e_ns c1; e2e_ns web
 e2e_link c1 srv 198.18.0.1/30 198.18.0.2/30
 e2e_link srv web 198.18.1.1/30 198.18.1.2/30
