@@ -35,10 +35,13 @@ Result<void> check_key_mode(const std::string& key) {
 }
 
 // After setup: switch to `user` keeping only the configured capabilities (no-op if user = "").
+// `hand_over`: what the unprivileged process must still write. The server's state_dir (leases);
+// never the client's, whose netcfg journal root replays (journal.hpp): the client keeps writing
+// it through the descriptor it opened as root.
 template <typename Config>
-Result<void> drop_to_user(const Config& cfg) {
+Result<void> drop_to_user(const Config& cfg, std::vector<std::string> hand_over) {
   if (cfg.user.empty()) return {};
-  PrivilegeDrop d{cfg.user, cfg.group, cfg.keep_capabilities, {cfg.state_dir}};
+  PrivilegeDrop d{cfg.user, cfg.group, cfg.keep_capabilities, std::move(hand_over)};
   if (auto r = drop_privileges(d); !r) return r;
   std::string caps;
   for (const auto& c : cfg.keep_capabilities) caps += (caps.empty() ? "" : ",") + c;
@@ -55,7 +58,7 @@ int cmd_server(const std::string& path) {
   auto drop = *cfg;
   auto s = server::Server::create(loop, std::move(*cfg));
   if (!s) return fail(s.error().message);
-  if (auto r = drop_to_user(drop); !r) return fail(r.error().message);
+  if (auto r = drop_to_user(drop, {drop.state_dir}); !r) return fail(r.error().message);
   int rc = core::run_until_complete(loop, (*s)->run());
   s->reset();
   return rc;
@@ -70,7 +73,7 @@ int cmd_client(const std::string& path) {
   auto drop = *cfg;
   auto c = client::Client::create(loop, std::move(*cfg));
   if (!c) return fail(c.error().message);
-  if (auto r = drop_to_user(drop); !r) return fail(r.error().message);
+  if (auto r = drop_to_user(drop, {}); !r) return fail(r.error().message);
   int rc = core::run_until_complete(loop, (*c)->run());
   c->reset();
   return rc;

@@ -1,5 +1,6 @@
 #include "netcfg/client_host.hpp"
 
+#include <linux/rtnetlink.h>
 #include <sys/stat.h>
 
 #include "common/log.hpp"
@@ -10,14 +11,22 @@
 namespace ptun::netcfg {
 namespace {
 
-std::string journal_path(const config::ClientConfig& cfg) { return cfg.state_dir + "/" + kJournalName; }
+// The client's journal and what it may hold: the files, tables and link this config makes ptun
+// touch (journal.hpp: a replay refuses anything else).
+Journal client_journal(const config::ClientConfig& cfg) {
+  JournalPolicy p;
+  p.files = {kResolvConf};
+  p.tables = {RT_TABLE_MAIN, cfg.tunnel.table};
+  p.interface = cfg.tunnel.interface;
+  return Journal(cfg.state_dir + "/" + kJournalName, std::move(p));
+}
 
 bool is_killswitch(const Change& c) { return c.kind == Change::Kind::nft_table && c.name == kNftTable; }
 
 }  // namespace
 
 ClientHost::ClientHost(core::Loop& loop, netlink::Rtnl& rtnl, const config::ClientConfig& cfg, const Endpoint& server)
-    : loop_(loop), rtnl_(rtnl), cfg_(cfg), server_(server), ops_(rtnl), host_(ops_, Journal(journal_path(cfg))) {}
+    : loop_(loop), rtnl_(rtnl), cfg_(cfg), server_(server), ops_(rtnl), host_(ops_, client_journal(cfg)) {}
 
 ClientHost::~ClientHost() { forwarder_.reset(); }
 
@@ -155,7 +164,7 @@ Result<size_t> cleanup(const config::ClientConfig& cfg) {
   auto rtnl = netlink::Rtnl::open();
   if (!rtnl) return rtnl.error();
   SystemOps ops(**rtnl);
-  HostConfig host(ops, Journal(journal_path(cfg)));
+  HostConfig host(ops, client_journal(cfg));
   return host.recover();
 }
 

@@ -133,7 +133,7 @@ void HostConfig::undo_all(const std::function<bool(const Change&)>& keep) {
 
 Result<size_t> HostConfig::recover(const std::function<bool(const Change&)>& keep) {
   auto old = journal_.load();
-  if (!old) return Error(old.error().code, journal_.path() + ": " + old.error().message);
+  if (!old) return old.error();   // the journal's errors name its path
   size_t undone = 0;
   std::vector<Change> kept;
   for (auto it = old->rbegin(); it != old->rend(); ++it) {

@@ -1,7 +1,10 @@
 #include "netcfg/journal.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <algorithm>
 
 #include <cerrno>
 #include <cstdio>
@@ -202,68 +205,255 @@ std::string encode_journal(const std::vector<Change>& changes) {
   return s;
 }
 
-Result<std::vector<Change>> decode_journal(std::string_view text) {
-  std::vector<Change> out;
-  if (text.empty()) return out;
+namespace {
+
+// A journal's text, parsed: the live changes with their encoded lines and the offsets where those
+// lines end, the offset below which a truncation would cut into the last committed block
+// (`floor`), and where the valid text ends (a torn line or uncommitted block after it is dropped).
+struct Parsed {
+  std::vector<Change> changes;
+  std::vector<std::pair<std::string, off_t>> lines;
+  size_t block_count = 0;
+  off_t floor = 0;
+  off_t valid_end = 0;
+  bool header = false;
+};
+
+Result<Parsed> parse(std::string_view text) {
+  Parsed p;
+  if (text.empty()) return p;
   size_t nl = text.find('\n');
   if (nl == std::string_view::npos || text.substr(0, nl) != kHeader)
     return Error(Errc::invalid_argument, "not a ptun journal (bad header)");
-  text.remove_prefix(nl + 1);
-  while (!text.empty()) {
-    nl = text.find('\n');
-    if (nl == std::string_view::npos) break;   // torn last append: its change never started
-    auto c = decode_change(text.substr(0, nl));
+  p.header = true;
+  p.floor = p.valid_end = off_t(nl + 1);
+  std::optional<Parsed> block;
+  size_t off = nl + 1;
+  while (off < text.size()) {
+    nl = text.find('\n', off);
+    if (nl == std::string_view::npos) break;  // torn last append: its change never started
+    std::string_view line = text.substr(off, nl - off);
+    const off_t end = off_t(nl + 1);
+    off = nl + 1;
+    if (line == "begin") {
+      if (block) return bad(line);
+      block.emplace();
+      continue;
+    }
+    if (line == "commit") {
+      if (!block) return bad(line);
+      p.changes = std::move(block->changes);
+      p.lines = std::move(block->lines);
+      p.block_count = p.changes.size();
+      p.floor = p.valid_end = end;
+      block.reset();
+      continue;
+    }
+    auto c = decode_change(line);
     if (!c) return c.error();
-    out.push_back(std::move(*c));
-    text.remove_prefix(nl + 1);
+    Parsed& into = block ? *block : p;
+    into.changes.push_back(std::move(*c));
+    into.lines.emplace_back(std::string(line), end);
+    if (!block) p.valid_end = end;
   }
-  return out;
+  return p;  // an uncommitted block (a crash while appending it) is ignored
 }
 
-Result<std::vector<Change>> Journal::load() const {
-  int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+}  // namespace
+
+Result<std::vector<Change>> decode_journal(std::string_view text) {
+  auto p = parse(text);
+  if (!p) return p.error();
+  return std::move(p->changes);
+}
+
+bool is_ptun_nft_name(std::string_view name) {
+  if (name.size() < 4 || name.size() > 31 || name.substr(0, 4) != "ptun") return false;
+  for (char c : name.substr(4))
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) return false;
+  return true;
+}
+
+Result<void> check_change(const Change& c, const JournalPolicy& p) {
+  if (!p.restricted()) return {};
+  auto refuse = [&](const std::string& why) {
+    return Error(Errc::auth, "journal entry '" + encode_change(c).substr(0, 120) + "' refused: " + why);
+  };
+  auto own_table = [&](uint32_t t) {
+    return std::find(p.tables.begin(), p.tables.end(), t) != p.tables.end();
+  };
+  switch (c.kind) {
+    case Change::Kind::route:
+      if (!own_table(c.route.table)) return refuse("not one of ptun's routing tables");
+      if (c.route.protocol != 0 && c.route.protocol != netlink::kPtunRouteProto)
+        return refuse("not ptun's route protocol");
+      return {};
+    case Change::Kind::rule:
+      if (!own_table(c.rule.table)) return refuse("not one of ptun's routing tables");
+      if (c.rule.protocol != 0 && c.rule.protocol != netlink::kPtunRouteProto)
+        return refuse("not ptun's rule protocol");
+      return {};
+    case Change::Kind::nft_table:
+      if (!is_ptun_nft_name(c.name)) return refuse("not a ptun nftables table name");
+      return {};
+    case Change::Kind::file:
+      if (std::find(p.files.begin(), p.files.end(), c.path) == p.files.end())
+        return refuse("not a file ptun manages");
+      return {};
+    case Change::Kind::resolved_link:
+      if (c.name != p.interface) return refuse("not ptun's interface");
+      return {};
+  }
+  return refuse("unknown kind");
+}
+
+Journal::Journal(Journal&& o) noexcept
+    : path_(std::move(o.path_)), policy_(std::move(o.policy_)), fd_(o.fd_), lines_(std::move(o.lines_)),
+      live_start_(o.live_start_), block_count_(o.block_count_), changes_(std::move(o.changes_)),
+      has_header_(o.has_header_) {
+  o.fd_ = -1;
+}
+
+Journal::~Journal() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+namespace {
+
+// Owner and mode checks: a journal root replays must be writable by nobody but its owner.
+Result<void> check_owner(const struct stat& st, const std::string& what) {
+  if (st.st_uid != ::geteuid())
+    return Error(Errc::auth, what + " is owned by uid " + std::to_string(st.st_uid) + ", not " +
+                                 std::to_string(::geteuid()) + ": refusing to trust the journal (chown it or remove it)");
+  if (st.st_mode & (S_IWGRP | S_IWOTH))
+    return Error(Errc::auth, what + " is writable by group or others: refusing to trust the journal");
+  return {};
+}
+
+}  // namespace
+
+Result<void> Journal::open() {
+  if (fd_ >= 0) return {};
+  auto slash = path_.rfind('/');
+  std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path_.substr(0, slash);
+  struct stat dst;
+  if (::lstat(dir.c_str(), &dst) < 0) return Error::from_errno("journal directory " + dir, errno);
+  if (!S_ISDIR(dst.st_mode)) return Error(Errc::auth, "journal directory " + dir + " is not a directory");
+  if (auto r = check_owner(dst, "journal directory " + dir); !r) return r;
+  int fd = ::open(path_.c_str(), O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) {
-    if (errno == ENOENT) return std::vector<Change>{};
+    if (errno == ELOOP) return Error(Errc::auth, "journal " + path_ + " is a symbolic link: refusing it");
     return Error::from_errno("open " + path_, errno);
   }
+  struct stat st;
+  if (::fstat(fd, &st) < 0) {
+    int err = errno;
+    ::close(fd);
+    return Error::from_errno("fstat " + path_, err);
+  }
+  Result<void> ok = S_ISREG(st.st_mode) ? check_owner(st, "journal " + path_)
+                                        : Error(Errc::auth, "journal " + path_ + " is not a regular file");
   std::string text;
-  char buf[4096];
-  ssize_t n;
-  while ((n = ::read(fd, buf, sizeof buf)) > 0 && text.size() < (64u << 20)) text.append(buf, size_t(n));
-  ::close(fd);
-  if (n < 0) return Error::from_errno("read " + path_, errno);
-  return decode_journal(text);
+  if (ok) {
+    char buf[4096];
+    ssize_t n;
+    off_t at = 0;
+    while ((n = ::pread(fd, buf, sizeof buf, at)) > 0 && text.size() < (64u << 20)) {
+      text.append(buf, size_t(n));
+      at += n;
+    }
+    if (n < 0) ok = Error::from_errno("read " + path_, errno);
+  }
+  if (!ok) {
+    ::close(fd);
+    return ok;
+  }
+  auto p = parse(text);
+  if (!p) {
+    ::close(fd);
+    return Error(p.error().code, path_ + ": " + p.error().message);
+  }
+  // Drop a torn tail now, so that later appends do not glue onto it.
+  if (off_t(text.size()) > p->valid_end && ::ftruncate(fd, p->valid_end) < 0) {
+    int err = errno;
+    ::close(fd);
+    return Error::from_errno("ftruncate " + path_, err);
+  }
+  // The file may have just been created: make its directory entry durable (we may no longer be
+  // able to open the directory once privileges are dropped).
+  if (auto r = fsync_dir(path_); !r) {
+    ::close(fd);
+    return r;
+  }
+  fd_ = fd;
+  changes_ = std::move(p->changes);
+  lines_ = std::move(p->lines);
+  block_count_ = p->block_count;
+  live_start_ = p->floor;
+  has_header_ = p->header;
+  return {};
+}
+
+Result<std::vector<Change>> Journal::load() {
+  if (auto r = open(); !r) return r.error();
+  for (const auto& c : changes_)
+    if (auto r = check_change(c, policy_); !r) return Error(r.error().code, path_ + ": " + r.error().message);
+  return changes_;
 }
 
 Result<void> Journal::append(const Change& c) {
-  int fd = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0) return Error::from_errno("open " + path_, errno);
-  off_t end = ::lseek(fd, 0, SEEK_END);
-  std::string s = (end == 0 ? std::string(kHeader) + "\n" : std::string()) + encode_change(c) + "\n";
-  auto w = write_all(fd, s);
-  int rc = w ? ::fsync(fd) : 0;
-  int err = errno;
-  ::close(fd);
-  if (!w) return Error(Errc::io, "journal " + path_ + ": " + w.error().message);
-  if (rc < 0) return Error::from_errno("fsync " + path_, err);
-  if (end == 0) return fsync_dir(path_);
+  if (auto r = open(); !r) return r;
+  std::string line = encode_change(c);
+  std::string s = (has_header_ ? std::string() : std::string(kHeader) + "\n") + line + "\n";
+  off_t end = ::lseek(fd_, 0, SEEK_END);
+  if (end < 0) return Error::from_errno("lseek " + path_, errno);
+  if (auto w = write_all(fd_, s); !w) return Error(Errc::io, "journal " + path_ + ": " + w.error().message);
+  if (::fsync(fd_) < 0) return Error::from_errno("fsync " + path_, errno);
+  if (!has_header_) {
+    live_start_ = off_t(kHeader.size() + 1);
+    has_header_ = true;
+  }
+  changes_.push_back(c);
+  lines_.emplace_back(std::move(line), end + off_t(s.size()));
   return {};
 }
 
 Result<void> Journal::rewrite(const std::vector<Change>& changes) {
-  if (changes.empty()) {
-    if (::unlink(path_.c_str()) < 0 && errno != ENOENT) return Error::from_errno("unlink " + path_, errno);
-    return fsync_dir(path_);
+  if (auto r = open(); !r) return r;
+  // The usual case: a rollback to what the file already starts with, done by one ftruncate.
+  size_t k = changes.size();
+  bool prefix = k <= changes_.size() && k >= block_count_ &&
+                std::equal(changes.begin(), changes.end(), changes_.begin());
+  if (prefix) {
+    off_t to = k == 0 && block_count_ == 0 ? 0 : k == block_count_ ? live_start_ : lines_[k - 1].second;
+    if (::ftruncate(fd_, to) < 0) return Error::from_errno("ftruncate " + path_, errno);
+    if (::fsync(fd_) < 0) return Error::from_errno("fsync " + path_, errno);
+    changes_.resize(k);
+    lines_.resize(k);
+    if (to == 0) has_header_ = false;
+    return {};
   }
-  std::string tmp = path_ + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return Error::from_errno("open " + tmp, errno);
-  auto w = write_all(fd, encode_journal(changes));
-  int rc = w ? ::fsync(fd) : 0;
-  ::close(fd);
-  if (!w || rc < 0) return Error(Errc::io, "writing " + tmp);
-  if (::rename(tmp.c_str(), path_.c_str()) < 0) return Error::from_errno("rename " + tmp, errno);
-  return fsync_dir(path_);
+  // Anything else is appended as one block that replaces what precedes it once its commit is on
+  // disk; the process may no longer be allowed to create a temporary file next to the journal.
+  off_t end = ::lseek(fd_, 0, SEEK_END);
+  if (end < 0) return Error::from_errno("lseek " + path_, errno);
+  std::string s = has_header_ ? std::string() : std::string(kHeader) + "\n";
+  s += "begin\n";
+  std::vector<std::pair<std::string, off_t>> lines;
+  for (const auto& c : changes) {
+    std::string line = encode_change(c);
+    s += line + "\n";
+    lines.emplace_back(std::move(line), end + off_t(s.size()));
+  }
+  s += "commit\n";
+  if (auto w = write_all(fd_, s); !w) return Error(Errc::io, "journal " + path_ + ": " + w.error().message);
+  if (::fsync(fd_) < 0) return Error::from_errno("fsync " + path_, errno);
+  has_header_ = true;
+  changes_ = changes;
+  lines_ = std::move(lines);
+  block_count_ = changes.size();
+  live_start_ = end + off_t(s.size());
+  return {};
 }
 
 }  // namespace ptun::netcfg

@@ -7,7 +7,19 @@
 //
 // Format: one entry per line, fields separated by single spaces, every field percent-encoded
 // (so file contents, paths and names survive byte for byte). First line "ptun-netcfg-journal 1".
+// A "begin" line, entries and a "commit" line replace everything before them (how a process that
+// may no longer create files rewrites the journal: by appending); a block without its commit (a
+// crash while appending it) is ignored.
+//
+// Trust: the journal is replayed as root (the next start, `ptun cleanup`), so it must not be a
+// way for an unprivileged process to make root write files or run nft scripts. The file lives in
+// a root-owned state_dir that is never handed to the configured `user`; it is opened once, as
+// root and with O_NOFOLLOW, before privileges are dropped, and written through that descriptor
+// afterwards. A journal or directory that another uid owns or may write is refused, and every
+// entry must be something ptun itself writes (JournalPolicy) or the whole journal is refused.
 #pragma once
+#include <sys/types.h>
+
 #include <optional>
 #include <string>
 #include <string_view>
@@ -38,21 +50,55 @@ Result<Change> decode_change(std::string_view line);
 Result<std::vector<Change>> decode_journal(std::string_view text);
 std::string encode_journal(const std::vector<Change>& changes);
 
-// The journal file. Not thread-safe.
+// What ptun itself journals, so what a replay may undo: restores of the files it manages, nft
+// tables with ptun's names, routes and rules of its own tables (they carry ptun's route protocol
+// on delete, netlink/rtnl_types.hpp), resolved state of its own interface. Empty lists mean "no
+// restriction" (unit tests of the codec only).
+struct JournalPolicy {
+  std::vector<std::string> files;
+  std::vector<uint32_t> tables;
+  std::string interface;
+  bool restricted() const { return !files.empty() || !tables.empty() || !interface.empty(); }
+};
+// Errc::auth naming the entry when `c` is not something ptun journals under `p`.
+Result<void> check_change(const Change& c, const JournalPolicy& p);
+// ptun's nftables table names: "ptun" then up to 27 of [a-z0-9_] (no spaces, quotes or ';').
+bool is_ptun_nft_name(std::string_view name);
+
+// The journal file. Not thread-safe. Holds its descriptor from the first use (open()) to the end.
 class Journal {
  public:
-  explicit Journal(std::string path) : path_(std::move(path)) {}
+  explicit Journal(std::string path, JournalPolicy policy = {})
+      : path_(std::move(path)), policy_(std::move(policy)) {}
+  Journal(Journal&& o) noexcept;
+  Journal& operator=(Journal&&) = delete;
+  Journal(const Journal&) = delete;
+  ~Journal();
   const std::string& path() const { return path_; }
-  // The changes a previous run left (empty if there is no journal). Errc::io, invalid_argument.
-  Result<std::vector<Change>> load() const;
+  // Opens (creating) the file with O_NOFOLLOW. Errc::auth when the file is not a regular file
+  // owned by this process's effective uid, or group/other-writable, or its directory is not owned
+  // by this uid or is group/other-writable. Idempotent; the other calls open on first use.
+  Result<void> open();
+  // The changes a previous run left (empty if there is none), each checked against the policy.
+  // Errc::io, invalid_argument (malformed), auth (see open(), or an entry ptun never writes).
+  Result<std::vector<Change>> load();
   // Appends one change and fsyncs the file (and its directory when created). Errc::io.
   Result<void> append(const Change& c);
-  // Replaces the journal with `changes` atomically (temp file, fsync, rename); removes the file
-  // when `changes` is empty. Errc::io.
+  // Makes the journal hold exactly `changes`: a truncation when they are what the file starts
+  // with (the usual rollback), else an appended begin/commit block. Errc::io.
   Result<void> rewrite(const std::vector<Change>& changes);
 
  private:
   std::string path_;
+  JournalPolicy policy_;
+  int fd_ = -1;
+  // The live entries as encoded, each with the file offset where its line ends, and the offset
+  // a truncation may not go below (after the last commit, or the header).
+  std::vector<std::pair<std::string, off_t>> lines_;
+  off_t live_start_ = 0;
+  size_t block_count_ = 0;        // live entries inside the last committed block
+  std::vector<Change> changes_;   // the live entries, decoded
+  bool has_header_ = false;
 };
 
 }  // namespace ptun::netcfg

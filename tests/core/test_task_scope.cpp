@@ -31,9 +31,11 @@ TEST_CASE("TaskScope runs spawned tasks and join waits for all of them", "[core]
   std::vector<int> order;
   auto main = [](Loop& loop, std::vector<int>* order) -> Task<size_t> {
     TaskScope scope(loop);
-    scope.spawn(sleeper(loop, 30, 3, order, {}, nullptr));
-    scope.spawn(sleeper(loop, 10, 1, order, {}, nullptr));
-    scope.spawn(sleeper(loop, 20, 2, order, {}, nullptr));
+    // 100 ms apart: the sleepers start in loop iterations of their own, and on a loaded machine
+    // (a compile beside the tests) an iteration can stall for tens of milliseconds.
+    scope.spawn(sleeper(loop, 220, 3, order, {}, nullptr));
+    scope.spawn(sleeper(loop, 20, 1, order, {}, nullptr));
+    scope.spawn(sleeper(loop, 120, 2, order, {}, nullptr));
     size_t started = scope.active();
     co_await scope.join();
     CHECK(scope.active() == 0);
