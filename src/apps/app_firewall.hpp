@@ -33,10 +33,8 @@
 
 namespace ptun::apps {
 
-inline constexpr const char* kNftAppsTable = "ptun_apps";
-
 struct FirewallSpec {
-  std::string table = kNftAppsTable;
+  std::string table;         // per instance: netcfg::instance_nft_table(ifname, "apps")
   std::string tun_iface;
   uint32_t fwmark = 0;       // ptun's own mark: "route like ptun's own datagrams"
   uint32_t ct_mark = 0;      // marks bypassing connections (replies, masquerade, block)
@@ -49,6 +47,6 @@ struct FirewallSpec {
 Result<std::string> firewall_script(const RuleSet& rules, const FirewallSpec& spec);
 // Removes the table ("delete table"); harmless text if it is absent is not possible in nft 1.0,
 // so the caller ignores that error.
-std::string firewall_remove_script(const std::string& table = kNftAppsTable);
+std::string firewall_remove_script(const std::string& table);
 
 }  // namespace ptun::apps

@@ -155,6 +155,7 @@ class Client final : public proto::ClientSession::Callbacks {
   std::unique_ptr<core::Timer> timer_;
   std::unique_ptr<netlink::Rtnl> rtnl_;
   std::unique_ptr<control::ControlServer> control_;
+  std::string apps_table() const;   // this instance's per-app nftables table
   std::unique_ptr<netcfg::ClientHost> host_;   // routes, DNS, kill switch (client_netcfg.cpp)
   std::string settings_error_;                  // why the last pushed settings were refused
   bool user_down_ = false;                      // `ptun down`: always_on lets go of the kill switch

@@ -11,6 +11,7 @@
 #include "apps/app_firewall.hpp"
 #include "apps/nft_exec.hpp"
 #include "client/client.hpp"
+#include "netcfg/firewall.hpp"
 #include "metrics/exposition.hpp"
 
 namespace ptun::client {
@@ -20,10 +21,12 @@ constexpr const char* kSrcValidMark = "net/ipv4/conf/all/src_valid_mark";
 constexpr uint64_t kExpireEveryMs = 1000;
 }  // namespace
 
+std::string Client::apps_table() const { return netcfg::instance_nft_table(cfg_.tunnel.interface, "apps"); }
+
 Result<void> Client::setup_flows() {
   app_rules_ = apps::RuleSet(cfg_.app_rules);
   // A per-app table left by a crashed run goes now, whatever this run's config says.
-  if (!stack_ && !app_rules_.empty()) (void)apps::run_nft(apps::firewall_remove_script());
+  if (!stack_ && !app_rules_.empty()) (void)apps::run_nft(apps::firewall_remove_script(apps_table()));
   if (!cfg_.flows.classify) return {};
   flows_ = std::make_unique<flow::FlowTable>(cfg_.flows.max_flows);
   auto diag = apps::SockDiag::open();
@@ -67,6 +70,7 @@ Result<void> Client::apply_app_rules() {
   for (const auto& a : applied_addrs_) local_addrs_.push_back(a.addr);
   if (app_rules_.empty() || stack_) return {};
   apps::FirewallSpec spec;
+  spec.table = apps_table();
   spec.tun_iface = cfg_.tunnel.interface;
   spec.fwmark = cfg_.tunnel.fwmark;
   spec.ct_mark = cfg_.tunnel.fwmark ^ 0x70740000u;   // distinct from the fwmark, stable across runs
@@ -100,7 +104,7 @@ Result<void> Client::apply_app_rules() {
 
 void Client::remove_app_rules() {
   if (app_fw_installed_) {
-    if (auto r = apps::run_nft(apps::firewall_remove_script()); !r)
+    if (auto r = apps::run_nft(apps::firewall_remove_script(apps_table())); !r)
       LOG_WARN("client: removing per-app rules: %s", r.error().message.c_str());
     app_fw_installed_ = false;
   }

@@ -181,6 +181,10 @@ Result<nlohmann::json> Client::reload() {
     }
     if (ep.addr.is_v4() != server_ep_.addr.is_v4())
       return Error(Errc::unsupported, "reload refused: the server's address family changed (needs a restart)");
+    // Last, as it changes the host: a kill switch must let the new server through.
+    if (host_)
+      if (auto r = host_->update_server(ep); !r)
+        return Error(r.error().code, "reload refused, running config kept: kill switch: " + r.error().message);
     changed.push_back("server/credentials");
   }
   bool host_settings = n.routes != cfg_.routes || n.dns != cfg_.dns || n.tunnel.mtu != cfg_.tunnel.mtu;

@@ -21,12 +21,15 @@ Journal client_journal(const config::ClientConfig& cfg) {
   return Journal(cfg.state_dir + "/" + kJournalName, std::move(p));
 }
 
-bool is_killswitch(const Change& c) { return c.kind == Change::Kind::nft_table && c.name == kNftTable; }
+bool is_table(const Change& c, const std::string& table) {
+  return c.kind == Change::Kind::nft_table && c.name == table;
+}
 
 }  // namespace
 
 ClientHost::ClientHost(core::Loop& loop, netlink::Rtnl& rtnl, const config::ClientConfig& cfg, const Endpoint& server)
-    : loop_(loop), rtnl_(rtnl), cfg_(cfg), server_(server), ops_(rtnl), host_(ops_, client_journal(cfg)) {}
+    : loop_(loop), rtnl_(rtnl), cfg_(cfg), server_(server), nft_table_(instance_nft_table(cfg.tunnel.interface)),
+      ops_(rtnl), host_(ops_, client_journal(cfg)) {}
 
 ClientHost::~ClientHost() { forwarder_.reset(); }
 
@@ -38,7 +41,8 @@ Result<std::unique_ptr<ClientHost>> ClientHost::open(core::Loop& loop, netlink::
   // A kill switch left by a previous run stays in place when this run installs one again: the
   // new ruleset replaces it atomically, so there is no window without rules across the restart.
   bool ks = cfg.protocol.include_all_networks;
-  auto undone = h->host_.recover([ks](const Change& c) { return ks && is_killswitch(c); });
+  const std::string table = h->nft_table_;
+  auto undone = h->host_.recover([ks, &table](const Change& c) { return ks && is_table(c, table); });
   if (!undone) return undone.error();
   if (*undone) LOG_WARN("netcfg: restored %zu host change(s) left by a previous run", *undone);
   if (ks) {
@@ -50,6 +54,7 @@ Result<std::unique_ptr<ClientHost>> ClientHost::open(core::Loop& loop, netlink::
 
 Result<void> ClientHost::install_kill_switch() {
   KillSwitchSpec ks;
+  ks.table = nft_table_;
   ks.tun_iface = cfg_.tunnel.interface;
   ks.fwmark = cfg_.tunnel.fwmark;
   ks.server = server_;
@@ -59,9 +64,22 @@ Result<void> ClientHost::install_kill_switch() {
     for (const auto& n : connected_networks(*addrs, 0))
       if (is_private_or_link_local(n)) ks.local_networks.push_back(n);
   }
-  if (auto r = host_.set_nft_table(kNftTable, killswitch_script(ks)); !r) return r;
+  if (auto r = host_.set_nft_table(nft_table_, killswitch_script(ks)); !r) return r;
   kill_switch_ = true;
-  LOG_INFO("netcfg: kill switch on (nftables table inet %s)", kNftTable);
+  LOG_INFO("netcfg: kill switch on (nftables table inet %s)", nft_table_.c_str());
+  return {};
+}
+
+Result<void> ClientHost::update_server(const Endpoint& server) {
+  if (server == server_) return {};
+  Endpoint old = server_;
+  server_ = server;
+  if (kill_switch_) {
+    if (auto r = install_kill_switch(); !r) {
+      server_ = old;
+      return r;
+    }
+  }
   return {};
 }
 
@@ -94,7 +112,7 @@ Result<void> ClientHost::apply(const proto::NetworkSettings& s, int tun_ifindex)
   for (const auto& r : plan->routes.rules)
     if (auto res = host_.add_rule(r); !res) return fail(res.error());
   if (plan->enforce_nft)
-    if (auto res = host_.set_nft_table(kNftTable, *plan->enforce_nft); !res) return fail(res.error());
+    if (auto res = host_.set_nft_table(nft_table_, *plan->enforce_nft); !res) return fail(res.error());
   if (auto res = apply_dns(plan->dns); !res) return fail(res.error());
   applied_ = std::move(*plan);
   return {};
@@ -155,7 +173,7 @@ void ClientHost::shutdown(bool user_down) {
   forwarder_.reset();
   applied_.reset();
   bool keep = cfg_.protocol.always_on && cfg_.protocol.include_all_networks && !user_down;
-  host_.undo_all([keep](const Change& c) { return keep && is_killswitch(c); });
+  host_.undo_all([keep, this](const Change& c) { return keep && is_table(c, nft_table_); });
   if (keep) LOG_WARN("netcfg: always_on: the kill switch stays until `ptun down` or `ptun cleanup`");
   kill_switch_ = keep;
 }

@@ -38,7 +38,13 @@ class ClientHost {
   Result<void> engage();
   void shutdown(bool user_down);
 
+  // The server moved (reload): the kill switch, if on, is replaced atomically so that it lets the
+  // new endpoint through (and no longer the old one); later settings route around the tunnel to
+  // it. On error nothing changed.
+  Result<void> update_server(const Endpoint& server);
+
   bool kill_switch() const { return kill_switch_; }
+  const std::string& nft_table() const { return nft_table_; }
   const HostPlan* applied() const { return applied_ ? &*applied_ : nullptr; }
   const char* dns_backend() const { return dns_backend_; }
   const DnsForwarder* forwarder() const { return forwarder_.get(); }
@@ -52,6 +58,7 @@ class ClientHost {
   netlink::Rtnl& rtnl_;
   const config::ClientConfig& cfg_;
   Endpoint server_;
+  std::string nft_table_;   // this instance's kill switch / enforce_routes table
   SystemOps ops_;
   HostConfig host_;
   size_t base_ = 0;   // checkpoint after open(): the kill switch

@@ -73,6 +73,7 @@ Result<HostPlan> plan_host(const proto::NetworkSettings& s, const config::Client
   plan.dns = std::move(*dns);
   if (cfg.protocol.enforce_routes && !cfg.protocol.include_all_networks) {
     EnforceSpec e;
+    e.table = instance_nft_table(cfg.tunnel.interface);
     e.tun_iface = cfg.tunnel.interface;
     e.fwmark = cfg.tunnel.fwmark;
     for (const auto& r : plan.routes.routes) {

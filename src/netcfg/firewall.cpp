@@ -38,6 +38,27 @@ bool valid_ifname(const std::string& n) {
   return true;
 }
 
+std::string instance_nft_table(const std::string& ifname, const std::string& suffix) {
+  std::string out = "ptun_";
+  bool changed = false;
+  for (char c : ifname) {
+    char m = c;
+    if (c >= 'A' && c <= 'Z') m = char(c - 'A' + 'a');
+    else if (c == '.' || c == '-') m = '_';
+    changed |= m != c;
+    out += m;
+  }
+  if (changed) {
+    uint32_t h = 2166136261u;   // FNV-1a
+    for (char c : ifname) h = (h ^ uint8_t(c)) * 16777619u;
+    char hex[8];
+    std::snprintf(hex, sizeof hex, "_%04x", unsigned(h & 0xffff));
+    out += hex;
+  }
+  if (!suffix.empty()) out += "_" + suffix;
+  return out;
+}
+
 std::string delete_table_script(const std::string& table) { return "delete table inet " + table + "\n"; }
 
 std::string killswitch_script(const KillSwitchSpec& s) {

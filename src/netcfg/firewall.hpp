@@ -21,10 +21,15 @@
 
 namespace ptun::netcfg {
 
-inline constexpr const char* kNftTable = "ptun";
+// The nftables table of one client instance, named after its TUN interface so that two clients
+// on one host (ptun0, ptun1) never share a table: "ptun_" + the name, lowercased, with '.' and
+// '-' as '_' and, when that changed anything, 4 hex digits of a hash of the original (ptun-0 and
+// ptun_0 stay apart). `suffix` ("apps") names a second table of the same instance. The result is
+// always a valid ptun table name (journal.hpp: is_ptun_nft_name). `ifname` must be valid_ifname.
+std::string instance_nft_table(const std::string& ifname, const std::string& suffix = "");
 
 struct KillSwitchSpec {
-  std::string table = kNftTable;
+  std::string table;
   std::string tun_iface;
   uint32_t fwmark = 0;
   Endpoint server;
@@ -32,7 +37,7 @@ struct KillSwitchSpec {
 };
 
 struct EnforceSpec {
-  std::string table = kNftTable;
+  std::string table;
   std::string tun_iface;
   uint32_t fwmark = 0;
   std::vector<Cidr> included, excluded, connected;   // connected: host routes that keep precedence

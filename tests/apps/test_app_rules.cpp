@@ -93,6 +93,7 @@ TEST_CASE("cgroup v2 mount from mountinfo: plain and hybrid systems, none", "[ap
 
 TEST_CASE("the nftables script for each mode", "[apps]") {
   FirewallSpec spec;
+  spec.table = "ptun_apps";
   spec.tun_iface = "ptun0";
   spec.fwmark = 0x7074;
   spec.ct_mark = 0x70740001;
@@ -123,7 +124,7 @@ TEST_CASE("the nftables script for each mode", "[apps]") {
   spec.cgroup2.reset();
   CHECK(firewall_script(only, spec).error().code == Errc::unsupported);
   CHECK(firewall_script(except, spec).ok());   // uid rules need no cgroup hierarchy
-  CHECK(firewall_remove_script() == "add table inet ptun_apps\ndelete table inet ptun_apps\n");
+  CHECK(firewall_remove_script("ptun_apps") == "add table inet ptun_apps\ndelete table inet ptun_apps\n");
 }
 
 TEST_CASE("registry interns owners and stays bounded", "[apps]") {

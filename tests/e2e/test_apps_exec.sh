@@ -36,7 +36,7 @@ cp "$here/apps_probe.py" "$E2E_DIR/probe.py"; chmod 644 "$E2E_DIR/probe.py"
 withcg='mount -t cgroup2 none /sys/fs/cgroup && exec "$@"'
 e2e_up
 e2e_start client c1 sh -c "$withcg" sh
-table=$(in_ns c1 nft list table inet ptun_apps)   # (no pipe into grep -q: pipefail + SIGPIPE)
+table=$(in_ns c1 nft list table inet ptun_ptun0_apps)   # (no pipe into grep -q: pipefail + SIGPIPE)
 [[ "$table" == *"socket cgroupv2 level 2 "* ]] || e2e_fail "no cgroup match in the per-app table: $table"
 e2e_bg srv listener python3 "$E2E_DIR/probe.py" serve 198.19.1.1 7000 "$E2E_DIR/seen" 30 >/dev/null
 e2e_listening srv tcp 7000

@@ -42,7 +42,7 @@ e2e_apps_as c1 1002 "$beta" "$E2E_DIR/probe.py" connect 198.19.1.1 7000 beta 0 3
 cat "$E2E_DIR/seen" >&2
 grep -Eq '^10\.99\.0\.[0-9]+ alpha$' "$E2E_DIR/seen" || e2e_fail "alpha did not arrive through the tunnel"
 grep -q ' beta$' "$E2E_DIR/seen" && e2e_fail "beta leaked to the server"
-blocked=$(in_ns c1 nft list counter inet ptun_apps blocked)
+blocked=$(in_ns c1 nft list counter inet ptun_ptun0_apps blocked)
 [[ "$blocked" =~ packets\ [1-9] ]] || e2e_fail "blocked counter is zero: $blocked"
 e2e_log "alpha through the tunnel; beta blocked and counted, not leaked"
 exit 0

@@ -37,7 +37,7 @@ cp "$here/apps_probe.py" "$E2E_DIR/probe.py"; chmod 644 "$E2E_DIR/probe.py"
 e2e_up
 e2e_start client c1 ${E2E_WRAP:-}
 cpid=$E2E_PID
-in_ns c1 nft list table inet ptun_apps >/dev/null || e2e_fail "per-app nftables table missing"
+in_ns c1 nft list table inet ptun_ptun0_apps >/dev/null || e2e_fail "per-app nftables table missing"
 e2e_log "connected, per-app rules installed"
 
 e2e_bg srv listener python3 "$E2E_DIR/probe.py" serve 198.19.1.1 7000 "$E2E_DIR/seen" 40 >/dev/null
@@ -91,9 +91,9 @@ metrics=$(in_ns c1 python3 -c 'import urllib.request; print(urllib.request.urlop
 e2e_log "per-app totals in status and metrics"
 
 "$E2E_PTUN" down -s "$E2E_DIR/run/c1.sock" >/dev/null || e2e_fail "ptun down"
-e2e_wait_for 5 sh -c "! ip netns exec $(ns c1) nft list table inet ptun_apps" || e2e_fail "nftables table left after ptun down"
+e2e_wait_for 5 sh -c "! ip netns exec $(ns c1) nft list table inet ptun_ptun0_apps" || e2e_fail "nftables table left after ptun down"
 "$E2E_PTUN" stop -s "$E2E_DIR/run/c1.sock" >/dev/null || e2e_fail "ptun stop"
 e2e_wait_exit "$cpid" 3 || e2e_fail "client did not exit"
-in_ns c1 nft list table inet ptun_apps >/dev/null 2>&1 && e2e_fail "nftables table left behind"
+in_ns c1 nft list table inet ptun_ptun0_apps >/dev/null 2>&1 && e2e_fail "nftables table left behind"
 e2e_log "ptun down removed the per-app rules; client stopped"
 exit 0

@@ -39,7 +39,7 @@ e2e_wait_for 5 has -q listening "$E2E_DIR/tcpdump.log" || e2e_fail "tcpdump did 
 # The client first, with the server down: it installs the kill switch and keeps connecting.
 E2E_READY=answers e2e_start client c1
 cpid=$E2E_PID
-e2e_wait_for 5 in_ns c1 nft list table inet ptun || e2e_fail "no kill switch"
+e2e_wait_for 5 in_ns c1 nft list table inet ptun_ptun0 || e2e_fail "no kill switch"
 
 # Senders: a steady stream of every kind, bounded in time (40 s) and stopped explicitly.
 cat >"$E2E_DIR/senders.py" <<'PY'
@@ -93,7 +93,7 @@ e2e_wait_connected c1 20 || e2e_fail "client not connected after the link flap"
 sleep 2
 e2e_log "phase: link flap (network change)"
 e2e_stop "$cpid" || e2e_fail "client did not stop"
-in_ns c1 nft list table inet ptun >/dev/null 2>&1 || e2e_fail "always_on: the kill switch went away with the client"
+in_ns c1 nft list table inet ptun_ptun0 >/dev/null 2>&1 || e2e_fail "always_on: the kill switch went away with the client"
 sleep 2
 e2e_log "phase: client stopped (always_on keeps the kill switch)"
 
@@ -107,7 +107,7 @@ leaks=$(wc -l <"$E2E_DIR/leaks.txt")
 echo "leak test: $leaks packet(s) not to the VPN server on the underlay; $server_pkts datagrams to the server"
 [ "$server_pkts" -gt 10 ] || e2e_fail "the capture saw no tunnel traffic: it does not work"
 [ "$leaks" -eq 0 ] || { head -20 "$E2E_DIR/leaks.txt" >&2; e2e_fail "$leaks leaked packet(s)"; }
-nft_drops=$(in_ns c1 nft list table inet ptun | grep -o 'counter packets [0-9]*' | awk '{s+=$3} END {print s+0}')
+nft_drops=$(in_ns c1 nft list table inet ptun_ptun0 | grep -o 'counter packets [0-9]*' | awk '{s+=$3} END {print s+0}')
 e2e_log "kill switch dropped $nft_drops packet(s) meanwhile"
 [ "$nft_drops" -gt 0 ] || e2e_fail "the senders were not active (no drops counted)"
 

@@ -76,7 +76,7 @@ check_v4only() {
   r4 7074 | has '^default dev ptun0' || return 1
   r6 7074 | has '^unreachable default' || return 1   # no IPv6 leak when the tunnel is v4-only
   ! in_ns c1 ping -6 -c 1 -W 1 fd00:18::2 >/dev/null 2>&1 || return 1
-  in_ns c1 nft list table inet ptun | has 'policy drop'
+  in_ns c1 nft list table inet ptun_ptun0 | has 'policy drop'
 }
 run_case v4only 'included_routes = ["0.0.0.0/0"]' '[protocol]
 include_all_networks = true' check_v4only v4only
@@ -89,10 +89,10 @@ check_server_route() {
 run_case server-route 'included_routes = ["198.18.0.0/15"]' '' check_server_route
 
 check_enforce() {
-  in_ns c1 nft list table inet ptun | has 'ip daddr 10.200.0.0/16 oifname != "ptun0" counter packets 0' || return 1
+  in_ns c1 nft list table inet ptun_ptun0 | has 'ip daddr 10.200.0.0/16 oifname != "ptun0" counter packets 0' || return 1
   # an app bound to the underlay cannot reach an included route around the tunnel
   in_ns c1 ping -c 2 -i 0.2 -W 1 -I "e$$l1a" 10.200.0.5 >/dev/null 2>&1 && return 1
-  in_ns c1 nft list table inet ptun | has 'ip daddr 10.200.0.0/16 oifname != "ptun0" counter packets [1-9]' || return 1
+  in_ns c1 nft list table inet ptun_ptun0 | has 'ip daddr 10.200.0.0/16 oifname != "ptun0" counter packets [1-9]' || return 1
   in_ns c1 ip route get 10.200.0.5 | has 'dev ptun0'
 }
 run_case enforce 'included_routes = ["10.200.0.0/16"]' '[protocol]
@@ -127,7 +127,7 @@ E2E_LOG=client-kill e2e_start client c1
 cpid=$E2E_PID
 grep -q 'nameserver 10.99.0.1' "$etc/resolv.conf" || e2e_fail "kill: resolv.conf not rewritten"
 e2e_stop "$cpid" KILL || e2e_fail "kill: client survived SIGKILL"
-in_ns c1 nft list table inet ptun >/dev/null 2>&1 || e2e_fail "kill: kill switch gone after SIGKILL (fail open)"
+in_ns c1 nft list table inet ptun_ptun0 >/dev/null 2>&1 || e2e_fail "kill: kill switch gone after SIGKILL (fail open)"
 in_ns c1 "$E2E_PTUN" cleanup -c "$E2E_DIR/c1.toml" || e2e_fail "ptun cleanup"
 e2e_same_snapshot "after SIGKILL + ptun cleanup" "$E2E_DIR/snap.before" c1
 e2e_log "SIGKILL + ptun cleanup: restored exactly"
@@ -148,7 +148,7 @@ include_all_networks = true
 always_on = true'
 E2E_LOG=client-always e2e_start client c1
 e2e_stop "$E2E_PID" || e2e_fail "always_on: client did not stop"
-in_ns c1 nft list table inet ptun | has 'policy drop' || e2e_fail "always_on: kill switch gone after SIGTERM"
+in_ns c1 nft list table inet ptun_ptun0 | has 'policy drop' || e2e_fail "always_on: kill switch gone after SIGTERM"
 in_ns c1 ping -c 1 -W 1 198.18.0.2 >/dev/null 2>&1 && e2e_fail "always_on: traffic passes after stop"
 E2E_LOG=client-always2 e2e_start client c1   # it connects over its own kill switch
 cpid=$E2E_PID

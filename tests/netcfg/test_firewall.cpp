@@ -1,6 +1,11 @@
 #include <catch2/catch.hpp>
 
+#include <set>
+#include <string>
+#include <vector>
+
 #include "netcfg/firewall.hpp"
+#include "netcfg/journal.hpp"
 
 using namespace ptun;
 using namespace ptun::netcfg;
@@ -11,12 +16,13 @@ bool has(const std::string& s, const std::string& what) { return s.find(what) !=
 
 TEST_CASE("kill switch ruleset: atomic replace, drop policy, the exceptions only", "[firewall]") {
   KillSwitchSpec ks;
+  ks.table = instance_nft_table("ptun0");
   ks.tun_iface = "ptun0";
   ks.fwmark = 0x7074;
   ks.server = *Endpoint::parse("198.18.0.2:4433");
   auto s = killswitch_script(ks);
   // add + flush + full definition: one transaction replaces whatever was there.
-  CHECK(s.rfind("add table inet ptun\nflush table inet ptun\ntable inet ptun {\n", 0) == 0);
+  CHECK(s.rfind("add table inet ptun_ptun0\nflush table inet ptun_ptun0\ntable inet ptun_ptun0 {\n", 0) == 0);
   CHECK(has(s, "type filter hook output priority -10; policy drop;"));
   CHECK(has(s, "type filter hook forward priority -10; policy drop;"));
   CHECK(has(s, "oifname \"lo\" accept"));
@@ -36,6 +42,7 @@ TEST_CASE("kill switch ruleset: atomic replace, drop policy, the exceptions only
 
 TEST_CASE("enforced routes ruleset", "[firewall]") {
   EnforceSpec e;
+  e.table = instance_nft_table("ptun0");
   e.tun_iface = "ptun0";
   e.fwmark = 0x7074;
   e.included = {*Cidr::parse("10.0.0.0/8"), *Cidr::parse("fd99::/64")};
@@ -56,4 +63,22 @@ TEST_CASE("interface names safe for nft", "[firewall]") {
   CHECK_FALSE(valid_ifname(""));
   CHECK_FALSE(valid_ifname("a\"b"));
   CHECK_FALSE(valid_ifname("sixteen-chars-xx"));
+}
+
+TEST_CASE("nftables tables are named per instance, always valid and distinct", "[firewall]") {
+  CHECK(instance_nft_table("ptun0") == "ptun_ptun0");
+  CHECK(instance_nft_table("ptun0", "apps") == "ptun_ptun0_apps");
+  CHECK(instance_nft_table("wg_1") == "ptun_wg_1");
+  // Names that had to change carry a hash of the original, so they cannot meet.
+  const std::vector<std::string> ifs = {"ptun-0", "ptun_0", "Ptun0", "ptun.0", "PTUN-0", "abcdefghijklmno", "A-B.C-D.E-F.G-H"};
+  std::set<std::string> seen;
+  for (const auto& i : ifs) {
+    REQUIRE(valid_ifname(i));
+    for (const char* suffix : {"", "apps"}) {
+      auto t = instance_nft_table(i, suffix);
+      INFO(i << " -> " << t);
+      CHECK(is_ptun_nft_name(t));   // what a journal replay accepts
+      CHECK(seen.insert(t).second);
+    }
+  }
 }
