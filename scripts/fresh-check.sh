@@ -36,6 +36,7 @@ if [ ! -f "$tarball" ] || [ -n "${REBUILD:-}" ]; then
   debootstrap --variant=minbase bookworm "$boot" "$MIRROR" >"$CACHE/debootstrap.log" 2>&1 ||
     { tail -20 "$CACHE/debootstrap.log" >&2; rm -rf --one-file-system "$boot"; exit 1; }
   rm -f "$boot"/var/cache/apt/archives/*.deb
+  chmod 755 "$boot"   # mktemp made it 0700: the root's / would shut out every uid but root
   tar --numeric-owner -C "$boot" -cf "$tarball.tmp" . && mv "$tarball.tmp" "$tarball"
   rm -rf --one-file-system "$boot"
 fi
@@ -55,6 +56,7 @@ cleanup() {
 trap cleanup EXIT
 mkdir "$root"
 tar --numeric-owner -C "$root" -xf "$tarball"   # the root's own uids (its _apt is not the host's)
+chmod 755 "$root"   # (tarballs made before the chmod above carry mode 0700 for /)
 # apt downloads as _apt: the shared cache must be writable by the root's _apt.
 apt_uid=$(awk -F: '$1 == "_apt" {print $3}' "$root/etc/passwd")
 [ -z "$apt_uid" ] || chown "$apt_uid" "$CACHE/archives/partial"
