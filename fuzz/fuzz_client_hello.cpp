@@ -42,7 +42,7 @@ std::shared_ptr<Credentials> self_signed(Rng& rng) {
   must(mbedtls_ecp_gen_key(MBEDTLS_ECP_DP_SECP256R1, mbedtls_pk_ec(key), rng_cb, &rng));
   mbedtls_x509write_cert crt;
   mbedtls_x509write_crt_init(&crt);
-  const unsigned char serial[] = {1};
+  unsigned char serial[] = {1};   // set_serial_raw takes a non-const buffer
   mbedtls_x509write_crt_set_version(&crt, MBEDTLS_X509_CRT_VERSION_3);
   mbedtls_x509write_crt_set_md_alg(&crt, MBEDTLS_MD_SHA256);
   must(mbedtls_x509write_crt_set_serial_raw(&crt, serial, sizeof serial));
