@@ -48,10 +48,18 @@ uint64_t random_session_id(Rng& rng) {
 bool looks_like_client_hello(std::span<const uint8_t> d) {
   // DTLS record header: type(1) version(2) epoch(2) seq(6) length(2); then the handshake header:
   // msg_type(1) length(3) message_seq(2) fragment_offset(3) fragment_length(3).
-  if (d.size() < 13 + 12) return false;
-  if (d[0] != 22 /* handshake */ || d[1] != 0xfe /* DTLS major */) return false;
-  if (d[3] != 0 || d[4] != 0) return false;  // epoch 0: unencrypted
-  return d[13] == 1;                          // client_hello
+  // Every record counts: mbedTLS processes all records of a datagram, so a ClientHello behind
+  // another record would otherwise slip past the collision checks into a live session.
+  while (d.size() >= 13) {
+    size_t len = (size_t(d[11]) << 8) | d[12];
+    bool hello = d[0] == 22 /* handshake */ && d[1] == 0xfe /* DTLS major */ &&
+                 d[3] == 0 && d[4] == 0 /* epoch 0: unencrypted */ && d.size() >= 13 + 12 &&
+                 d[13] == 1 /* client_hello */;
+    if (hello) return true;
+    if (d.size() - 13 < len) return false;  // truncated: mbedTLS drops the rest too
+    d = d.subspan(13 + len);
+  }
+  return false;
 }
 
 size_t endpoint_id_bytes(const Endpoint& ep, uint8_t* out) {

@@ -65,8 +65,8 @@ inline InnerKind classify_inner(std::span<const uint8_t> rec) {
   }
 }
 
-// True if `dtls` (the part after the outer header) starts with a plaintext DTLS record of epoch 0
-// carrying a ClientHello. A cheap routing test only; CookieGuard does the real validation.
+// True if any DTLS record in `dtls` (the part after the outer header) is a plaintext record of
+// epoch 0 carrying a ClientHello. A cheap routing test only; CookieGuard does the real validation.
 bool looks_like_client_hello(std::span<const uint8_t> dtls);
 
 // The transport id the server binds cookies to: family, address bytes, port (big endian).

@@ -386,6 +386,14 @@ TEST_CASE("a replayed ClientHello from another address is a collision, not a new
   w.server->endpoint->on_datagram(*Endpoint::parse("192.0.2.66:6666"), hello, w.now);
   w.server->endpoint->on_datagram(c.addr, hello, w.now);
   CHECK(w.server->endpoint->counters().session_collision == 2);
+  // The same ClientHello behind another record (issue 19 item 5): still a collision.
+  std::vector<uint8_t> hidden(hello.begin(), hello.begin() + 8);
+  const uint8_t app[] = {23, 0xfe, 0xfd, 0, 1, 0, 0, 0, 0, 0, 9, 0, 3, 1, 2, 3};
+  hidden.insert(hidden.end(), std::begin(app), std::end(app));
+  hidden.insert(hidden.end(), hello.begin() + 8, hello.end());
+  w.server->endpoint->on_datagram(*Endpoint::parse("192.0.2.66:6666"), hidden, w.now);
+  w.server->endpoint->on_datagram(c.addr, hidden, w.now);
+  CHECK(w.server->endpoint->counters().session_collision == 4);
   CHECK(w.server->endpoint->counters().sessions_created == 1);
   CHECK(w.server->endpoint->session(c.session->session_id())->endpoint == c.addr);
   CHECK(up(c));

@@ -91,6 +91,32 @@ TEST_CASE("looks_like_client_hello checks record type, version, epoch and messag
   CHECK_FALSE(looks_like_client_hello(std::span<const uint8_t>(ch).first(24)));
 }
 
+TEST_CASE("looks_like_client_hello scans every record of the datagram", "[proto][wire]") {
+  // Issue 19 item 5: an encrypted record in front must not hide a ClientHello behind it.
+  std::vector<uint8_t> app = {23, 0xfe, 0xfd, 0, 1, 0, 0, 0, 0, 0, 7, 0, 5, 1, 2, 3, 4, 5};
+  std::vector<uint8_t> ch(13 + 12 + 40, 0);
+  ch[0] = 22;
+  ch[1] = 0xfe;
+  ch[2] = 0xfd;
+  ch[12] = 12 + 40;
+  ch[13] = 1;
+  auto d = app;
+  d.insert(d.end(), ch.begin(), ch.end());
+  CHECK(looks_like_client_hello(d));
+  d = app;
+  d.insert(d.end(), app.begin(), app.end());
+  d.insert(d.end(), ch.begin(), ch.end());
+  CHECK(looks_like_client_hello(d));
+  // A record length running past the end stops the scan (mbedTLS drops the rest too).
+  d = app;
+  d[12] = 200;
+  d.insert(d.end(), ch.begin(), ch.end());
+  CHECK_FALSE(looks_like_client_hello(d));
+  d = app;
+  d.insert(d.end(), app.begin(), app.end());
+  CHECK_FALSE(looks_like_client_hello(d));
+}
+
 TEST_CASE("endpoint id bytes differ by address, port and family", "[proto][wire]") {
   uint8_t a[kMaxEndpointIdSize], b[kMaxEndpointIdSize];
   auto e1 = *Endpoint::parse("192.0.2.1:4000");
