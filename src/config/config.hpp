@@ -69,6 +69,7 @@ struct ServerConfig {
   // Admission bounds (proto::ServerEndpoint::Limits): cookie-verified handshakes in progress,
   // how long one may take, and new sessions per second per source address (IPv6: per /64).
   uint32_t max_half_open = 256;             // 1..100000
+  uint32_t max_half_open_per_source = 16;   // 0 (off)..100000
   uint32_t handshake_timeout_secs = 10;     // 1..120
   uint32_t handshake_rate_per_source = 20;  // 0 (off)..100000
   struct Tunnel {

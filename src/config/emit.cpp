@@ -94,6 +94,7 @@ std::string to_toml(const ServerConfig& c) {
   shared_keys(w, c);
   w.num("max_sessions", c.max_sessions);
   w.num("max_half_open", c.max_half_open);
+  w.num("max_half_open_per_source", c.max_half_open_per_source);
   w.num("handshake_timeout_secs", c.handshake_timeout_secs);
   w.num("handshake_rate_per_source", c.handshake_rate_per_source);
   w.line("\n[tunnel]");

@@ -175,6 +175,7 @@ Result<ServerConfig> read_server(const toml::table& root, const std::string& nam
   read_shared_keys(r, c, base_dir, check_files);
   r.u32("max_sessions", c.max_sessions, 1, 100000);
   r.u32("max_half_open", c.max_half_open, 1, 100000);
+  r.u32("max_half_open_per_source", c.max_half_open_per_source, 0, 100000);
   r.u32("handshake_timeout_secs", c.handshake_timeout_secs, 1, 120);
   r.u32("handshake_rate_per_source", c.handshake_rate_per_source, 0, 100000);
   if (auto t = r.table("tunnel", true)) read_tunnel(*t, c.tunnel);

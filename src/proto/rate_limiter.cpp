@@ -29,8 +29,7 @@ void SourceRateLimiter::sweep(uint64_t now_ms) {
 
 bool SourceRateLimiter::allow(const IpAddr& src, uint64_t now_ms) {
   if (per_sec_ == 0) return true;
-  IpAddr key = src;
-  if (key.is_v6()) std::fill(key.bytes.begin() + 8, key.bytes.end(), 0);
+  IpAddr key = source_key(src);
   auto it = buckets_.find(key);
   if (it == buckets_.end()) {
     if (buckets_.size() >= max_sources_) {

@@ -3,12 +3,20 @@
 // would let it multiply its budget. The table is bounded: when full, idle buckets (refilled
 // completely) are swept; if none is idle the new source is refused.
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <unordered_map>
 
 #include "common/net_addr.hpp"
 
 namespace ptun::proto {
+
+// The key a source is counted under: the IPv4 address, or the /64 of an IPv6 address.
+inline IpAddr source_key(const IpAddr& src) {
+  IpAddr key = src;
+  if (key.is_v6()) std::fill(key.bytes.begin() + 8, key.bytes.end(), 0);
+  return key;
+}
 
 class SourceRateLimiter {
  public:

@@ -133,17 +133,28 @@ void ServerEndpoint::admit(const Endpoint& from, uint64_t id, std::span<const ui
       return;
     case tls::CookieGuard::Verdict::ok: break;
   }
-  if (sessions_.size() >= limits_.max_sessions) {
+  if (sessions_.size() >= limits_.max_sessions && half_open_.empty()) {
     ++counters_.session_limit;
     return;
   }
-  if (half_open_ >= limits_.max_half_open) {
-    ++counters_.half_open_limit;
-    return;
+  if (limits_.max_half_open_per_source) {
+    auto it = half_open_by_source_.find(source_key(from.addr));
+    if (it != half_open_by_source_.end() && it->second >= limits_.max_half_open_per_source) {
+      ++counters_.half_open_source_limit;
+      return;
+    }
   }
   if (!rate_.allow(from.addr, now)) {
     ++counters_.rate_limited;
     return;
+  }
+  // Full: make room by dropping the oldest half-open session (most likely one that will never
+  // finish), so a flood of half-open sessions cannot lock every new client out.
+  if (sessions_.size() >= limits_.max_sessions || half_open_.size() >= limits_.max_half_open) {
+    if (!evict_oldest_half_open(now)) {
+      ++(sessions_.size() >= limits_.max_sessions ? counters_.session_limit : counters_.half_open_limit);
+      return;
+    }
   }
   auto owned = std::make_unique<Session>();
   Session& s = *owned;
@@ -157,9 +168,30 @@ void ServerEndpoint::admit(const Endpoint& from, uint64_t id, std::span<const ui
     return;
   }
   sessions_.emplace(id, std::move(owned));
-  ++half_open_;
+  half_open_started(s);
   ++counters_.sessions_created;
   session_ingress(s, dtls, from, now);
+}
+
+void ServerEndpoint::half_open_started(Session& s) {
+  s.half_open_pos = half_open_.insert(half_open_.end(), &s);
+  ++half_open_by_source_[source_key(s.peer.addr)];
+}
+
+// A half-open session never roams (on_datagram refuses it), so s.peer is still its source.
+void ServerEndpoint::half_open_ended(Session& s) {
+  half_open_.erase(s.half_open_pos);
+  auto it = half_open_by_source_.find(source_key(s.peer.addr));
+  if (it != half_open_by_source_.end() && --it->second == 0) half_open_by_source_.erase(it);
+}
+
+bool ServerEndpoint::evict_oldest_half_open(uint64_t now) {
+  if (half_open_.empty()) return false;
+  Session& oldest = *half_open_.front();
+  if (now < oldest.created_ms + limits_.half_open_evict_age_ms) return false;
+  ++counters_.half_open_evicted;
+  end_session(oldest, CloseReason::handshake_timeout, false, "", now);
+  return true;
 }
 
 uint64_t ServerEndpoint::session_deadline(const Session& s) const {

@@ -6,7 +6,8 @@
 //     yes, other address ........... roaming: fed to the session; the address moves only once a
 //                                    record from it authenticates (on_roamed)
 //     no, ClientHello .............. CookieGuard (stateless, reply <= request) -> cookie ok ->
-//                                    session/half-open/rate limits -> new DtlsSession
+//                                    session/per-source half-open/rate limits -> table full?
+//                                    evict the oldest half-open one -> new DtlsSession
 //     no, anything else ............ dropped, counted
 //   session: handshaking -> waiting_hello -(CLIENT_HELLO, authorize)-> established -> closed
 //
@@ -14,6 +15,7 @@
 // destroy the ServerEndpoint. Attacker-triggerable events are counted, never logged unlimited.
 #pragma once
 #include <cstdint>
+#include <list>
 #include <memory>
 #include <optional>
 #include <span>
@@ -49,7 +51,9 @@ struct ServerCounters {
   uint64_t cookie_sent = 0;         // HelloVerifyRequests sent (no or bad cookie)
   uint64_t cookie_reply_dropped = 0;// HelloVerifyRequest not sent (would not fit / be larger)
   uint64_t session_limit = 0;       // cookie ok, but max_sessions reached
-  uint64_t half_open_limit = 0;     // cookie ok, but max_half_open reached
+  uint64_t half_open_limit = 0;     // cookie ok, but max_half_open reached and none old enough to evict
+  uint64_t half_open_source_limit = 0;  // cookie ok, but the source has max_half_open_per_source
+  uint64_t half_open_evicted = 0;   // the oldest half-open session, dropped to admit a new one
   uint64_t rate_limited = 0;        // cookie ok, but the source exceeded per_source_hs_per_sec
   uint64_t session_collision = 0;   // a ClientHello for a live session id (another client, or a replay)
   uint64_t roam_refused = 0;        // another address before the session was established
@@ -92,6 +96,12 @@ class ServerEndpoint {
   };
   struct Limits {
     uint32_t max_sessions = 4096, max_half_open = 256;
+    // Half-open sessions per source address (IPv6: per /64): a few sources replaying a valid
+    // cookie must not fill the whole table. 0 = off.
+    uint32_t max_half_open_per_source = 16;
+    // When the table is full, the oldest half-open session is evicted for a new one, but only if
+    // it is at least this old: a real handshake takes a few round trips, an attacker's never ends.
+    uint32_t half_open_evict_age_ms = 1000;
     uint32_t handshake_timeout_ms = 10000;  // cookie-verified ClientHello to SETTINGS sent
     uint32_t per_source_hs_per_sec = 20;    // new sessions per source address (IPv6: per /64); 0 = off
     uint32_t max_rate_sources = 65536;      // bound of the rate limiter's table
@@ -119,7 +129,7 @@ class ServerEndpoint {
   void on_timer(uint64_t now_ms);
 
   size_t session_count() const { return sessions_.size(); }
-  size_t half_open_count() const { return half_open_; }
+  size_t half_open_count() const { return half_open_.size(); }
   const ServerCounters& counters() const { return counters_; }
   std::optional<SessionInfo> session(uint64_t session_id) const;
   std::vector<SessionInfo> sessions() const;  // for `ptun sessions` (allocates; not the data path)
@@ -138,6 +148,10 @@ class ServerEndpoint {
   uint64_t session_deadline(const Session& s) const;
   void session_timer(Session& s, uint64_t now);
   void reap();
+  // Half-open bookkeeping (creation order, count per source), named after the events.
+  void half_open_started(Session& s);
+  void half_open_ended(Session& s);
+  bool evict_oldest_half_open(uint64_t now);
 
   // server_session.cpp: one session's records.
   void session_ingress(Session& s, std::span<const uint8_t> dtls, const Endpoint& from, uint64_t now);
@@ -167,7 +181,8 @@ class ServerEndpoint {
   Limits limits_;
   std::unordered_map<uint64_t, std::unique_ptr<Session>> sessions_;
   std::vector<std::unique_ptr<Session>> graveyard_;
-  size_t half_open_ = 0;
+  std::list<Session*> half_open_;  // oldest first; a Session knows its own position
+  std::unordered_map<IpAddr, uint32_t, IpAddrHash> half_open_by_source_;
   int depth_ = 0;
   DeadlineHeap timers_;
   std::vector<DeadlineHeap::Entry> due_;  // scratch for on_timer, reused

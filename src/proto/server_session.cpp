@@ -155,8 +155,8 @@ void ServerEndpoint::handle_client_hello(Session& s, std::span<const uint8_t> re
     end_session(s, CloseReason::protocol_error, true, "server could not encode its settings", now);
     return;
   }
+  half_open_ended(s);
   s.state = ServerSessionState::established;
-  --half_open_;
   ++counters_.sessions_established;
   s.stats.established_at_ms = now;
   cb_.on_established(s.id, s.peer_cn, s.peer);
@@ -200,7 +200,7 @@ void ServerEndpoint::end_session(Session& s, CloseReason reason, bool send_close
     s.dtls->close_notify(now);
   }
   const bool was_established = s.state == ServerSessionState::established;
-  if (!was_established) --half_open_;
+  if (!was_established) half_open_ended(s);
   auto it = sessions_.find(s.id);
   if (it != sessions_.end() && it->second.get() == &s) {
     graveyard_.push_back(std::move(it->second));

@@ -1,5 +1,6 @@
 // Internal to ServerEndpoint: the state of one server-side session. Not part of the public API.
 #pragma once
+#include <list>
 #include <memory>
 #include <string>
 
@@ -16,6 +17,7 @@ struct ServerEndpoint::Session {
   bool closed = false;  // removed from sessions_, waiting in graveyard_
   std::string peer_cn;
   uint64_t created_ms = 0;
+  std::list<Session*>::iterator half_open_pos;  // valid while state != established and !closed
   uint64_t armed_at = UINT64_MAX;  // the deadline of this session's live timer entry
   uint64_t dead_ms = 0;            // dead-peer interval from the pushed settings (0: off)
   uint64_t last_settings_ms = 0;   // SETTINGS resends are rate-limited

@@ -70,6 +70,7 @@ Result<void> Server::setup() {
   proto::ServerEndpoint::Limits limits;
   limits.max_sessions = cfg_.max_sessions;
   limits.max_half_open = cfg_.max_half_open;
+  limits.max_half_open_per_source = cfg_.max_half_open_per_source;
   limits.handshake_timeout_ms = cfg_.handshake_timeout_secs * 1000;
   limits.per_source_hs_per_sec = cfg_.handshake_rate_per_source;
   endpoint_ = std::make_unique<proto::ServerEndpoint>(*dtls, *this, limits);

@@ -37,6 +37,7 @@ nlohmann::json Server::status_json() {
                   {"unknown_session", c.unknown_session}, {"not_client_hello", c.not_client_hello},
                   {"malformed_hello", c.malformed_hello}, {"cookie_sent", c.cookie_sent},
                   {"session_limit", c.session_limit},     {"half_open_limit", c.half_open_limit},
+                  {"half_open_source_limit", c.half_open_source_limit}, {"half_open_evicted", c.half_open_evicted},
                   {"rate_limited", c.rate_limited},       {"session_collision", c.session_collision},
                   {"roam_unauthenticated", c.roam_unauthenticated}, {"replay_or_auth", c.replay_or_auth},
                   {"handshake_failed", c.handshake_failed}, {"handshake_timeout", c.handshake_timeout},
@@ -225,7 +226,8 @@ std::string Server::metrics_text() {
       {"rate_limited", c.rate_limited},       {"session_limit", c.session_limit},
       {"half_open_limit", c.half_open_limit}, {"replay_or_auth", c.replay_or_auth},
       {"handshake_failed", c.handshake_failed}, {"handshake_timeout", c.handshake_timeout},
-      {"refused", c.refused}};
+      {"refused", c.refused},                 {"half_open_source_limit", c.half_open_source_limit},
+      {"half_open_evicted", c.half_open_evicted}};
   for (const auto& [cause, v] : ingress)
     m.counter("ptun_server_ingress_dropped_total", "Datagrams or handshakes refused, by cause.", double(v),
               Labels{{"cause", cause}});

@@ -31,6 +31,7 @@ TEST_CASE("privilege keys default to no drop and CAP_NET_ADMIN", "[config][harde
   CHECK(s->group.empty());
   CHECK(s->keep_capabilities == std::vector<std::string>{"CAP_NET_ADMIN"});
   CHECK(s->max_half_open == 256);
+  CHECK(s->max_half_open_per_source == 16);
   CHECK(s->handshake_timeout_secs == 10);
   CHECK(s->handshake_rate_per_source == 20);
   auto c = parse_client(client_doc(""), "c.toml");
@@ -41,13 +42,14 @@ TEST_CASE("privilege keys default to no drop and CAP_NET_ADMIN", "[config][harde
 
 TEST_CASE("privilege keys are read, validated and printed back", "[config][hardening]") {
   std::string top = "user = \"ptun\"\ngroup = \"nogroup\"\nkeep_capabilities = [\"CAP_NET_ADMIN\", \"CAP_NET_RAW\"]\n"
-                    "max_half_open = 32\nhandshake_timeout_secs = 5\nhandshake_rate_per_source = 0\n";
+                    "max_half_open = 32\nmax_half_open_per_source = 0\nhandshake_timeout_secs = 5\nhandshake_rate_per_source = 0\n";
   auto s = parse_server(server_doc(top), "s.toml");
   REQUIRE(s.ok());
   CHECK(s->user == "ptun");
   CHECK(s->group == "nogroup");
   CHECK(s->keep_capabilities == std::vector<std::string>{"CAP_NET_ADMIN", "CAP_NET_RAW"});
   CHECK(s->max_half_open == 32);
+  CHECK(s->max_half_open_per_source == 0);
   CHECK(s->handshake_timeout_secs == 5);
   CHECK(s->handshake_rate_per_source == 0);
   auto again = parse_server(to_toml(*s), "s.toml");
@@ -75,6 +77,7 @@ TEST_CASE("invalid privilege and admission keys are errors with position", "[con
              Catch::Contains("duplicate entry"));
   CHECK_THAT(server_error("keep_capabilities = \"CAP_NET_ADMIN\"\n"), Catch::Contains("keep_capabilities"));
   CHECK_THAT(server_error("max_half_open = 0\n"), Catch::Contains("max_half_open"));
+  CHECK_THAT(server_error("max_half_open_per_source = 100001\n"), Catch::Contains("s.toml:5:28: max_half_open_per_source"));
   CHECK_THAT(server_error("handshake_timeout_secs = 121\n"), Catch::Contains("handshake_timeout_secs"));
   CHECK_THAT(server_error("handshake_rate_per_source = 100001\n"), Catch::Contains("handshake_rate_per_source"));
   // Server-only keys are unknown to the client.

@@ -1,6 +1,7 @@
 // Whole-protocol tests: ClientSession <-> ServerEndpoint over the simulated network (sim.hpp).
 #include <catch2/catch.hpp>
 
+#include <functional>
 #include <set>
 
 #include "sim.hpp"
@@ -355,6 +356,64 @@ TEST_CASE("half-open limit and half-open expiry", "[proto][session][limits]") {
   CHECK(w.server->endpoint->half_open_count() == 0);
   CHECK(w.server->endpoint->session_count() == 2);
   CHECK(w.server->endpoint->counters().handshake_timeout == 1);
+}
+
+namespace {
+
+// A ClientHello with a valid cookie for `addr`, as an attacker there would capture it: the
+// client's second ClientHello (after the HelloVerifyRequest), taken off the wire unanswered.
+std::vector<uint8_t> cookie_hello(World& w, const std::string& addr) {
+  w.net.keep_log = true;
+  auto& a = w.add_client(addr);
+  auto hellos = [&] {
+    std::vector<const SimNet::Packet*> out;
+    for (auto& p : w.net.log)
+      if (p.from == a.addr && looks_like_client_hello(std::span<const uint8_t>(p.data).subspan(8))) out.push_back(&p);
+    return out;
+  };
+  a.session->start(w.now);
+  REQUIRE(w.run([&] { return hellos().size() >= 2; }, 5'000));
+  std::vector<uint8_t> hello = hellos()[1]->data;
+  w.net.flight.clear();  // the attacker never completes the handshake
+  w.net.log.clear();
+  w.net.keep_log = false;
+  w.clients.pop_back();
+  return hello;
+}
+
+}  // namespace
+
+TEST_CASE("a half-open flood from two sources does not lock a new client out", "[proto][session][limits]") {
+  // Issue 19 item 3: each source replays its cookie ClientHello under fresh session ids at the
+  // per-source rate (20/s); the server's flights go nowhere and the sessions stay half-open.
+  ServerEndpoint::Limits l;
+  l.max_half_open = 8;
+  l.max_half_open_per_source = 4;
+  l.handshake_timeout_ms = 10'000;
+  World w(l);
+  std::pair<Endpoint, std::vector<uint8_t>> attackers[] = {
+      {*Endpoint::parse("192.0.2.10:40000"), cookie_hello(w, "192.0.2.10:40000")},
+      {*Endpoint::parse("192.0.2.20:40000"), cookie_hello(w, "192.0.2.20:40000")}};
+  auto& ep = *w.server->endpoint;
+  uint64_t next_id = 0x7a0000;
+  auto flood_for = [&](uint64_t ms, const std::function<bool()>& done) {
+    for (uint64_t t = 0; t < ms && !done(); t += 50) {
+      for (auto& [from, hello] : attackers) {
+        encode_outer_header(hello.data(), ++next_id);
+        ep.on_datagram(from, hello, w.now);
+      }
+      w.run_for(50);
+    }
+  };
+  flood_for(2'000, [] { return false; });
+  CHECK(ep.half_open_count() == 8);                   // 4 per source: the cap
+  CHECK(ep.counters().half_open_source_limit > 0);
+  auto& c = w.add_client("203.0.113.5:50000");
+  c.session->start(w.now);
+  flood_for(5'000, [&] { return up(c); });            // without eviction: no slot for 10 s
+  CHECK(up(c));
+  CHECK(ep.counters().half_open_evicted >= 1);
+  CHECK(ep.half_open_count() <= 8);
 }
 
 TEST_CASE("per-source handshake rate limit", "[proto][session][limits]") {
