@@ -116,6 +116,8 @@ bool valid_domain(std::string_view d) {
       label = 0;
       continue;
     }
+    // A label never starts with '-': a domain like "-x" would reach resolvectl as an option.
+    if (c == '-' && label == 0) return false;
     bool okc = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
     if (!okc || ++label > 63) return false;
   }

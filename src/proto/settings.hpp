@@ -82,7 +82,8 @@ class SettingsAssembler {
   std::array<std::vector<uint8_t>, kMaxSettingsParts> parts_;
 };
 
-// A DNS name as ptun accepts it in settings: 1..253 bytes of [A-Za-z0-9._-], labels <= 63.
+// A DNS name as ptun accepts it in settings: 1..253 bytes of [A-Za-z0-9._-], labels <= 63, no
+// label starting with '-' (never an option to resolvectl). Both ends check: encode and decode.
 bool valid_domain(std::string_view d);
 
 }  // namespace ptun::proto

@@ -95,6 +95,8 @@ TEST_CASE("SETTINGS: lying lengths and bad values are refused", "[proto][setting
   check_bad({0x0b, 0x00, 0x04, 0xff, 0xff, 0xff, 0xff});  // keepalive too long
   check_bad({0x09, 0x00, 0x03, 'a', ' ', 'b'});          // domain with a space
   check_bad({0x09, 0x00, 0x00});                         // empty domain
+  check_bad({0x09, 0x00, 0x02, '-', 'x'});               // an option to resolvectl (issue 19)
+  check_bad({0x0a, 0x00, 0x06, 'a', '.', '-', '-', 'x', 'y'});
   check_bad({0x0d, 0x00, 0x07, 0, 0, 0, 0, 0, 0, 1});    // session id of 7 bytes
   check_bad({0xff, 0xff});                               // truncated TLV header
   // Part header problems.
@@ -136,6 +138,11 @@ TEST_CASE("SETTINGS: list bounds", "[proto][settings]") {
   CHECK(encode_settings(s, 1, 1400).error().code == Errc::invalid_argument);
   s = NetworkSettings{};
   s.search_domains = {"bad domain"};
+  CHECK_FALSE(encode_settings(s, 1, 1400).ok());
+  s.search_domains = {"--interface=lo"};
+  CHECK_FALSE(encode_settings(s, 1, 1400).ok());
+  s = NetworkSettings{};
+  s.match_domains = {"corp.example", "-h"};
   CHECK_FALSE(encode_settings(s, 1, 1400).ok());
   s = NetworkSettings{};
   s.ipv4 = *Cidr::parse("fd00::/64");  // wrong family
@@ -187,6 +194,9 @@ TEST_CASE("valid_domain", "[proto][settings]") {
   CHECK(valid_domain("_srv.example-1.com"));
   CHECK_FALSE(valid_domain(""));
   CHECK_FALSE(valid_domain("a b"));
+  CHECK_FALSE(valid_domain("-x"));
+  CHECK_FALSE(valid_domain("corp.-x"));
+  CHECK(valid_domain("x-.corp"));
   CHECK_FALSE(valid_domain(std::string(64, 'a') + ".com"));
   CHECK_FALSE(valid_domain(std::string(254, 'a')));
 }
