@@ -129,6 +129,12 @@ Result<Close> decode_close(std::span<const uint8_t> msg) {
   return m;
 }
 
+bool valid_peer_name(std::string_view s) {
+  for (unsigned char c : s)
+    if (c < 0x20 || c == 0x7f) return false;
+  return valid_utf8(s);
+}
+
 bool valid_utf8(std::span<const uint8_t> s) {
   size_t i = 0, n = s.size();
   while (i < n) {

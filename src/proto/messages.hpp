@@ -92,6 +92,8 @@ Result<Close> decode_close(std::span<const uint8_t> msg);
 
 // UTF-8 validation (no overlongs, no surrogates, at most U+10FFFF).
 bool valid_utf8(std::span<const uint8_t> s);
+// A certificate name fit to be a peer name: valid UTF-8 without control characters.
+bool valid_peer_name(std::string_view s);
 inline bool valid_utf8(std::string_view s) {
   return valid_utf8(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(s.data()), s.size()));
 }

@@ -141,6 +141,13 @@ void ServerEndpoint::handle_client_hello(Session& s, std::span<const uint8_t> re
                 "server speaks protocol version " + std::to_string(kProtocolVersion), now);
     return;
   }
+  if (!valid_peer_name(s.peer_cn)) {
+    // The CN becomes a lease key, JSON text, log text: a name that is not clean UTF-8 would
+    // throw or garble downstream (issue 19), so it is refused here, once, for every consumer.
+    ++counters_.refused;
+    end_session(s, CloseReason::auth_refused, true, "certificate name is not printable UTF-8 text", now);
+    return;
+  }
   CloseReason refuse = CloseReason::auth_refused;
   auto settings = cb_.authorize(s.id, s.peer_cn, *hello, &refuse);
   if (s.closed) return;

@@ -173,7 +173,9 @@ Result<void> LeaseStore::save(const std::map<std::string, Lease>& leases) const 
     if (l.ipv6) e["ipv6"] = l.ipv6->str();
     j[peer] = e;
   }
-  std::string text = j.dump(2) + "\n";
+  // Peer names are checked UTF-8 (proto::valid_peer_name); `replace` keeps dump() from throwing
+  // on the data path whatever slips through.
+  std::string text = j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   std::string tmp = path_ + ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return Error::from_errno("cannot write " + tmp, errno);

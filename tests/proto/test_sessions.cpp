@@ -260,6 +260,23 @@ TEST_CASE("server refusal reaches the client as CLOSE with the reason and text",
   CHECK(w.server->closed.empty());  // never established: no on_closed
 }
 
+TEST_CASE("a certificate name that is not UTF-8 text is refused before authorize", "[proto][session]") {
+  // Issue 19 item 5: such a CN threw out of the lease file's JSON and ended the receive task.
+  for (const char* cn : {"bad\xff\xfe", "ctl\x01name"}) {
+    World w;
+    static auto& pki = TestPki::get();
+    auto leaf = pki.ca.issue(cn);
+    auto& c = w.add_client("203.0.113.5:50000", pki.creds(leaf));
+    c.session->start(w.now);
+    REQUIRE(w.run([&] { return c.closed > 0; }, 10'000));
+    CHECK(c.reason == CloseReason::auth_refused);
+    CHECK(w.server->authorized_cns.empty());
+    CHECK(w.server->endpoint->counters().refused == 1);
+    auto& good = w.add_client("203.0.113.6:50000");
+    establish(w, good);
+  }
+}
+
 TEST_CASE("server kicks a client with a text", "[proto][session]") {
   World w;
   auto& c = w.add_client("203.0.113.5:50000");
