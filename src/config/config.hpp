@@ -79,6 +79,7 @@ struct ServerConfig {
     // tunnel address is the first host of each pool (server_address()).
     std::optional<Cidr> ipv4_pool, ipv6_pool;
     bool masquerade = false;
+    bool client_to_client = true;           // clients reach each other's addresses (inside ptun)
     std::vector<std::string> masquerade_interfaces;  // empty = all but the tunnel
     // "kernel": a TUN, IP forwarding and (optionally) nft masquerade. "userspace": no TUN, no root,
     // no kernel NAT; the embedded lwIP stack terminates clients' flows and relays them through

@@ -103,6 +103,7 @@ std::string to_toml(const ServerConfig& c) {
   if (c.tunnel.ipv4_pool) w.str("ipv4_pool", c.tunnel.ipv4_pool->str());
   if (c.tunnel.ipv6_pool) w.str("ipv6_pool", c.tunnel.ipv6_pool->str());
   w.boolean("masquerade", c.tunnel.masquerade);
+  w.boolean("client_to_client", c.tunnel.client_to_client);
   w.strings("masquerade_interfaces", c.tunnel.masquerade_interfaces);
   w.str("forwarding", c.tunnel.forwarding);
   w.num("userspace_max_flows_per_client", c.tunnel.userspace_max_flows_per_client);

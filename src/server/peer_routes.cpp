@@ -27,6 +27,12 @@ uint64_t PeerRoutes::lookup(const IpAddr& dst) const {
   return 0;
 }
 
+uint64_t PeerRoutes::next_hop(uint64_t from, const IpAddr& dst, bool client_to_client) const {
+  uint64_t to = lookup(dst);
+  if (to == 0 || to == from) return 0;
+  return client_to_client ? to : kRefused;
+}
+
 bool PeerRoutes::source_allowed(uint64_t session, const IpAddr& src) const {
   if (auto it = hosts_.find(src); it != hosts_.end()) return it->second == session;
   for (const auto& e : behind_) {

@@ -18,6 +18,11 @@ class PeerRoutes {
   void remove(uint64_t session);
   // The session for an inner destination, or 0.
   uint64_t lookup(const IpAddr& dst) const;
+  // Where a packet from session `from` to `dst` goes: another session (client to client, also
+  // to the networks behind it), 0 for the host (TUN or forwarder), or kRefused when that other
+  // session exists but client_to_client is off. Session ids are 56 bits: kRefused is none.
+  static constexpr uint64_t kRefused = UINT64_MAX;
+  uint64_t next_hop(uint64_t from, const IpAddr& dst, bool client_to_client) const;
   // Anti-spoofing: may `session` send packets with source `src`?
   bool source_allowed(uint64_t session, const IpAddr& src) const;
   size_t size() const { return hosts_.size(); }

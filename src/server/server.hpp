@@ -36,7 +36,7 @@ namespace ptun::server {
 struct ServerCounters {
   uint64_t tun_rx_packets = 0, tun_tx_packets = 0;
   uint64_t drop_spoofed = 0, drop_link_local = 0, drop_no_session = 0, drop_malformed = 0, drop_too_big = 0;
-  uint64_t drop_tun_write = 0, drop_udp_send = 0, drop_pool_empty = 0;
+  uint64_t drop_tun_write = 0, drop_udp_send = 0, drop_pool_empty = 0, drop_client_to_client = 0;
 };
 
 class Server final : public proto::ServerEndpoint::Callbacks {

@@ -29,7 +29,7 @@ nlohmann::json Server::status_json() {
       {"drop_spoofed", counters_.drop_spoofed}, {"drop_link_local", counters_.drop_link_local},     {"drop_no_session", counters_.drop_no_session},
       {"drop_malformed", counters_.drop_malformed}, {"drop_too_big", counters_.drop_too_big},
       {"drop_tun_write", counters_.drop_tun_write}, {"drop_udp_send", counters_.drop_udp_send},
-      {"drop_pool_empty", counters_.drop_pool_empty}};
+      {"drop_pool_empty", counters_.drop_pool_empty}, {"drop_client_to_client", counters_.drop_client_to_client}};
   const auto& c = endpoint_->counters();
   j["half_open"] = endpoint_->half_open_count();
   j["ingress"] = {{"datagrams_in", c.datagrams_in},       {"bad_header", c.bad_header},
@@ -211,7 +211,8 @@ std::string Server::metrics_text() {
       {"spoofed", counters_.drop_spoofed},       {"link_local", counters_.drop_link_local},
       {"no_session", counters_.drop_no_session}, {"malformed", counters_.drop_malformed},
       {"too_big", counters_.drop_too_big},       {"tun_write", counters_.drop_tun_write},
-      {"udp_send", counters_.drop_udp_send},     {"pool_empty", counters_.drop_pool_empty}};
+      {"udp_send", counters_.drop_udp_send},     {"pool_empty", counters_.drop_pool_empty},
+      {"client_to_client", counters_.drop_client_to_client}};
   for (const auto& [cause, v] : drops)
     m.counter("ptun_server_dropped_packets_total", "Packets dropped, by cause.", double(v), Labels{{"cause", cause}});
   m.counter("ptun_server_tun_read_packets_total", "Packets read from the TUN.", double(counters_.tun_rx_packets));

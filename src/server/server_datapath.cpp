@@ -111,10 +111,15 @@ void Server::deliver_packet(uint64_t session_id, std::span<const uint8_t> ip) {
                (unsigned long long)session_id, p.src.str().c_str(), (unsigned long long)suppressed);
     return;
   }
-  // Client-to-client: straight to the other session, without a trip through the kernel.
-  uint64_t dst_sid = routes_.lookup(p.dst);
-  if (dst_sid != 0 && dst_sid != session_id) {
-    endpoint_->send_packet(dst_sid, ip.first(p.total_len), now_);
+  // Client-to-client: straight to the other session, without a trip through the kernel (which
+  // would route it back into the TUN), or dropped with `[tunnel] client_to_client = false`.
+  uint64_t hop = routes_.next_hop(session_id, p.dst, cfg_.tunnel.client_to_client);
+  if (hop == PeerRoutes::kRefused) {
+    ++counters_.drop_client_to_client;
+    return;
+  }
+  if (hop != 0) {
+    endpoint_->send_packet(hop, ip.first(p.total_len), now_);
     return;
   }
   to_tun(ip.first(p.total_len), &p);
