@@ -88,6 +88,9 @@ struct ServerConfig {
     uint32_t userspace_max_flows_per_client = 512;  // TCP + UDP + ICMP flows, 1..65535
     uint32_t userspace_tcp_idle_secs = 1800;        // 10..604800
     uint32_t userspace_udp_idle_secs = 60;          // 5..3600
+    // A dynamic lease whose peer has not been connected for this long is released when a pool
+    // runs out (0 = never).
+    uint32_t lease_expiry_days = 30;                // 0..3650
     bool operator==(const Tunnel&) const = default;
   } tunnel;
   PushSettings push;

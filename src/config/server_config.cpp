@@ -55,6 +55,7 @@ void read_tunnel(TableReader& t, ServerConfig::Tunnel& tun) {
   t.u32("userspace_max_flows_per_client", tun.userspace_max_flows_per_client, 1, 65535);
   t.u32("userspace_tcp_idle_secs", tun.userspace_tcp_idle_secs, 10, 604800);
   t.u32("userspace_udp_idle_secs", tun.userspace_udp_idle_secs, 5, 3600);
+  t.u32("lease_expiry_days", tun.lease_expiry_days, 0, 3650);
   if (!t.finish()) return;
   if (tun.forwarding == "userspace" && tun.masquerade)
     t.fail_at("masquerade", "does not apply with forwarding = \"userspace\" (flows leave from the server's own sockets)");

@@ -69,10 +69,11 @@ Result<void> AddressPool::reserve_static(const std::string& peer, const Lease& a
   return {};
 }
 
-void AddressPool::restore(const std::map<std::string, Lease>& leases) {
+void AddressPool::restore(const std::map<std::string, Lease>& leases, int64_t now_s) {
   for (const auto& [peer, l] : leases) {
     if (static_.count(peer)) continue;
     Lease kept;
+    kept.last_seen = l.last_seen ? l.last_seen : now_s;
     if (l.ipv4 && v4_ && v4_->contains(*l.ipv4) && !in_use(*l.ipv4) && !is_v4_broadcast(*v4_, *l.ipv4))
       kept.ipv4 = l.ipv4;
     if (l.ipv6 && v6_ && v6_->contains(*l.ipv6) && !in_use(*l.ipv6)) kept.ipv6 = l.ipv6;
@@ -93,7 +94,32 @@ std::optional<IpAddr> AddressPool::next_free(const Cidr& pool, const std::set<Ip
   return std::nullopt;
 }
 
-Result<Lease> AddressPool::acquire(const std::string& peer) {
+Result<Lease> AddressPool::acquire(const std::string& peer, int64_t now_s, const ActiveFn& active) {
+  auto l = allocate(peer);
+  if (!l && l.error().code == Errc::limit) {
+    // The peer's own partial lease (one family allocated) is not for expiry.
+    auto busy = [&](const std::string& p) { return p == peer || (active && active(p)); };
+    if (!expire(now_s, busy).empty()) l = allocate(peer);
+  }
+  touch(peer, now_s);
+  if (l) l->last_seen = now_s;
+  return l;
+}
+
+void AddressPool::touch(const std::string& peer, int64_t now_s) {
+  if (auto it = dynamic_.find(peer); it != dynamic_.end()) it->second.last_seen = now_s;
+}
+
+std::vector<std::string> AddressPool::expire(int64_t now_s, const ActiveFn& active) {
+  std::vector<std::string> gone;
+  if (expiry_s_ <= 0) return gone;
+  for (const auto& [peer, l] : dynamic_)
+    if (now_s - l.last_seen >= expiry_s_ && !(active && active(peer))) gone.push_back(peer);
+  for (const auto& peer : gone) release(peer);
+  return gone;
+}
+
+Result<Lease> AddressPool::allocate(const std::string& peer) {
   if (auto it = static_.find(peer); it != static_.end()) {
     Lease l = it->second;
     // A static peer without an address in one family still gets a dynamic one there.
@@ -160,6 +186,7 @@ Result<std::map<std::string, Lease>> LeaseStore::load() const {
       if (!a) continue;
       (std::string(fam) == "ipv4" ? l.ipv4 : l.ipv6) = *a;
     }
+    if (v.contains("last_seen") && v["last_seen"].is_number_integer()) l.last_seen = v["last_seen"].get<int64_t>();
     out[peer] = l;
   }
   return out;
@@ -171,6 +198,7 @@ Result<void> LeaseStore::save(const std::map<std::string, Lease>& leases) const 
     nlohmann::json e = nlohmann::json::object();
     if (l.ipv4) e["ipv4"] = l.ipv4->str();
     if (l.ipv6) e["ipv6"] = l.ipv6->str();
+    if (l.last_seen) e["last_seen"] = l.last_seen;
     j[peer] = e;
   }
   // Peer names are checked UTF-8 (proto::valid_peer_name); `replace` keeps dump() from throwing

@@ -1,7 +1,10 @@
 // Tunnel address management for the server (sans-I/O): one IPv4 and/or one IPv6 pool, the
 // server's own address (first host), static per-peer addresses from the config, and sticky
-// leases by peer name that survive restarts (persisted by LeaseStore).
+// leases by peer name that survive restarts (persisted by LeaseStore). A dynamic lease not seen
+// for the expiry age is released when a pool runs out, so many names cannot exhaust it for good.
 #pragma once
+#include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -15,6 +18,7 @@ namespace ptun::server {
 
 struct Lease {
   std::optional<IpAddr> ipv4, ipv6;
+  int64_t last_seen = 0;  // dynamic leases: unix seconds of the last acquire or session end
   bool operator==(const Lease&) const = default;
 };
 
@@ -31,11 +35,22 @@ class AddressPool {
   // Static addresses from [[peer]] entries: reserved for that peer only.
   Result<void> reserve_static(const std::string& peer, const Lease& addrs);
   // Leases read back from state_dir (ignored if outside the pools or taken by a static address).
-  void restore(const std::map<std::string, Lease>& leases);
+  // One without last_seen (an older file) counts as seen at `now_s`.
+  void restore(const std::map<std::string, Lease>& leases, int64_t now_s);
 
-  // The peer's addresses: its static ones, else its existing lease, else the lowest free ones.
-  // Errc::limit when a pool is exhausted.
-  Result<Lease> acquire(const std::string& peer);
+  // Dynamic leases not seen for `max_age_s` seconds may be released (0 = never).
+  void set_expiry(int64_t max_age_s) { expiry_s_ = max_age_s; }
+  // Whether a peer has a live session (its lease never expires while it does).
+  using ActiveFn = std::function<bool(const std::string& peer)>;
+
+  // The peer's addresses: its static ones, else its existing lease, else the lowest free ones;
+  // stamps last_seen = now_s. When a pool is exhausted, leases of inactive peers past the expiry
+  // age are released first; Errc::limit if that frees nothing.
+  Result<Lease> acquire(const std::string& peer, int64_t now_s, const ActiveFn& active);
+  // The peer was seen at `now_s` (its session ended): the expiry age counts from here.
+  void touch(const std::string& peer, int64_t now_s);
+  // Releases the dynamic leases of inactive peers not seen since now_s - expiry; their names.
+  std::vector<std::string> expire(int64_t now_s, const ActiveFn& active);
   // Forget a dynamic lease (e.g. the peer was removed from the config).
   void release(const std::string& peer);
 
@@ -43,11 +58,13 @@ class AddressPool {
 
  private:
   std::optional<IpAddr> next_free(const Cidr& pool, const std::set<IpAddr>& used) const;
+  Result<Lease> allocate(const std::string& peer);
   bool in_use(const IpAddr& a) const;
 
   std::optional<Cidr> v4_, v6_;
   std::map<std::string, Lease> static_, dynamic_;
   std::set<IpAddr> used_;
+  int64_t expiry_s_ = 0;
 };
 
 // Leases as a small JSON file in state_dir, written atomically (temp file + rename).

@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <csignal>
+#include <ctime>
 
 #include "control/control_server.hpp"
 #include "metrics/exporter.hpp"
@@ -61,7 +62,8 @@ Result<void> Server::setup() {
   }
   auto leases = leases_.load();
   if (!leases) return leases.error();
-  addresses_.restore(*leases);
+  addresses_.set_expiry(int64_t(cfg_.tunnel.lease_expiry_days) * 86400);
+  addresses_.restore(*leases, ::time(nullptr));
 
   auto creds = tls::Credentials::load(cfg_.ca, cfg_.cert, cfg_.key);
   if (!creds) return creds.error();
@@ -160,6 +162,8 @@ core::Task<int> Server::run() {
   LOG_INFO("server: shutting down");
   endpoint_->close_all(proto::CloseReason::shutdown, loop_.now_ms());
   flush();
+  // Once for all sessions just closed: their leases' expiry counts from now.
+  if (auto r = leases_.save(addresses_.leases()); !r) LOG_WARN("server: %s", r.error().message.c_str());
   stop.cancel();
   co_await scope.join();
   stop_source_ = nullptr;
@@ -204,7 +208,9 @@ Result<proto::NetworkSettings> Server::authorize(uint64_t session_id, const std:
     }
     pc = it->second;
   }
-  auto lease = addresses_.acquire(peer_cn);
+  auto lease = addresses_.acquire(peer_cn, ::time(nullptr), [this](const std::string& peer) {
+    return session_by_peer_.count(peer) != 0;
+  });
   if (!lease) {
     *refuse_reason = proto::CloseReason::no_address;
     return lease.error();
@@ -269,6 +275,7 @@ void Server::on_closed(uint64_t session_id, proto::CloseReason reason) {
   LOG_INFO("server: session %016llx peer %s closed: %s", (unsigned long long)session_id,
            it->second.name.c_str(), proto::to_string(reason));
   routes_.remove(session_id);
+  addresses_.touch(it->second.name, ::time(nullptr));   // saved with the next lease change or at exit
   auto bp = session_by_peer_.find(it->second.name);
   if (bp != session_by_peer_.end() && bp->second == session_id) session_by_peer_.erase(bp);
   // A reconnecting peer may already own the addresses again: re-register its live session.

@@ -239,3 +239,22 @@ TEST_CASE("userspace forwarding keys", "[config][server]") {
   CHECK(r->tunnel.userspace_tcp_idle_secs == 600);
   CHECK(r->tunnel.userspace_udp_idle_secs == 30);
 }
+
+TEST_CASE("client_to_client and lease_expiry_days: defaults, values, errors", "[config][server]") {
+  auto d = parse_server(doc(), "s.toml");
+  REQUIRE(d.ok());
+  CHECK(d->tunnel.client_to_client);
+  CHECK(d->tunnel.lease_expiry_days == 30);
+  auto s = parse_server(doc("", "client_to_client = false\nlease_expiry_days = 0\n"), "s.toml");
+  REQUIRE(s.ok());
+  CHECK_FALSE(s->tunnel.client_to_client);
+  CHECK(s->tunnel.lease_expiry_days == 0);
+  auto again = parse_server(to_toml(*s), "s.toml");
+  REQUIRE(again.ok());
+  again->path = s->path;
+  CHECK(*again == *s);
+  CHECK_THAT(error_of(doc("", "lease_expiry_days = 3651\n")),
+             Catch::Contains("s.toml:8:21: tunnel.lease_expiry_days: 3651 is out of range 0..3650"));
+  CHECK_THAT(error_of(doc("", "client_to_client = 1\n")),
+             Catch::Contains("s.toml:8:20: tunnel.client_to_client: expected true or false"));
+}
