@@ -23,7 +23,7 @@ nlohmann::json Client::status_json() {
                     {"refused_cap", p.refused_cap},       {"handshake_timeouts", p.handshake_timeouts},
                     {"bad_requests", p.bad_requests},     {"auth_failures", p.auth_failures},
                     {"not_allowed", p.not_allowed},       {"connect_failures", p.connect_failures},
-                    {"relayed", p.relayed}};
+                    {"relayed", p.relayed},               {"udp_foreign", p.udp_foreign}};
     }
     if (stack_) {
       const auto& n = stack_->netstack_stats();

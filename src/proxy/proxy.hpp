@@ -44,7 +44,8 @@ struct ProxyOptions {
 
 struct ProxyStats {
   uint64_t accepted = 0, refused_cap = 0, handshake_timeouts = 0, bad_requests = 0,
-           auth_failures = 0, not_allowed = 0, connect_failures = 0, relayed = 0;
+           auth_failures = 0, not_allowed = 0, connect_failures = 0, relayed = 0,
+           udp_foreign = 0;   // UDP ASSOCIATE datagrams from another address or port than the client's
 };
 
 class Proxy {
@@ -89,7 +90,7 @@ class Proxy {
   core::Task<void> serve_socks(HostTcp& client, Guard& g);
   core::Task<void> serve_http(HostTcp& client, Guard& g);
   core::Task<void> serve_forward(HostTcp& client, const ForwardRule& rule, Guard& g);
-  core::Task<void> serve_udp_associate(HostTcp& client, Guard& g);
+  core::Task<void> serve_udp_associate(HostTcp& client, const Target& requested, Guard& g);
   core::Task<void> run_udp_forward(HostUdp& sock, const ForwardRule& rule, core::CancelToken stop);
   // Reads more bytes into buf (at most `max` in all). Errc::limit past max, Errc::closed on EOF.
   core::Task<Result<void>> read_more(HostTcp& c, std::vector<uint8_t>& buf, size_t max, core::CancelToken t);

@@ -65,7 +65,7 @@ core::Task<void> Proxy::serve_socks(HostTcp& c, Guard& g) {
   }
   buf.erase(buf.begin(), buf.begin() + long(used));
   if (req.cmd == kCmdUdpAssociate) {
-    co_await serve_udp_associate(c, g);
+    co_await serve_udp_associate(c, req.target, g);
     co_return;
   }
   if (req.cmd != kCmdConnect) {

@@ -1,7 +1,7 @@
 // SOCKS5 UDP ASSOCIATE and static port forwards (TCP and UDP).
 //
 // UDP ASSOCIATE: a host UDP socket next to the client's control connection; datagrams from the
-// client's address carry a SOCKS header naming their destination, go out of one lwIP UDP socket
+// client's address and port (UdpAssociation) carry a SOCKS header naming their destination, go out of one lwIP UDP socket
 // per family, and replies come back with a header naming their source. The association ends
 // when the control connection closes (RFC 1928 section 7).
 #include "common/log.hpp"
@@ -9,6 +9,7 @@
 #include "netstack/tcp_conn.hpp"
 #include "netstack/udp_conn.hpp"
 #include "proxy/proxy.hpp"
+#include "proxy/udp_association.hpp"
 
 namespace ptun::proxy {
 namespace {
@@ -23,7 +24,7 @@ core::Task<void> watch_control(HostTcp& c, core::TaskScope& rs) {
 }
 
 // Tunnel -> client: every datagram gets a SOCKS header naming its source.
-core::Task<void> udp_down(netstack::UdpConn& conn, HostUdp& sock, const Endpoint& client, core::CancelToken tok,
+core::Task<void> udp_down(netstack::UdpConn& conn, HostUdp& sock, const UdpAssociation& assoc, core::CancelToken tok,
                           core::Loop& loop) {
   for (;;) {
     auto d = co_await conn.recv(loop.now_ms() + 3600 * 1000, tok);
@@ -33,13 +34,13 @@ core::Task<void> udp_down(netstack::UdpConn& conn, HostUdp& sock, const Endpoint
     }
     auto out = encode_udp_header(d->from);
     out.insert(out.end(), d->data.begin(), d->data.end());
-    if (!client.addr.empty()) (void)sock.send_to(client, out);
+    if (assoc.client().port != 0) (void)sock.send_to(assoc.client(), out);
   }
 }
 
 }  // namespace
 
-core::Task<void> Proxy::serve_udp_associate(HostTcp& c, Guard& g) {
+core::Task<void> Proxy::serve_udp_associate(HostTcp& c, const Target& requested, Guard& g) {
   auto tok = g.cancel.token();
   Endpoint local = c.local();
   local.port = 0;
@@ -47,8 +48,7 @@ core::Task<void> Proxy::serve_udp_associate(HostTcp& c, Guard& g) {
   auto reply = encode_reply(sock ? rep::succeeded : rep::general_failure, sock ? (*sock)->local() : Endpoint{});
   if (!co_await c.write_all(reply, tok) || !sock) co_return;
   g.deadline = UINT64_MAX;
-  IpAddr client_ip = c.peer().addr;
-  Endpoint client_udp;   // the source of the client's latest datagram (udp_down holds a reference)
+  UdpAssociation assoc(c.peer().addr, requested.port);   // udp_down holds a reference
   std::unique_ptr<netstack::UdpConn> conns[2];
   core::TaskScope rs(loop_, tok);
   rs.spawn(watch_control(c, rs));
@@ -57,8 +57,10 @@ core::Task<void> Proxy::serve_udp_associate(HostTcp& c, Guard& g) {
     Endpoint from;
     auto n = co_await (*sock)->recv_from(buf, &from, rs.token());
     if (!n) break;
-    if (!(from.addr == client_ip)) continue;   // only the client that asked may use the relay
-    client_udp = from;
+    if (!assoc.accept(from)) {   // only the client that asked may use the relay
+      ++stats_.udp_foreign;
+      continue;
+    }
     Target t;
     size_t hlen = 0;
     if (parse_udp_header(std::span(buf).first(*n), &hlen, &t) != Parse::ok) continue;
@@ -72,7 +74,7 @@ core::Task<void> Proxy::serve_udp_associate(HostTcp& c, Guard& g) {
       auto u = netstack::UdpConn::open(stack_, a->family);
       if (!u) continue;
       conn = std::move(*u);
-      rs.spawn(udp_down(*conn, **sock, client_udp, rs.token(), loop_));
+      rs.spawn(udp_down(*conn, **sock, assoc, rs.token(), loop_));
     }
     (void)conn->send_to(Endpoint{*a, t.port}, std::span(buf).subspan(hlen, *n - hlen));
   }
