@@ -126,7 +126,7 @@ core::Task<int> Client::run() {
   scope.spawn(stack_ ? run_userspace(stop.token()) : run_tun_rx(stop.token()));
   scope.spawn(run_timers(stop.token()));
   scope.spawn(control_->run(stop.token()));
-  co_await run_signals(stop.token());   // returns on SIGINT/SIGTERM, `ptun stop` or a fatal error
+  co_await run_signals(stop.token());   // returns on a stop signal, `ptun stop` or a fatal error
   now_ = loop_.now_ms();
   transition(State::disconnecting, exit_code_ ? Reason::fatal : Reason::user);
   if (session_ && session_->state() != proto::ClientSession::State::closed)
@@ -146,9 +146,12 @@ core::Task<void> Client::run_signals(core::CancelToken stop) {
     co_await wait_stopped(stop);
     co_return;
   }
-  core::SignalSet signals(loop_, {SIGINT, SIGTERM});
-  auto sig = co_await signals.wait(stop);
-  if (sig) LOG_INFO("client: signal %d, disconnecting", *sig);
+  auto sig = co_await core::wait_stop_signal(loop_, stop, [this] {
+    LOG_INFO("client: SIGHUP, reloading %s", cfg_.path.c_str());
+    if (auto r = reload(); !r) LOG_WARN("client: %s", r.error().message.c_str());
+  });
+  // Not a signal: `ptun stop` or a fatal error.
+  if (sig) LOG_INFO("client: %s, disconnecting and restoring the host", core::signal_name(*sig));
 }
 
 void Client::start_session() {

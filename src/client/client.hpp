@@ -43,7 +43,7 @@ class Client final : public proto::ClientSession::Callbacks {
  public:
   static Result<std::unique_ptr<Client>> create(core::Loop& loop, config::ClientConfig cfg);
   ~Client() override;
-  // Runs until SIGINT/SIGTERM, `ptun down`, or a fatal error (certificate refused): exit code.
+  // Runs until a stop signal (core::kDaemonSignals; SIGHUP reloads), `ptun stop`, or a fatal error (certificate refused): exit code.
   core::Task<int> run();
   void stop();
 

@@ -1,6 +1,8 @@
 #include "core/signal_set.hpp"
 
 #include <algorithm>
+#include <cstdio>
+#include <cstring>
 #include <deque>
 #include <stdexcept>
 #include <string>
@@ -73,7 +75,16 @@ void SignalSet::State::on_signal(int signum) {
   if (queued.size() < kMaxQueued) queued.push_back(signum);
 }
 
-SignalSet::SignalSet(Loop& loop, std::initializer_list<int> signals) : st_(new State) {
+const char* signal_name(int signum) {
+  static thread_local char buf[32];
+  if (const char* abbrev = sigabbrev_np(signum))
+    std::snprintf(buf, sizeof buf, "SIG%s", abbrev);
+  else
+    std::snprintf(buf, sizeof buf, "signal %d", signum);
+  return buf;
+}
+
+SignalSet::SignalSet(Loop& loop, std::span<const int> signals) : st_(new State) {
   st_->loop = &loop;
   st_->handles.resize(signals.size());
   size_t i = 0;
@@ -117,6 +128,15 @@ Task<Result<int>> SignalSet::wait(CancelToken token) {
   if (!st_) co_return closed_error();
   SignalWait w(st_, std::move(token));
   co_return co_await w;
+}
+
+Task<Result<int>> wait_stop_signal(Loop& loop, CancelToken stop, std::function<void()> on_reload) {
+  SignalSet signals(loop, kDaemonSignals);
+  for (;;) {
+    auto sig = co_await signals.wait(stop);
+    if (!sig || *sig != kReloadSignal) co_return sig;
+    on_reload();
+  }
 }
 
 }  // namespace ptun::core

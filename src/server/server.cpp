@@ -172,9 +172,11 @@ core::Task<int> Server::run() {
 }
 
 core::Task<void> Server::run_signals(core::CancelSource& stop) {
-  core::SignalSet signals(loop_, {SIGINT, SIGTERM});
-  auto sig = co_await signals.wait(stop.token());
-  if (sig) LOG_INFO("server: signal %d", *sig);
+  auto sig = co_await core::wait_stop_signal(loop_, stop.token(), [this] {
+    LOG_INFO("server: SIGHUP, reloading %s", cfg_.path.c_str());
+    if (auto r = reload(); !r) LOG_WARN("server: %s", r.error().message.c_str());
+  });
+  if (sig) LOG_INFO("server: %s, closing sessions and restoring the host", core::signal_name(*sig));  // else `ptun stop`
 }
 
 core::Task<void> Server::run_timers(core::CancelToken stop) {

@@ -44,7 +44,7 @@ class Server final : public proto::ServerEndpoint::Callbacks {
   static Result<std::unique_ptr<Server>> create(core::Loop& loop, config::ServerConfig cfg);
   ~Server() override;
 
-  // Runs until SIGINT/SIGTERM (or stop()); returns the process exit code.
+  // Runs until a stop signal (core::kDaemonSignals; SIGHUP reloads) or stop(); the exit code.
   core::Task<int> run();
   void stop();
 

@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include <csignal>
+#include <string>
 #include <vector>
 
 #include "probe.hpp"
@@ -60,6 +61,30 @@ TEST_CASE("SignalSet: a wait can be cancelled", "[core][signal]") {
     co_await scope.join();
     REQUIRE(got.size() == 1);
     CHECK(got[0] == Errc::cancelled);
+  };
+  run_until_complete(loop, main(loop));
+}
+
+TEST_CASE("wait_stop_signal: SIGHUP reloads and keeps waiting, SIGQUIT ends it", "[core][signal]") {
+  // Issue 19 item 6: SIGHUP used to end the client (exit 129) with the host left behind.
+  Loop loop;
+  auto main = [](Loop& loop) -> Task<void> {
+    int reloads = 0;
+    TaskScope scope(loop);
+    scope.spawn(raise_after(loop, SIGHUP, 5));
+    scope.spawn(raise_after(loop, SIGHUP, 15));
+    scope.spawn(raise_after(loop, SIGQUIT, 30));
+    Result<int> r = co_await wait_stop_signal(loop, {}, [&] { ++reloads; });
+    REQUIRE(r.ok());
+    CHECK(*r == SIGQUIT);
+    CHECK(reloads == 2);
+    co_await scope.join();
+    CHECK(std::string(signal_name(SIGQUIT)) == "SIGQUIT");
+    for (int s : kDaemonSignals) {   // never the faults, never the unblockable ones
+      CHECK(s != SIGKILL);
+      CHECK(s != SIGSEGV);
+      CHECK(s != SIGPIPE);
+    }
   };
   run_until_complete(loop, main(loop));
 }
