@@ -13,6 +13,9 @@ e2e_init
 FETCH=${PTUN_EMBED_FETCH:-$(dirname "$E2E_PTUN")/embed_fetch}
 [ -x "$FETCH" ] || e2e_fail "embed_fetch not built at $FETCH (set PTUN_EMBED_FETCH)"
 e2e_need dnsmasq setpriv
+# nobody runs it: a copy in $E2E_DIR, as the build tree may be out of its reach (a clone in /root)
+cp "$FETCH" "$E2E_DIR/embed_fetch" || e2e_fail "copy $FETCH"
+FETCH=$E2E_DIR/embed_fetch
 e2e_ns srv; e2e_ns c1
 e2e_link c1 srv 198.18.0.1/30 198.18.0.2/30
 e2e_pki c1
