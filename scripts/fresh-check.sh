@@ -9,9 +9,10 @@
 # scratch directory that is removed at the end. Downloaded .debs are kept in $CACHE/archives (apt's
 # cache, bind-mounted): reruns download less, the packages are still installed fresh each time.
 #
-# Isolation: new mount and PID namespaces (unshare). /proc, /sys, /dev, cgroup2, /run and the apt
-# cache are mounted for the chroot only (private mounts, gone with the namespace), so the host's
-# mount table is untouched and every process started inside ends with the run. The network
+# Isolation: new mount and PID namespaces (unshare), the root made / with pivot_root. /proc, /sys,
+# /dev, cgroup2, /run and the apt cache are mounted for it only (private mounts, gone with the
+# namespace), so the host's mount table is untouched and every process started inside ends with
+# the run. The network
 # namespace is the host's: the build downloads packages and lwIP's source from $MIRROR; the tests
 # make and remove their own namespaces, as on the host.
 #
@@ -80,7 +81,10 @@ timeout --kill-after=30 "$((LIMIT_MIN * 60))" unshare --mount --pid --fork --kil
   mount --rbind /dev "$r/dev"              # /dev/net/tun, /dev/null, /dev/urandom, ...
   mount -t tmpfs -o mode=755 tmpfs "$r/run"  # ip netns keeps its namespaces in /run/netns
   mount --bind "$cache/archives" "$r/var/cache/apt/archives"
-  exec chroot "$r" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=dumb \
+  # pivot_root, not chroot: in a chroot, /proc/PID/exe of a process in another mount namespace
+  # (every `ip netns exec`) reads as the host path, and the per-app rules by path never match.
+  cd "$r" && mkdir -p .oldroot && pivot_root . .oldroot && umount -l /.oldroot && rmdir /.oldroot
+  exec /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=dumb \
     PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     bash -c "cd /root/ptun && apt-get -q update && apt-get -qy install --no-install-recommends make && make $target"
 ' _ "$root" "$CACHE" "$TARGET" 2>&1 | tee "$CACHE/last.log"
