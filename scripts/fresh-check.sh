@@ -12,9 +12,8 @@
 # Isolation: new mount and PID namespaces (unshare), the root made / with pivot_root. /proc, /sys,
 # /dev, cgroup2, /run and the apt cache are mounted for it only (private mounts, gone with the
 # namespace), so the host's mount table is untouched and every process started inside ends with
-# the run. The network
-# namespace is the host's: the build downloads packages and lwIP's source from $MIRROR; the tests
-# make and remove their own namespaces, as on the host.
+# the run. The network namespace is the host's: the build downloads packages and the lwIP and
+# mbedTLS sources from $MIRROR; the tests make and remove their own namespaces, as on the host.
 #
 # usage: scripts/fresh-check.sh [REV]     (root; env: CACHE=/var/cache/ptun-fresh,
 #        MIRROR=http://deb.debian.org/debian, TARGET="test" (make targets), KEEP=1 keeps the root,
