@@ -130,7 +130,7 @@ tun_hwm=$(kib "$tpid" VmHWM); tun_rss=$(kib "$tpid" VmRSS)
 stop_pid "$tpid"
 
 # (b) userspace client, nobody, fresh process.
-E2E_NS=cli E2E_LOG=client-us e2e_start client us "${E2E_NOBODY[@]}" bash -c 'ulimit -n 8192 && exec "$@"' ptun
+E2E_NS=cli E2E_LOG=client-us e2e_start client us bash -c 'ulimit -n 8192 && exec "$@"' ptun "${E2E_NOBODY[@]}"
 upid=$E2E_PID
 for r in $(seq 1 "$RUNS"); do
   measure "userspace, curl via SOCKS5 (run $r)" "$upid" curl_get --socks5 127.0.0.1:1080 http://10.99.0.1:8080/blob
@@ -141,7 +141,7 @@ stop_pid "$upid"
 
 # (c) memory per idle proxied connection: a fresh userspace client, one warm-up connection (so
 # one-time allocations are in the baseline), then CONNS held idle.
-E2E_NS=cli E2E_LOG=client-us2 e2e_start client us2 "${E2E_NOBODY[@]}" bash -c 'ulimit -n 8192 && exec "$@"' ptun
+E2E_NS=cli E2E_LOG=client-us2 e2e_start client us2 bash -c 'ulimit -n 8192 && exec "$@"' ptun "${E2E_NOBODY[@]}"
 upid=$E2E_PID
 warm=$(in_ns cli timeout 30 python3 "$probe" connect 127.0.0.1 1080 10.99.0.1 9000)
 [ "$warm" = "0" ] || e2e_fail "warm-up SOCKS5 connect: reply $warm"

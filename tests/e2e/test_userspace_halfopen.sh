@@ -43,8 +43,9 @@ max_connections = $CAP
 handshake_timeout_secs = 2"
 e2e_up
 # The client's descriptor limit is set to 1024 (soft and hard), whatever the caller's is: the cap
-# must keep it far below that however many clients knock.
-e2e_start client c1 "${E2E_NOBODY[@]}" bash -c 'ulimit -n 1024 && exec "$@"' ptun
+# must keep it far below that however many clients knock. (The limit is set as root, then setpriv:
+# a shell as nobody could not exec a ptun built under /root.)
+e2e_start client c1 bash -c 'ulimit -n 1024 && exec "$@"' ptun "${E2E_NOBODY[@]}"
 cpid=$E2E_PID
 [ "$(cat /proc/$cpid/comm 2>/dev/null)" = "ptun" ] || e2e_fail "pid $cpid is not the client"
 [ "$(awk '/^Uid:/ {print $2}' /proc/$cpid/status)" = "65534" ] || e2e_fail "client not running as 65534"
