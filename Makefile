@@ -6,7 +6,8 @@ JOBS       ?= $(shell nproc)
 FUZZ_SECS  ?= 60
 CMAKE_FLAGS ?= -DPTUN_WERROR=ON
 
-.PHONY: all deps configure build test test-unit test-e2e test-asan test-e2e-asan demo fuzz fuzz-replay bench clean
+.PHONY: all deps configure build test test-unit test-e2e test-asan test-e2e-asan demo fuzz fuzz-replay bench clean \
+        static cross cross-check cross-configure cross-test size
 
 all: build
 
@@ -62,6 +63,38 @@ fuzz-replay: deps
 
 bench: build
 	bash bench/run.sh $(BUILD)/ptun
+
+# Static, stripped binaries for routers: build-static/dist/ptun (x86-64) and
+# build-cross-TARGET/dist/ptun; `make cross-test TARGET=...` runs the unit tests under qemu-user and
+# replays the fuzz seed corpora through the target's build (fuzz/replay.cmake).
+# See README.md, "Routers / cross builds".
+CROSS_TARGETS = aarch64 armhf mipsel mips
+STATIC_CMAKE  = -DCMAKE_BUILD_TYPE=MinSizeRel -DPTUN_STATIC=ON -DPTUN_WERROR=ON
+BUILD_CROSS   = build-cross-$(TARGET)
+
+static: deps
+	cmake -S . -B build-static $(STATIC_CMAKE)
+	cmake --build build-static -j $(JOBS) --target ptun
+	@ls -l build-static/dist/ptun
+
+cross-check:
+	@case " $(CROSS_TARGETS) " in *" $(TARGET) "*) ;; \
+	  *) echo "make cross: TARGET=$(TARGET) unknown; targets: $(CROSS_TARGETS)" >&2; exit 2 ;; esac
+
+cross-configure: cross-check
+	@bash scripts/install-deps.sh cross
+	cmake -S . -B $(BUILD_CROSS) $(STATIC_CMAKE) -DCMAKE_TOOLCHAIN_FILE=cmake/toolchains/$(TARGET).cmake
+
+cross: cross-configure
+	cmake --build $(BUILD_CROSS) -j $(JOBS) --target ptun
+	@ls -l $(BUILD_CROSS)/dist/ptun
+
+cross-test: cross-configure
+	cmake --build $(BUILD_CROSS) -j $(JOBS)
+	ctest --test-dir $(BUILD_CROSS) -L 'unit|fuzz-replay' --output-on-failure -j $(JOBS)
+
+size:
+	bash bench/size.sh
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)

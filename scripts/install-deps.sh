@@ -5,8 +5,9 @@
 # Optional groups, on request:
 #   bench        the peer lab that `make bench` runs (../shared/bench/README.md)
 #   fresh-check  what scripts/fresh-check.sh needs on the host
+#   cross        cross compilers and qemu-user for `make cross` (README: Routers / cross builds)
 # Idempotent and quiet when everything is there. Needs root (or sudo) only when installing.
-# usage: install-deps.sh [bench] [fresh-check]
+# usage: install-deps.sh [bench] [fresh-check] [cross]
 set -euo pipefail
 pkgs=(
   # build; dpkg-dev, xz-utils, bzip2, patch: lwIP and mbedTLS from Debian's source packages
@@ -30,7 +31,9 @@ for group in "$@"; do
   case "$group" in
     bench) pkgs+=(wireguard-go wireguard-tools openvpn ocserv openconnect gnutls-bin openssl) ;;
     fresh-check) pkgs+=(debootstrap) ;;
-    *) echo "install-deps: unknown group '$group' (bench, fresh-check)" >&2; exit 2 ;;
+    cross) pkgs+=(g++-aarch64-linux-gnu g++-arm-linux-gnueabihf g++-mipsel-linux-gnu g++-mips-linux-gnu
+                  qemu-user-static) ;;
+    *) echo "install-deps: unknown group '$group' (bench, fresh-check, cross)" >&2; exit 2 ;;
   esac
 done
 missing=()

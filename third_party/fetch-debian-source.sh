@@ -33,8 +33,14 @@ if [ ! -f "$cache/$tarball" ] || ! echo "$sha256  $cache/$tarball" | sha256sum -
         -o APT::Sandbox::User=root -q)
   command -v apt-get >/dev/null || { echo "fetch $package: apt-get missing" >&2; exit 1; }
   apt-get "${opts[@]}" update >"$apt_dir/update.log" 2>&1 || { cat "$apt_dir/update.log" >&2; exit 1; }
-  (cd "$cache" && apt-get "${opts[@]}" source --download-only "$package" >"$apt_dir/source.log" 2>&1) \
-    || { cat "$apt_dir/source.log" >&2; exit 1; }
+  if ! (cd "$cache" && apt-get "${opts[@]}" source --download-only "$package" >"$apt_dir/source.log" 2>&1); then
+    # deb.debian.org's pool has been seen without a tarball its index lists (libmnl, 2026-12-03);
+    # Ubuntu's pool carries the same orig tarball, and the pinned sha256 below decides either way.
+    pool=${package:0:1}; [[ $package == lib* ]] && pool=${package:0:4}
+    url=http://archive.ubuntu.com/ubuntu/pool/main/$pool/$package/$tarball
+    echo "fetch $package: apt-get source failed ($apt_dir/source.log), trying $url" >&2
+    curl -fsS -m 300 -o "$cache/$tarball" "$url" || { cat "$apt_dir/source.log" >&2; exit 1; }
+  fi
   if ! echo "$sha256  $cache/$tarball" | sha256sum -c --status; then
     echo "fetch $package: $tarball missing or not matching the pinned sha256 $sha256" \
          "(has $suite moved to a new upstream version? see $cache)" >&2

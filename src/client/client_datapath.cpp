@@ -120,11 +120,14 @@ void Client::send_datagram(std::span<const uint8_t> dgram) {
 }
 
 void Client::flush() {
+  size_t tun_dropped = 0, udp_dropped = 0;  // flush_with counts in size_t: 32 bits on armhf, MIPS
   counters_.tun_tx_packets += tun_tx_.flush_with(
       [&](std::span<PacketBuf*> pkts) { auto w = dev_->write_batch(pkts); return w ? *w : 0; },
-      &counters_.drop_tun_write);
+      &tun_dropped);
   udp_tx_.flush_with([&](std::span<core::Datagram> d) { auto s = sock_->send_batch(d); return s ? *s : 0; },
-                     &counters_.drop_udp_send);
+                     &udp_dropped);
+  counters_.drop_tun_write += tun_dropped;
+  counters_.drop_udp_send += udp_dropped;
 }
 
 }  // namespace ptun::client

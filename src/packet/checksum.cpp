@@ -1,5 +1,7 @@
 #include "packet/checksum.hpp"
 
+#include <bit>
+
 #include "packet/wire.hpp"
 
 namespace ptun::packet {
@@ -7,7 +9,8 @@ using namespace wire;
 
 uint32_t checksum_partial(std::span<const uint8_t> data, uint32_t sum) {
   // Sum native-order 32-bit words into 64 bits (no carry handling inside the loop), then fold
-  // and swap once: the ones' complement sum is independent of byte order (RFC 1071 2.B).
+  // and swap once on little-endian hosts: the ones' complement sum is independent of byte order
+  // (RFC 1071 2.B).
   const uint8_t* p = data.data();
   size_t n = data.size();
   uint64_t acc = 0;
@@ -28,7 +31,8 @@ uint32_t checksum_partial(std::span<const uint8_t> data, uint32_t sum) {
     p += 2;
     n -= 2;
   }
-  if (n) acc += *p;  // low byte in native (little-endian) order = high byte of a BE word
+  // The odd final byte is the high byte of a big-endian word padded with zero.
+  if (n) acc += std::endian::native == std::endian::little ? uint64_t(*p) : uint64_t(*p) << 8;
   acc = (acc & 0xffffffff) + (acc >> 32);
   acc = (acc & 0xffffffff) + (acc >> 32);
   uint32_t s = uint32_t(acc);
@@ -36,7 +40,9 @@ uint32_t checksum_partial(std::span<const uint8_t> data, uint32_t sum) {
   s = (s & 0xffff) + (s >> 16);
   // Fold the caller's sum first so that long chains cannot overflow 32 bits.
   sum = (sum & 0xffff) + (sum >> 16);
-  return sum + __builtin_bswap16(uint16_t(s));
+  // Native words summed on a little-endian host give the big-endian sum byte-swapped.
+  if constexpr (std::endian::native == std::endian::little) s = __builtin_bswap16(uint16_t(s));
+  return sum + s;
 }
 
 uint16_t checksum_fold(uint32_t sum) {

@@ -19,25 +19,22 @@
 
 namespace ptun::packet::wire {
 
-inline uint16_t load16(const uint8_t* p) {
-  uint16_t v;
-  std::memcpy(&v, p, 2);
-  return __builtin_bswap16(v);  // Linux targets only: little-endian hosts (see static_assert)
-}
+// Byte by byte: portable to big-endian targets (MIPS routers); g++ turns each into one load or
+// store plus a byte swap where the host needs one.
+inline uint16_t load16(const uint8_t* p) { return uint16_t(p[0] << 8 | p[1]); }
 inline uint32_t load32(const uint8_t* p) {
-  uint32_t v;
-  std::memcpy(&v, p, 4);
-  return __builtin_bswap32(v);
+  return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | p[3];
 }
 inline void store16(uint8_t* p, uint16_t v) {
-  v = __builtin_bswap16(v);
-  std::memcpy(p, &v, 2);
+  p[0] = uint8_t(v >> 8);
+  p[1] = uint8_t(v);
 }
 inline void store32(uint8_t* p, uint32_t v) {
-  v = __builtin_bswap32(v);
-  std::memcpy(p, &v, 4);
+  p[0] = uint8_t(v >> 24);
+  p[1] = uint8_t(v >> 16);
+  p[2] = uint8_t(v >> 8);
+  p[3] = uint8_t(v);
 }
-static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "wire.hpp assumes a little-endian host");
 
 // Header layouts, checked once against lwIP's definitions so the offsets below cannot drift.
 inline constexpr size_t kIp4Hlen = IP_HLEN;

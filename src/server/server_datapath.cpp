@@ -159,15 +159,19 @@ void Server::flush_udp() {
   for (int fam = 0; fam < 2; ++fam) {
     if (udp_tx_[fam].empty()) continue;
     core::UdpSocket& sock = *sockets_[size_t(socket_for_family_[fam])];
+    size_t dropped = 0;  // flush_with counts in size_t: 32 bits on armhf and MIPS
     udp_tx_[fam].flush_with([&](std::span<core::Datagram> d) { auto s = sock.send_batch(d); return s ? *s : 0; },
-                            &counters_.drop_udp_send);
+                            &dropped);
+    counters_.drop_udp_send += dropped;
   }
 }
 
 void Server::flush_tun() {
+  size_t dropped = 0;
   counters_.tun_tx_packets += tun_tx_.flush_with(
       [&](std::span<PacketBuf*> pkts) { auto w = dev_->write_batch(pkts); return w ? *w : 0; },
-      &counters_.drop_tun_write);
+      &dropped);
+  counters_.drop_tun_write += dropped;
 }
 
 void Server::flush() {

@@ -3,6 +3,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <stdio.h>
+#include <endian.h>  // BYTE_ORDER for lwip_htons & co.: lwIP assumes little-endian without it
 #define LWIP_TIMEVAL_PRIVATE 0
 #define LWIP_ERRNO_STDINCLUDE 1
 #define IPV6_FRAG_COPYHEADER 1      // needed on 64-bit: the frag header struct is larger than 8 bytes

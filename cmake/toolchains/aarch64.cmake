@@ -1,0 +1,5 @@
+# make cross TARGET=aarch64 (g++-aarch64-linux-gnu, qemu-user-static)
+set(CMAKE_SYSTEM_PROCESSOR aarch64)
+set(PTUN_CROSS_TRIPLE aarch64-linux-gnu)
+set(PTUN_CROSS_QEMU qemu-aarch64-static)
+include(${CMAKE_CURRENT_LIST_DIR}/linux-gnu-cross.cmake)

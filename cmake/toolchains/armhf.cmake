@@ -1,0 +1,5 @@
+# make cross TARGET=armhf (g++-arm-linux-gnueabihf, qemu-user-static)
+set(CMAKE_SYSTEM_PROCESSOR arm)
+set(PTUN_CROSS_TRIPLE arm-linux-gnueabihf)
+set(PTUN_CROSS_QEMU qemu-arm-static)
+include(${CMAKE_CURRENT_LIST_DIR}/linux-gnu-cross.cmake)

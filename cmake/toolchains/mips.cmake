@@ -1,0 +1,5 @@
+# make cross TARGET=mips (g++-mips-linux-gnu, qemu-user-static)
+set(CMAKE_SYSTEM_PROCESSOR mips)
+set(PTUN_CROSS_TRIPLE mips-linux-gnu)
+set(PTUN_CROSS_QEMU qemu-mips-static)
+include(${CMAKE_CURRENT_LIST_DIR}/linux-gnu-cross.cmake)

@@ -1,0 +1,5 @@
+# make cross TARGET=mipsel (g++-mipsel-linux-gnu, qemu-user-static)
+set(CMAKE_SYSTEM_PROCESSOR mipsel)
+set(PTUN_CROSS_TRIPLE mipsel-linux-gnu)
+set(PTUN_CROSS_QEMU qemu-mipsel-static)
+include(${CMAKE_CURRENT_LIST_DIR}/linux-gnu-cross.cmake)

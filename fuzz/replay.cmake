@@ -1,0 +1,20 @@
+# Static and cross builds: each fuzz target linked with replay_main.cpp instead of libFuzzer, and
+# run by CTest (through the cross emulator) over its seed corpus: label fuzz-replay.
+include("${CMAKE_CURRENT_LIST_DIR}/deps.cmake")
+file(GLOB targets CONFIGURE_DEPENDS "${CMAKE_CURRENT_LIST_DIR}/fuzz_*.cpp")
+foreach(src ${targets})
+  get_filename_component(name "${src}" NAME_WE)
+  string(REPLACE "fuzz_" "" short "${name}")
+  add_executable(fuzz_replay_${short} "${src}" "${CMAKE_CURRENT_LIST_DIR}/replay_main.cpp")
+  # A fuzz-only slice of a module (ptun_netcfg_dns) is the whole module here.
+  set(deps "")
+  foreach(dep ${fuzz_deps_${short}})
+    if(NOT TARGET ${dep})
+      string(REGEX REPLACE "^(ptun_[a-z]+)_.*" "\\1" dep "${dep}")
+    endif()
+    list(APPEND deps ${dep})
+  endforeach()
+  target_link_libraries(fuzz_replay_${short} PRIVATE ${deps})
+  add_test(NAME "fuzz-replay: ${short}" COMMAND fuzz_replay_${short} "${CMAKE_CURRENT_LIST_DIR}/corpus/${short}")
+  set_tests_properties("fuzz-replay: ${short}" PROPERTIES LABELS fuzz-replay)
+endforeach()
