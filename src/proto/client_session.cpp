@@ -199,7 +199,7 @@ void ClientSession::handle_control(std::span<const uint8_t> rec, uint64_t now) {
       stats_.rtt_us_smoothed = stats_.rtt_us_smoothed ? (7 * stats_.rtt_us_smoothed + rtt) / 8 : rtt;
       return;
     }
-    case MsgType::ping: {  // the server does not ping today, but answering is cheap and symmetric
+    case MsgType::ping: {  // the server pings to check our new address after a roam (protocol.md §6)
       auto m = decode_ping(rec);
       if (!m) {
         ++stats_.drop_malformed;

@@ -46,6 +46,11 @@ void ServerEndpoint::emit(Session& s, std::span<const uint8_t> d) {
   // One copy out of mbedTLS's buffer, behind room for the header written in place.
   std::memcpy(tx_.data() + kOuterHeaderSize, d.data(), d.size());
   encode_outer_header(tx_.data(), s.id);
+  if (s.tx_on_path && s.path) {
+    s.path->bytes_out += kOuterHeaderSize + d.size();
+    cb_.send_datagram(s.path->addr, {tx_.data(), kOuterHeaderSize + d.size()});
+    return;
+  }
   cb_.send_datagram(s.peer, {tx_.data(), kOuterHeaderSize + d.size()});
 }
 

@@ -3,8 +3,9 @@
 //
 //   datagram -> outer header -> session id known?
 //     yes, same address ............ feed its DtlsSession -> records -> packets / control
-//     yes, other address ........... roaming: fed to the session; the address moves only once a
-//                                    record from it authenticates (on_roamed)
+//     yes, other address ........... roaming: fed to the session; an authentic record makes the
+//                                    address a candidate, challenged with a PING; the session
+//                                    moves (on_roamed) when the PONG comes back from there
 //     no, ClientHello .............. CookieGuard (stateless, reply <= request) -> cookie ok ->
 //                                    session/per-source half-open/rate limits -> table full?
 //                                    evict the oldest half-open one -> new DtlsSession
@@ -58,6 +59,8 @@ struct ServerCounters {
   uint64_t session_collision = 0;   // a ClientHello for a live session id (another client, or a replay)
   uint64_t roam_refused = 0;        // another address before the session was established
   uint64_t roam_unauthenticated = 0;// another address, but no authentic record: session not moved
+  uint64_t roam_challenges = 0;     // PINGs sent to a new address to validate it before moving
+  uint64_t roam_budget_exceeded = 0;// a send to an unvalidated address refused: over 3x its bytes in
   uint64_t replay_or_auth = 0;      // a datagram for a known session yielding no authentic record
   uint64_t handshake_failed = 0;
   uint64_t handshake_timeout = 0;   // half-open sessions expired
@@ -161,6 +164,11 @@ class ServerEndpoint {
   void handle_client_hello(Session& s, std::span<const uint8_t> rec, uint64_t now);
   bool send_settings(Session& s, uint64_t now);
   bool write_record(Session& s, std::span<const uint8_t> rec, uint64_t now);
+  // Return routability of a new address (PathCheck in server_session.hpp).
+  void path_seen(Session& s, const Endpoint& from, size_t datagram_bytes);
+  void challenge_path(Session& s, uint64_t now);
+  void path_validated(Session& s);
+  bool write_on_path(Session& s, std::span<const uint8_t> rec, uint64_t now);  // to s.path->addr, budgeted
   // Sends CLOSE (if DTLS is up and send_close), removes the session, fires on_closed if it was
   // established. The Session object lives on in graveyard_ until the outermost call returns.
   void end_session(Session& s, CloseReason reason, bool send_close, const std::string& text, uint64_t now);
@@ -191,6 +199,7 @@ class ServerEndpoint {
   log::RateLimit log_limit_;
   uint64_t hint_window_ms_ = 0;
   uint32_t hints_in_window_ = 0;
+  uint64_t path_challenges_ = 0;  // challenge values: unique per endpoint (the PONG is authenticated)
   // Shared by all sessions (single-threaded): tx_ has the outer header's room in front.
   std::vector<uint8_t> tx_, rx_;
 };

@@ -11,6 +11,13 @@ constexpr int kMaxRecordsPerDatagram = 64;
 // An established session answers a repeated CLIENT_HELLO (its SETTINGS were lost) at most this
 // often, so an authenticated peer cannot make the server encode settings in a loop.
 constexpr uint64_t kSettingsResendMinMs = 250;
+// Return routability (docs/protocol.md §6), as QUIC does it (RFC 9000 §8): an address not yet
+// validated gets at most 3x the bytes its authentic datagrams carried, so a replayed datagram
+// with a forged source cannot turn the server into an amplifier, and only PINGs and PONGs.
+constexpr uint64_t kPathBudgetFactor = 3;
+// The challenge is repeated (same value) on later datagrams from the new address at most this
+// often, in case it or its PONG was lost.
+constexpr uint64_t kPathChallengeMinMs = 250;
 }  // namespace
 
 void ServerEndpoint::session_ingress(Session& s, std::span<const uint8_t> dtls, const Endpoint& from,
@@ -35,16 +42,14 @@ void ServerEndpoint::session_ingress(Session& s, std::span<const uint8_t> dtls, 
       return;
     }
     if (*r == 0) break;
-    if (!any && roaming) {
-      // The first authentic record from the new address: only now may the session move.
-      s.peer = from;
-      ++s.stats.roams;
-      cb_.on_roamed(s.id, from);
-      if (s.closed) return;
-    }
+    // The first authentic record from a new address makes it a candidate; the session moves
+    // only when the candidate answers a challenge (handle_control, PONG).
+    if (!any && roaming) path_seen(s, from, kOuterHeaderSize + dtls.size());
     any = true;
     s.stats.last_rx_ms = now;
+    s.rx_on_path = roaming;
     handle_record(s, {rx_.data(), *r}, now);
+    s.rx_on_path = false;
     if (s.closed) return;
   }
   if (!any) {
@@ -53,8 +58,50 @@ void ServerEndpoint::session_ingress(Session& s, std::span<const uint8_t> dtls, 
       ++counters_.roam_unauthenticated;
     else if (s.state != ServerSessionState::handshaking)
       ++counters_.replay_or_auth;
+  } else if (roaming && s.path && s.path->addr == from) {
+    challenge_path(s, now);
   }
   schedule(s);
+}
+
+void ServerEndpoint::path_seen(Session& s, const Endpoint& from, size_t datagram_bytes) {
+  if (!s.path || s.path->addr != from) {
+    // A newer address replaces an unvalidated one: the client is where it last spoke from.
+    s.path.emplace();
+    s.path->addr = from;
+    s.path->challenge = ++path_challenges_;
+  }
+  s.path->bytes_in += datagram_bytes;
+}
+
+void ServerEndpoint::challenge_path(Session& s, uint64_t now) {
+  PathCheck& p = *s.path;
+  if (p.challenged && now < p.last_challenge_ms + kPathChallengeMinMs) return;
+  uint8_t buf[kPingSize];
+  if (!write_on_path(s, {buf, encode_ping(Ping{p.challenge, now}, buf)}, now)) return;
+  p.challenged = true;
+  p.last_challenge_ms = now;
+  ++counters_.roam_challenges;
+}
+
+void ServerEndpoint::path_validated(Session& s) {
+  s.peer = s.path->addr;
+  s.path.reset();
+  ++s.stats.roams;
+  cb_.on_roamed(s.id, s.peer);
+}
+
+bool ServerEndpoint::write_on_path(Session& s, std::span<const uint8_t> rec, uint64_t now) {
+  if (!s.path) return write_record(s, rec, now);
+  uint64_t bytes = kOuterHeaderSize + s.dtls->record_overhead() + rec.size();
+  if (s.path->bytes_out + bytes > kPathBudgetFactor * s.path->bytes_in) {
+    ++counters_.roam_budget_exceeded;
+    return false;
+  }
+  s.tx_on_path = true;
+  bool ok = write_record(s, rec, now);
+  s.tx_on_path = false;
+  return ok;
 }
 
 void ServerEndpoint::step_handshake(Session& s, uint64_t now) {
@@ -105,8 +152,28 @@ void ServerEndpoint::handle_control(Session& s, std::span<const uint8_t> rec, ui
         ++s.stats.drop_malformed;
         return;
       }
+      // The PONG goes back where the PING came from: a roaming client confirms its new path
+      // with it (within the unvalidated address's budget).
       uint8_t buf[kPingSize];
-      write_record(s, {buf, encode_pong(*m, buf)}, now);
+      std::span<const uint8_t> pong{buf, encode_pong(*m, buf)};
+      if (s.rx_on_path)
+        write_on_path(s, pong, now);
+      else
+        write_record(s, pong, now);
+      return;
+    }
+    case MsgType::pong: {
+      auto m = decode_ping(rec);
+      if (!m) {
+        ++s.stats.drop_malformed;
+        return;
+      }
+      // The server pings only to challenge a new address; the answer must come from there.
+      if (s.rx_on_path && s.path && s.path->challenged && m->seq == s.path->challenge) {
+        path_validated(s);
+        return;
+      }
+      ++s.stats.drop_unexpected;
       return;
     }
     case MsgType::close: {
@@ -118,7 +185,6 @@ void ServerEndpoint::handle_control(Session& s, std::span<const uint8_t> rec, ui
       end_session(s, m->reason, false, "", now);
       return;
     }
-    case MsgType::pong:
     case MsgType::settings: ++s.stats.drop_unexpected; return;
   }
   ++s.stats.drop_unknown_type;

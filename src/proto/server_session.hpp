@@ -2,16 +2,31 @@
 #pragma once
 #include <list>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "proto/server_endpoint.hpp"
 
 namespace ptun::proto {
 
+// Return routability of a new address (docs/protocol.md §6): the session stays on `peer` until an
+// authentic PONG echoing `challenge` arrives from `addr`. Until then `addr` gets only PINGs and
+// PONGs, and at most kPathBudgetFactor times the bytes that authentic datagrams from it carried.
+struct PathCheck {
+  Endpoint addr;
+  uint64_t challenge = 0;
+  uint64_t bytes_in = 0, bytes_out = 0;
+  uint64_t last_challenge_ms = 0;
+  bool challenged = false;
+};
+
 struct ServerEndpoint::Session {
   ServerEndpoint* owner = nullptr;
   uint64_t id = 0;
-  Endpoint peer;  // where replies go; moves only after an authenticated record (roaming)
+  Endpoint peer;  // where replies go; moves only to a validated address (roaming, PathCheck)
+  std::optional<PathCheck> path;  // a new address seen in an authentic record, not validated yet
+  bool rx_on_path = false;        // the records being handled came from path->addr
+  bool tx_on_path = false;        // the record being written goes to path->addr
   std::unique_ptr<tls::DtlsSession> dtls;
   ServerSessionState state = ServerSessionState::handshaking;
   bool closed = false;  // removed from sessions_, waiting in graveyard_

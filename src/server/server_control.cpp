@@ -43,7 +43,8 @@ nlohmann::json Server::status_json() {
                   {"handshake_failed", c.handshake_failed}, {"handshake_timeout", c.handshake_timeout},
                   {"sessions_created", c.sessions_created}, {"sessions_established", c.sessions_established},
                   {"refused", c.refused},                 {"cookie_reply_dropped", c.cookie_reply_dropped},
-                  {"unknown_session_hints", c.unknown_session_hints}, {"roam_refused", c.roam_refused}};
+                  {"unknown_session_hints", c.unknown_session_hints}, {"roam_refused", c.roam_refused},
+                  {"roam_challenges", c.roam_challenges}, {"roam_budget_exceeded", c.roam_budget_exceeded}};
   return j;
 }
 

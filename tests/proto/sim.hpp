@@ -36,6 +36,7 @@ struct SimNet {
   double loss = 0, dup = 0, reorder = 0;  // probabilities
   uint64_t delay_ms = 5, reorder_extra_ms = 30;
   bool drop_all = false;
+  std::vector<Endpoint> unreachable;  // datagrams to these addresses are lost (a dead old path)
   uint64_t sent = 0, lost = 0;
   std::vector<Packet> flight;  // unordered; next() picks the earliest
   std::vector<Packet> log;     // every datagram offered to the network (for replay tests)
@@ -57,7 +58,7 @@ struct SimNet {
     }
     Packet p{0, 0, from, to, std::vector<uint8_t>(d.begin(), d.end())};
     if (keep_log) log.push_back(p);
-    if (drop_all || uniform() < loss) {
+    if (drop_all || uniform() < loss || std::find(unreachable.begin(), unreachable.end(), to) != unreachable.end()) {
       ++lost;
       return;
     }
