@@ -36,7 +36,7 @@ bool fatal(proto::CloseReason r) {
 
 }  // namespace
 
-Client::Client(core::Loop& loop, config::ClientConfig cfg) : loop_(loop), cfg_(std::move(cfg)), pool_(512) {}
+Client::Client(core::Loop& loop, config::ClientConfig cfg) : loop_(loop), cfg_(std::move(cfg)), dp_(loop, *this, 512) {}
 
 Client::~Client() { teardown(); }
 
@@ -85,7 +85,6 @@ Result<void> Client::setup() {
   auto tun = tun::TunDevice::open(topt);
   if (!tun) return tun.error();
   tun_ = std::move(*tun);
-  tun_poll_ = std::make_unique<core::FdPoll>(loop_, tun_->fd());
   dev_ = tun_.get();
   }
   timer_ = std::make_unique<core::Timer>(loop_);
@@ -96,6 +95,8 @@ Result<void> Client::setup() {
   auto s = core::UdpSocket::bind(loop_, any, o);
   if (!s) return s.error();
   sock_ = std::move(*s);
+  dp_.set_device(dev_);
+  dp_.set_socket(0, sock_.get());
   if (auto r = setup_lifecycle(); !r) return r;
   if (auto r = setup_flows(); !r) return r;
   return {};
@@ -105,7 +106,6 @@ void Client::teardown() {
   remove_settings();
   if (host_) host_->shutdown(user_down_);   // always_on keeps the kill switch unless `ptun down`
   host_.reset();
-  tun_poll_.reset();
   tun_.reset();
 }
 
@@ -122,8 +122,8 @@ core::Task<int> Client::run() {
   else want_up_ = false;
   scope.spawn(run_path(stop.token()));
   if (metrics_) scope.spawn(metrics_->run(stop.token()));
-  scope.spawn(run_udp_rx(stop.token()));
-  scope.spawn(stack_ ? run_userspace(stop.token()) : run_tun_rx(stop.token()));
+  scope.spawn(dp_.run_socket(0, stop.token()));
+  scope.spawn(stack_ ? run_userspace(stop.token()) : dp_.run_device(stop.token()));
   scope.spawn(run_timers(stop.token()));
   scope.spawn(control_->run(stop.token()));
   co_await run_signals(stop.token());   // returns on a stop signal, `ptun stop` or a fatal error

@@ -2,7 +2,8 @@
 // DTLS session (proto::ClientSession) on UDP, writes what comes back to the TUN, applies the
 // pushed network settings (addresses, MTU, routes) and heals itself (reconnect with backoff).
 //
-// Data path (one loop thread; per-packet work in client_datapath.cpp):
+// Data path (one loop thread): the shared datapath::Pipeline; the client's policy (which packets
+// enter the session, which datagrams are the server's) is in client_datapath.cpp:
 //
 //   TUN --read batch--> MSS clamp / too-big --> ClientSession (encrypt) --> tx batch --sendmmsg--> server
 //   TUN <--write batch-- ClientSession (decrypt) <--recvmmsg-- UDP socket (fwmark: bypasses the tunnel)
@@ -22,6 +23,7 @@
 #include "config/config.hpp"
 #include "control/protocol.hpp"
 #include "core/core.hpp"
+#include "datapath/pipeline.hpp"
 #include "netcfg/client_host.hpp"
 #include "netstack/netstack.hpp"
 #include "proxy/proxy.hpp"
@@ -34,12 +36,12 @@ namespace ptun::tls { class DtlsConfig; }
 
 namespace ptun::client {
 
+// The client's own drops; the pipeline counts the rest (datapath::Counters).
 struct ClientCounters {
-  uint64_t tun_rx_packets = 0, tun_tx_packets = 0, drop_not_connected = 0, drop_malformed = 0;
-  uint64_t drop_too_big = 0, drop_tun_write = 0, drop_udp_send = 0, drop_foreign_source = 0;
+  uint64_t drop_not_connected = 0, drop_foreign_source = 0;
 };
 
-class Client final : public proto::ClientSession::Callbacks {
+class Client final : public proto::ClientSession::Callbacks, public datapath::Policy {
  public:
   static Result<std::unique_ptr<Client>> create(core::Loop& loop, config::ClientConfig cfg);
   ~Client() override;
@@ -52,6 +54,12 @@ class Client final : public proto::ClientSession::Callbacks {
   void deliver_packet(std::span<const uint8_t> ip) override;
   void on_established(const proto::NetworkSettings& settings) override;
   void on_closed(proto::CloseReason reason, const std::string& detail) override;
+
+  // datapath::Policy (client_datapath.cpp)
+  void on_device_packet(std::span<uint8_t> pkt, const packet::Parsed& p, uint64_t now) override;
+  void on_datagram(size_t index, const Endpoint& peer, std::span<uint8_t> payload, uint64_t now) override;
+  void after_batch(uint64_t now) override;
+  void on_device_gone(const Error& e) override;
 
   // ---- embedding (client_embed.cpp; used by src/embed, loop thread only) ----
   // A mode = "userspace" client inside a program that links ptun: [proxy]/[[forward]] listeners
@@ -108,8 +116,6 @@ class Client final : public proto::ClientSession::Callbacks {
   Result<nlohmann::json> handle_control(const control::Request& req);
   nlohmann::json status_json();
 
-  core::Task<void> run_udp_rx(core::CancelToken stop);
-  core::Task<void> run_tun_rx(core::CancelToken stop);
   core::Task<void> run_timers(core::CancelToken stop);
   core::Task<void> run_signals(core::CancelToken stop);
   // client_userspace.cpp
@@ -130,8 +136,6 @@ class Client final : public proto::ClientSession::Callbacks {
   nlohmann::json apps_json();
   void app_metrics(metrics::Exposition& m);   // flow table and per-app totals
 
-  // client_datapath.cpp
-  void handle_tun_packet(PacketBuf* pkt, uint64_t now);
   void flush();
   void poke_timer();
   uint64_t next_deadline() const;
@@ -139,16 +143,15 @@ class Client final : public proto::ClientSession::Callbacks {
   core::Loop& loop_;
   config::ClientConfig cfg_;
   SystemRng rng_;
-  BufferPool pool_;
+  datapath::Pipeline dp_;   // buffers, receive loops, transmit queues (src/datapath)
   std::shared_ptr<tls::DtlsConfig> dtls_;
   std::unique_ptr<proto::ClientSession> session_;
   std::unique_ptr<proto::ClientSession> retired_;   // a closed session, freed outside its callbacks
   Endpoint server_ep_;
   std::unique_ptr<core::UdpSocket> sock_;
   std::unique_ptr<tun::TunDevice> tun_;
-  std::unique_ptr<core::FdPoll> tun_poll_;
   // Userspace mode (client_userspace.cpp): lwIP instead of the TUN, the proxy in front of it.
-  // The data path reads and writes dev_, which is tun_ or stack_.
+  // The pipeline reads and writes dev_, which is tun_ or stack_.
   std::unique_ptr<netstack::Netstack> stack_;
   std::unique_ptr<proxy::Proxy> proxy_;
   tun::PacketDevice* dev_ = nullptr;
@@ -162,7 +165,6 @@ class Client final : public proto::ClientSession::Callbacks {
   std::optional<proto::NetworkSettings> applied_;
   std::vector<Cidr> applied_addrs_;
   uint32_t tun_mtu_ = 0;
-  uint16_t max_mss_v4_ = 0, max_mss_v6_ = 0;
   Lifecycle life_;
   bool session_ended_ = false;
   proto::CloseReason end_reason_ = proto::CloseReason::none;
@@ -172,8 +174,6 @@ class Client final : public proto::ClientSession::Callbacks {
   uint64_t reconnects_ = 0;
   uint64_t established_ms_ = 0;
   int exit_code_ = 0;
-  TxQueue<core::Datagram> udp_tx_{pool_};
-  TxQueue<PacketBuf*> tun_tx_{pool_};
   uint64_t scheduled_deadline_ = UINT64_MAX;
   uint64_t now_ = 0;
   ClientCounters counters_;

@@ -84,14 +84,9 @@ nlohmann::json Client::status_json() {
   }
   if (!settings_error_.empty()) j["settings_error"] = settings_error_;
   if (flows_ || !app_rules_.empty()) j["apps"] = apps_json();   // per-app totals (client_flows.cpp)
-  j["counters"] = {{"tun_rx_packets", counters_.tun_rx_packets},
-                   {"tun_tx_packets", counters_.tun_tx_packets},
-                   {"drop_not_connected", counters_.drop_not_connected},
-                   {"drop_malformed", counters_.drop_malformed},
-                   {"drop_too_big", counters_.drop_too_big},
-                   {"drop_tun_write", counters_.drop_tun_write},
-                   {"drop_udp_send", counters_.drop_udp_send},
-                   {"drop_foreign_source", counters_.drop_foreign_source}};
+  j["counters"] = datapath::to_json(dp_.counters());
+  j["counters"]["drop_not_connected"] = counters_.drop_not_connected;
+  j["counters"]["drop_foreign_source"] = counters_.drop_foreign_source;
   return j;
 }
 

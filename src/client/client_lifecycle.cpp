@@ -251,14 +251,13 @@ std::string Client::metrics_text() {
       m.gauge("ptun_client_last_handshake_seconds", "Seconds since the last handshake.",
               double(now - st.last_handshake_ms) / 1000.0);
   }
-  const std::pair<const char*, uint64_t> drops[] = {
-      {"not_connected", counters_.drop_not_connected}, {"malformed", counters_.drop_malformed},
-      {"too_big", counters_.drop_too_big},             {"tun_write", counters_.drop_tun_write},
-      {"udp_send", counters_.drop_udp_send},           {"foreign_source", counters_.drop_foreign_source}};
+  auto drops = datapath::drop_causes(dp_.counters());
+  drops.emplace_back("not_connected", counters_.drop_not_connected);
+  drops.emplace_back("foreign_source", counters_.drop_foreign_source);
   for (const auto& [cause, n] : drops)
     m.counter("ptun_client_dropped_packets_total", "Packets dropped, by cause.", double(n), Labels{{"cause", cause}});
-  m.counter("ptun_client_tun_read_packets_total", "Packets read from the TUN.", double(counters_.tun_rx_packets));
-  m.counter("ptun_client_tun_written_packets_total", "Packets written to the TUN.", double(counters_.tun_tx_packets));
+  m.counter("ptun_client_tun_read_packets_total", "Packets read from the TUN.", double(dp_.counters().dev_rx_packets));
+  m.counter("ptun_client_tun_written_packets_total", "Packets written to the TUN.", double(dp_.counters().dev_tx_packets));
   app_metrics(m);   // client_flows.cpp
   return m.text();
 }

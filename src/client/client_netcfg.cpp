@@ -48,8 +48,8 @@ Result<void> Client::apply_settings(const proto::NetworkSettings& s) {
   tun_mtu_ = effective_mtu(s);
   if (auto r = tun_->configure(*rtnl_, tun_mtu_, addrs); !r) return r;
   applied_addrs_ = addrs;
-  max_mss_v4_ = uint16_t(tun_mtu_ - 40);
-  max_mss_v6_ = uint16_t(tun_mtu_ - 60);
+  dp_.set_mtu(tun_mtu_, s.ipv4 ? std::optional(s.ipv4->addr) : std::nullopt,
+              s.ipv6 ? std::optional(s.ipv6->addr) : std::nullopt);
 
   if (auto r = host_->apply(s, tun_->ifindex()); !r) {
     remove_settings();   // host_->apply rolled its own part back already

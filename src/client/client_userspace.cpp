@@ -2,14 +2,13 @@
 // stack, and applications reach it through the proxy (SOCKS5, HTTP CONNECT, port forwards).
 //
 //   app --> proxy (loopback) --> lwIP TcpConn/UdpConn --netif output--> run_userspace
-//       --> handle_tun_packet (MTU, MSS clamp) --> ClientSession --> server
-//   server --> ClientSession --> deliver_packet --> flush --> stack_->write_batch --> lwIP
+//       --> the pipeline (MTU, MSS clamp) --> ClientSession --> server
+//   server --> ClientSession --> deliver_packet --> the pipeline --> stack_->write_batch --> lwIP
 //
 // Pushed settings live in lwIP (addresses, MTU) and in the proxy (routes decide what may be
 // reached, DNS servers resolve names in requests); nothing on the host changes.
 #include "client/client.hpp"
 #include "common/privileges.hpp"
-#include "netstack/drain.hpp"
 
 namespace ptun::client {
 
@@ -41,8 +40,8 @@ Result<void> Client::setup_userspace() {
 
 Result<void> Client::apply_settings_userspace(const proto::NetworkSettings& s) {
   tun_mtu_ = cfg_.tunnel.mtu ? cfg_.tunnel.mtu : (s.mtu ? s.mtu : 1400);
-  max_mss_v4_ = uint16_t(tun_mtu_ - 40);
-  max_mss_v6_ = uint16_t(tun_mtu_ - 60);
+  dp_.set_mtu(tun_mtu_, s.ipv4 ? std::optional(s.ipv4->addr) : std::nullopt,
+              s.ipv6 ? std::optional(s.ipv6->addr) : std::nullopt);
   // A reconnect with other addresses aborts lwIP's connections bound to the old ones: correct,
   // they could not survive the change anyway.
   if (!applied_ || applied_->ipv4 != s.ipv4 || applied_->ipv6 != s.ipv6 || applied_->mtu != s.mtu)
@@ -62,17 +61,7 @@ core::Task<void> Client::run_userspace(core::CancelToken stop) {
   core::TaskScope scope(loop_, stop);
   scope.spawn(stack_->run_timers(scope.token()));
   scope.spawn(proxy_->run(scope.token()));
-  co_await netstack::drain_device(
-      loop_, *stack_, pool_,
-      [this](PacketBuf* pkt, uint64_t now) {
-        now_ = now;
-        handle_tun_packet(pkt, now);
-      },
-      [this] {
-        flush();
-        poke_timer();
-      },
-      stop);
+  co_await dp_.run_device(stop);
   scope.cancel();
   co_await scope.join();
 }

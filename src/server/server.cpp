@@ -18,7 +18,7 @@ namespace ptun::server {
 Server::Server(core::Loop& loop, config::ServerConfig cfg)
     : loop_(loop),
       cfg_(std::move(cfg)),
-      pool_(1024),
+      dp_(loop, *this, 1024),
       addresses_(cfg_.tunnel.ipv4_pool, cfg_.tunnel.ipv6_pool),
       leases_(cfg_.state_dir + "/leases.json") {}
 
@@ -78,8 +78,9 @@ Result<void> Server::setup() {
   endpoint_ = std::make_unique<proto::ServerEndpoint>(*dtls, *this, limits);
 
   timer_ = std::make_unique<core::Timer>(loop_);
-  max_mss_v4_ = uint16_t(cfg_.tunnel.mtu - 40);
-  max_mss_v6_ = uint16_t(cfg_.tunnel.mtu - 60);
+  auto own4 = addresses_.server_v4(), own6 = addresses_.server_v6();
+  dp_.set_mtu(cfg_.tunnel.mtu, own4 ? std::optional(own4->addr) : std::nullopt,
+              own6 ? std::optional(own6->addr) : std::nullopt);
   if (cfg_.tunnel.forwarding == "userspace") {
     if (auto r = setup_userspace_forwarding(); !r) return r;
   } else {
@@ -92,6 +93,7 @@ Result<void> Server::setup() {
     if (!s) return Error(s.error().code, "listen " + ep.str() + ": " + s.error().message);
     int fam = ep.addr.is_v4() ? 0 : 1;
     if (socket_for_family_[fam] < 0) socket_for_family_[fam] = int(sockets_.size());
+    dp_.set_socket(sockets_.size(), s->get());
     sockets_.push_back(std::move(*s));
     LOG_INFO("server: listening on %s", ep.str().c_str());
   }
@@ -116,7 +118,6 @@ Result<void> Server::setup_kernel_forwarding() {
   auto rtnl = netlink::Rtnl::open();
   if (!rtnl) return rtnl.error();
   if (auto r = tun_->configure(**rtnl, cfg_.tunnel.mtu, addrs); !r) return r;
-  tun_poll_ = std::make_unique<core::FdPoll>(loop_, tun_->fd());
 
   if (auto r = host_.enable_forwarding(bool(cfg_.tunnel.ipv4_pool), bool(cfg_.tunnel.ipv6_pool)); !r) return r;
   if (cfg_.tunnel.masquerade) {
@@ -129,13 +130,14 @@ Result<void> Server::setup_kernel_forwarding() {
       return r;
   }
   dev_ = tun_.get();
+  dp_.set_device(dev_);
   return {};
 }
 
 void Server::teardown() {
   host_.undo();
   dev_ = nullptr;
-  tun_poll_.reset();
+  dp_.set_device(nullptr);
   tun_.reset();
   forwarder_.reset();
 }
@@ -148,13 +150,9 @@ core::Task<int> Server::run() {
   core::CancelSource stop;
   stop_source_ = &stop;
   core::TaskScope scope(loop_);
-  for (size_t i = 0; i < sockets_.size(); ++i) scope.spawn(run_udp_rx(i, stop.token()));
-  if (forwarder_) {
-    scope.spawn(forwarder_->run(stop.token()));
-    scope.spawn(run_forwarder_rx(stop.token()));
-  } else {
-    scope.spawn(run_tun_rx(stop.token()));
-  }
+  for (size_t i = 0; i < sockets_.size(); ++i) scope.spawn(dp_.run_socket(i, stop.token()));
+  if (forwarder_) scope.spawn(forwarder_->run(stop.token()));
+  scope.spawn(dp_.run_device(stop.token()));   // the TUN or the userspace forwarder
   scope.spawn(run_timers(stop.token()));
   scope.spawn(control_->run(stop.token()));
   if (metrics_) scope.spawn(metrics_->run(stop.token()));

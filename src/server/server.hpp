@@ -21,6 +21,7 @@
 #include "forward/forwarder.hpp"
 #include "control/protocol.hpp"
 #include "core/core.hpp"
+#include "datapath/pipeline.hpp"
 #include "packet/parse.hpp"
 #include "proto/server_endpoint.hpp"
 #include "server/address_pool.hpp"
@@ -33,13 +34,12 @@ namespace ptun::metrics { class Exporter; }
 
 namespace ptun::server {
 
+// The server's own drops; the pipeline counts the rest (datapath::Counters).
 struct ServerCounters {
-  uint64_t tun_rx_packets = 0, tun_tx_packets = 0;
-  uint64_t drop_spoofed = 0, drop_link_local = 0, drop_no_session = 0, drop_malformed = 0, drop_too_big = 0;
-  uint64_t drop_tun_write = 0, drop_udp_send = 0, drop_pool_empty = 0, drop_client_to_client = 0;
+  uint64_t drop_spoofed = 0, drop_link_local = 0, drop_no_session = 0, drop_client_to_client = 0;
 };
 
-class Server final : public proto::ServerEndpoint::Callbacks {
+class Server final : public proto::ServerEndpoint::Callbacks, public datapath::Policy {
  public:
   static Result<std::unique_ptr<Server>> create(core::Loop& loop, config::ServerConfig cfg);
   ~Server() override;
@@ -57,6 +57,12 @@ class Server final : public proto::ServerEndpoint::Callbacks {
   void on_established(uint64_t session_id, const std::string& peer_cn, const Endpoint& from) override;
   void on_roamed(uint64_t session_id, const Endpoint& from) override;
   void on_closed(uint64_t session_id, proto::CloseReason reason) override;
+
+  // datapath::Policy (server_datapath.cpp)
+  void on_device_packet(std::span<uint8_t> pkt, const packet::Parsed& p, uint64_t now) override;
+  void on_datagram(size_t index, const Endpoint& peer, std::span<uint8_t> payload, uint64_t now) override;
+  void after_batch(uint64_t now) override;
+  void on_device_gone(const Error& e) override;
 
  private:
   struct Peer {               // one live session's bookkeeping
@@ -77,32 +83,24 @@ class Server final : public proto::ServerEndpoint::Callbacks {
   Result<nlohmann::json> reload();
   std::string metrics_text();
 
-  core::Task<void> run_udp_rx(size_t index, core::CancelToken stop);
-  core::Task<void> run_tun_rx(core::CancelToken stop);
   // forwarding = "userspace": packets to clients come from the forwarder instead of a TUN.
   Result<void> setup_kernel_forwarding();
   Result<void> setup_userspace_forwarding();
-  core::Task<void> run_forwarder_rx(core::CancelToken stop);
   nlohmann::json forwarder_json() const;
   core::Task<void> run_timers(core::CancelToken stop);
   core::Task<void> run_signals(core::CancelSource& stop);
 
   // server_datapath.cpp
-  void handle_tun_packet(PacketBuf* pkt, uint64_t now);
-  void to_tun(std::span<const uint8_t> ip, const packet::Parsed* p);
   void flush();
-  void flush_udp();
-  void flush_tun();
   void poke_timer();
 
   core::Loop& loop_;
   config::ServerConfig cfg_;
   SystemRng rng_;
-  BufferPool pool_;
+  datapath::Pipeline dp_;   // buffers, receive loops, transmit queues (src/datapath)
   std::unique_ptr<proto::ServerEndpoint> endpoint_;
   std::vector<std::unique_ptr<core::UdpSocket>> sockets_;
   std::unique_ptr<tun::TunDevice> tun_;
-  std::unique_ptr<core::FdPoll> tun_poll_;
   std::unique_ptr<forward::Forwarder> forwarder_;
   tun::PacketDevice* dev_ = nullptr;   // tun_ or forwarder_: where client packets go
   std::unique_ptr<core::Timer> timer_;
@@ -115,13 +113,10 @@ class Server final : public proto::ServerEndpoint::Callbacks {
   std::unordered_map<uint64_t, Peer> peers_;
   std::map<std::string, uint64_t> session_by_peer_;
   std::map<std::string, const config::PeerConfig*> peer_config_;
-  TxQueue<core::Datagram> udp_tx_[2] = {TxQueue<core::Datagram>(pool_), TxQueue<core::Datagram>(pool_)};  // [0] IPv4, [1] IPv6
-  int socket_for_family_[2] = {-1, -1};
-  TxQueue<PacketBuf*> tun_tx_{pool_};
+  int socket_for_family_[2] = {-1, -1};   // [0] IPv4, [1] IPv6: the pipeline socket replies leave from
   uint64_t scheduled_deadline_ = UINT64_MAX;
   uint64_t now_ = 0;
   uint64_t started_ms_ = 0;
-  uint16_t max_mss_v4_ = 0, max_mss_v6_ = 0;
   ServerCounters counters_;
   core::CancelSource* stop_source_ = nullptr;
   log::RateLimit spoof_log_{5000, 1};

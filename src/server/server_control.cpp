@@ -24,12 +24,11 @@ nlohmann::json Server::status_json() {
   j["sessions"] = peers_.size();
   j["peers_configured"] = cfg_.peers.empty() ? std::string("any certificate of the CA")
                                              : std::to_string(cfg_.peers.size());
-  j["counters"] = {
-      {"tun_rx_packets", counters_.tun_rx_packets}, {"tun_tx_packets", counters_.tun_tx_packets},
-      {"drop_spoofed", counters_.drop_spoofed}, {"drop_link_local", counters_.drop_link_local},     {"drop_no_session", counters_.drop_no_session},
-      {"drop_malformed", counters_.drop_malformed}, {"drop_too_big", counters_.drop_too_big},
-      {"drop_tun_write", counters_.drop_tun_write}, {"drop_udp_send", counters_.drop_udp_send},
-      {"drop_pool_empty", counters_.drop_pool_empty}, {"drop_client_to_client", counters_.drop_client_to_client}};
+  j["counters"] = datapath::to_json(dp_.counters());
+  j["counters"]["drop_spoofed"] = counters_.drop_spoofed;
+  j["counters"]["drop_link_local"] = counters_.drop_link_local;
+  j["counters"]["drop_no_session"] = counters_.drop_no_session;
+  j["counters"]["drop_client_to_client"] = counters_.drop_client_to_client;
   const auto& c = endpoint_->counters();
   j["half_open"] = endpoint_->half_open_count();
   j["ingress"] = {{"datagrams_in", c.datagrams_in},       {"bad_header", c.bad_header},
@@ -208,16 +207,15 @@ std::string Server::metrics_text() {
     m.gauge("ptun_server_session_rtt_seconds", "Smoothed round-trip time to the peer.", double(st.rtt_us_smoothed) / 1e6, l);
     m.counter("ptun_server_session_roams_total", "Address changes of the peer.", double(st.roams), l);
   }
-  const std::pair<const char*, uint64_t> drops[] = {
-      {"spoofed", counters_.drop_spoofed},       {"link_local", counters_.drop_link_local},
-      {"no_session", counters_.drop_no_session}, {"malformed", counters_.drop_malformed},
-      {"too_big", counters_.drop_too_big},       {"tun_write", counters_.drop_tun_write},
-      {"udp_send", counters_.drop_udp_send},     {"pool_empty", counters_.drop_pool_empty},
-      {"client_to_client", counters_.drop_client_to_client}};
+  auto drops = datapath::drop_causes(dp_.counters());
+  drops.emplace_back("spoofed", counters_.drop_spoofed);
+  drops.emplace_back("link_local", counters_.drop_link_local);
+  drops.emplace_back("no_session", counters_.drop_no_session);
+  drops.emplace_back("client_to_client", counters_.drop_client_to_client);
   for (const auto& [cause, v] : drops)
     m.counter("ptun_server_dropped_packets_total", "Packets dropped, by cause.", double(v), Labels{{"cause", cause}});
-  m.counter("ptun_server_tun_read_packets_total", "Packets read from the TUN.", double(counters_.tun_rx_packets));
-  m.counter("ptun_server_tun_written_packets_total", "Packets written to the TUN.", double(counters_.tun_tx_packets));
+  m.counter("ptun_server_tun_read_packets_total", "Packets read from the TUN.", double(dp_.counters().dev_rx_packets));
+  m.counter("ptun_server_tun_written_packets_total", "Packets written to the TUN.", double(dp_.counters().dev_tx_packets));
   const auto& c = endpoint_->counters();
   m.counter("ptun_server_datagrams_received_total", "UDP datagrams received.", double(c.datagrams_in));
   m.counter("ptun_server_sessions_created_total", "Sessions created (handshakes started).", double(c.sessions_created));

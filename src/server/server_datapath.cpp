@@ -1,101 +1,38 @@
-// The server's per-packet work, kept in one file so it can later be replicated per core
-// (one worker = TUN queue + UDP socket + its sessions). No allocation per packet: datagrams
-// and packets live in pool buffers and leave in batches (sendmmsg, TUN write batch).
-#include "packet/icmp_too_big.hpp"
-#include "packet/mss_clamp.hpp"
-#include "packet/parse.hpp"
+// The server's policy in the shared pipeline (src/datapath): which session a packet from the TUN
+// (or the userspace forwarder) belongs to, and where a client's decrypted packet may go.
 #include "server/server.hpp"
 
 namespace ptun::server {
 
-core::Task<void> Server::run_udp_rx(size_t index, core::CancelToken stop) {
-  core::UdpSocket& sock = *sockets_[index];
-  std::array<core::Datagram, limits::kBatch> batch;
-  std::array<PacketBuf*, limits::kBatch> bufs;
-  for (auto& b : bufs) b = pool_.get();
-  for (size_t i = 0; i < batch.size(); ++i) batch[i].buf = bufs[i];
-  for (;;) {
-    auto n = co_await sock.recv_batch(batch, stop);
-    if (!n) {
-      if (n.error().code == Errc::cancelled || n.error().code == Errc::closed) break;
-      LOG_WARN("server: receive: %s", n.error().message.c_str());
-      continue;
-    }
-    now_ = loop_.now_ms();
-    for (size_t i = 0; i < *n; ++i) {
-      endpoint_->on_datagram(batch[i].peer, batch[i].buf->span(), now_);
-    }
-    flush();
-    poke_timer();
-  }
-  for (auto* b : bufs) pool_.put(b);
-}
-
-core::Task<void> Server::run_tun_rx(core::CancelToken stop) {
-  std::array<PacketBuf*, limits::kBatch> bufs;
-  for (auto& b : bufs) b = pool_.get();
-  for (;;) {
-    auto ready = co_await tun_poll_->wait(UV_READABLE, stop);
-    if (!ready) {
-      if (ready.error().code == Errc::cancelled || ready.error().code == Errc::closed) break;
-      LOG_WARN("server: tun poll: %s", ready.error().message.c_str());
-      continue;
-    }
-    // Drain everything that is pending, a batch at a time.
-    for (;;) {
-      auto n = tun_->read_batch(bufs);
-      if (!n) {
-        if (n.error().code == Errc::closed) {   // the interface was deleted under us
-          LOG_ERROR("server: tunnel interface gone: %s", n.error().message.c_str());
-          this->stop();
-          for (auto* b : bufs) pool_.put(b);
-          co_return;
-        }
-        LOG_WARN("server: tun read: %s", n.error().message.c_str());
-        break;
-      }
-      now_ = loop_.now_ms();
-      for (size_t i = 0; i < *n; ++i) handle_tun_packet(bufs[i], now_);
-      flush();
-      if (*n < bufs.size()) break;
-    }
-  }
-  for (auto* b : bufs) pool_.put(b);
-}
-
-// A packet from the TUN (the server's network) to a client.
-void Server::handle_tun_packet(PacketBuf* pkt, uint64_t now) {
-  ++counters_.tun_rx_packets;
-  packet::Parsed p;
-  if (packet::parse(pkt->span(), &p) != packet::ParseStatus::ok) {
-    ++counters_.drop_malformed;
-    return;
-  }
+// A packet from the server's network (TUN or forwarder) to a client.
+void Server::on_device_packet(std::span<uint8_t> pkt, const packet::Parsed& p, uint64_t now) {
+  now_ = now;
   uint64_t sid = routes_.lookup(p.dst);
   if (sid == 0) {
     ++counters_.drop_no_session;
     return;
   }
-  if (p.total_len > cfg_.tunnel.mtu) {
-    // Too big for the tunnel: tell the sender (ICMP frag-needed / packet too big) through the TUN.
-    ++counters_.drop_too_big;
-    uint8_t reply[1280];
-    auto from = p.family == Family::v4 ? addresses_.server_v4() : addresses_.server_v6();
-    if (from) {
-      size_t n = packet::make_too_big(pkt->span(), p, uint16_t(cfg_.tunnel.mtu), from->addr, reply, sizeof reply);
-      if (n) to_tun({reply, n}, nullptr);
-    }
-    return;
-  }
-  if (p.l4_proto == 6 && p.has_l4) packet::clamp_mss(pkt->span(), p, p.family == Family::v4 ? max_mss_v4_ : max_mss_v6_);
-  endpoint_->send_packet(sid, pkt->span().first(p.total_len), now);
+  if (!dp_.prepare_outbound(pkt, p)) return;   // too big: ICMP went back through the device
+  endpoint_->send_packet(sid, pkt, now);
+}
+
+void Server::on_datagram(size_t, const Endpoint& peer, std::span<uint8_t> payload, uint64_t now) {
+  now_ = now;
+  endpoint_->on_datagram(peer, payload, now);
+}
+
+void Server::after_batch(uint64_t) { poke_timer(); }
+
+void Server::on_device_gone(const Error& e) {   // the interface was deleted under us
+  LOG_ERROR("server: tunnel interface gone: %s", e.message.c_str());
+  stop();
 }
 
 // A decrypted packet from a client.
 void Server::deliver_packet(uint64_t session_id, std::span<const uint8_t> ip) {
   packet::Parsed p;
   if (packet::parse(ip, &p) != packet::ParseStatus::ok) {
-    ++counters_.drop_malformed;
+    ++dp_.counters().drop_malformed;
     return;
   }
   if (p.src.is_v6() && p.src.bytes[0] == 0xfe && (p.src.bytes[1] & 0xc0) == 0x80) {
@@ -122,61 +59,21 @@ void Server::deliver_packet(uint64_t session_id, std::span<const uint8_t> ip) {
     endpoint_->send_packet(hop, ip.first(p.total_len), now_);
     return;
   }
-  to_tun(ip.first(p.total_len), &p);
+  dp_.to_device(ip.first(p.total_len), &p);   // MSS clamped both ways: SYNs from clients too
 }
 
-// `p` is the caller's parse of `ip` (nullptr for packets ptun made itself): parsed once per packet.
-void Server::to_tun(std::span<const uint8_t> ip, const packet::Parsed* p) {
-  if (tun_tx_.full()) flush_tun();
-  PacketBuf* b = pool_.copy(ip);
-  if (!b) {
-    ++counters_.drop_pool_empty;
-    return;
-  }
-  // MSS clamping both ways: SYNs from clients too (the copy has the same offsets as `ip`).
-  if (p && p->l4_proto == 6 && p->has_l4)
-    packet::clamp_mss(b->span(), *p, p->family == Family::v4 ? max_mss_v4_ : max_mss_v6_);
-  tun_tx_.push(b);
-}
-
+// Datagrams leave from the first listen socket of the peer's family: with several listen
+// addresses of one family, a client that reached another one sees replies from a different
+// source address (a known limit, see README "Server").
 void Server::send_datagram(const Endpoint& to, std::span<const uint8_t> dgram) {
-  int fam = to.addr.is_v4() ? 0 : 1;
-  if (socket_for_family_[fam] < 0) {
-    ++counters_.drop_udp_send;
+  int slot = socket_for_family_[to.addr.is_v4() ? 0 : 1];
+  if (slot < 0) {
+    ++dp_.counters().drop_udp_send;
     return;
   }
-  auto& q = udp_tx_[fam];
-  if (q.full()) flush_udp();
-  PacketBuf* b = pool_.copy(dgram);
-  if (!b) {
-    ++counters_.drop_pool_empty;
-    return;
-  }
-  q.push(core::Datagram{b, to});
+  dp_.send_to(size_t(slot), to, dgram);
 }
 
-void Server::flush_udp() {
-  for (int fam = 0; fam < 2; ++fam) {
-    if (udp_tx_[fam].empty()) continue;
-    core::UdpSocket& sock = *sockets_[size_t(socket_for_family_[fam])];
-    size_t dropped = 0;  // flush_with counts in size_t: 32 bits on armhf and MIPS
-    udp_tx_[fam].flush_with([&](std::span<core::Datagram> d) { auto s = sock.send_batch(d); return s ? *s : 0; },
-                            &dropped);
-    counters_.drop_udp_send += dropped;
-  }
-}
-
-void Server::flush_tun() {
-  size_t dropped = 0;
-  counters_.tun_tx_packets += tun_tx_.flush_with(
-      [&](std::span<PacketBuf*> pkts) { auto w = dev_->write_batch(pkts); return w ? *w : 0; },
-      &dropped);
-  counters_.drop_tun_write += dropped;
-}
-
-void Server::flush() {
-  flush_tun();
-  flush_udp();
-}
+void Server::flush() { dp_.flush(); }
 
 }  // namespace ptun::server

@@ -1,13 +1,12 @@
 // forwarding = "userspace": the server without a TUN, root or kernel NAT. Client packets go to
-// forward::Forwarder (lwIP terminates TCP, sockets relay UDP and pings); what it sends back
-// takes the same path as packets read from a TUN (handle_tun_packet: route to the session, MSS
-// clamp, too-big check).
+// forward::Forwarder (lwIP terminates TCP, sockets relay UDP and pings); it is the pipeline's
+// device, so what it sends back takes the same path as packets read from a TUN (route to the
+// session, MSS clamp, too-big check).
 #include "server/server.hpp"
 
 #include <algorithm>
 
 #include "common/privileges.hpp"
-#include "netstack/drain.hpp"
 
 namespace ptun::server {
 
@@ -30,21 +29,8 @@ Result<void> Server::setup_userspace_forwarding() {
   if (!f) return f.error();
   forwarder_ = std::move(*f);
   dev_ = forwarder_.get();
+  dp_.set_device(dev_);
   return {};
-}
-
-core::Task<void> Server::run_forwarder_rx(core::CancelToken stop) {
-  co_await netstack::drain_device(
-      loop_, *forwarder_, pool_,
-      [this](PacketBuf* pkt, uint64_t now) {
-        now_ = now;
-        handle_tun_packet(pkt, now);
-      },
-      [this] {
-        flush();
-        poke_timer();
-      },
-      stop);
 }
 
 nlohmann::json Server::forwarder_json() const {

@@ -15,7 +15,7 @@
 
 namespace ptun::tun {
 
-class FakeDevice final : public PacketDevice {
+class FakeDevice final : public CallbackDevice {
  public:
   // 500 is the kernel TUN's default queue length (txqueuelen).
   explicit FakeDevice(std::string name = "fake0", size_t inbound_capacity = 500);
@@ -33,6 +33,8 @@ class FakeDevice final : public PacketDevice {
   size_t inbound_pending() const { return inbound_.size(); }
   // Called after every successful push_inbound, e.g. to wake the reader (fd() is -1).
   void set_on_inbound(std::function<void()> cb) { on_inbound_ = std::move(cb); }
+  // CallbackDevice: the same hook, so a reader waits on it as on lwIP's netif.
+  void set_on_output(std::function<void()> cb) override { on_inbound_ = std::move(cb); }
 
   // Written packets, oldest first (unless an on_written callback takes them).
   const std::vector<std::vector<uint8_t>>& written() const { return written_; }

@@ -46,7 +46,7 @@ class PacketDevice {
 
 // A device without an fd (the lwIP netstack, the server's userspace forwarder): it calls
 // on_output when read_batch has packets, possibly from inside a library callback, so on_output
-// must only wake someone (netstack::drain_device does).
+// must only wake someone (datapath::Pipeline's reader pokes a timer).
 class CallbackDevice : public PacketDevice {
  public:
   virtual void set_on_output(std::function<void()> cb) = 0;
