@@ -2,9 +2,11 @@
 
 namespace ptun::netcfg {
 
-Result<DnsQuestion> parse_dns_query(std::span<const uint8_t> m) {
+namespace {
+
+Result<DnsQuestion> parse_question(std::span<const uint8_t> m, bool response) {
   if (m.size() < kDnsHeader) return Error(Errc::protocol, "dns: short message");
-  if (m[2] & 0x80) return Error(Errc::protocol, "dns: not a query");
+  if (bool(m[2] & 0x80) != response) return Error(Errc::protocol, response ? "dns: not a response" : "dns: not a query");
   uint16_t qdcount = uint16_t(m[4] << 8 | m[5]);
   if (qdcount == 0) return Error(Errc::protocol, "dns: no question");
   DnsQuestion q;
@@ -14,7 +16,8 @@ Result<DnsQuestion> parse_dns_query(std::span<const uint8_t> m) {
     if (pos >= m.size()) return Error(Errc::protocol, "dns: truncated name");
     uint8_t len = m[pos++];
     if (len == 0) break;
-    if (len & 0xc0) return Error(Errc::protocol, "dns: compressed or extended label in a query");
+    // Nothing precedes the first question, so a pointer there is never valid, even in a response.
+    if (len & 0xc0) return Error(Errc::protocol, "dns: compressed or extended label in a question");
     if (len > 63) return Error(Errc::protocol, "dns: label too long");
     if (m.size() - pos < len) return Error(Errc::protocol, "dns: truncated label");
     if (!q.name.empty()) q.name += '.';
@@ -33,5 +36,10 @@ Result<DnsQuestion> parse_dns_query(std::span<const uint8_t> m) {
   q.qclass = uint16_t(m[pos + 2] << 8 | m[pos + 3]);
   return q;
 }
+
+}  // namespace
+
+Result<DnsQuestion> parse_dns_query(std::span<const uint8_t> m) { return parse_question(m, false); }
+Result<DnsQuestion> parse_dns_response(std::span<const uint8_t> m) { return parse_question(m, true); }
 
 }  // namespace ptun::netcfg

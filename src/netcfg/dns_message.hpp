@@ -1,5 +1,5 @@
 // The little of DNS that the split-DNS forwarder needs, parsed safely (sans-I/O, fuzzed by
-// fuzz/fuzz_dns.cpp): the header's id and flags and the first question's name.
+// fuzz/fuzz_dns.cpp): the header's id and flags and the first question (of a query or an answer).
 #pragma once
 #include <cstdint>
 #include <optional>
@@ -23,6 +23,8 @@ struct DnsQuestion {
 // compressed name (queries carry no pointers), a label over 63 bytes, a name over 253 bytes,
 // a label with a byte outside [A-Za-z0-9_-] (names a resolver would not route by suffix anyway).
 Result<DnsQuestion> parse_dns_query(std::span<const uint8_t> msg);
+// The same for an answer (QR set): its id and first question, which must repeat the query's.
+Result<DnsQuestion> parse_dns_response(std::span<const uint8_t> msg);
 
 inline uint16_t dns_id(std::span<const uint8_t> msg) { return msg.size() >= 2 ? uint16_t(msg[0] << 8 | msg[1]) : 0; }
 inline void set_dns_id(std::span<uint8_t> msg, uint16_t id) {

@@ -84,5 +84,11 @@ dns_servers = ["10.99.0.1"]
 match_domains = ["corp.example"]' check_split
 echo "dns split: $CAPTURED_DNS DNS packet(s) to the original resolver on the underlay"
 [ "$CAPTURED_DNS" -gt 0 ] || e2e_fail "split: non-matching names should have gone to the original resolver"
+# Every upstream query leaves from a socket of its own (a fresh random source port, issue 19).
+queries=$(grep -c '> 198.18.0.2.53:' "$E2E_DIR/dns-split.txt" || true)
+ports=$(grep '> 198.18.0.2.53:' "$E2E_DIR/dns-split.txt" | awk '{print $3}' | sort -u | wc -l)
+echo "dns split: $queries queries to the original resolver from $ports distinct source ports"
+[ "$queries" -ge 2 ] || e2e_fail "split: expected several queries to the original resolver: $(cat "$E2E_DIR/dns-split.txt")"
+[ "$ports" -eq "$queries" ] || e2e_fail "split: queries share a source port: $(cat "$E2E_DIR/dns-split.txt")"
 e2e_log "split DNS: corp.example via the tunnel, the rest via the original resolver; resolv.conf restored"
 exit 0
