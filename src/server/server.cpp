@@ -19,7 +19,7 @@ Server::Server(core::Loop& loop, config::ServerConfig cfg)
     : loop_(loop),
       cfg_(std::move(cfg)),
       dp_(loop, *this, 1024),
-      addresses_(cfg_.tunnel.ipv4_pool, cfg_.tunnel.ipv6_pool),
+      peers_(cfg_.tunnel.ipv4_pool, cfg_.tunnel.ipv6_pool),
       leases_(cfg_.state_dir + "/leases.json") {}
 
 Server::~Server() { teardown(); }
@@ -57,13 +57,13 @@ Result<void> Server::setup() {
   for (const auto& p : cfg_.peers) {
     peer_config_[p.name] = &p;
     if (p.ipv4 || p.ipv6) {
-      if (auto r = addresses_.reserve_static(p.name, Lease{p.ipv4, p.ipv6}); !r) return r;
+      if (auto r = peers_.reserve_static(p.name, Lease{p.ipv4, p.ipv6}); !r) return r;
     }
   }
   auto leases = leases_.load();
   if (!leases) return leases.error();
-  addresses_.set_expiry(int64_t(cfg_.tunnel.lease_expiry_days) * 86400);
-  addresses_.restore(*leases, ::time(nullptr));
+  peers_.set_expiry(int64_t(cfg_.tunnel.lease_expiry_days) * 86400);
+  peers_.restore(*leases, ::time(nullptr));
 
   auto creds = tls::Credentials::load(cfg_.ca, cfg_.cert, cfg_.key);
   if (!creds) return creds.error();
@@ -78,7 +78,7 @@ Result<void> Server::setup() {
   endpoint_ = std::make_unique<proto::ServerEndpoint>(*dtls, *this, limits);
 
   timer_ = std::make_unique<core::Timer>(loop_);
-  auto own4 = addresses_.server_v4(), own6 = addresses_.server_v6();
+  auto own4 = peers_.server_v4(), own6 = peers_.server_v6();
   dp_.set_mtu(cfg_.tunnel.mtu, own4 ? std::optional(own4->addr) : std::nullopt,
               own6 ? std::optional(own6->addr) : std::nullopt);
   if (cfg_.tunnel.forwarding == "userspace") {
@@ -113,8 +113,8 @@ Result<void> Server::setup_kernel_forwarding() {
   if (!tun) return tun.error();
   tun_ = std::move(*tun);
   std::vector<Cidr> addrs;
-  if (auto a = addresses_.server_v4()) addrs.push_back(*a);
-  if (auto a = addresses_.server_v6()) addrs.push_back(*a);
+  if (auto a = peers_.server_v4()) addrs.push_back(*a);
+  if (auto a = peers_.server_v6()) addrs.push_back(*a);
   auto rtnl = netlink::Rtnl::open();
   if (!rtnl) return rtnl.error();
   if (auto r = tun_->configure(**rtnl, cfg_.tunnel.mtu, addrs); !r) return r;
@@ -161,7 +161,7 @@ core::Task<int> Server::run() {
   endpoint_->close_all(proto::CloseReason::shutdown, loop_.now_ms());
   flush();
   // Once for all sessions just closed: their leases' expiry counts from now.
-  if (auto r = leases_.save(addresses_.leases()); !r) LOG_WARN("server: %s", r.error().message.c_str());
+  if (auto r = leases_.save(peers_.leases()); !r) LOG_WARN("server: %s", r.error().message.c_str());
   stop.cancel();
   co_await scope.join();
   stop_source_ = nullptr;
@@ -208,37 +208,30 @@ Result<proto::NetworkSettings> Server::authorize(uint64_t session_id, const std:
     }
     pc = it->second;
   }
-  auto lease = addresses_.acquire(peer_cn, ::time(nullptr), [this](const std::string& peer) {
-    return session_by_peer_.count(peer) != 0;
-  });
+  auto lease = peers_.lease(peer_cn, ::time(nullptr));
   if (!lease) {
     *refuse_reason = proto::CloseReason::no_address;
     return lease.error();
   }
-  if (auto r = leases_.save(addresses_.leases()); !r)
+  if (auto r = leases_.save(peers_.leases()); !r)
     LOG_WARN("server: %s", r.error().message.c_str());
   // One session per peer: a new session replaces the old one (the device reconnected).
-  if (auto it = session_by_peer_.find(peer_cn); it != session_by_peer_.end() && it->second != session_id) {
+  if (auto old = peers_.session_of(peer_cn); old && *old != session_id) {
     LOG_INFO("server: peer %s reconnected, closing its old session", peer_cn.c_str());
-    endpoint_->close_session(it->second, proto::CloseReason::kicked, now_);
+    endpoint_->close_session(*old, proto::CloseReason::kicked, now_);
   }
   Peer p;
   p.name = peer_cn;
   p.lease = *lease;
   if (pc) p.routes_behind = pc->routes_behind;
   p.started_ms = loop_.now_ms();
-  std::vector<IpAddr> hosts;
-  if (lease->ipv4) hosts.push_back(*lease->ipv4);
-  if (lease->ipv6) hosts.push_back(*lease->ipv6);
-  routes_.add(session_id, hosts, p.routes_behind);
-  peers_[session_id] = std::move(p);
-  session_by_peer_[peer_cn] = session_id;
+  peers_.add(session_id, std::move(p));
 
   proto::NetworkSettings s;
   if (lease->ipv4) s.ipv4 = Cidr{*lease->ipv4, cfg_.tunnel.ipv4_pool->prefix};
   if (lease->ipv6) s.ipv6 = Cidr{*lease->ipv6, cfg_.tunnel.ipv6_pool->prefix};
-  if (auto a = addresses_.server_v4()) s.server_ipv4 = a->addr;
-  if (auto a = addresses_.server_v6()) s.server_ipv6 = a->addr;
+  if (auto a = peers_.server_v4()) s.server_ipv4 = a->addr;
+  if (auto a = peers_.server_v6()) s.server_ipv6 = a->addr;
   s.mtu = uint16_t(cfg_.tunnel.mtu);
   s.included_routes = cfg_.push.included_routes;
   s.excluded_routes = cfg_.push.excluded_routes;
@@ -251,44 +244,27 @@ Result<proto::NetworkSettings> Server::authorize(uint64_t session_id, const std:
 }
 
 void Server::on_established(uint64_t session_id, const std::string& peer_cn, const Endpoint& from) {
-  auto it = peers_.find(session_id);
-  if (it == peers_.end()) return;
-  it->second.endpoint = from;
+  const Peer* p = peers_.find(session_id);
+  if (!p) return;
+  peers_.set_endpoint(session_id, from);
   LOG_INFO("server: session %016llx peer %s from %s: %s%s%s", (unsigned long long)session_id,
-           peer_cn.c_str(), from.str().c_str(),
-           it->second.lease.ipv4 ? it->second.lease.ipv4->str().c_str() : "",
-           it->second.lease.ipv4 && it->second.lease.ipv6 ? " " : "",
-           it->second.lease.ipv6 ? it->second.lease.ipv6->str().c_str() : "");
+           peer_cn.c_str(), from.str().c_str(), p->lease.ipv4 ? p->lease.ipv4->str().c_str() : "",
+           p->lease.ipv4 && p->lease.ipv6 ? " " : "", p->lease.ipv6 ? p->lease.ipv6->str().c_str() : "");
 }
 
 void Server::on_roamed(uint64_t session_id, const Endpoint& from) {
-  auto it = peers_.find(session_id);
-  if (it == peers_.end()) return;
-  LOG_INFO("server: peer %s moved from %s to %s", it->second.name.c_str(),
-           it->second.endpoint.str().c_str(), from.str().c_str());
-  it->second.endpoint = from;
+  const Peer* p = peers_.find(session_id);
+  if (!p) return;
+  LOG_INFO("server: peer %s moved from %s to %s", p->name.c_str(), p->endpoint.str().c_str(), from.str().c_str());
+  peers_.set_endpoint(session_id, from);
 }
 
 void Server::on_closed(uint64_t session_id, proto::CloseReason reason) {
-  auto it = peers_.find(session_id);
-  if (it == peers_.end()) return;
-  LOG_INFO("server: session %016llx peer %s closed: %s", (unsigned long long)session_id,
-           it->second.name.c_str(), proto::to_string(reason));
-  routes_.remove(session_id);
-  addresses_.touch(it->second.name, ::time(nullptr));   // saved with the next lease change or at exit
-  auto bp = session_by_peer_.find(it->second.name);
-  if (bp != session_by_peer_.end() && bp->second == session_id) session_by_peer_.erase(bp);
-  // A reconnecting peer may already own the addresses again: re-register its live session.
-  if (auto live = session_by_peer_.find(it->second.name); live != session_by_peer_.end()) {
-    auto lp = peers_.find(live->second);
-    if (lp != peers_.end()) {
-      std::vector<IpAddr> hosts;
-      if (lp->second.lease.ipv4) hosts.push_back(*lp->second.lease.ipv4);
-      if (lp->second.lease.ipv6) hosts.push_back(*lp->second.lease.ipv6);
-      routes_.add(live->second, hosts, lp->second.routes_behind);
-    }
-  }
-  peers_.erase(it);
+  // The lease's expiry counts from now; saved with the next lease change or at exit.
+  auto gone = peers_.remove(session_id, ::time(nullptr));
+  if (!gone) return;
+  LOG_INFO("server: session %016llx peer %s closed: %s", (unsigned long long)session_id, gone->name.c_str(),
+           proto::to_string(reason));
 }
 
 }  // namespace ptun::server

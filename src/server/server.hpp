@@ -26,7 +26,7 @@
 #include "proto/server_endpoint.hpp"
 #include "server/address_pool.hpp"
 #include "server/host_setup.hpp"
-#include "server/peer_routes.hpp"
+#include "server/peer_table.hpp"
 #include "tun/tun_device.hpp"
 
 namespace ptun::control { class ControlServer; }
@@ -65,14 +65,6 @@ class Server final : public proto::ServerEndpoint::Callbacks, public datapath::P
   void on_device_gone(const Error& e) override;
 
  private:
-  struct Peer {               // one live session's bookkeeping
-    std::string name;
-    Lease lease;
-    std::vector<Cidr> routes_behind;
-    Endpoint endpoint;
-    uint64_t started_ms = 0;
-  };
-
   Server(core::Loop& loop, config::ServerConfig cfg);
   Result<void> setup();
   void teardown();
@@ -107,11 +99,8 @@ class Server final : public proto::ServerEndpoint::Callbacks, public datapath::P
   std::unique_ptr<control::ControlServer> control_;
   std::unique_ptr<metrics::Exporter> metrics_;   // metrics_listen (server_control.cpp)
   HostSetup host_;
-  AddressPool addresses_;
+  PeerTable peers_;   // sessions, leases, routes (pure; unit-tested in tests/server)
   LeaseStore leases_;
-  PeerRoutes routes_;
-  std::unordered_map<uint64_t, Peer> peers_;
-  std::map<std::string, uint64_t> session_by_peer_;
   std::map<std::string, const config::PeerConfig*> peer_config_;
   int socket_for_family_[2] = {-1, -1};   // [0] IPv4, [1] IPv6: the pipeline socket replies leave from
   uint64_t scheduled_deadline_ = UINT64_MAX;

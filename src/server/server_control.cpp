@@ -19,8 +19,8 @@ nlohmann::json Server::status_json() {
   nlohmann::json listen = nlohmann::json::array();
   for (const auto& e : cfg_.listen) listen.push_back(e.str());
   j["listen"] = listen;
-  if (auto a = addresses_.server_v4()) j["ipv4"] = a->str();
-  if (auto a = addresses_.server_v6()) j["ipv6"] = a->str();
+  if (auto a = peers_.server_v4()) j["ipv4"] = a->str();
+  if (auto a = peers_.server_v6()) j["ipv6"] = a->str();
   j["sessions"] = peers_.size();
   j["peers_configured"] = cfg_.peers.empty() ? std::string("any certificate of the CA")
                                              : std::to_string(cfg_.peers.size());
@@ -50,7 +50,7 @@ nlohmann::json Server::status_json() {
 nlohmann::json Server::sessions_json() {
   nlohmann::json arr = nlohmann::json::array();
   uint64_t now = loop_.now_ms();
-  for (const auto& [sid, p] : peers_) {
+  for (const auto& [sid, p] : peers_.sessions()) {
     char id[17];
     std::snprintf(id, sizeof id, "%016llx", (unsigned long long)sid);
     nlohmann::json s;
@@ -85,9 +85,9 @@ Result<nlohmann::json> Server::handle_control(const control::Request& req) {
     if (!req.args.contains("peer") || !req.args["peer"].is_string())
       return Error(Errc::invalid_argument, "kick needs a string \"peer\"");
     auto name = req.args["peer"].get<std::string>();
-    auto it = session_by_peer_.find(name);
-    if (it == session_by_peer_.end()) return Error(Errc::not_found, "no session for peer '" + name + "'");
-    endpoint_->close_session(it->second, proto::CloseReason::kicked, loop_.now_ms());
+    auto sid = peers_.session_of(name);
+    if (!sid) return Error(Errc::not_found, "no session for peer '" + name + "'");
+    endpoint_->close_session(*sid, proto::CloseReason::kicked, loop_.now_ms());
     flush();
     return nlohmann::json{{"kicked", name}};
   }
@@ -100,7 +100,7 @@ Result<nlohmann::json> Server::handle_control(const control::Request& req) {
     if (name == "echo") return nlohmann::json{{"echo", req.args.contains("data") ? req.args["data"] : nlohmann::json()}};
     if (name == "leases") {
       nlohmann::json j = nlohmann::json::object();
-      for (const auto& [peer, l] : addresses_.leases())
+      for (const auto& [peer, l] : peers_.leases())
         j[peer] = {{"ipv4", l.ipv4 ? l.ipv4->str() : ""}, {"ipv6", l.ipv6 ? l.ipv6->str() : ""}};
       return j;
     }
@@ -143,13 +143,13 @@ Result<nlohmann::json> Server::reload() {
   }
   for (const auto& [name, np] : new_by_name) {
     if (old_by_name.count(name) || !(np->ipv4 || np->ipv6)) continue;
-    if (auto r = addresses_.reserve_static(name, Lease{np->ipv4, np->ipv6}); !r)
+    if (auto r = peers_.reserve_static(name, Lease{np->ipv4, np->ipv6}); !r)
       return Error(r.error().code, "reload refused, running config kept: peer '" + name + "': " + r.error().message);
   }
   // Sessions to close: peer no longer allowed, or its routes_behind changed.
   std::vector<std::pair<uint64_t, std::string>> to_close;
   nlohmann::json removed = nlohmann::json::array();
-  for (const auto& [sid, p] : peers_) {
+  for (const auto& [sid, p] : peers_.sessions()) {
     bool allowed = n.peers.empty() || new_by_name.count(p.name);
     if (!allowed) {
       to_close.push_back({sid, p.name});
@@ -173,9 +173,9 @@ Result<nlohmann::json> Server::reload() {
     LOG_INFO("server: reload: closing session %016llx of peer %s", (unsigned long long)sid, name.c_str());
     endpoint_->close_session(sid, proto::CloseReason::kicked, now, "peer configuration changed");
   }
-  for (const auto& r : removed) addresses_.release(r.get<std::string>());
+  for (const auto& r : removed) peers_.release(r.get<std::string>());
   if (!removed.empty()) {
-    if (auto r = leases_.save(addresses_.leases()); !r) LOG_WARN("server: %s", r.error().message.c_str());
+    if (auto r = leases_.save(peers_.leases()); !r) LOG_WARN("server: %s", r.error().message.c_str());
   }
   flush();
   LOG_INFO("server: config reloaded (peers %s, push %s), %zu sessions closed", peers_changed ? "changed" : "same",
@@ -191,7 +191,7 @@ std::string Server::metrics_text() {
   m.gauge("ptun_server_uptime_seconds", "Seconds since the server started.", double(now - started_ms_) / 1000.0);
   m.gauge("ptun_server_sessions", "Established sessions.", double(peers_.size()));
   m.gauge("ptun_server_half_open_sessions", "Handshakes in progress.", double(endpoint_->half_open_count()));
-  for (const auto& [sid, p] : peers_) {
+  for (const auto& [sid, p] : peers_.sessions()) {
     char id[17];
     std::snprintf(id, sizeof id, "%016llx", (unsigned long long)sid);
     Labels l{{"peer", p.name}, {"session", id}};

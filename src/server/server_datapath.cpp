@@ -7,7 +7,7 @@ namespace ptun::server {
 // A packet from the server's network (TUN or forwarder) to a client.
 void Server::on_device_packet(std::span<uint8_t> pkt, const packet::Parsed& p, uint64_t now) {
   now_ = now;
-  uint64_t sid = routes_.lookup(p.dst);
+  uint64_t sid = peers_.lookup(p.dst);
   if (sid == 0) {
     ++counters_.drop_no_session;
     return;
@@ -40,7 +40,7 @@ void Server::deliver_packet(uint64_t session_id, std::span<const uint8_t> ip) {
     ++counters_.drop_link_local;
     return;
   }
-  if (!routes_.source_allowed(session_id, p.src)) {
+  if (!peers_.source_allowed(session_id, p.src)) {
     ++counters_.drop_spoofed;
     uint64_t suppressed = 0;
     if (spoof_log_.allow(now_, &suppressed))
@@ -50,8 +50,8 @@ void Server::deliver_packet(uint64_t session_id, std::span<const uint8_t> ip) {
   }
   // Client-to-client: straight to the other session, without a trip through the kernel (which
   // would route it back into the TUN), or dropped with `[tunnel] client_to_client = false`.
-  uint64_t hop = routes_.next_hop(session_id, p.dst, cfg_.tunnel.client_to_client);
-  if (hop == PeerRoutes::kRefused) {
+  uint64_t hop = peers_.next_hop(session_id, p.dst, cfg_.tunnel.client_to_client);
+  if (hop == PeerTable::kRefused) {
     ++counters_.drop_client_to_client;
     return;
   }

@@ -23,8 +23,8 @@ Result<void> Server::setup_userspace_forwarding() {
   o.max_udp = std::min(o.max_udp, usable / 2);
   LOG_INFO("server: userspace forwarding: up to %zu TCP and %zu UDP/ping flows (descriptor limit %llu)",
            o.max_tcp, o.max_udp, (unsigned long long)fds);
-  if (auto a = addresses_.server_v4()) o.own.push_back(a->addr);
-  if (auto a = addresses_.server_v6()) o.own.push_back(a->addr);
+  if (auto a = peers_.server_v4()) o.own.push_back(a->addr);
+  if (auto a = peers_.server_v6()) o.own.push_back(a->addr);
   auto f = forward::Forwarder::create(loop_, std::move(o));
   if (!f) return f.error();
   forwarder_ = std::move(*f);
