@@ -43,6 +43,34 @@ void read_dns(TableReader& t, ClientConfig::Dns& dns) {
                  [&](const std::string& s) { return add_domain(dns.search_domains, s); });
   t.string_array("match_domains", bounds::kMaxDomains,
                  [&](const std::string& s) { return add_match_domain(dns.match_domains, s); });
+  t.string("backend", [&](const std::string& s) {
+    dns.backend = s;
+    return s == "auto" || s == "dnsmasq" ? "" : "'" + s + "' is not a DNS back end (auto|dnsmasq)";
+  });
+  // Both end up in a root-run command line and a journaled path: absolute, printable, no spaces
+  // in the directory (dnsmasq's conf-dir option would split it).
+  auto plain = [](const std::string& s) {
+    for (unsigned char c : s)
+      if (c < 0x20 || c == 0x7f) return false;
+    return !s.empty() && s.size() <= bounds::kMaxPath;
+  };
+  t.string("dnsmasq_conf_dir", [&](const std::string& s) {
+    dns.dnsmasq_conf_dir = s;
+    if (!plain(s) || s[0] != '/' || s.find_first_of(" ,") != std::string::npos)
+      return std::string("'") + s + "' is not an absolute directory path without spaces or commas";
+    return std::string();
+  });
+  std::vector<std::string> argv;
+  if (t.string_array("dnsmasq_restart", 16, [&](const std::string& s) {
+        if (!plain(s)) return std::string("empty or contains control characters");
+        argv.push_back(s);
+        return std::string();
+      }) &&
+      t.get("dnsmasq_restart")) {
+    if (argv.empty())
+      t.fail_at("dnsmasq_restart", "a command is needed (dnsmasq rereads its conf-dir only when restarted)");
+    dns.dnsmasq_restart = std::move(argv);
+  }
   t.finish();
 }
 

@@ -147,6 +147,12 @@ struct ClientConfig {
   struct Dns {                              // local additions to the push
     std::vector<IpAddr> servers;
     std::vector<std::string> search_domains, match_domains;
+    // Where the settings go: "auto" (systemd-resolved if it runs, else /etc/resolv.conf) or
+    // "dnsmasq" (a router: ptun-<interface>.conf in dnsmasq_conf_dir, then dnsmasq_restart runs;
+    // dnsmasq rereads its conf-dir only on a restart, not on SIGHUP: netcfg/dnsmasq_conf.hpp).
+    std::string backend = "auto";
+    std::string dnsmasq_conf_dir = "/tmp/dnsmasq.d";   // absolute; OpenWrt's default conf-dir
+    std::vector<std::string> dnsmasq_restart = {"/etc/init.d/dnsmasq", "restart"};   // argv
     bool operator==(const Dns&) const = default;
   } dns;
   struct Protocol {                         // flags (later features act on them)

@@ -152,6 +152,9 @@ std::string to_toml(const ClientConfig& c) {
   w.addrs("servers", c.dns.servers);
   w.strings("search_domains", c.dns.search_domains);
   w.strings("match_domains", c.dns.match_domains);
+  w.str("backend", c.dns.backend);
+  w.str("dnsmasq_conf_dir", c.dns.dnsmasq_conf_dir);
+  w.strings("dnsmasq_restart", c.dns.dnsmasq_restart);
   w.line("\n[protocol]");
   w.boolean("include_all_networks", c.protocol.include_all_networks);
   w.boolean("exclude_local_networks", c.protocol.exclude_local_networks);

@@ -6,18 +6,21 @@
 #include "common/log.hpp"
 #include "common/rng.hpp"
 #include "core/loop.hpp"
+#include "netcfg/dnsmasq_conf.hpp"
 #include "netcfg/firewall.hpp"
 
 namespace ptun::netcfg {
 namespace {
 
 // The client's journal and what it may hold: the files, tables and link this config makes ptun
-// touch (journal.hpp: a replay refuses anything else).
+// touch (journal.hpp: a replay refuses anything else). The dnsmasq file is allowed whatever the
+// back end, so that a journal written before the config switched back to "auto" still replays.
 Journal client_journal(const config::ClientConfig& cfg) {
   JournalPolicy p;
   p.files = {kResolvConf};
   p.tables = {RT_TABLE_MAIN, cfg.tunnel.table};
   p.interface = cfg.tunnel.interface;
+  p.dnsmasq_files = {dnsmasq_file_path(cfg.dns.dnsmasq_conf_dir, cfg.tunnel.interface)};
   return Journal(cfg.state_dir + "/" + kJournalName, std::move(p));
 }
 
@@ -29,7 +32,9 @@ bool is_table(const Change& c, const std::string& table) {
 
 ClientHost::ClientHost(core::Loop& loop, netlink::Rtnl& rtnl, const config::ClientConfig& cfg, const Endpoint& server)
     : loop_(loop), rtnl_(rtnl), cfg_(cfg), server_(server), nft_table_(instance_nft_table(cfg.tunnel.interface)),
-      ops_(rtnl), host_(ops_, client_journal(cfg)) {}
+      ops_(rtnl), host_(ops_, client_journal(cfg)) {
+  host_.set_dnsmasq_restart(cfg.dns.dnsmasq_restart);
+}
 
 ClientHost::~ClientHost() { forwarder_.reset(); }
 
@@ -120,6 +125,12 @@ Result<void> ClientHost::apply(const proto::NetworkSettings& s, int tun_ifindex)
 
 Result<void> ClientHost::apply_dns(const DnsPlan& dns) {
   if (dns.mode == DnsMode::none) return {};
+  if (cfg_.dns.backend == "dnsmasq") {
+    dns_backend_ = "dnsmasq";
+    const std::string& ifname = cfg_.tunnel.interface;
+    return host_.write_dnsmasq_file(dnsmasq_file_path(cfg_.dns.dnsmasq_conf_dir, ifname),
+                                    render_dnsmasq_conf(dns, ifname));
+  }
   if (resolved_running()) {
     dns_backend_ = "systemd-resolved";
     return host_.configure_resolved(cfg_.tunnel.interface, resolved_commands(dns, cfg_.tunnel.interface));
@@ -183,6 +194,7 @@ Result<size_t> cleanup(const config::ClientConfig& cfg) {
   if (!rtnl) return rtnl.error();
   SystemOps ops(**rtnl);
   HostConfig host(ops, client_journal(cfg));
+  host.set_dnsmasq_restart(cfg.dns.dnsmasq_restart);
   return host.recover();
 }
 

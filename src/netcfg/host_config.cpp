@@ -77,7 +77,22 @@ Result<void> HostConfig::configure_resolved(const std::string& ifname,
   return {};
 }
 
-void HostConfig::undo(HostOps& ops, const Change& c) {
+Result<void> HostConfig::write_dnsmasq_file(const std::string& path, const std::string& content) {
+  bool known = false;
+  for (const auto& e : entries_) known = known || (e.kind == Change::Kind::dnsmasq_file && e.path == path);
+  if (!known) {
+    Change c;
+    c.kind = Change::Kind::dnsmasq_file;
+    c.path = path;
+    if (auto j = record(c); !j) return j;
+  }
+  if (auto r = ops_.write_file(path, content); !r) return r;
+  if (dnsmasq_restart_.empty()) return Error(Errc::invalid_argument, "no dnsmasq restart command");
+  if (auto r = ops_.run(dnsmasq_restart_); !r) return Error(r.error().code, "restarting dnsmasq: " + r.error().message);
+  return {};
+}
+
+void HostConfig::undo(HostOps& ops, const Change& c, const std::vector<std::string>& dnsmasq_restart) {
   switch (c.kind) {
     case Change::Kind::route: {
       auto r = ops.route_del(c.route);
@@ -107,12 +122,23 @@ void HostConfig::undo(HostOps& ops, const Change& c) {
       if (!r) LOG_DEBUG("netcfg: resolvectl revert %s: %s", c.name.c_str(), r.error().message.c_str());
       break;
     }
+    case Change::Kind::dnsmasq_file: {
+      // Removed even if the restart then fails: dnsmasq's next start must not read it.
+      if (auto r = ops.remove_file(c.path); !r)
+        LOG_WARN("netcfg: removing %s: %s", c.path.c_str(), r.error().message.c_str());
+      if (dnsmasq_restart.empty()) {
+        LOG_WARN("netcfg: removed %s; restart dnsmasq to drop its servers (no restart command)", c.path.c_str());
+      } else if (auto r = ops.run(dnsmasq_restart); !r) {
+        LOG_WARN("netcfg: restarting dnsmasq after removing %s: %s", c.path.c_str(), r.error().message.c_str());
+      }
+      break;
+    }
   }
 }
 
 void HostConfig::rollback(size_t checkpoint) {
   while (entries_.size() > checkpoint) {
-    undo(ops_, entries_.back());
+    undo(ops_, entries_.back(), dnsmasq_restart_);
     entries_.pop_back();
   }
   if (auto r = journal_.rewrite(entries_); !r) LOG_WARN("netcfg: journal: %s", r.error().message.c_str());
@@ -125,7 +151,7 @@ void HostConfig::undo_all(const std::function<bool(const Change&)>& keep) {
       kept.insert(kept.begin(), *it);
       continue;
     }
-    undo(ops_, *it);
+    undo(ops_, *it, dnsmasq_restart_);
   }
   entries_ = std::move(kept);
   if (auto r = journal_.rewrite(entries_); !r) LOG_WARN("netcfg: journal: %s", r.error().message.c_str());
@@ -141,7 +167,7 @@ Result<size_t> HostConfig::recover(const std::function<bool(const Change&)>& kee
       kept.insert(kept.begin(), *it);
       continue;
     }
-    undo(ops_, *it);
+    undo(ops_, *it, dnsmasq_restart_);
     ++undone;
   }
   entries_ = std::move(kept);

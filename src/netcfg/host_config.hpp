@@ -28,6 +28,11 @@ class HostConfig {
   Result<void> write_file(const std::string& path, const std::string& content);
   // Runs resolvectl commands for `ifname`; the undo is `resolvectl revert ifname`.
   Result<void> configure_resolved(const std::string& ifname, const std::vector<std::vector<std::string>>& cmds);
+  // Writes ptun's file in dnsmasq's conf-dir (whatever was there under that name is ptun's and
+  // not kept), then runs the restart command; the undo removes it and restarts dnsmasq again.
+  Result<void> write_dnsmasq_file(const std::string& path, const std::string& content);
+  // The dnsmasq restart command (from the config, never from the journal) used by both.
+  void set_dnsmasq_restart(std::vector<std::string> argv) { dnsmasq_restart_ = std::move(argv); }
 
   // A point to roll back to, and the rollback (undoes every later change, newest first).
   size_t checkpoint() const { return entries_.size(); }
@@ -43,13 +48,15 @@ class HostConfig {
   Result<size_t> recover(const std::function<bool(const Change&)>& keep = {});
 
   // Undo one change (idempotent: "not there" is success). Errors are logged, not returned.
-  static void undo(HostOps& ops, const Change& c);
+  // `dnsmasq_restart`: run after removing a dnsmasq file (empty: not run).
+  static void undo(HostOps& ops, const Change& c, const std::vector<std::string>& dnsmasq_restart = {});
 
  private:
   Result<void> record(const Change& c);
   HostOps& ops_;
   Journal journal_;
   std::vector<Change> entries_;
+  std::vector<std::string> dnsmasq_restart_;
 };
 
 }  // namespace ptun::netcfg

@@ -23,7 +23,11 @@ Result<void> run_command(const std::vector<std::string>& argv, const std::string
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   std::vector<std::string> paths;
-  for (const char* dir : {"/usr/sbin/", "/sbin/", "/usr/bin/", "/bin/"}) paths.push_back(dir + argv[0]);
+  if (argv[0].find('/') != std::string::npos) {
+    paths.push_back(argv[0]);   // a path (e.g. /etc/init.d/dnsmasq) is run as given
+  } else {
+    for (const char* dir : {"/usr/sbin/", "/sbin/", "/usr/bin/", "/bin/"}) paths.push_back(dir + argv[0]);
+  }
   pid_t pid = ::fork();
   if (pid < 0) return Error::from_errno("fork", errno);
   if (pid == 0) {

@@ -45,8 +45,9 @@ class SystemOps final : public HostOps {
   netlink::Rtnl& rtnl_;
 };
 
-// Runs argv (argv[0] looked up in /usr/sbin, /sbin, /usr/bin, /bin) with `input` on stdin;
-// Errc::io with its stderr if it cannot start or exits non-zero.
+// Runs argv (argv[0] as given if it holds a '/', else looked up in /usr/sbin, /sbin, /usr/bin,
+// /bin) with `input` on stdin; its stdout and stderr are read until EOF (a daemon it starts must
+// not keep them open). Errc::io with its stderr if it cannot start or exits non-zero.
 Result<void> run_command(const std::vector<std::string>& argv, const std::string& input = {});
 
 // systemd-resolved is running (its varlink socket exists).

@@ -133,6 +133,7 @@ std::string encode_change(const Change& c) {
     }
     case Change::Kind::nft_table: s = "nft " + pct(c.name); break;
     case Change::Kind::resolved_link: s = "resolved " + pct(c.name); break;
+    case Change::Kind::dnsmasq_file: s = "dnsmasq " + pct(c.path); break;
     case Change::Kind::file:
       s = "file " + pct(c.path) + " " + (c.existed ? "1" : "0") + " " + pct(c.content);
       break;
@@ -183,6 +184,13 @@ Result<Change> decode_change(std::string_view line) {
     auto n = unpct(f[1]);
     if (!n || n->empty()) return bad(line);
     c.name = *n;
+    return c;
+  }
+  if (f[0] == "dnsmasq" && f.size() == 2) {
+    c.kind = Change::Kind::dnsmasq_file;
+    auto p = unpct(f[1]);
+    if (!p || p->empty()) return bad(line);
+    c.path = *p;
     return c;
   }
   if (f[0] == "file" && f.size() == 4 && (f[2] == "0" || f[2] == "1")) {
@@ -302,6 +310,10 @@ Result<void> check_change(const Change& c, const JournalPolicy& p) {
       return {};
     case Change::Kind::resolved_link:
       if (c.name != p.interface) return refuse("not ptun's interface");
+      return {};
+    case Change::Kind::dnsmasq_file:
+      if (std::find(p.dnsmasq_files.begin(), p.dnsmasq_files.end(), c.path) == p.dnsmasq_files.end())
+        return refuse("not this config's dnsmasq file");
       return {};
   }
   return refuse("unknown kind");

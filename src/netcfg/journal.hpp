@@ -1,5 +1,5 @@
 // The crash-safe journal of host changes. Every change ptun makes to the host (a route, a policy
-// rule, an nftables table, a file it rewrote, a resolved link) is appended to
+// rule, an nftables table, a file it rewrote, a resolved link, a dnsmasq conf-dir file) is appended to
 // <state_dir>/netcfg.journal and fsync'ed BEFORE the change is made, so that after any crash
 // (SIGKILL, power loss) replaying the journal backwards undoes exactly what may have been done.
 // Undo actions are idempotent (deleting what is not there is fine), so replaying an entry whose
@@ -31,12 +31,13 @@
 namespace ptun::netcfg {
 
 struct Change {
-  enum class Kind { route, rule, nft_table, file, resolved_link };
+  enum class Kind { route, rule, nft_table, file, resolved_link, dnsmasq_file };
   Kind kind = Kind::route;
   netlink::Route route;          // route: delete it
   netlink::Rule rule;            // rule: delete it
   std::string name;              // nft_table: "delete table inet NAME"; resolved_link: "resolvectl revert NAME"
-  std::string path;              // file: restore `content` (or remove it when !existed)
+  std::string path;              // file: restore `content` (or remove it when !existed);
+                                 // dnsmasq_file: remove it, then restart dnsmasq (dnsmasq_conf.hpp)
   bool existed = false;
   std::string content;
   bool operator==(const Change&) const = default;
@@ -52,13 +53,16 @@ std::string encode_journal(const std::vector<Change>& changes);
 
 // What ptun itself journals, so what a replay may undo: restores of the files it manages, nft
 // tables with ptun's names, routes and rules of its own tables (they carry ptun's route protocol
-// on delete, netlink/rtnl_types.hpp), resolved state of its own interface. Empty lists mean "no
-// restriction" (unit tests of the codec only).
+// on delete, netlink/rtnl_types.hpp), resolved state of its own interface, the dnsmasq file of
+// its own config. Empty lists mean "no restriction" (unit tests of the codec only).
 struct JournalPolicy {
   std::vector<std::string> files;
   std::vector<uint32_t> tables;
   std::string interface;
-  bool restricted() const { return !files.empty() || !tables.empty() || !interface.empty(); }
+  std::vector<std::string> dnsmasq_files;
+  bool restricted() const {
+    return !files.empty() || !tables.empty() || !interface.empty() || !dnsmasq_files.empty();
+  }
 };
 // Errc::auth naming the entry when `c` is not something ptun journals under `p`.
 Result<void> check_change(const Change& c, const JournalPolicy& p);

@@ -77,6 +77,8 @@ TEST_CASE("client values at the edges of their ranges are accepted", "[config][c
       doc("", "[tunnel]\ntable = 4294967294\n"),
       doc("", "[routes]\ninclude = [\"10.0.0.0/8\", \"fd00::/8\"]\nexclude = [\"10.1.0.0/16\"]\n"),
       doc("", "[dns]\nservers = [\"10.99.0.1\", \"fd99::1\"]\nmatch_domains = [\"\"]\n"),
+      doc("", "[dns]\nbackend = \"dnsmasq\"\ndnsmasq_conf_dir = \"/\"\ndnsmasq_restart = [\"dnsmasq-restart\"]\n"),
+      doc("", "[dns]\nbackend = \"auto\"\n"),
       doc("", "[protocol]\ninclude_all_networks = true\nexclude_local_networks = true\n"
               "enforce_routes = true\nalways_on = true\n"),
   };
@@ -123,6 +125,13 @@ TEST_CASE("invalid client files name file, line, column and key", "[config][clie
       {doc("", "[dns]\nservers = [\"dns.example\"]\n"), "dns.servers[0]: invalid IP address"},
       {doc("", "[dns]\nsearch_domains = [\"a\", \"a\"]\n"), "dns.search_domains[1]: duplicate entry 'a'"},
       {doc("", "[dns]\nmatch_domains = [\"\", \"\"]\n"), "dns.match_domains[1]: duplicate entry"},
+      {doc("", "[dns]\nbackend = \"resolvconf\"\n"), "dns.backend: 'resolvconf' is not a DNS back end (auto|dnsmasq)"},
+      {doc("", "[dns]\ndnsmasq_conf_dir = \"tmp/dnsmasq.d\"\n"), "dns.dnsmasq_conf_dir: 'tmp/dnsmasq.d' is not an absolute directory path"},
+      {doc("", "[dns]\ndnsmasq_conf_dir = \"/tmp/a b\"\n"), "without spaces or commas"},
+      {doc("", "[dns]\ndnsmasq_conf_dir = \"/tmp/a\\nb\"\n"), "dns.dnsmasq_conf_dir: '/tmp/a"},
+      {doc("", "[dns]\ndnsmasq_restart = []\n"), "dns.dnsmasq_restart: a command is needed"},
+      {doc("", "[dns]\ndnsmasq_restart = [\"/etc/init.d/dnsmasq\", \"\"]\n"), "dns.dnsmasq_restart[1]: empty or contains control characters"},
+      {doc("", "[dns]\ndnsmasq_restart = \"/etc/init.d/dnsmasq restart\"\n"), "dns.dnsmasq_restart: expected an array of strings, got string"},
       {doc("", "[protocol]\nalways_on = 1\n"), "protocol.always_on: expected true or false, got integer"},
       // unknown keys at every level
       {doc("severname = \"x\"\n"), "c.toml:6:1: severname: unknown key"},

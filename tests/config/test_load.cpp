@@ -196,11 +196,13 @@ TEST_CASE("to_toml parses back to the same struct", "[config][emit]") {
         "\"127.0.0.2:1\"\n[tunnel]\nmtu = 1500\nfwmark = 0xdeadbeef\ntable = 100\n"
         "[routes]\ninclude = [\"fd00::/8\"]\nexclude = [\"10.0.0.0/8\"]\n"
         "[dns]\nservers = [\"::1\"]\nsearch_domains = [\"a\"]\nmatch_domains = [\"b\", \"\"]\n"
+        "backend = \"dnsmasq\"\ndnsmasq_conf_dir = \"/var/dnsmasq.d\"\ndnsmasq_restart = [\"/sbin/x\", \"a b\"]\n"
         "[protocol]\nalways_on = true\nenforce_routes = true\n";
     auto c = parse_client(ctext, "x.toml");
     INFO((c ? "" : c.error().message));
     REQUIRE(c.ok());
     CHECK(c->tunnel.fwmark == 0xdeadbeef);
+    CHECK(c->dns.dnsmasq_restart == std::vector<std::string>{"/sbin/x", "a b"});
     std::string out = to_toml(*c);
     CHECK_THAT(out, Catch::Contains("fwmark = 0xdeadbeef"));
     CHECK_THAT(out, Catch::Contains("server = \"[2001:db8::5]:99\""));

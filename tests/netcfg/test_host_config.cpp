@@ -74,8 +74,10 @@ struct FakeHost final : HostOps {
   }
   Result<void> run(const std::vector<std::string>& argv) override {
     commands.push_back(argv);
+    if (!argv.empty() && argv[0] == fail_command) return Error(Errc::io, argv[0] + " failed: injected");
     return {};
   }
+  std::string fail_command;
 };
 
 struct TempDir {
@@ -201,4 +203,57 @@ TEST_CASE("a rule that already existed is not ours to delete", "[host_config]") 
   REQUIRE_FALSE(h.add_rule(rule(5200)));
   h.undo_all();
   CHECK(host.rules.size() == 1);
+}
+
+TEST_CASE("dnsmasq file: written then dnsmasq restarted; removed then restarted again", "[host_config][dnsmasq]") {
+  const std::string path = "/tmp/dnsmasq.d/ptun-ptun0.conf";
+  const std::vector<std::string> restart = {"/etc/init.d/dnsmasq", "restart"};
+  TempDir d;
+  FakeHost host;
+  SECTION("apply and stop") {
+    HostConfig h(host, Journal(d.path + "/j"));
+    h.set_dnsmasq_restart(restart);
+    REQUIRE(h.write_dnsmasq_file(path, "server=/corp.example/10.99.0.1\n"));
+    CHECK(host.files[path] == "server=/corp.example/10.99.0.1\n");
+    REQUIRE(host.commands == std::vector<std::vector<std::string>>{restart});
+    REQUIRE(h.write_dnsmasq_file(path, "server=/corp.example/10.99.0.2\n"));   // new settings
+    CHECK(h.entries().size() == 1);                                             // one entry
+    h.undo_all();
+    CHECK(host.files.count(path) == 0);
+    CHECK(host.commands.size() == 3);
+    CHECK(host.commands.back() == restart);
+  }
+  SECTION("a failing restart fails the change; the rollback removes the file") {
+    HostConfig h(host, Journal(d.path + "/j"));
+    h.set_dnsmasq_restart(restart);
+    host.fail_command = restart[0];
+    size_t cp = h.checkpoint();
+    auto r = h.write_dnsmasq_file(path, "no-resolv\n");
+    REQUIRE_FALSE(r);
+    CHECK(r.error().message.find("restarting dnsmasq") != std::string::npos);
+    h.rollback(cp);
+    CHECK(host.files.count(path) == 0);
+    CHECK(h.entries().empty());
+  }
+  SECTION("no restart command: refused, not silently left stale") {
+    HostConfig h(host, Journal(d.path + "/j"));
+    REQUIRE_FALSE(h.write_dnsmasq_file(path, "no-resolv\n"));
+  }
+  SECTION("after a crash, ptun cleanup removes it and restarts dnsmasq with the config's command") {
+    {
+      HostConfig crashed(host, Journal(d.path + "/j"));
+      crashed.set_dnsmasq_restart({"/bin/false-not-this-one"});
+      REQUIRE(crashed.write_dnsmasq_file(path, "no-resolv\nserver=10.99.0.1\n"));
+    }
+    host.commands.clear();
+    JournalPolicy p;
+    p.dnsmasq_files = {path};
+    HostConfig h(host, Journal(d.path + "/j", p));
+    h.set_dnsmasq_restart(restart);
+    auto n = h.recover();
+    REQUIRE(n);
+    CHECK(*n == 1);
+    CHECK(host.files.count(path) == 0);
+    CHECK(host.commands == std::vector<std::vector<std::string>>{restart});
+  }
 }

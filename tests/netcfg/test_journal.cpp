@@ -62,6 +62,10 @@ std::vector<Change> sample() {
   res.kind = Change::Kind::resolved_link;
   res.name = "ptun0";
   v.push_back(res);
+  Change dq;
+  dq.kind = Change::Kind::dnsmasq_file;
+  dq.path = "/tmp/dnsmasq.d/ptun-ptun0.conf";
+  v.push_back(dq);
   return v;
 }
 
@@ -142,6 +146,7 @@ JournalPolicy client_policy() {
   p.files = {"/etc/resolv.conf"};
   p.tables = {254, 7074};
   p.interface = "ptun0";
+  p.dnsmasq_files = {"/tmp/dnsmasq.d/ptun-ptun0.conf"};
   return p;
 }
 
@@ -186,6 +191,20 @@ TEST_CASE("journal policy: only what ptun itself journals", "[journal]") {
   res.kind = Change::Kind::resolved_link;
   res.name = "eth0";
   CHECK_FALSE(check_change(res, p));
+  // A dnsmasq entry is replayed as "remove the file": only this config's own file.
+  Change dq;
+  dq.kind = Change::Kind::dnsmasq_file;
+  for (const char* bad : {"/etc/passwd", "/tmp/dnsmasq.d/ptun-eth0.conf", "/tmp/dnsmasq.d/../ptun-ptun0.conf"}) {
+    dq.path = bad;
+    INFO(bad);
+    CHECK(check_change(dq, p).error().code == Errc::auth);
+  }
+  // ... and the resolv.conf restore is not a dnsmasq file, nor the other way round.
+  CHECK_FALSE(check_change(file_change("/tmp/dnsmasq.d/ptun-ptun0.conf", "no-resolv\n"), p));
+  JournalPolicy only_dnsmasq;
+  only_dnsmasq.dnsmasq_files = {"/tmp/dnsmasq.d/ptun-ptun0.conf"};
+  CHECK(only_dnsmasq.restricted());
+  CHECK_FALSE(check_change(file_change("/etc/resolv.conf", ""), only_dnsmasq));
 }
 
 TEST_CASE("journal: a planted entry makes the whole journal refused", "[journal]") {
