@@ -62,6 +62,8 @@ TEST_CASE("the example configs in conf/ load", "[config][load]") {
   REQUIRE(router.ok());
   CHECK(router->protocol.include_all_networks);
   CHECK(router->tunnel.mtu == 1380);
+  CHECK(router->dns.backend == "dnsmasq");
+  CHECK(router->dns.dnsmasq_conf_dir == "/tmp/dnsmasq.d");
 
   CHECK(*detect_role_file((kConfDir / "server.toml").string()) == Role::server);
   CHECK(*detect_role_file((kConfDir / "client.toml").string()) == Role::client);
