@@ -26,6 +26,7 @@ pkgs=(
   python3                    # probes and JSON checks (standard library only)
   curl tcpdump dnsmasq-base iperf3
   prometheus                 # promtool: test_lifecycle_control checks the metrics text
+  busybox shellcheck         # tests/packaging: the OpenWrt init script under ash, and linted
 )
 for group in "$@"; do
   case "$group" in

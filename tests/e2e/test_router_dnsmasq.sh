@@ -3,7 +3,9 @@
 # forwards the pushed match domain into the tunnel and everything else to the router's upstream.
 #   [lan] 192.168.50.2 == 192.168.50.1 [rtr: ptun client, dnsmasq, NAT] 198.18.0.1 == 198.18.0.2
 #   [srv: ptun server, upstream resolver] 198.18.1.1 == 198.18.1.2 [web]     tunnel 10.99.0.0/24
-# Upstream resolver 198.18.0.2 answers every name with 198.51.100.1; the tunnel's resolver
+# Upstream resolver 198.18.0.2 answers every name with 93.184.216.34 (an address outside the
+# private and documentation ranges that --stop-dns-rebind rejects; only ever an answer here,
+# nothing routes to it from the namespaces); the tunnel's resolver
 # 10.99.0.1 answers web.corp.example with 198.18.1.2 and other corp.example names with 10.1.2.3.
 # The router's dnsmasq runs with --stop-dns-rebind (OpenWrt's default), so the 10.1.2.3 answer
 # also shows ptun's rebind-domain-ok line at work. Checked: the file's content, a restart per
@@ -35,11 +37,11 @@ router_resolv="$E2E_NETNS_ETC/resolv.conf"
 e2e_pki c1
 
 e2e_bg srv dns-upstream dnsmasq --no-daemon --conf-file=/dev/null --no-resolv --no-hosts --bind-interfaces \
-  --listen-address=198.18.0.2 --except-interface=lo --address=/#/198.51.100.1 --pid-file=
+  --listen-address=198.18.0.2 --except-interface=lo --address=/#/93.184.216.34 --pid-file= >/dev/null
 e2e_listening srv udp 198.18.0.2:53
 mkdir -p "$E2E_DIR/www" && echo behind >"$E2E_DIR/www/index.html"
-e2e_bg web http python3 -m http.server 8080 --bind 198.18.1.2 --directory "$E2E_DIR/www"
-e2e_listening web tcp 8080
+e2e_bg web http python3 -m http.server 8080 --bind 198.18.1.2 --directory "$E2E_DIR/www" >/dev/null
+e2e_listening web tcp 8080 30
 
 # The router's dnsmasq, started and restarted the way /etc/init.d/dnsmasq restart does it.
 rd="$E2E_DIR/router"
@@ -59,8 +61,8 @@ if [ -s "$rd/dnsmasq.pid" ]; then
 fi
 exec dnsmasq --conf-file=/dev/null --no-hosts --user=root --resolv-file="$rd/resolv.upstream" \
   --conf-dir="$rd/dnsmasq.d" --listen-address=192.168.50.1 --bind-interfaces --stop-dns-rebind \
-  --pid-file="$rd/dnsmasq.pid" --log-queries --log-facility="$rd/dnsmasq.log" \
-  </dev/null >>"$rd/restart.log" 2>&1
+  --pid-file="$rd/dnsmasq.pid" --log-queries --log-facility="$E2E_DIR/router-dnsmasq.log" \
+  </dev/null >>"$E2E_DIR/router-restart.log" 2>&1
 SH
 chmod 755 "$rd/restart"
 e2e_do c1 "$rd/restart"
@@ -71,8 +73,8 @@ resolve() { in_ns lan getent ahostsv4 "$1" | awk 'NR==1 {print $1}'; }
 # answers NAME WANT: the LAN host's answer for NAME becomes WANT (dnsmasq may be restarting)
 answers() { [ "$(resolve "$1")" = "$2" ]; }
 upstream_only() {
-  e2e_wait_for 5 answers www.example.org 198.51.100.1 || e2e_fail "$1: public name: '$(resolve www.example.org)'"
-  e2e_wait_for 5 answers host.corp.example 198.51.100.1 ||
+  e2e_wait_for 5 answers www.example.org 93.184.216.34 || e2e_fail "$1: public name: '$(resolve www.example.org)'"
+  e2e_wait_for 5 answers host.corp.example 93.184.216.34 ||
     e2e_fail "$1: corp.example still forwarded into the tunnel: '$(resolve host.corp.example)'"
 }
 upstream_only "before the tunnel"
@@ -90,7 +92,7 @@ e2e_start server server
 spid=$E2E_PID
 e2e_bg srv dns-tunnel dnsmasq --no-daemon --conf-file=/dev/null --no-resolv --no-hosts --bind-interfaces \
   --listen-address=10.99.0.1 --except-interface=lo --address=/web.corp.example/198.18.1.2 \
-  --address=/corp.example/10.1.2.3 --pid-file=
+  --address=/corp.example/10.1.2.3 --pid-file= >/dev/null
 e2e_listening srv udp 10.99.0.1:53
 
 # connected: run_connected NAME; leaves CPID
@@ -108,11 +110,11 @@ run_connected() {
   e2e_wait_for 5 answers host.corp.example 10.1.2.3 ||
     e2e_fail "$1: corp.example not answered through the tunnel: '$(resolve host.corp.example)'"
   answers web.corp.example 198.18.1.2 || e2e_fail "$1: web.corp.example: '$(resolve web.corp.example)'"
-  answers www.example.org 198.51.100.1 || e2e_fail "$1: public name: '$(resolve www.example.org)'"
+  answers www.example.org 93.184.216.34 || e2e_fail "$1: public name: '$(resolve www.example.org)'"
   local body
   body=$(in_ns lan curl -sS -m 5 http://web.corp.example:8080/) || e2e_fail "$1: LAN host: curl through the tunnel"
   [ "$body" = behind ] || e2e_fail "$1: body: $body"
-  grep -q 'forwarded host.corp.example to 10.99.0.1' "$rd/dnsmasq.log" ||
+  grep -q 'forwarded host.corp.example to 10.99.0.1' "$E2E_DIR/router-dnsmasq.log" ||
     e2e_fail "$1: the router's dnsmasq log does not show the forward into the tunnel"
 }
 
