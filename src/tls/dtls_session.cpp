@@ -1,5 +1,8 @@
 #include "tls/dtls_session.hpp"
 
+#include <mbedtls/platform_util.h>
+#include <mbedtls/ssl_ciphersuites.h>
+
 #include <cstring>
 
 #include "common/limits.hpp"
@@ -29,10 +32,14 @@ DtlsSession::DtlsSession(std::shared_ptr<DtlsConfig> config, OutputFn out, void*
   pending_.reserve(limits::kMaxDatagram);
   mbedtls_ssl_set_bio(&ssl_, this, bio_send, bio_recv, nullptr);
   mbedtls_ssl_set_timer_cb(&ssl_, this, timer_set, timer_get);
+  mbedtls_ssl_set_export_keys_cb(&ssl_, export_keys, this);
   mbedtls_ssl_set_mtu(&ssl_, config_->options().mtu);
 }
 
-DtlsSession::~DtlsSession() { mbedtls_ssl_free(&ssl_); }
+DtlsSession::~DtlsSession() {
+  mbedtls_ssl_free(&ssl_);
+  mbedtls_platform_zeroize(master_.data(), master_.size());
+}
 
 Result<void> DtlsSession::set_hostname(const std::string& name) {
   if (config_->is_server()) return Error(Errc::invalid_argument, "set_hostname on a server session");
@@ -134,6 +141,93 @@ void DtlsSession::on_established() {
   timer_armed_ = false;
   peer_cn_ = detail::common_name_of(mbedtls_ssl_get_peer_cert(&ssl_));
   mbedtls_ssl_set_mtu(&ssl_, config_->options().data_mtu);
+  max_plaintext_ = max_plaintext();
+  start_fast_path();
+}
+
+// mbedTLS calls this from the handshake once it has the master secret (before the Finished
+// messages); the suite is certain only at the end, so the keys are derived in start_fast_path.
+void DtlsSession::export_keys(void* ctx, mbedtls_ssl_key_export_type type, const unsigned char* secret,
+                              size_t secret_len, const unsigned char client_random[32],
+                              const unsigned char server_random[32], mbedtls_tls_prf_types prf) {
+  auto* self = static_cast<DtlsSession*>(ctx);
+  if (type != MBEDTLS_SSL_KEY_EXPORT_TLS12_MASTER_SECRET || secret_len != self->master_.size()) return;
+  std::memcpy(self->master_.data(), secret, secret_len);
+  std::memcpy(self->client_random_.data(), client_random, 32);
+  std::memcpy(self->server_random_.data(), server_random, 32);
+  self->prf_ = prf;
+  self->have_master_ = true;
+}
+
+void DtlsSession::start_fast_path() {
+  int suite = mbedtls_ssl_get_ciphersuite_id_from_ssl(&ssl_);
+  bool known = true;
+  RecordAead aead = RecordAead::chacha20_poly1305;
+  if (suite == MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256) aead = RecordAead::aes_128_gcm;
+  else if (suite != MBEDTLS_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256) known = false;
+  // Both directions must be in the epoch the keys belong to (1 after a first handshake; there is
+  // no renegotiation). Otherwise, or for a suite not listed, only the slow path runs.
+  uint16_t epoch = detail::in_epoch(ssl_);
+  if (have_master_ && known && epoch == detail::out_epoch(ssl_)) {
+    RecordKeys keys;
+    if (derive_record_keys(aead, config_->is_server(), master_, client_random_, server_random_, prf_, &keys)) {
+      auto p = RecordProtection::make(keys);
+      if (p) {
+        prot_ = std::move(*p);
+        key_epoch_ = epoch;
+      }
+    }
+  }
+  mbedtls_platform_zeroize(master_.data(), master_.size());
+  have_master_ = false;
+}
+
+size_t DtlsSession::seal_headroom() const { return prot_ ? prot_->headroom() : kMaxSealHeadroom; }
+
+Result<std::span<uint8_t>> DtlsSession::seal(uint8_t* plaintext, size_t len) {
+  if (!fast_path_ready()) return Error(Errc::closed, dead_ ? "session is closed: " + error_ : "no record keys yet");
+  if (len > max_plaintext_)
+    return Error(Errc::invalid_argument,
+                 "record of " + std::to_string(len) + " bytes exceeds " + std::to_string(max_plaintext_));
+  uint64_t epoch_seq = 0;
+  if (!detail::take_out_seq(ssl_, &epoch_seq) || (epoch_seq >> 48) != key_epoch_)
+    return Error(Errc::limit, "record sequence numbers exhausted");
+  uint8_t* record = plaintext - prot_->headroom();
+  size_t n = prot_->seal(record, len, epoch_seq);
+  ++stats_.records_out;
+  ++stats_.records_out_fast;
+  return std::span<uint8_t>(record, n);
+}
+
+DatagramPath DtlsSession::open_begin(std::span<uint8_t> datagram, RecordCursor* cursor) {
+  // Unread input inside mbedTLS (the rest of a datagram, a held-back message) must be read first.
+  if (!fast_path_ready() || has_pending_ || mbedtls_ssl_check_pending(&ssl_) != 0) return DatagramPath::slow;
+  if (classify_datagram(datagram) == DatagramPath::slow) return DatagramPath::slow;
+  cursor->rest = datagram;
+  ++stats_.datagrams_in_fast;
+  return DatagramPath::fast;
+}
+
+bool DtlsSession::open_next(RecordCursor& cursor, std::span<uint8_t>* plaintext) {
+  if (!fast_path_ready()) {
+    cursor.rest = {};
+    return false;
+  }
+  // The window lives in mbedTLS's context: loaded and stored around each record, so an mbedTLS
+  // call between two open_next() calls sees every number the fast path accepted.
+  ReplayWindow window = detail::load_replay_window(ssl_);
+  OpenDrops drops;
+  bool got = tls::open_next(*prot_, window, key_epoch_, cursor, plaintext, &drops);
+  detail::store_replay_window(ssl_, window);
+  stats_.dropped_replay_or_auth += drops.replayed + drops.bad_mac + drops.wrong_epoch;
+  fast_bad_mac_ += drops.bad_mac;
+  stats_.dropped_malformed += drops.malformed;
+  stats_.dropped_oversize += drops.oversize;
+  if (got) {
+    ++stats_.records_in;
+    ++stats_.records_in_fast;
+  }
+  return got;
 }
 
 void DtlsSession::settle_drop_accounting() {
@@ -254,7 +348,7 @@ std::string DtlsSession::ciphersuite() const {
 
 DtlsStats DtlsSession::stats() const {
   DtlsStats s = stats_;
-  s.dropped_bad_mac = detail::bad_mac_records(ssl_);
+  s.dropped_bad_mac = detail::bad_mac_records(ssl_) + fast_bad_mac_;
   return s;
 }
 

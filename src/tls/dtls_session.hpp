@@ -7,10 +7,25 @@
 // mbedTLS's BIO reads the one datagram handed to feed() and writes through OutputFn; its timer
 // callbacks read the `now_ms` of the call in progress. A session is neither copyable nor movable
 // (mbedTLS holds pointers to it); keep it behind a unique_ptr.
+//
+// Fast path (after the handshake): application-data records sealed and opened in place in the
+// caller's buffers with the handshake's keys (record_protection.hpp), no copy beyond the AEAD:
+//
+//   [headroom | plaintext | tailroom] -> seal()  -> [record] -> network       (caller sends it)
+//   network -> open_begin(datagram) == fast -> open_next() -> plaintext spans in the datagram
+//                                   == slow -> feed() + read() as before
+//
+// One sequence space: the outgoing counter and the replay window stay in mbedTLS's context
+// (mbedtls_util.hpp), read and advanced there by seal()/open_next(). So write(), alerts
+// (close_notify) and a server's retransmitted last flight, which mbedTLS numbers itself, never
+// reuse a number seal() used (a GCM nonce reuse would leak the key stream and the GHASH key), and
+// mbedTLS refuses a record the fast path accepted, and vice versa. Keeping copies in ptun and
+// syncing them around every mbedTLS call was the alternative; one shared copy cannot drift.
 #pragma once
 #include <mbedtls/ssl.h>
 
 #include <cstdint>
+#include <array>
 #include <memory>
 #include <span>
 #include <string>
@@ -18,19 +33,27 @@
 
 #include "common/result.hpp"
 #include "tls/dtls_config.hpp"
+#include "tls/record_protection.hpp"
 
 namespace ptun::tls {
 
 struct DtlsStats {
   uint64_t datagrams_in = 0;            // handed to mbedTLS
   uint64_t datagrams_out = 0;           // emitted through OutputFn (handshake and records)
-  uint64_t records_in = 0;              // application records returned by read()
-  uint64_t records_out = 0;             // application records written by write()
+  uint64_t records_in = 0;              // application records returned by read() or open_next()
+  uint64_t records_out = 0;             // application records written by write() or seal()
+  uint64_t records_in_fast = 0;         // of which opened by open_next()
+  uint64_t records_out_fast = 0;        // of which sealed by seal()
+  uint64_t datagrams_in_fast = 0;       // datagrams open_begin() took (not handed to mbedTLS)
   uint64_t dropped_replay_or_auth = 0;  // application records mbedTLS discarded (replay, bad MAC,
                                         // wrong epoch, during handshake)
-  uint64_t dropped_bad_mac = 0;         // of which failed authentication (mbedTLS badmac_seen)
+  uint64_t dropped_bad_mac = 0;         // of which failed authentication (mbedTLS badmac_seen
+                                        // plus the fast path's)
+  uint64_t dropped_malformed = 0;       // fast path: truncated, length beyond the datagram, too
+                                        // short for nonce + tag, wrong version
   uint64_t dropped_unconsumed = 0;      // fed datagrams replaced by the next feed() before use
-  uint64_t dropped_oversize = 0;        // records larger than read()'s cap, or datagrams > buffer
+  uint64_t dropped_oversize = 0;        // records larger than read()'s cap or 2^14 (fast path),
+                                        // or datagrams > buffer
   uint64_t hello_verify_sent = 0;       // ClientHellos without a valid cookie answered by the session
 };
 
@@ -93,6 +116,42 @@ class DtlsSession {
   // Sends a close_notify alert (best effort) and marks the session dead.
   void close_notify(uint64_t now_ms);
 
+  // ---- fast path: application data in place (see the top of this file) ----------------------
+  // True once established with the keys of the handshake (and until dead). Before that, seal()
+  // fails and open_begin() says slow.
+  bool fast_path_ready() const { return prot_ != nullptr && hs_ == Hs::done && !dead_; }
+  // Bytes seal() writes before the plaintext: 13-byte header + 8-byte explicit nonce for AES-GCM,
+  // 13 for ChaCha20-Poly1305; kMaxSealHeadroom (21) before fast_path_ready(). A buffer that keeps
+  // kMaxSealHeadroom free in front fits every suite.
+  size_t seal_headroom() const;
+  // Bytes seal() writes after the plaintext: the 16-byte tag.
+  static constexpr size_t seal_tailroom() { return kRecordTagLen; }
+
+  // Seals one application-data record in place. The caller owns the buffer: `plaintext` points
+  // at `len` bytes, with seal_headroom() writable bytes before it and seal_tailroom() after. On
+  // success the returned span is the record, [plaintext - seal_headroom(), plaintext + len +
+  // seal_tailroom()), ready to send as one datagram (or packed with others of this session); the
+  // plaintext is overwritten by ciphertext. Uses the next outgoing epoch-1 sequence number (shared
+  // with write()). Errors, nothing written: Errc::closed (not fast_path_ready()),
+  // Errc::invalid_argument (len > max_plaintext()), Errc::limit (the 2^48 sequence numbers spent:
+  // rekey by a new handshake).
+  Result<std::span<uint8_t>> seal(uint8_t* plaintext, size_t len);
+
+  // Looks at one received datagram, touching no byte. fast: every record in it is application
+  // data (up to the first malformed one) and the session is fast_path_ready(); *cursor is set
+  // and the caller calls open_next() until it returns false (the datagram must stay alive and
+  // unmoved meanwhile). slow: a handshake, CCS or alert record, no keys yet, the session is dead,
+  // or mbedTLS still holds unread input: the caller hands the same datagram to feed() and calls
+  // read() until it returns 0 or an error, exactly as without the fast path. Counts
+  // datagrams_in_fast for fast datagrams.
+  DatagramPath open_begin(std::span<uint8_t> datagram, RecordCursor* cursor);
+  // Opens the next record of a fast datagram in place: true with *plaintext pointing at its
+  // plaintext inside the datagram (valid as long as the datagram buffer), false when the datagram
+  // holds no more. Replayed, forged or tampered records, wrong epochs, truncated records and
+  // lying lengths are dropped and counted in stats() (dropped_replay_or_auth, dropped_bad_mac,
+  // dropped_malformed, dropped_oversize); a lying length drops the rest of the datagram.
+  bool open_next(RecordCursor& cursor, std::span<uint8_t>* plaintext);
+
   size_t max_plaintext() const;    // record payload limit (after the handshake)
   size_t record_overhead() const;  // bytes added per record: 13 header + 8 nonce + 16 tag for GCM
   std::string peer_common_name() const { return peer_cn_; }  // CN of the verified peer cert
@@ -106,11 +165,15 @@ class DtlsSession {
   static int bio_recv(void* ctx, unsigned char* buf, size_t len);
   static void timer_set(void* ctx, uint32_t int_ms, uint32_t fin_ms);
   static int timer_get(void* ctx);
+  static void export_keys(void* ctx, mbedtls_ssl_key_export_type type, const unsigned char* secret,
+                          size_t secret_len, const unsigned char client_random[32],
+                          const unsigned char server_random[32], mbedtls_tls_prf_types prf);
 
   Hs fail(Errc code, std::string why);
   Error handshake_error(int ret);
   void on_established();
   void settle_drop_accounting();
+  void start_fast_path();
 
   std::shared_ptr<DtlsConfig> config_;
   OutputFn out_;
@@ -132,6 +195,17 @@ class DtlsSession {
   bool timer_armed_ = false;
   uint64_t timer_int_at_ = 0;
   uint64_t timer_fin_at_ = 0;
+
+  // The handshake's master secret, from export_keys until on_established derives the record keys
+  // (the suite is known only then); zeroized after.
+  std::array<uint8_t, 48> master_{};
+  std::array<uint8_t, 32> client_random_{}, server_random_{};
+  mbedtls_tls_prf_types prf_ = MBEDTLS_SSL_TLS_PRF_NONE;
+  bool have_master_ = false;
+  std::unique_ptr<RecordProtection> prot_;  // the fast path's keys, once established
+  uint16_t key_epoch_ = 0;                  // the epoch prot_'s keys protect (1)
+  size_t max_plaintext_ = 0;                // cached at on_established (seal checks it per record)
+  uint64_t fast_bad_mac_ = 0;
 
   DtlsStats stats_;
   uint64_t app_records_fed_ = 0;       // application records handed to mbedTLS since last settle

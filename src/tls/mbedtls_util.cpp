@@ -1,5 +1,6 @@
 // The one file that reads private fields of mbedTLS 3 (no accessor exists for them): the alert a
-// peer sent and the DTLS bad-MAC count. ptun builds its own pinned mbedTLS 3.6, so the layout is
+// peer sent, the DTLS bad-MAC count, and the record counters and replay window the fast path
+// shares with mbedTLS. ptun builds its own pinned mbedTLS 3.6, so the layout is
 // known; keep every such access here.
 #define MBEDTLS_ALLOW_PRIVATE_ACCESS
 #include "tls/mbedtls_util.hpp"
@@ -11,6 +12,10 @@
 #include <cstring>
 
 #include <cstdio>
+
+#if !defined(MBEDTLS_SSL_DTLS_ANTI_REPLAY)
+#error "the fast path shares mbedTLS's replay window: MBEDTLS_SSL_DTLS_ANTI_REPLAY is required"
+#endif
 
 namespace ptun::tls::detail {
 
@@ -26,6 +31,38 @@ uint8_t received_alert(const mbedtls_ssl_context& ssl) {
 uint64_t bad_mac_records(const mbedtls_ssl_context& ssl) {
   // 3.6.3+ shares this field with TLS handshake reassembly; over DTLS it is the bad-MAC count.
   return ssl.badmac_seen_or_in_hsfraglen;
+}
+
+uint16_t in_epoch(const mbedtls_ssl_context& ssl) { return ssl.in_epoch; }
+
+uint16_t out_epoch(const mbedtls_ssl_context& ssl) {
+  return uint16_t(ssl.cur_out_ctr[0] << 8 | ssl.cur_out_ctr[1]);
+}
+
+uint64_t peek_out_seq(const mbedtls_ssl_context& ssl) {
+  uint64_t v = 0;
+  for (unsigned char b : ssl.cur_out_ctr) v = v << 8 | b;
+  return v;
+}
+
+bool take_out_seq(mbedtls_ssl_context& ssl, uint64_t* epoch_seq) {
+  uint64_t v = peek_out_seq(ssl);
+  if ((v & ReplayWindow::kMaxSeq) == ReplayWindow::kMaxSeq) return false;
+  *epoch_seq = v;
+  // mbedtls_ssl_write_record: increment the 6 sequence bytes (big-endian), never the epoch.
+  for (size_t i = sizeof ssl.cur_out_ctr; i > 2; --i) {
+    if (++ssl.cur_out_ctr[i - 1] != 0) break;
+  }
+  return true;
+}
+
+ReplayWindow load_replay_window(const mbedtls_ssl_context& ssl) {
+  return ReplayWindow(ssl.in_window_top, ssl.in_window);
+}
+
+void store_replay_window(mbedtls_ssl_context& ssl, const ReplayWindow& w) {
+  ssl.in_window_top = w.top();
+  ssl.in_window = w.bits();
 }
 
 void set_writer_names(mbedtls_x509write_cert* w, mbedtls_asn1_named_data* subject,

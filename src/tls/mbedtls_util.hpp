@@ -8,6 +8,7 @@
 #include <string>
 
 #include "common/rng.hpp"
+#include "tls/replay_window.hpp"
 
 namespace ptun::tls::detail {
 
@@ -18,6 +19,22 @@ int rng_fill(void* p, unsigned char* out, size_t len);
 uint8_t received_alert(const mbedtls_ssl_context& ssl);
 // Records of a DTLS association that failed authentication (counted with a non-zero badmac limit).
 uint64_t bad_mac_records(const mbedtls_ssl_context& ssl);
+
+// DTLS record-layer state that ptun's fast path (record_protection.hpp) shares with mbedTLS, kept
+// in the mbedTLS context itself so that both paths use one sequence space and one replay window:
+// - the outgoing epoch|seq counter (ssl->cur_out_ctr, 2-byte epoch + 6-byte sequence number);
+// - the incoming epoch and replay window (ssl->in_epoch, in_window_top, in_window).
+// Call only between mbedTLS calls (never from inside a BIO or timer callback).
+uint16_t in_epoch(const mbedtls_ssl_context& ssl);
+uint16_t out_epoch(const mbedtls_ssl_context& ssl);
+// The next outgoing epoch << 48 | seq, advancing mbedTLS's counter past it exactly as
+// mbedtls_ssl_write_record does. False, counter untouched, when the 48-bit sequence number space
+// is spent (the last number, 2^48 - 1, is never handed out: mbedTLS would wrap after it).
+bool take_out_seq(mbedtls_ssl_context& ssl, uint64_t* epoch_seq);
+// The counter the next record (of either path) will carry, for tests and stats.
+uint64_t peek_out_seq(const mbedtls_ssl_context& ssl);
+ReplayWindow load_replay_window(const mbedtls_ssl_context& ssl);
+void store_replay_window(mbedtls_ssl_context& ssl, const ReplayWindow& w);
 
 // X.509 fields mbedTLS 3 made private: the writer's subject/issuer lists (ptun builds them itself
 // to copy the CA's subject byte for byte), a certificate's CA flag, and whether a name attribute

@@ -1,0 +1,130 @@
+// DTLS 1.2 application-data records sealed and opened in place (RFC 6347 4.1, RFC 5246 6.2.3.3,
+// RFC 5288 for AES-GCM, RFC 7905 for ChaCha20-Poly1305), byte for byte what mbedTLS 3.6 sends and
+// accepts (ssl_msg.c: mbedtls_ssl_encrypt_buf / mbedtls_ssl_decrypt_buf):
+//
+//   record = type(1)=23 | version(2)={254,253} | epoch(2) | seq(6) | length(2) | fragment
+//   AES-GCM fragment  = explicit nonce(8) = epoch|seq | ciphertext | tag(16)
+//                       nonce = client/server write IV(4) | explicit nonce(8)
+//   ChaCha fragment   = ciphertext | tag(16)
+//                       nonce = write IV(12) XOR (0000 | epoch|seq)
+//   AAD               = epoch|seq(8) | type(1) | version(2) | plaintext length(2)
+//
+// Keys come from the TLS 1.2 master secret (derive_record_keys: PRF "key expansion" over
+// server_random | client_random; the AEAD suites have no MAC keys). Pure code: no mbedTLS SSL
+// context, no sockets, no allocation per record. Sequence numbers and the replay window are the
+// caller's (DtlsSession keeps them in mbedTLS's context: one sequence space for both paths).
+#pragma once
+#include <mbedtls/chachapoly.h>
+#include <mbedtls/gcm.h>
+#include <mbedtls/ssl.h>
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+
+#include "common/result.hpp"
+#include "tls/replay_window.hpp"
+
+namespace ptun::tls {
+
+enum class RecordAead { aes_128_gcm, chacha20_poly1305 };
+
+inline constexpr size_t kRecordTagLen = 16;
+inline constexpr size_t kGcmExplicitNonceLen = 8;
+inline constexpr size_t kMaxSealHeadroom = 13 + kGcmExplicitNonceLen;  // header + explicit nonce
+inline constexpr size_t kMaxRecordPlaintext = 16384;                    // 2^14 (RFC 5246 6.2.1)
+
+// The keys of one direction pair, from this endpoint's point of view.
+struct RecordKeys {
+  RecordAead aead = RecordAead::chacha20_poly1305;
+  std::array<uint8_t, 32> write_key{}, read_key{};  // 16 bytes used for AES-128-GCM
+  std::array<uint8_t, 12> write_iv{}, read_iv{};    // 4 bytes used for AES-GCM (implicit salt)
+  ~RecordKeys();                                    // zeroizes
+};
+
+size_t record_key_len(RecordAead a);
+size_t record_fixed_iv_len(RecordAead a);
+
+// TLS 1.2 key block from the master secret, as mbedTLS's ssl_tls12_populate_transform does:
+// client_write_key | server_write_key | client_write_IV | server_write_IV. `is_server` picks
+// which halves are ours. Errors: Errc::protocol if the PRF fails (unknown prf type).
+Result<void> derive_record_keys(RecordAead aead, bool is_server, std::span<const uint8_t, 48> master,
+                                std::span<const uint8_t, 32> client_random,
+                                std::span<const uint8_t, 32> server_random, mbedtls_tls_prf_types prf,
+                                RecordKeys* out);
+
+// One epoch's AEAD contexts. Neither copyable nor movable (mbedTLS contexts); make() it.
+class RecordProtection {
+ public:
+  static Result<std::unique_ptr<RecordProtection>> make(const RecordKeys& keys);
+  ~RecordProtection();
+  RecordProtection(const RecordProtection&) = delete;
+  RecordProtection& operator=(const RecordProtection&) = delete;
+
+  RecordAead aead() const { return aead_; }
+  size_t headroom() const { return 13 + explicit_nonce_len(); }  // 21 GCM, 13 ChaCha
+  static constexpr size_t tailroom() { return kRecordTagLen; }
+  size_t explicit_nonce_len() const { return aead_ == RecordAead::aes_128_gcm ? kGcmExplicitNonceLen : 0; }
+
+  // Seals one application-data record in place. `record` points at headroom() writable bytes,
+  // followed by `plaintext_len` bytes of plaintext, followed by tailroom() writable bytes.
+  // `epoch_seq` = epoch << 48 | sequence number: the caller guarantees it is never reused with
+  // these keys. Writes header, nonce, ciphertext and tag; returns the record length
+  // (headroom() + plaintext_len + tailroom()). The caller keeps plaintext_len <=
+  // kMaxRecordPlaintext (peers refuse longer records; DtlsSession::seal checks it).
+  size_t seal(uint8_t* record, size_t plaintext_len, uint64_t epoch_seq);
+
+  // Authenticates and decrypts the fragment of one application-data record in place. `record` is
+  // the whole record (header included, header fields already parsed and length-checked by the
+  // caller). On success the plaintext is written over the ciphertext and *plaintext points at it
+  // inside `record`; on failure the fragment is zeroed by mbedTLS. False: too short or bad tag.
+  bool open(std::span<uint8_t> record, std::span<uint8_t>* plaintext);
+
+ private:
+  explicit RecordProtection(RecordAead a);
+  void nonce(const std::array<uint8_t, 12>& iv, const uint8_t* dynamic, uint8_t out[12]) const;
+
+  RecordAead aead_;
+  std::array<uint8_t, 12> write_iv_{}, read_iv_{};
+  mbedtls_gcm_context gcm_enc_, gcm_dec_;
+  mbedtls_chachapoly_context chacha_enc_, chacha_dec_;
+};
+
+// ---- one received datagram, walked record by record (no allocation) ---------------------------
+
+enum class DatagramPath {
+  fast,  // every record up to the first malformed one is application data: open_next() them
+  slow,  // it holds a handshake, CCS or alert record (or an unknown type): mbedTLS's business
+};
+
+// Decides from the record headers alone, touching no byte: a datagram is fast unless a record
+// whose header fits before the first malformed one has a content type other than 23. The epoch
+// is not looked at here (application data of another epoch is dropped by open_next, as mbedTLS
+// would drop it).
+DatagramPath classify_datagram(std::span<const uint8_t> datagram);
+
+// Why open_next dropped records; DtlsSession adds them to DtlsStats.
+struct OpenDrops {
+  uint64_t replayed = 0;     // seen already, or older than the window
+  uint64_t bad_mac = 0;      // tag did not verify (forged or tampered)
+  uint64_t wrong_epoch = 0;  // application data of another epoch
+  uint64_t malformed = 0;    // truncated header, length beyond the datagram, shorter than nonce +
+                             // tag, wrong version, or a non-application type in a fast datagram
+  uint64_t oversize = 0;     // plaintext longer than 2^14
+};
+
+// Position in a datagram being opened; starts at the whole datagram.
+struct RecordCursor {
+  std::span<uint8_t> rest;
+};
+
+// Opens the next authentic, fresh application-data record of epoch `epoch` at the cursor in
+// place and points *plaintext at it (inside the datagram); empty records are authenticated and
+// skipped. Records that fail a check are dropped and counted in *drops; a malformed length ends
+// the walk (the rest of the datagram cannot be framed). Returns false when nothing is left.
+bool open_next(RecordProtection& prot, ReplayWindow& window, uint16_t epoch, RecordCursor& cursor,
+               std::span<uint8_t>* plaintext, OpenDrops* drops);
+
+}  // namespace ptun::tls
