@@ -24,8 +24,8 @@
 #pragma once
 #include <mbedtls/ssl.h>
 
-#include <cstdint>
 #include <array>
+#include <cstdint>
 #include <memory>
 #include <span>
 #include <string>
