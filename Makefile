@@ -6,7 +6,7 @@ JOBS       ?= $(shell nproc)
 FUZZ_SECS  ?= 60
 CMAKE_FLAGS ?= -DPTUN_WERROR=ON
 
-.PHONY: all deps configure build test test-unit test-e2e test-asan test-e2e-asan demo fuzz fuzz-replay bench clean \
+.PHONY: all deps configure build test test-unit test-e2e test-asan test-tsan test-e2e-asan demo fuzz fuzz-replay bench clean \
         static cross cross-check cross-configure cross-test size
 
 all: build
@@ -41,6 +41,15 @@ test-asan: deps
 	$(ASAN_CMAKE)
 	cmake --build $(BUILD_ASAN) -j $(JOBS)
 	ASAN_OPTIONS=detect_leaks=1 ctest --test-dir $(BUILD_ASAN) -L unit --output-on-failure -j $(JOBS)
+
+# The unit tests of the modules whose code runs on more than one thread (the lease writer, the
+# loops and their hand-offs) under clang's ThreadSanitizer: any data race fails the run.
+BUILD_TSAN ?= build-tsan
+TSAN_TESTS  = test_core test_datapath test_server
+test-tsan: deps
+	CC=clang CXX=clang++ cmake -S . -B $(BUILD_TSAN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPTUN_SANITIZE_THREAD=ON -DPTUN_WERROR=OFF
+	cmake --build $(BUILD_TSAN) -j $(JOBS) --target $(TSAN_TESTS)
+	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 ctest --test-dir $(BUILD_TSAN) -L unit -R '^(core|datapath|server):' --output-on-failure -j $(JOBS)
 
 # The end-to-end tests against the ASan+UBSan ptun (root; any sanitizer report fails).
 test-e2e-asan: deps

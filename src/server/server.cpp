@@ -20,7 +20,8 @@ Server::Server(core::Loop& loop, config::ServerConfig cfg)
       cfg_(std::move(cfg)),
       dp_(loop, *this, 1024),
       peers_(cfg_.tunnel.ipv4_pool, cfg_.tunnel.ipv6_pool),
-      leases_(cfg_.state_dir + "/leases.json") {}
+      leases_(cfg_.state_dir + "/leases.json"),
+      lease_writer_(leases_) {}
 
 Server::~Server() { teardown(); }
 
@@ -64,6 +65,7 @@ Result<void> Server::setup() {
   if (!leases) return leases.error();
   peers_.set_expiry(int64_t(cfg_.tunnel.lease_expiry_days) * 86400);
   peers_.restore(*leases, ::time(nullptr));
+  lease_writer_.assume_written(*leases);   // what is on disk needs no rewrite
 
   auto creds = tls::Credentials::load(cfg_.ca, cfg_.cert, cfg_.key);
   if (!creds) return creds.error();
@@ -161,7 +163,7 @@ core::Task<int> Server::run() {
   endpoint_->close_all(proto::CloseReason::shutdown, loop_.now_ms());
   flush();
   // Once for all sessions just closed: their leases' expiry counts from now.
-  if (auto r = leases_.save(peers_.leases()); !r) LOG_WARN("server: %s", r.error().message.c_str());
+  (void)lease_writer_.flush(peers_.leases());   // exact last_seen; a failure is logged by the writer
   stop.cancel();
   co_await scope.join();
   stop_source_ = nullptr;
@@ -213,8 +215,7 @@ Result<proto::NetworkSettings> Server::authorize(uint64_t session_id, const std:
     *refuse_reason = proto::CloseReason::no_address;
     return lease.error();
   }
-  if (auto r = leases_.save(peers_.leases()); !r)
-    LOG_WARN("server: %s", r.error().message.c_str());
+  lease_writer_.submit(peers_.leases());   // off the loop thread, and only if a lease changed
   // One session per peer: a new session replaces the old one (the device reconnected).
   if (auto old = peers_.session_of(peer_cn); old && *old != session_id) {
     LOG_INFO("server: peer %s reconnected, closing its old session", peer_cn.c_str());

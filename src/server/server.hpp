@@ -26,6 +26,7 @@
 #include "proto/server_endpoint.hpp"
 #include "server/address_pool.hpp"
 #include "server/host_setup.hpp"
+#include "server/lease_writer.hpp"
 #include "server/peer_table.hpp"
 #include "tun/tun_device.hpp"
 
@@ -100,7 +101,8 @@ class Server final : public proto::ServerEndpoint::Callbacks, public datapath::P
   std::unique_ptr<metrics::Exporter> metrics_;   // metrics_listen (server_control.cpp)
   HostSetup host_;
   PeerTable peers_;   // sessions, leases, routes (pure; unit-tested in tests/server)
-  LeaseStore leases_;
+  LeaseStore leases_;          // read once at start
+  LeaseWriter lease_writer_;   // writes off the loop thread, only on change
   std::map<std::string, const config::PeerConfig*> peer_config_;
   int socket_for_family_[2] = {-1, -1};   // [0] IPv4, [1] IPv6: the pipeline socket replies leave from
   uint64_t scheduled_deadline_ = UINT64_MAX;

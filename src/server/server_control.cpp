@@ -175,7 +175,7 @@ Result<nlohmann::json> Server::reload() {
   }
   for (const auto& r : removed) peers_.release(r.get<std::string>());
   if (!removed.empty()) {
-    if (auto r = leases_.save(peers_.leases()); !r) LOG_WARN("server: %s", r.error().message.c_str());
+    lease_writer_.submit(peers_.leases());
   }
   flush();
   LOG_INFO("server: config reloaded (peers %s, push %s), %zu sessions closed", peers_changed ? "changed" : "same",
