@@ -12,7 +12,8 @@ void Client::on_device_packet(std::span<uint8_t> pkt, const packet::Parsed& p, u
   }
   if (flows_ && !classify(p, flow::Dir::out, p.total_len)) return;   // per-app VPN verdict
   if (!dp_.prepare_outbound(pkt, p)) return;                           // too big: ICMP went back
-  session_->send_packet(pkt, now);
+  auto room = dp_.room_around(pkt);   // sealed in place when the buffer has room
+  session_->send_packet_in_place(pkt, room.head, room.tail, now);
 }
 
 void Client::on_datagram(size_t, const Endpoint& peer, std::span<uint8_t> payload, uint64_t now) {
@@ -21,7 +22,7 @@ void Client::on_datagram(size_t, const Endpoint& peer, std::span<uint8_t> payloa
     ++counters_.drop_foreign_source;
     return;
   }
-  if (session_ && !session_ended_) session_->on_datagram(payload, now);
+  if (session_ && !session_ended_) session_->on_datagram_in_place(payload, now);
 }
 
 void Client::after_batch(uint64_t) { poke_timer(); }

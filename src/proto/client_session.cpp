@@ -161,6 +161,28 @@ void ClientSession::on_datagram(std::span<const uint8_t> p, uint64_t now) {
   if (!any && !handshake_datagram) ++stats_.drop_no_record;
 }
 
+void ClientSession::on_datagram_in_place(std::span<uint8_t> p, uint64_t now) {
+  OuterHeader h;
+  tls::RecordCursor cursor;
+  if ((state_ == State::waiting_settings || state_ == State::established) &&
+      decode_outer_header(p, &h) == HeaderStatus::ok && h.kind == Kind::dtls && h.session_id == session_id_ &&
+      dtls_->open_begin(p.subspan(kOuterHeaderSize), &cursor) == tls::DatagramPath::fast) {
+    retired_.reset();
+    const uint64_t gen = gen_;
+    bool any = false;
+    std::span<uint8_t> plain;
+    for (int i = 0; i < kMaxRecordsPerDatagram && dtls_->open_next(cursor, &plain); ++i) {
+      any = true;
+      stats_.last_rx_ms = now;
+      handle_record(plain, now);
+      if (gen != gen_ || state_ == State::closed) return;
+    }
+    if (!any) ++stats_.drop_no_record;
+    return;
+  }
+  on_datagram(std::span<const uint8_t>(p), now);   // handshake, alerts, foreign ids: as before
+}
+
 void ClientSession::handle_record(std::span<const uint8_t> rec, uint64_t now) {
   switch (classify_inner(rec)) {
     case InnerKind::ipv4:
@@ -268,6 +290,29 @@ bool ClientSession::send_packet(std::span<const uint8_t> ip, uint64_t now) {
   if (!write_record(ip, now)) return false;
   ++stats_.packets_out;
   stats_.bytes_out += ip.size();
+  return true;
+}
+
+bool ClientSession::send_packet_in_place(std::span<uint8_t> ip, size_t head, size_t tail, uint64_t now) {
+  if (state_ != State::established || !dtls_->fast_path_ready() ||
+      head < kOuterHeaderSize + dtls_->seal_headroom() || tail < dtls_->seal_tailroom())
+    return send_packet(ip, now);
+  retired_.reset();
+  if (ip.size() > dtls_->max_plaintext()) {
+    ++stats_.drop_too_big;
+    return false;
+  }
+  auto rec = dtls_->seal(ip.data(), ip.size());
+  if (!rec) {
+    ++stats_.drop_send_error;
+    return false;
+  }
+  uint8_t* start = rec->data() - kOuterHeaderSize;
+  encode_outer_header(start, session_id_);
+  stats_.last_tx_ms = now;
+  ++stats_.packets_out;
+  stats_.bytes_out += ip.size();
+  cb_.send_datagram({start, kOuterHeaderSize + rec->size()});
   return true;
 }
 

@@ -58,9 +58,17 @@ class ClientSession {
   void start(uint64_t now_ms);
   // One UDP payload from the server. Datagrams with another session id are dropped and counted.
   void on_datagram(std::span<const uint8_t> udp_payload, uint64_t now_ms);
+  // The same for a datagram in a writable buffer: application records are opened in place
+  // (DtlsSession's fast path) and deliver_packet gets spans inside `udp_payload` (the caller may
+  // adopt the buffer); everything else takes on_datagram's path.
+  void on_datagram_in_place(std::span<uint8_t> udp_payload, uint64_t now_ms);
   // Encrypt one IP packet and send it. False (and counted) if not established, larger than one
   // record (max_packet()), or the DTLS write failed.
   bool send_packet(std::span<const uint8_t> ip, uint64_t now_ms);
+  // The same, sealed in place: `ip` has `head` writable bytes before it and `tail` after it, and
+  // send_datagram gets the datagram (outer header + record) inside that buffer. Falls back to
+  // send_packet's copying path when the room is short or there is no fast path (yet).
+  bool send_packet_in_place(std::span<uint8_t> ip, size_t head, size_t tail, uint64_t now_ms);
   // Sends CLOSE(reason) and close_notify if the DTLS session is up, then closes (on_closed fires).
   void close(CloseReason reason, uint64_t now_ms);
 

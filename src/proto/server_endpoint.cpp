@@ -55,6 +55,14 @@ void ServerEndpoint::emit(Session& s, std::span<const uint8_t> d) {
 }
 
 void ServerEndpoint::on_datagram(const Endpoint& from, std::span<const uint8_t> p, uint64_t now) {
+  ingress(from, p, false, now);
+}
+
+void ServerEndpoint::on_datagram_in_place(const Endpoint& from, std::span<uint8_t> p, uint64_t now) {
+  ingress(from, p, true, now);
+}
+
+void ServerEndpoint::ingress(const Endpoint& from, std::span<const uint8_t> p, bool writable, uint64_t now) {
   Depth depth(*this);
   ++counters_.datagrams_in;
   OuterHeader h;
@@ -98,7 +106,7 @@ void ServerEndpoint::on_datagram(const Endpoint& from, std::span<const uint8_t> 
     ++counters_.session_collision;
     return;
   }
-  session_ingress(s, dtls, from, now);
+  session_ingress(s, dtls, from, writable, now);
 }
 
 void ServerEndpoint::hint_unknown_session(const Endpoint& from, uint64_t id, uint64_t now) {
@@ -175,7 +183,7 @@ void ServerEndpoint::admit(const Endpoint& from, uint64_t id, std::span<const ui
   sessions_.emplace(id, std::move(owned));
   half_open_started(s);
   ++counters_.sessions_created;
-  session_ingress(s, dtls, from, now);
+  session_ingress(s, dtls, from, false, now);   // a ClientHello: the slow path
 }
 
 void ServerEndpoint::half_open_started(Session& s) {
@@ -274,6 +282,33 @@ bool ServerEndpoint::send_packet(uint64_t session_id, std::span<const uint8_t> i
   if (!write_record(s, ip, now)) return false;
   ++s.stats.packets_out;
   s.stats.bytes_out += ip.size();
+  return true;
+}
+
+bool ServerEndpoint::send_packet_in_place(uint64_t session_id, std::span<uint8_t> ip, size_t head, size_t tail,
+                                          uint64_t now) {
+  auto it = sessions_.find(session_id);
+  if (it == sessions_.end()) return false;
+  Session& s = *it->second;
+  if (s.state != ServerSessionState::established || !s.dtls->fast_path_ready() ||
+      head < kOuterHeaderSize + s.dtls->seal_headroom() || tail < s.dtls->seal_tailroom())
+    return send_packet(session_id, ip, now);
+  if (ip.size() > s.dtls->max_plaintext()) {
+    ++s.stats.drop_too_big;
+    return false;
+  }
+  auto rec = s.dtls->seal(ip.data(), ip.size());
+  if (!rec) {
+    ++s.stats.drop_send_error;
+    return false;
+  }
+  // Data goes to the validated address only (an unvalidated one gets PINGs, see write_on_path).
+  uint8_t* start = rec->data() - kOuterHeaderSize;
+  encode_outer_header(start, s.id);
+  s.stats.last_tx_ms = now;
+  ++s.stats.packets_out;
+  s.stats.bytes_out += ip.size();
+  cb_.send_datagram(s.peer, {start, kOuterHeaderSize + rec->size()});
   return true;
 }
 

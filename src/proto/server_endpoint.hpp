@@ -119,9 +119,17 @@ class ServerEndpoint {
   ServerEndpoint& operator=(const ServerEndpoint&) = delete;
 
   void on_datagram(const Endpoint& from, std::span<const uint8_t> udp_payload, uint64_t now_ms);
+  // The same for a datagram in a writable buffer: application records of an established session
+  // are opened in place (DtlsSession's fast path) and deliver_packet gets spans inside `udp_payload`
+  // (the caller may adopt the buffer); everything else takes on_datagram's path.
+  void on_datagram_in_place(const Endpoint& from, std::span<uint8_t> udp_payload, uint64_t now_ms);
   // Encrypt one IP packet to an established session. False (counted in its stats) if there is
   // no such established session, the packet exceeds one record, or the write failed.
   bool send_packet(uint64_t session_id, std::span<const uint8_t> ip, uint64_t now_ms);
+  // The same, sealed in place: `ip` has `head` writable bytes before it and `tail` after it, and
+  // send_datagram gets the datagram (outer header + record) inside that buffer. Falls back to
+  // send_packet's copying path when the room is short or the session has no fast path (yet).
+  bool send_packet_in_place(uint64_t session_id, std::span<uint8_t> ip, size_t head, size_t tail, uint64_t now_ms);
   // Sends CLOSE(reason, text) + close_notify and forgets the session (on_closed if it was
   // established). False if there is no such session.
   bool close_session(uint64_t session_id, CloseReason reason, uint64_t now_ms, const std::string& text = "");
@@ -157,7 +165,9 @@ class ServerEndpoint {
   bool evict_oldest_half_open(uint64_t now);
 
   // server_session.cpp: one session's records.
-  void session_ingress(Session& s, std::span<const uint8_t> dtls, const Endpoint& from, uint64_t now);
+  void ingress(const Endpoint& from, std::span<const uint8_t> p, bool writable, uint64_t now);
+  // `writable`: `dtls` lies in a buffer the caller let us modify (on_datagram_in_place).
+  void session_ingress(Session& s, std::span<const uint8_t> dtls, const Endpoint& from, bool writable, uint64_t now);
   void step_handshake(Session& s, uint64_t now);
   void handle_record(Session& s, std::span<const uint8_t> rec, uint64_t now);
   void handle_control(Session& s, std::span<const uint8_t> rec, uint64_t now);

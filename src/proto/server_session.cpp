@@ -21,36 +21,48 @@ constexpr uint64_t kPathChallengeMinMs = 250;
 }  // namespace
 
 void ServerEndpoint::session_ingress(Session& s, std::span<const uint8_t> dtls, const Endpoint& from,
-                                     uint64_t now) {
+                                     bool writable, uint64_t now) {
   const bool roaming = s.peer != from;
-  s.dtls->feed(dtls, now);
-  if (s.state == ServerSessionState::handshaking) {
-    step_handshake(s, now);
-    if (s.closed || s.state == ServerSessionState::handshaking) {
-      schedule(s);
-      return;
-    }
-  }
   bool any = false;
-  for (int i = 0; i < kMaxRecordsPerDatagram; ++i) {
-    auto r = s.dtls->read(rx_.data(), rx_.size(), now);
-    if (!r) {
-      // A forged datagram cannot get here (bad records are discarded silently); this is the
-      // peer's close_notify or a fatal alert inside the association.
-      CloseReason why = r.error().code == Errc::closed ? CloseReason::shutdown : CloseReason::protocol_error;
-      end_session(s, why, false, "", now);
-      return;
-    }
-    if (*r == 0) break;
-    // The first authentic record from a new address makes it a candidate; the session moves
-    // only when the candidate answers a challenge (handle_control, PONG).
+  // One authentic record: the first from a new address makes it a candidate; the session moves
+  // only when the candidate answers a challenge (handle_control, PONG). False: session closed.
+  auto on_record = [&](std::span<const uint8_t> rec) {
     if (!any && roaming) path_seen(s, from, kOuterHeaderSize + dtls.size());
     any = true;
     s.stats.last_rx_ms = now;
     s.rx_on_path = roaming;
-    handle_record(s, {rx_.data(), *r}, now);
+    handle_record(s, rec, now);
     s.rx_on_path = false;
-    if (s.closed) return;
+    return !s.closed;
+  };
+  tls::RecordCursor cursor;
+  if (writable && s.state != ServerSessionState::handshaking &&
+      s.dtls->open_begin({const_cast<uint8_t*>(dtls.data()), dtls.size()}, &cursor) == tls::DatagramPath::fast) {
+    // Application data only: opened in place, no copy (DtlsSession's fast path).
+    std::span<uint8_t> plain;
+    for (int i = 0; i < kMaxRecordsPerDatagram && s.dtls->open_next(cursor, &plain); ++i)
+      if (!on_record(plain)) return;
+  } else {
+    s.dtls->feed(dtls, now);
+    if (s.state == ServerSessionState::handshaking) {
+      step_handshake(s, now);
+      if (s.closed || s.state == ServerSessionState::handshaking) {
+        schedule(s);
+        return;
+      }
+    }
+    for (int i = 0; i < kMaxRecordsPerDatagram; ++i) {
+      auto r = s.dtls->read(rx_.data(), rx_.size(), now);
+      if (!r) {
+        // A forged datagram cannot get here (bad records are discarded silently); this is the
+        // peer's close_notify or a fatal alert inside the association.
+        CloseReason why = r.error().code == Errc::closed ? CloseReason::shutdown : CloseReason::protocol_error;
+        end_session(s, why, false, "", now);
+        return;
+      }
+      if (*r == 0) break;
+      if (!on_record({rx_.data(), *r})) return;
+    }
   }
   if (!any) {
     ++s.stats.drop_no_record;

@@ -13,12 +13,13 @@ void Server::on_device_packet(std::span<uint8_t> pkt, const packet::Parsed& p, u
     return;
   }
   if (!dp_.prepare_outbound(pkt, p)) return;   // too big: ICMP went back through the device
-  endpoint_->send_packet(sid, pkt, now);
+  auto room = dp_.room_around(pkt);   // sealed in place when the buffer has room
+  endpoint_->send_packet_in_place(sid, pkt, room.head, room.tail, now);
 }
 
 void Server::on_datagram(size_t, const Endpoint& peer, std::span<uint8_t> payload, uint64_t now) {
   now_ = now;
-  endpoint_->on_datagram(peer, payload, now);
+  endpoint_->on_datagram_in_place(peer, payload, now);
 }
 
 void Server::after_batch(uint64_t) { poke_timer(); }

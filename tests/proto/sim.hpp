@@ -49,8 +49,10 @@ struct SimNet {
   size_t captured_len = 0;
 
   double uniform() { return double(rng.u32()) / 4294967296.0; }
+  const uint8_t* last_data = nullptr;  // where the last datagram was handed over (in-place tests)
   void send(const Endpoint& from, const Endpoint& to, std::span<const uint8_t> d, uint64_t now) {
     ++sent;
+    last_data = d.data();
     if (capture) {
       captured_len = std::min(d.size(), sizeof captured);
       std::memcpy(captured, d.data(), captured_len);
@@ -105,8 +107,10 @@ struct ClientNode : ClientSession::Callbacks {
              const ClientParams& params = {}, std::string server_name = "vpn.example.org");
   void send_datagram(std::span<const uint8_t> d) override;
   size_t delivered_count = 0;
+  const uint8_t* last_delivered = nullptr;  // where the last packet was handed over (in-place tests)
   void deliver_packet(std::span<const uint8_t> ip) override {
     ++delivered_count;
+    last_delivered = ip.data();
     if (!capture_only()) delivered.emplace_back(ip.begin(), ip.end());
   }
   bool capture_only() const;
@@ -135,8 +139,10 @@ struct ServerNode : ServerEndpoint::Callbacks {
   ServerNode(World& world, const ServerEndpoint::Limits& limits, const tls::DtlsOptions& opts);
   void send_datagram(const Endpoint& to, std::span<const uint8_t> d) override;
   size_t delivered_count = 0;
+  const uint8_t* last_delivered = nullptr;
   void deliver_packet(uint64_t id, std::span<const uint8_t> ip) override {
     ++delivered_count;
+    last_delivered = ip.data();
     if (!capture_only()) delivered[id].emplace_back(ip.begin(), ip.end());
   }
   bool capture_only() const;
