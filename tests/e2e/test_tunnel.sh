@@ -39,6 +39,19 @@ got=$(in_ns c1 timeout 60 python3 "$here/netcheck.py" udp-check 10.99.0.1 5002 1
 [ "${got:-0}" -ge 95 ] || e2e_fail "UDP echo: only ${got:-0}/100 came back"
 e2e_log "UDP echo: $got/100"
 
+# The copy-free path carried the traffic: packets sealed in the buffer they were read into and
+# opened inside the datagram they arrived in, in both roles (copies only for control messages).
+for who in c1 server; do
+  sock=$(e2e_sock c1); [ "$who" = server ] && sock="$E2E_DIR/run/server.sock"
+  "$E2E_PTUN" status --json -s "$sock" | python3 -c '
+import json, sys
+c = json.load(sys.stdin)["counters"]
+assert c["udp_tx_in_place"] > 1000 and c["tun_tx_in_place"] > 1000, c
+assert c["udp_tx_copied"] * 20 < c["udp_tx_in_place"] and c["tun_tx_copied"] * 20 < c["tun_tx_in_place"], c
+print("in place: udp", c["udp_tx_in_place"], "tun", c["tun_tx_in_place"], "copied: udp", c["udp_tx_copied"], "tun", c["tun_tx_copied"])
+' >&2 || e2e_fail "$who: packets did not take the copy-free path (status counters above)"
+done
+
 st=$(e2e_status c1)
 echo "$st" | grep -q '"addresses"' || e2e_fail "status lacks addresses: $st"
 echo "$st" | python3 -c 'import json,sys; s=json.load(sys.stdin); assert s["bytes_out"] > 40000000 and s["packets_in"] > 1000, s' \
