@@ -30,7 +30,7 @@ pkgs=(
 )
 for group in "$@"; do
   case "$group" in
-    bench) pkgs+=(wireguard-go wireguard-tools openvpn ocserv openconnect gnutls-bin openssl) ;;
+    bench) pkgs+=(wireguard-go wireguard-tools openvpn ocserv openconnect gnutls-bin openssl linux-perf) ;;
     fresh-check) pkgs+=(debootstrap) ;;
     cross) pkgs+=(g++-aarch64-linux-gnu g++-arm-linux-gnueabihf g++-mipsel-linux-gnu g++-mips-linux-gnu
                   qemu-user-static) ;;
