@@ -3,7 +3,8 @@
 // received datagram. It is classified and, if fast, walked with open_next as DtlsSession does;
 // every plaintext must lie inside the datagram and no walk may return more records than bytes.
 // Then the same bytes are sealed as a record and opened again: they must come back unchanged.
-// Seeds: PTUN_CORPUS_DIR=fuzz/corpus/record_open test_tls '[.corpus]' (same keys as here).
+// Seeds: PTUN_CORPUS_DIR=fuzz/corpus/record_open test_tls '[.corpus_record_open]'
+// (same keys as here).
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>

@@ -21,6 +21,10 @@
 // reuse a number seal() used (a GCM nonce reuse would leak the key stream and the GHASH key), and
 // mbedTLS refuses a record the fast path accepted, and vice versa. Keeping copies in ptun and
 // syncing them around every mbedTLS call was the alternative; one shared copy cannot drift.
+// Threads: seal() touches only the outgoing counter, the sealing AEAD context and the *_out
+// stats; open_begin()/open_next() only the replay window, the opening context and the *_in /
+// dropped_* stats. One thread may seal while another opens, as long as no other call on the
+// session (feed, read, write, handshake, on_timeout, close_notify, stats) runs at the same time.
 #pragma once
 #include <mbedtls/ssl.h>
 

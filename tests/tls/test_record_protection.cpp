@@ -2,8 +2,8 @@
 // PRF (Python's hmac), seal/open round trips, datagram classification and the drop causes of
 // open_next. The interoperability with mbedTLS's record layer is in test_dtls_fast_path.cpp.
 //
-// Also the seed corpus writer for fuzz/fuzz_record_open ([.corpus]):
-//   PTUN_CORPUS_DIR=fuzz/corpus/record_open test_tls '[.corpus]'
+// Also the seed corpus writer for fuzz/fuzz_record_open ([.corpus_record_open]):
+//   PTUN_CORPUS_DIR=fuzz/corpus/record_open test_tls '[.corpus_record_open]'
 #include <catch2/catch.hpp>
 
 #include <cstdlib>
@@ -188,7 +188,7 @@ TEST_CASE("record protection: open_next drops and counts by cause", "[tls][recor
   CHECK(d.bad_mac == 1);
 }
 
-TEST_CASE("write the fuzz seed corpus of sealed records", "[.corpus][tls]") {
+TEST_CASE("write the fuzz seed corpus of sealed records", "[.corpus_record_open][tls]") {
   const char* dir = std::getenv("PTUN_CORPUS_DIR");
   INFO("set PTUN_CORPUS_DIR to the directory to write (fuzz/corpus/record_open)");
   REQUIRE(dir != nullptr);
