@@ -1,7 +1,7 @@
 // The batch-shaped packet device seam between the data path and where IP packets enter and leave
 // the host: the kernel TUN (tun_linux.hpp), an in-memory fake for tests (fake_device.hpp), and
-// later an lwIP netif (userspace mode) or a multi-queue / virtio-net-offload TUN, all without
-// changing callers. Devices are single-threaded: one owner calls read/write.
+// later an lwIP netif (userspace mode) or a multi-queue TUN, all without changing callers.
+// Devices are single-threaded: one owner calls read/write.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -18,9 +18,14 @@ namespace ptun::tun {
 // because the device was full (write_batch returned fewer) are the caller's to count.
 struct DeviceStats {
   uint64_t rx_packets = 0;   // handed to the caller by read_batch
-  uint64_t rx_dropped = 0;   // read but dropped: larger than the caller's buffer (truncated)
+  uint64_t rx_dropped = 0;   // read but dropped: larger than the caller's buffer (truncated),
+                             // or a malformed virtio-net header / super-packet
   uint64_t tx_packets = 0;   // accepted by write / write_batch
   uint64_t tx_rejected = 0;  // refused one by one (malformed, too big, link down); batch goes on
+  // Offloads (a TUN with a virtio-net header); the packet counters above count segments.
+  uint64_t rx_gso = 0;        // super-packets read and split into rx_packets
+  uint64_t tx_gso = 0;        // super-packets written
+  uint64_t tx_coalesced = 0;  // tx_packets that went out inside a super-packet
 };
 
 class PacketDevice {

@@ -1,5 +1,5 @@
-// Kernel TUN I/O. One syscall per packet: plain TUN has no batch read; IFF_NAPI / vnet headers
-// with GSO are the way to go faster, behind the same PacketDevice interface.
+// Kernel TUN: opening with the offload negotiation, configuration, and the I/O without a
+// virtio-net header (one syscall per packet). The offload I/O is in tun_vnet_linux.cpp.
 #include "tun/tun_linux.hpp"
 
 #include <fcntl.h>
@@ -13,22 +13,12 @@
 
 #include "common/limits.hpp"
 #include "common/log.hpp"
+#include "offload/vnet_hdr.hpp"
+#include "tun/tun_errors.hpp"
 
 namespace ptun::tun {
 
 namespace {
-
-Error tun_error(const std::string& what, int errnum, Errc code = Errc::io) {
-  Error e = Error::from_errno(what, errnum);
-  e.code = code;
-  return e;
-}
-
-// A write error that concerns only this packet (the next one may well go through).
-bool per_packet_error(int errnum) {
-  return errnum == EINVAL || errnum == EMSGSIZE || errnum == EIO || errnum == EFAULT ||
-         errnum == ENOMEM || errnum == EPROTO;
-}
 
 // IPv6 installs an address's local route from a workqueue after the link comes up (even with
 // IFA_F_NODAD), so for a few milliseconds packets to the address are dropped (Ip6InAddrErrors).
@@ -48,18 +38,16 @@ void wait_addresses_local(netlink::Rtnl& nl, const std::vector<Cidr>& addrs) {
   }
 }
 
-}  // namespace
-
-Result<std::unique_ptr<TunDevice>> TunDevice::open(const TunOptions& opts) {
-  if (opts.name.size() >= IFNAMSIZ)
-    return Error(Errc::invalid_argument, "TUN name '" + opts.name + "' longer than 15 bytes");
+// TUNSETIFF on a fresh fd; the fd (or an error) and the interface name the kernel settled on.
+Result<int> attach(const TunOptions& opts, bool vnet, std::string* name) {
   int fd = ::open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) {
     int e = errno;
     return tun_error("open /dev/net/tun", e, e == ENOENT || e == ENODEV ? Errc::unsupported : Errc::io);
   }
   ifreq ifr{};
-  ifr.ifr_flags = IFF_TUN | IFF_NO_PI | (opts.multi_queue ? IFF_MULTI_QUEUE : 0);
+  ifr.ifr_flags = short(IFF_TUN | IFF_NO_PI | (opts.multi_queue ? IFF_MULTI_QUEUE : 0) |
+                        (vnet ? IFF_VNET_HDR : 0));
   std::memcpy(ifr.ifr_name, opts.name.data(), opts.name.size());
   if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
     int e = errno;
@@ -78,19 +66,78 @@ Result<std::unique_ptr<TunDevice>> TunDevice::open(const TunOptions& opts) {
         return tun_error(what, e);
     }
   }
-  std::string name(ifr.ifr_name, strnlen(ifr.ifr_name, IFNAMSIZ));
+  *name = std::string(ifr.ifr_name, strnlen(ifr.ifr_name, IFNAMSIZ));
+  return fd;
+}
+
+// USO flags are newer than Debian 12's <linux/if_tun.h> (Linux 6.2).
+constexpr unsigned kTunFUso4 = 0x20;
+constexpr unsigned kTunFUso6 = 0x40;
+
+// The best offload set the kernel accepts on a virtio-net-header fd; none if even the checksum
+// offload is refused (or the header size cannot be set).
+OffloadMode negotiate_offloads(int fd) {
+  int hdr = int(offload::kVnetHdrLen);
+  if (ioctl(fd, TUNSETVNETHDRSZ, &hdr) < 0) return OffloadMode::none;
+  const struct {
+    unsigned flags;
+    OffloadMode mode;
+  } tries[] = {
+      {TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | kTunFUso4 | kTunFUso6, OffloadMode::tso_uso},
+      {TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6, OffloadMode::tso},
+      {TUN_F_CSUM, OffloadMode::csum},
+  };
+  for (const auto& t : tries) {
+    if (ioctl(fd, TUNSETOFFLOAD, (unsigned long)t.flags) == 0) return t.mode;
+  }
+  return OffloadMode::none;
+}
+
+}  // namespace
+
+const char* to_string(OffloadMode m) {
+  switch (m) {
+    case OffloadMode::none: return "none";
+    case OffloadMode::csum: return "csum";
+    case OffloadMode::tso: return "csum+tso";
+    case OffloadMode::tso_uso: return "csum+tso+uso";
+  }
+  return "?";
+}
+
+Result<std::unique_ptr<TunDevice>> TunDevice::open(const TunOptions& opts) {
+  if (opts.name.size() >= IFNAMSIZ)
+    return Error(Errc::invalid_argument, "TUN name '" + opts.name + "' longer than 15 bytes");
+  std::string name;
+  auto fd = attach(opts, opts.offload, &name);
+  if (!fd.ok()) return fd.error();
+  OffloadMode mode = OffloadMode::none;
+  if (opts.offload) {
+    mode = negotiate_offloads(*fd);
+    if (mode == OffloadMode::none) {
+      // A header the kernel fills with nothing useful: start over without it.
+      ::close(*fd);
+      fd = attach(opts, false, &name);
+      if (!fd.ok()) return fd.error();
+    }
+    LOG_INFO("tun: %s offloads: %s", name.c_str(), to_string(mode));
+  }
+  if (mode == OffloadMode::none) {
+    // A persistent TUN may keep the offloads an earlier owner set; without a virtio-net header
+    // the kernel must not hand over super-packets.
+    (void)ioctl(*fd, TUNSETOFFLOAD, 0UL);
+  }
   unsigned index = if_nametoindex(name.c_str());
   if (index == 0) {
     int e = errno;
-    ::close(fd);
+    ::close(*fd);
     return tun_error("ifindex of " + name, e);
   }
-  return std::unique_ptr<TunDevice>(new TunDevice(fd, std::move(name), int(index)));
+  return std::unique_ptr<TunDevice>(new TunDevice(*fd, std::move(name), int(index), mode));
 }
 
-TunDevice::~TunDevice() { ::close(fd_); }
-
 Result<size_t> TunDevice::read_batch(std::span<PacketBuf*> bufs) {
+  if (vnet_) return read_batch_vnet(bufs);
   size_t n = 0;
   // Each read either fills a slot or drops an oversize packet; bound the drops so one call
   // cannot spin for long.
@@ -119,6 +166,7 @@ Result<size_t> TunDevice::read_batch(std::span<PacketBuf*> bufs) {
 }
 
 Result<size_t> TunDevice::write_batch(std::span<PacketBuf* const> pkts) {
+  if (vnet_) return write_batch_vnet(pkts);
   size_t written = 0;
   size_t i = 0;
   while (i < pkts.size()) {
@@ -144,6 +192,7 @@ Result<size_t> TunDevice::write_batch(std::span<PacketBuf* const> pkts) {
 }
 
 Result<void> TunDevice::write(std::span<const uint8_t> pkt) {
+  if (vnet_) return write_vnet(pkt);
   for (;;) {
     ssize_t r = ::write(fd_, pkt.data(), pkt.size());
     if (r >= 0) {

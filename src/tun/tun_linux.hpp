@@ -1,5 +1,13 @@
-// The Linux kernel TUN device (/dev/net/tun, IFF_TUN | IFF_NO_PI): one queue, one read(2) or
-// write(2) per packet, non-blocking, close-on-exec.
+// The Linux kernel TUN device (/dev/net/tun, IFF_TUN | IFF_NO_PI): one queue, non-blocking,
+// close-on-exec.
+//
+// Offloads (TunOptions::offload, the default): the TUN is opened with IFF_VNET_HDR and told
+// (TUNSETOFFLOAD) that ptun takes unchecksummed packets and TCP (and, on Linux >= 6.2, UDP)
+// super-packets of up to 64 KiB. One read(2) then brings a whole TSO burst, which read_batch
+// splits into MTU-sized packets (src/offload/segment.hpp); write_batch merges in-order TCP
+// segments of a flow into super-packets, one writev(2) each (src/offload/coalesce.hpp). Callers
+// see the same one-IP-packet-per-buffer contract either way. Where the kernel refuses a flag the
+// device falls back (without USO, then checksum only, then no virtio-net header at all).
 //
 // Attaching: open() issues TUNSETIFF with the name. If no interface has that name, a new TUN is
 // created and disappears again when this object closes its fd. If a TUN with that name already
@@ -8,6 +16,8 @@
 // IFF_NO_PI. An existing interface that is not a TUN, a TAP, or a single-queue TUN another
 // process holds open is an error (see open()).
 #pragma once
+#include <sys/uio.h>
+
 #include <memory>
 #include <string>
 #include <vector>
@@ -22,13 +32,28 @@ struct TunOptions {
   // IFF_MULTI_QUEUE: lets more queues attach later (one fd per queue). Only the first queue is
   // opened today; a multi-queue TUN cannot be attached by a single-queue open and vice versa.
   bool multi_queue = false;
+  // IFF_VNET_HDR with checksum/TSO/USO offloads where the kernel has them (see above).
+  bool offload = true;
 };
+
+// What the kernel accepted, best first.
+enum class OffloadMode : uint8_t {
+  none,     // no virtio-net header: one packet per read/write
+  csum,     // checksum offload only
+  tso,      // + TSO4/TSO6
+  tso_uso,  // + USO4/USO6 (Linux >= 6.2)
+};
+const char* to_string(OffloadMode);
+
+struct VnetState;  // tun_vnet_linux.cpp: scratch buffer, segmenter, coalescer
 
 class TunDevice final : public PacketDevice {
  public:
   // Errors: invalid_argument (name too long or invalid, or an existing interface that is not a
   // TUN of the same queue mode), exists (a TUN of that name is held open by another process),
   // unsupported (no /dev/net/tun), io (no CAP_NET_ADMIN / not the owner, other failures).
+  // With offload, TUNSETOFFLOAD refusals are fallen back from (logged once at info level), never
+  // errors.
   static Result<std::unique_ptr<TunDevice>> open(const TunOptions& opts);
   ~TunDevice() override;
   TunDevice(const TunDevice&) = delete;
@@ -37,6 +62,7 @@ class TunDevice final : public PacketDevice {
   const std::string& name() const override { return name_; }
   int fd() const override { return fd_; }
   int ifindex() const { return ifindex_; }
+  OffloadMode offload_mode() const { return mode_; }
 
   Result<size_t> read_batch(std::span<PacketBuf*> bufs) override;
   Result<size_t> write_batch(std::span<PacketBuf* const> pkts) override;
@@ -52,11 +78,19 @@ class TunDevice final : public PacketDevice {
   Result<void> configure(netlink::Rtnl& nl, uint32_t mtu, const std::vector<Cidr>& addrs);
 
  private:
-  TunDevice(int fd, std::string name, int ifindex) : fd_(fd), name_(std::move(name)), ifindex_(ifindex) {}
+  TunDevice(int fd, std::string name, int ifindex, OffloadMode mode);
+  // The paths with a virtio-net header (tun_vnet_linux.cpp).
+  Result<size_t> read_batch_vnet(std::span<PacketBuf*> bufs);
+  Result<size_t> write_batch_vnet(std::span<PacketBuf* const> pkts);
+  Result<void> write_vnet(std::span<const uint8_t> pkt);
+  // One writev of a whole packet or super-packet, EINTR retried: 0 or errno.
+  int writev_all(std::span<const iovec> iov);
 
   int fd_;
   std::string name_;
   int ifindex_;
+  OffloadMode mode_;
+  std::unique_ptr<VnetState> vnet_;  // null without a virtio-net header
   DeviceStats stats_;
 };
 

@@ -17,12 +17,14 @@
 #include <string>
 
 #include "netlink/netns_child.hpp"
+#include "tun/netns_tun.hpp"
 #include "tun/test_packets.hpp"
 #include "tun/tun_linux.hpp"
 
 using namespace ptun;
 using namespace ptun::tun;
 using ptun::test::ChildChecks;
+using ptun::test::wait_readable;
 
 namespace {
 
@@ -50,11 +52,6 @@ bool send_to(int s, const Endpoint& to, std::span<const uint8_t> data) {
   socklen_t len = to.to_sockaddr(&ss);
   return sendto(s, data.data(), data.size(), 0, reinterpret_cast<sockaddr*>(&ss), len) ==
          ssize_t(data.size());
-}
-
-bool wait_readable(int fd, int ms) {
-  pollfd p{fd, POLLIN, 0};
-  return poll(&p, 1, ms) == 1;
 }
 
 // Is `p` a UDP datagram to dst:dport (v4 or v6, no extension headers) carrying kPayload?
@@ -89,34 +86,17 @@ bool read_until(TunDevice& tun, BufferPool& pool, Want&& want) {
   return found;
 }
 
-std::unique_ptr<TunDevice> setup(ChildChecks& c, netlink::Rtnl& nl) {
-  auto lo = nl.link_index("lo");
-  if (!lo.ok() || !nl.link_set_up(*lo, true).ok()) {
-    c.fail(__FILE__, __LINE__, "lo up");
-    return nullptr;
-  }
-  auto tun = TunDevice::open(TunOptions{"ptuntest0"});
-  if (!tun.ok()) {
-    c.fail(__FILE__, __LINE__, "open: " + tun.error().message);
-    return nullptr;
-  }
-  auto r = (*tun)->configure(nl, 1400, {*Cidr::parse_interface("10.200.0.1/24"),
-                                        *Cidr::parse_interface("fd20::1/64")});
-  if (!r.ok()) {
-    c.fail(__FILE__, __LINE__, "configure: " + r.error().message);
-    return nullptr;
-  }
-  return std::move(*tun);
-}
-
 }  // namespace
 
 TEST_CASE("TUN: open, configure, packets both ways", "[tun][netns]") {
-  ptun::test::run_in_netns([](ChildChecks& c) {
+  // With a virtio-net header (offloads) and without: the same contract.
+  const bool offload = GENERATE(true, false);
+  ptun::test::run_in_netns([offload](ChildChecks& c) {
     auto nl = netlink::Rtnl::open();
     CHILD_OK(c, nl);
-    auto tun = setup(c, **nl);
+    auto tun = ptun::test::setup_tun(c, **nl, offload);
     if (!tun) return;
+    CHILD_CHECK(c, (tun->offload_mode() != OffloadMode::none) == offload);
     CHILD_CHECK(c, tun->name() == "ptuntest0");
     CHILD_CHECK(c, tun->fd() >= 0);
     auto link = (*nl)->link_get(tun->ifindex());
@@ -192,10 +172,11 @@ TEST_CASE("TUN: open, configure, packets both ways", "[tun][netns]") {
 }
 
 TEST_CASE("TUN: 50 packets drained in one read_batch loop", "[tun][netns]") {
-  ptun::test::run_in_netns([](ChildChecks& c) {
+  const bool offload = GENERATE(true, false);
+  ptun::test::run_in_netns([offload](ChildChecks& c) {
     auto nl = netlink::Rtnl::open();
     CHILD_OK(c, nl);
-    auto tun = setup(c, **nl);
+    auto tun = ptun::test::setup_tun(c, **nl, offload);
     if (!tun) return;
     int s = udp_socket(nullptr, Family::v4);
     CHILD_CHECK(c, s >= 0);
