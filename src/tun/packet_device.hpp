@@ -26,6 +26,8 @@ struct DeviceStats {
   uint64_t rx_gso = 0;        // super-packets read and split into rx_packets
   uint64_t tx_gso = 0;        // super-packets written
   uint64_t tx_coalesced = 0;  // tx_packets that went out inside a super-packet
+  uint64_t rx_reads = 0;      // read syscalls that returned bytes (TUN; syscalls per MB)
+  uint64_t tx_writes = 0;     // write syscalls the kernel accepted (TUN)
 };
 
 class PacketDevice {

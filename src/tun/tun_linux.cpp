@@ -153,6 +153,7 @@ Result<size_t> TunDevice::read_batch(std::span<PacketBuf*> bufs) {
       if (n > 0) break;  // hand over what we have; the error repeats on the next call
       return tun_error("read " + name_, e, e == EBADFD ? Errc::closed : Errc::io);
     }
+    ++stats_.rx_reads;
     // The kernel truncates silently to the buffer: a full buffer may be a cut packet.
     if (got == 0 || size_t(got) >= room) {
       ++stats_.rx_dropped;
@@ -172,6 +173,7 @@ Result<size_t> TunDevice::write_batch(std::span<PacketBuf* const> pkts) {
   while (i < pkts.size()) {
     ssize_t r = ::write(fd_, pkts[i]->data(), pkts[i]->len);
     if (r >= 0) {
+      ++stats_.tx_writes;
       ++written;
       ++i;
       continue;
@@ -196,6 +198,7 @@ Result<void> TunDevice::write(std::span<const uint8_t> pkt) {
   for (;;) {
     ssize_t r = ::write(fd_, pkt.data(), pkt.size());
     if (r >= 0) {
+      ++stats_.tx_writes;
       ++stats_.tx_packets;
       return ok();
     }

@@ -78,6 +78,7 @@ Result<size_t> TunDevice::read_batch_vnet(std::span<PacketBuf*> bufs) {
       if (n > 0) break;  // hand over what we have; the error repeats on the next call
       return tun_error("read " + name_, e, e == EBADFD ? Errc::closed : Errc::io);
     }
+    ++stats_.rx_reads;
     if (size_t(got) <= offload::kVnetHdrLen || size_t(got) >= offload::kVnetHdrLen + kScratch) {
       ++stats_.rx_dropped;  // empty, or cut to the vector
       continue;
@@ -110,7 +111,10 @@ Result<size_t> TunDevice::read_batch_vnet(std::span<PacketBuf*> bufs) {
 
 int TunDevice::writev_all(std::span<const iovec> iov) {
   for (;;) {
-    if (::writev(fd_, iov.data(), int(iov.size())) >= 0) return 0;
+    if (::writev(fd_, iov.data(), int(iov.size())) >= 0) {
+      ++stats_.tx_writes;
+      return 0;
+    }
     if (errno != EINTR) return errno;
   }
 }
