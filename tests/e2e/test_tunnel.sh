@@ -54,7 +54,9 @@ done
 
 st=$(e2e_status c1)
 echo "$st" | grep -q '"addresses"' || e2e_fail "status lacks addresses: $st"
-echo "$st" | python3 -c 'import json,sys; s=json.load(sys.stdin); assert s["bytes_out"] > 40000000 and s["packets_in"] > 1000, s' \
+# packets_in is mostly the server's ACKs: its TUN hands the kernel coalesced super-packets (GRO),
+# each ACKed as one, so there are far fewer ACKs than the ~30000 segments sent.
+echo "$st" | python3 -c 'import json,sys; s=json.load(sys.stdin); assert s["bytes_out"] > 40000000 and s["packets_in"] > 200, s' \
   || e2e_fail "status byte counters"
 "$E2E_PTUN" sessions -s "$E2E_DIR/run/server.sock" | grep -q "peer: c1" || e2e_fail "server sessions lacks c1"
 
