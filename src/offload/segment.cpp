@@ -40,6 +40,7 @@ SegStatus complete_checksum(const VnetHdr& h, std::span<uint8_t> pkt) {
 
 SegStatus Segmenter::start(const VnetHdr& h, std::span<const uint8_t> pkt, size_t max_out) {
   reset();
+  if (pkt.empty()) return SegStatus::bad_packet;
   uint8_t type = h.gso_type & uint8_t(~kGsoEcn);
   if (type == kGsoNone) {
     if (h.hdr_len > pkt.size()) return SegStatus::bad_hdr_len;

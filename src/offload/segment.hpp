@@ -21,7 +21,8 @@ namespace ptun::offload {
 enum class SegStatus : uint8_t {
   ok,
   bad_gso_type,     // gso_type unknown (or UFO), or not matching the packet's IP version / L4
-  bad_packet,       // the IP packet does not parse, is a fragment, or has no TCP/UDP header
+  bad_packet,       // empty; with GSO: the IP packet does not parse, is a fragment, or has
+                    // no TCP/UDP header
   bad_csum_fields,  // NEEDS_CSUM with csum_start/csum_offset not on the L4 checksum field
   bad_hdr_len,      // hdr_len beyond the packet
   bad_gso_size,     // gso_size 0

@@ -232,7 +232,7 @@ TEST_CASE("segment: malformed headers and packets are refused with their cause",
   VnetHdr h0 = good;
   h0.hdr_len = 0;
   CHECK(seg.start(h0, std::span<const uint8_t>(), kMaxOut) == SegStatus::bad_packet);
-  CHECK(seg.start(good, std::span<const uint8_t>(), kMaxOut) == SegStatus::bad_hdr_len);
+  CHECK(seg.start(good, std::span<const uint8_t>(), kMaxOut) == SegStatus::bad_packet);
   // Without GSO: csum fields outside the packet, a packet larger than a buffer.
   VnetHdr none;
   none.flags = kVnetNeedsCsum;
@@ -240,6 +240,7 @@ TEST_CASE("segment: malformed headers and packets are refused with their cause",
   none.csum_offset = 0;
   CHECK(seg.start(none, sp, kMaxOut) == SegStatus::bad_csum_fields);
   CHECK(seg.start(VnetHdr{}, sp, kMaxOut) == SegStatus::too_big);
+  CHECK(seg.start(VnetHdr{}, std::span<const uint8_t>(), kMaxOut) == SegStatus::bad_packet);
   std::vector<uint8_t> bytes = sp;
   CHECK(complete_checksum(none, bytes) == SegStatus::bad_csum_fields);
   CHECK(bytes == sp);
