@@ -46,7 +46,9 @@ for who in c1 server; do
   "$E2E_PTUN" status --json -s "$sock" | python3 -c '
 import json, sys
 c = json.load(sys.stdin)["counters"]
-assert c["udp_tx_in_place"] > 1000 and c["tun_tx_in_place"] > 1000, c
+# c1 writes to its TUN and the server sends back mostly ACKs: few with GRO on the server TUN
+# (see packets_in below)
+assert c["udp_tx_in_place"] > 200 and c["tun_tx_in_place"] > 200, c
 assert c["udp_tx_copied"] * 20 < c["udp_tx_in_place"] and c["tun_tx_copied"] * 20 < c["tun_tx_in_place"], c
 print("in place: udp", c["udp_tx_in_place"], "tun", c["tun_tx_in_place"], "copied: udp", c["udp_tx_copied"], "tun", c["tun_tx_copied"])
 ' >&2 || e2e_fail "$who: packets did not take the copy-free path (status counters above)"
