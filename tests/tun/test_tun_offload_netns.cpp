@@ -3,7 +3,7 @@
 //   kernel sockets in the netns        TunDevice "ptuntest0" (offloads)   the test, as the peer
 //   10.200.0.1 / fd20::1   <-- super-packets / GSO -->  read_batch / write_batch  (10.200.0.2)
 //
-// Reading: a kernel TCP connection to 10.200.0.2 (the test plays a minimal receiver: SYN-ACK,
+// Reading: a kernel TCP connection to 10.200.0.2 or fd20::2 (the test plays a minimal receiver: SYN-ACK,
 // then cumulative ACKs) and a UDP_SEGMENT send leave the kernel as TSO/USO super-packets; each
 // must come out of read_batch as MTU-sized packets with correct checksums whose payloads
 // concatenate to what was sent. Writing: segments of a TCP stream to a kernel listener go through
@@ -35,6 +35,8 @@ namespace {
 
 const IpAddr kHost4 = *IpAddr::parse("10.200.0.1");
 const IpAddr kPeer4 = *IpAddr::parse("10.200.0.2");
+const IpAddr kHost6 = *IpAddr::parse("fd20::1");
+const IpAddr kPeer6 = *IpAddr::parse("fd20::2");
 
 uint32_t load32(const uint8_t* p) { return uint32_t(get16(p)) << 16 | get16(p + 2); }
 
@@ -46,13 +48,14 @@ struct Bufs {
   }
 };
 
-// The TCP packet host:sport -> peer:dport, if p is one (IPv4, no options).
-bool is_tcp(std::span<const uint8_t> p, uint16_t dport) {
+// The TCP packet to dport, if p is one (IPv4 without options / IPv6 without extension headers).
+bool is_tcp(std::span<const uint8_t> p, uint16_t dport, bool v6 = false) {
+  if (v6) return p.size() >= 60 && (p[0] >> 4) == 6 && p[6] == 6 && get16(&p[42]) == dport;
   return p.size() >= 40 && p[0] == 0x45 && p[9] == 6 && get16(&p[22]) == dport;
 }
 
 int tcp_socket_to(const Endpoint& to) {
-  int s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int s = socket(to.addr.is_v6() ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   sockaddr_storage ss;
   socklen_t len = to.to_sockaddr(&ss);
   if (s >= 0 && connect(s, reinterpret_cast<sockaddr*>(&ss), len) < 0 && errno != EINPROGRESS) {
@@ -68,19 +71,23 @@ TEST_CASE("TUN offload: a kernel TCP stream comes out as MTU-sized valid segment
   // 64 buffers per read_batch, and 5: then most super-packets (up to ~48 segments) are handed
   // out over several calls, from the segments kept back.
   const size_t nbufs = GENERATE(64, 5);
-  run_in_netns([nbufs](ChildChecks& c) {
+  const bool v6 = GENERATE(false, true);  // TSO4 and TSO6
+  run_in_netns([nbufs, v6](ChildChecks& c) {
+    const size_t l3 = v6 ? 40 : 20;
+    const IpAddr host = v6 ? kHost6 : kHost4, peer_addr = v6 ? kPeer6 : kPeer4;
+    const uint16_t mss = uint16_t(kTestMtu - l3 - 20);
     auto nl = netlink::Rtnl::open();
     CHILD_OK(c, nl);
     auto tun = setup_tun(c, **nl);
     if (!tun) return;
     CHILD_CHECK(c, tun->offload_mode() == OffloadMode::tso || tun->offload_mode() == OffloadMode::tso_uso);
     constexpr uint16_t kPort = 8080;
-    int s = tcp_socket_to(Endpoint{kPeer4, kPort});
+    int s = tcp_socket_to(Endpoint{peer_addr, kPort});
     CHILD_CHECK(c, s >= 0);
     if (s < 0) return;
     Bufs bufs(nbufs);
 
-    // The SYN, answered with a SYN-ACK (MSS 1360: 40 + 1360 = the MTU; no window scaling).
+    // The SYN, answered with a SYN-ACK (MSS: headers + MSS = the MTU; no window scaling).
     uint16_t sport = 0;
     uint32_t isn = 0;
     for (int i = 0; i < 40 && sport == 0; ++i) {
@@ -88,24 +95,24 @@ TEST_CASE("TUN offload: a kernel TCP stream comes out as MTU-sized valid segment
       auto n = tun->read_batch(bufs.v);
       for (size_t k = 0; n.ok() && k < *n; ++k) {
         auto p = bufs.v[k]->span();
-        if (is_tcp(p, kPort) && (p[33] & 0x02)) {
-          sport = get16(&p[20]);
-          isn = load32(&p[24]);
+        if (is_tcp(p, kPort, v6) && (p[l3 + 13] & 0x02)) {
+          sport = get16(&p[l3]);
+          isn = load32(&p[l3 + 4]);
         }
       }
     }
     CHILD_CHECK(c, sport != 0);
     if (sport == 0) return;
     TcpSpec peer;
-    peer.src = kPeer4;
-    peer.dst = kHost4;
+    peer.src = peer_addr;
+    peer.dst = host;
     peer.sport = kPort;
     peer.dport = sport;
     peer.seq = 7000;
     peer.ack = isn + 1;
     peer.flags = 0x12;
     peer.win = 65535;
-    peer.options = {2, 4, 1360 >> 8, 1360 & 0xff};
+    peer.options = {2, 4, uint8_t(mss >> 8), uint8_t(mss)};
     CHILD_OK(c, tun->write(tcp_packet(peer, {})));
     peer.seq += 1;
     peer.flags = 0x10;
@@ -129,14 +136,14 @@ TEST_CASE("TUN offload: a kernel TCP stream comes out as MTU-sized valid segment
         if (!n.ok()) break;
         for (size_t k = 0; k < *n; ++k) {
           auto p = bufs.v[k]->span();
-          if (!is_tcp(p, kPort) || get16(&p[20]) != sport) continue;
-          size_t hl = 20 + size_t(p[32] >> 4) * 4;
+          if (!is_tcp(p, kPort, v6) || get16(&p[l3]) != sport) continue;
+          size_t hl = l3 + size_t(p[l3 + 12] >> 4) * 4;
           if (p.size() <= hl) continue;  // pure ACK
           ++segments;
           too_big += p.size() > kTestMtu;
           full += p.size() == kTestMtu;
-          bad_csum += !ip4_ok(p) || !l4_ok(p, 6);
-          uint32_t off = load32(&p[24]) - (isn + 1);
+          bad_csum += (!v6 && !ip4_ok(p)) || !l4_ok(p, 6);
+          uint32_t off = load32(&p[l3 + 4]) - (isn + 1);
           if (off == got.size()) got.insert(got.end(), p.begin() + long(hl), p.end());
           // anything else is a retransmission or beyond a loss: the ACK below sorts it out
         }
