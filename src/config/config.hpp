@@ -53,6 +53,10 @@ struct PeerConfig {
   bool operator==(const PeerConfig&) const = default;
 };
 
+// The default of [tunnel] userspace_deny: metadata services reachable from cloud servers that
+// 169.254.0.0/16 (refused anyway, link-local) does not cover.
+std::vector<Cidr> default_userspace_deny();
+
 struct ServerConfig {
   std::string path;                         // file it came from (as given)
   std::vector<Endpoint> listen;             // required, 1..16, port != 0
@@ -88,6 +92,9 @@ struct ServerConfig {
     uint32_t userspace_max_flows_per_client = 512;  // TCP + UDP + ICMP flows, 1..65535
     uint32_t userspace_tcp_idle_secs = 1800;        // 10..604800
     uint32_t userspace_udp_idle_secs = 60;          // 5..3600
+    // Destinations userspace forwarding refuses besides the host's own addresses (always refused):
+    // cloud metadata services by default. Setting the key replaces the list ([] = none).
+    std::vector<Cidr> userspace_deny = default_userspace_deny();
     // A dynamic lease whose peer has not been connected for this long is released when a pool
     // runs out (0 = never).
     uint32_t lease_expiry_days = 30;                // 0..3650

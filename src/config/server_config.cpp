@@ -55,6 +55,9 @@ void read_tunnel(TableReader& t, ServerConfig::Tunnel& tun) {
   t.u32("userspace_max_flows_per_client", tun.userspace_max_flows_per_client, 1, 65535);
   t.u32("userspace_tcp_idle_secs", tun.userspace_tcp_idle_secs, 10, 604800);
   t.u32("userspace_udp_idle_secs", tun.userspace_udp_idle_secs, 5, 3600);
+  if (t.get("userspace_deny")) tun.userspace_deny.clear();  // the key replaces the defaults
+  t.string_array("userspace_deny", bounds::kMaxRoutes,
+                 [&](const std::string& s) { return add_cidr(tun.userspace_deny, s); });
   t.u32("lease_expiry_days", tun.lease_expiry_days, 0, 3650);
   if (!t.finish()) return;
   if (tun.forwarding == "userspace" && tun.masquerade)
@@ -160,6 +163,11 @@ void read_peer(TableReader& t, const ServerConfig::Tunnel& tun, PeerIndex& index
 }
 
 }  // namespace
+
+std::vector<Cidr> default_userspace_deny() {
+  // AWS IMDS over IPv6, Alibaba Cloud metadata, Azure WireServer (goal state, extensions).
+  return {*Cidr::parse("fd00:ec2::254/128"), *Cidr::parse("100.100.100.200/32"), *Cidr::parse("168.63.129.16/32")};
+}
 
 Result<ServerConfig> read_server(const toml::table& root, const std::string& name,
                                  const std::string& base_dir, bool check_files) {

@@ -12,7 +12,8 @@
 namespace ptun::forward {
 
 Forwarder::Forwarder(core::Loop& loop, ForwarderOptions opts)
-    : loop_(loop), opts_(std::move(opts)), per_client_(opts_.max_flows_per_client), out_pool_(opts_.out_packets) {}
+    : loop_(loop), opts_(std::move(opts)), policy_(opts_.own, opts_.deny), per_client_(opts_.max_flows_per_client),
+      out_pool_(opts_.out_packets) {}
 
 Result<std::unique_ptr<Forwarder>> Forwarder::create(core::Loop& loop, ForwarderOptions opts) {
   std::unique_ptr<Forwarder> f(new Forwarder(loop, std::move(opts)));
@@ -99,9 +100,11 @@ void Forwarder::handle(std::span<const uint8_t> pkt) {
 }
 
 bool Forwarder::admit(const packet::Parsed& p, size_t in_use, size_t total_cap) {
-  Destination d = classify_destination(p.dst, opts_.own);
+  Destination d = policy_.classify(p.dst);
   if (d != Destination::ok) {
     ++stats_.refused_destination;
+    if (d == Destination::host) ++stats_.refused_host;
+    if (d == Destination::denied) ++stats_.refused_deny;
     return false;
   }
   if (in_use >= total_cap) {

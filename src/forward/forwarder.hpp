@@ -36,6 +36,7 @@ struct ForwarderOptions {
   uint64_t tcp_idle_ms = 1800000, udp_idle_ms = 60000, icmp_idle_ms = 30000;
   uint64_t connect_timeout_ms = 10000;
   std::vector<IpAddr> own;             // the server's tunnel addresses
+  std::vector<Cidr> deny;              // [tunnel] userspace_deny (policy.hpp)
   size_t out_packets = 4096;           // built replies not yet read
 };
 
@@ -44,6 +45,7 @@ struct ForwarderStats {
   uint64_t udp_opened = 0, udp_idle_closed = 0, udp_reply_too_big = 0, udp_port_unreachable = 0;
   uint64_t echo_local = 0, echo_relayed = 0, echo_unavailable = 0;
   uint64_t refused_destination = 0, refused_client_limit = 0, refused_total_limit = 0;
+  uint64_t refused_host = 0, refused_deny = 0;  // parts of refused_destination: a host address, the deny list
   uint64_t dropped_malformed = 0, dropped_fragment = 0, dropped_protocol = 0, out_dropped = 0;
 };
 
@@ -67,6 +69,9 @@ class Forwarder final : public tun::CallbackDevice {
   // starts or after it ends are dropped. Ends with every flow closed.
   core::Task<void> run(core::CancelToken stop);
 
+  // Every address of the server host: refused as destinations (policy.hpp). Replaces the set.
+  void set_host_addresses(std::span<const IpAddr> addrs) { policy_.set_host_addresses(addrs); }
+  size_t host_address_count() const { return policy_.host_address_count(); }
   const ForwarderStats& forward_stats() const { return stats_; }
   size_t tcp_flows() const { return tcp_count_; }
   size_t udp_flows() const { return udp_count_; }
@@ -119,6 +124,7 @@ class Forwarder final : public tun::CallbackDevice {
   std::unique_ptr<netstack::Netstack> stack_;
   core::TaskScope* scope_ = nullptr;   // set while run() runs
   std::unordered_map<packet::FlowKey, std::unique_ptr<Flow>, packet::FlowKeyHash> flows_;
+  DestinationPolicy policy_;
   FlowCounter per_client_;
   size_t tcp_count_ = 0, udp_count_ = 0, icmp_count_ = 0;
   bool ping_unavailable_ = false;

@@ -13,6 +13,8 @@ const char* to_string(Destination d) {
     case Destination::multicast: return "multicast";
     case Destination::broadcast: return "broadcast";
     case Destination::link_local: return "link-local";
+    case Destination::host: return "host";
+    case Destination::denied: return "denied";
   }
   return "?";
 }
@@ -43,6 +45,36 @@ Destination classify_destination(const IpAddr& dst, std::span<const IpAddr> own)
     return Destination::ok;
   }
   return Destination::unspecified;
+}
+
+void DestinationPolicy::set_host_addresses(std::span<const IpAddr> addrs) {
+  host_.clear();
+  host_.insert(addrs.begin(), addrs.end());
+}
+
+bool DestinationPolicy::host_or_denied(const IpAddr& a, Destination* d) const {
+  if (host_.count(a)) {
+    *d = Destination::host;
+    return true;
+  }
+  for (const auto& c : deny_) {
+    if (c.contains(a)) {
+      *d = Destination::denied;
+      return true;
+    }
+  }
+  return false;
+}
+
+Destination DestinationPolicy::classify(const IpAddr& dst) const {
+  Destination d = classify_destination(dst, own_);
+  if (d != Destination::ok) return d;
+  if (host_or_denied(dst, &d)) return d;
+  static constexpr uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (dst.is_v6() && std::equal(dst.bytes.begin(), dst.bytes.begin() + 12, kMapped)) {
+    if (host_or_denied(IpAddr::v4(dst.bytes.data() + 12), &d)) return d;
+  }
+  return Destination::ok;
 }
 
 bool FlowCounter::acquire(const IpAddr& client) {

@@ -141,6 +141,7 @@ void Server::teardown() {
   dev_ = nullptr;
   dp_.set_device(nullptr);
   tun_.reset();
+  host_addrs_.reset();
   forwarder_.reset();
 }
 
@@ -154,6 +155,7 @@ core::Task<int> Server::run() {
   core::TaskScope scope(loop_);
   for (size_t i = 0; i < sockets_.size(); ++i) scope.spawn(dp_.run_socket(i, stop.token()));
   if (forwarder_) scope.spawn(forwarder_->run(stop.token()));
+  if (host_addrs_) scope.spawn(run_host_addresses(stop.token()));
   scope.spawn(dp_.run_device(stop.token()));   // the TUN or the userspace forwarder
   scope.spawn(run_timers(stop.token()));
   scope.spawn(control_->run(stop.token()));

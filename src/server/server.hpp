@@ -25,6 +25,7 @@
 #include "packet/parse.hpp"
 #include "proto/server_endpoint.hpp"
 #include "server/address_pool.hpp"
+#include "server/host_addresses.hpp"
 #include "server/host_setup.hpp"
 #include "server/lease_writer.hpp"
 #include "server/peer_table.hpp"
@@ -80,6 +81,7 @@ class Server final : public proto::ServerEndpoint::Callbacks, public datapath::P
   Result<void> setup_kernel_forwarding();
   Result<void> setup_userspace_forwarding();
   nlohmann::json forwarder_json() const;
+  core::Task<void> run_host_addresses(core::CancelToken stop);  // keeps the forwarder's refusals current
   core::Task<void> run_timers(core::CancelToken stop);
   core::Task<void> run_signals(core::CancelSource& stop);
 
@@ -95,6 +97,7 @@ class Server final : public proto::ServerEndpoint::Callbacks, public datapath::P
   std::vector<std::unique_ptr<core::UdpSocket>> sockets_;
   std::unique_ptr<tun::TunDevice> tun_;
   std::unique_ptr<forward::Forwarder> forwarder_;
+  std::unique_ptr<HostAddresses> host_addrs_;   // userspace forwarding: the host's addresses
   tun::PacketDevice* dev_ = nullptr;   // tun_ or forwarder_: where client packets go
   std::unique_ptr<core::Timer> timer_;
   std::unique_ptr<control::ControlServer> control_;

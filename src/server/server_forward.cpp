@@ -25,12 +25,37 @@ Result<void> Server::setup_userspace_forwarding() {
            o.max_tcp, o.max_udp, (unsigned long long)fds);
   if (auto a = peers_.server_v4()) o.own.push_back(a->addr);
   if (auto a = peers_.server_v6()) o.own.push_back(a->addr);
+  o.deny = cfg_.tunnel.userspace_deny;
   auto f = forward::Forwarder::create(loop_, std::move(o));
   if (!f) return f.error();
   forwarder_ = std::move(*f);
+  // The host's own addresses are refused from the first packet on: subscribe, then dump.
+  auto watch = HostAddresses::open(loop_);
+  if (!watch) return Error(watch.error().code, "userspace forwarding: " + watch.error().message);
+  host_addrs_ = std::move(*watch);
+  auto addrs = host_addrs_->current();
+  if (!addrs) return Error(addrs.error().code, "userspace forwarding: host addresses: " + addrs.error().message);
+  forwarder_->set_host_addresses(*addrs);
+  LOG_INFO("server: userspace forwarding refuses the host's %zu addresses and %zu denied networks",
+           addrs->size(), cfg_.tunnel.userspace_deny.size());
   dev_ = forwarder_.get();
   dp_.set_device(dev_);
   return {};
+}
+
+core::Task<void> Server::run_host_addresses(core::CancelToken stop) {
+  for (;;) {
+    auto changed = co_await host_addrs_->wait_change(stop);
+    if (!changed) co_return;  // cancelled at shutdown
+    auto addrs = host_addrs_->current();
+    if (!addrs) {
+      // Keep the last set (a dump failing is not a reason to allow more); the next change retries.
+      LOG_WARN("server: host addresses: %s", addrs.error().message.c_str());
+      continue;
+    }
+    forwarder_->set_host_addresses(*addrs);
+    LOG_DEBUG("server: host addresses changed: %zu refused", addrs->size());
+  }
 }
 
 nlohmann::json Server::forwarder_json() const {
@@ -51,6 +76,9 @@ nlohmann::json Server::forwarder_json() const {
           {"echo_relayed", s.echo_relayed},
           {"echo_unavailable", s.echo_unavailable},
           {"refused_destination", s.refused_destination},
+          {"refused_host", s.refused_host},
+          {"refused_deny", s.refused_deny},
+          {"host_addresses", forwarder_->host_address_count()},
           {"refused_client_limit", s.refused_client_limit},
           {"refused_total_limit", s.refused_total_limit},
           {"dropped_malformed", s.dropped_malformed},

@@ -240,6 +240,26 @@ TEST_CASE("userspace forwarding keys", "[config][server]") {
   CHECK(r->tunnel.userspace_udp_idle_secs == 30);
 }
 
+TEST_CASE("userspace_deny: metadata services by default, the key replaces them", "[config][server]") {
+  auto d = parse_server(doc(), "s.toml");
+  REQUIRE(d.ok());
+  std::vector<std::string> got;
+  for (const auto& c : d->tunnel.userspace_deny) got.push_back(c.str());
+  CHECK(got == std::vector<std::string>{"fd00:ec2::254/128", "100.100.100.200/32", "168.63.129.16/32"});
+  auto r = parse_server(doc("", "userspace_deny = [\"192.0.2.0/24\", \"2001:db8::/32\"]\n"), "s.toml");
+  REQUIRE(r.ok());
+  REQUIRE(r->tunnel.userspace_deny.size() == 2);
+  CHECK(r->tunnel.userspace_deny[0].str() == "192.0.2.0/24");
+  auto none = parse_server(doc("", "userspace_deny = []\n"), "s.toml");
+  REQUIRE(none.ok());
+  CHECK(none->tunnel.userspace_deny.empty());
+  auto bad = parse_server(doc("", "userspace_deny = [\"not-a-net\"]\n"), "s.toml");
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().message.find("tunnel.userspace_deny") != std::string::npos);
+  auto dup = parse_server(doc("", "userspace_deny = [\"192.0.2.0/24\", \"192.0.2.0/24\"]\n"), "s.toml");
+  CHECK_FALSE(dup.ok());
+}
+
 TEST_CASE("client_to_client and lease_expiry_days: defaults, values, errors", "[config][server]") {
   auto d = parse_server(doc(), "s.toml");
   REQUIRE(d.ok());

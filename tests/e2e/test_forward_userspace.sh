@@ -111,6 +111,29 @@ read -r r t < <(probe c1 refused 198.18.9.9 80)
 [ "$r" = unreachable ] || e2e_fail "destination without a route: $r, want unreachable"
 [ "$(ucount tcp_unreachable)" -ge 1 ] || e2e_fail "tcp_unreachable not counted"
 e2e_log "destination without a route from the server: 'no route to host' at the client in ${t}s"
+# The server host itself (issue 19): a relayed flow would start on the host, where INPUT rules
+# never see it. A service bound to the server's underlay address on the web side (198.18.1.1,
+# inside a pushed route) is refused, as is one on an address added while the server runs
+# (198.18.9.1 on lo, inside the pushed 198.18.9.0/24); the neighbour 198.18.1.2 stays reachable.
+(cd "$E2E_DIR/www" && exec ip netns exec "$(ns srv)" python3 -m http.server --bind 198.18.1.1 8001) >"$E2E_DIR/http-host.log" 2>&1 &
+E2E_PIDS+=($!)
+e2e_listening srv tcp 198.18.1.1:8001
+in_ns srv curl -sS --max-time 5 -o /dev/null http://198.18.1.1:8001/ || e2e_fail "the host's own service is not up"
+read -r r t < <(probe c1 refused 198.18.1.1 8001)
+[ "$r" = refused ] || e2e_fail "a service on the server's underlay address 198.18.1.1: $r, want refused"
+[ "$(ucount refused_host)" -ge 1 ] || e2e_fail "refused_host not counted"
+read -r r t < <(probe c1 refused 198.18.1.2 8000)
+[ "$r" = connected ] || e2e_fail "the neighbour 198.18.1.2:8000: $r, want connected"
+hosts0=$(ucount host_addresses)
+e2e_do srv ip addr add 198.18.9.1/32 dev lo
+(cd "$E2E_DIR/www" && exec ip netns exec "$(ns srv)" python3 -m http.server --bind 198.18.9.1 8001) >"$E2E_DIR/http-host2.log" 2>&1 &
+E2E_PIDS+=($!)
+e2e_listening srv tcp 198.18.9.1:8001
+more_hosts() { [ "$(ucount host_addresses)" -gt "$hosts0" ]; }
+e2e_wait_for 5 more_hosts || e2e_fail "the server did not learn the new address: $(ucount host_addresses) addresses"
+read -r r t < <(probe c1 refused 198.18.9.1 8001)
+[ "$r" = refused ] || e2e_fail "a service on an address added at run time (198.18.9.1): $r, want refused"
+e2e_log "the server host's services refused through 198.18.1.1 and the new 198.18.9.1 ($(ucount host_addresses) host addresses, refused_host $(ucount refused_host)); 198.18.1.2 reachable"
 # A destination that resets an established connection: the client hears a reset, not a FIN.
 probe web rst-server 198.18.1.2 5004 &
 e2e_listening web tcp 5004
