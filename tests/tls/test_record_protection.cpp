@@ -45,7 +45,7 @@ std::unique_ptr<RecordProtection> make(const RecordKeys& k) {
 
 Bytes seal(RecordProtection& p, const Bytes& plain, uint64_t epoch_seq) {
   Bytes buf(p.headroom() + plain.size() + p.tailroom());
-  std::memcpy(buf.data() + p.headroom(), plain.data(), plain.size());
+  if (!plain.empty()) std::memcpy(buf.data() + p.headroom(), plain.data(), plain.size());   // no memcpy from nullptr (UBSan)
   size_t n = p.seal(buf.data(), plain.size(), epoch_seq);
   REQUIRE(n == buf.size());
   return buf;
