@@ -1,24 +1,18 @@
-// Big-endian loads and stores for packet bytes inside src/offload (byte by byte: any alignment,
-// any host order). Internal to the module.
+// Big-endian packet access inside src/offload: src/packet's loads and stores, and the header
+// offsets the segmenter and coalescer share. Internal to the module.
 #pragma once
+#include <cstddef>
 #include <cstdint>
+
+#include "packet/wire.hpp"
 
 namespace ptun::offload::be {
 
-inline uint16_t load16(const uint8_t* p) { return uint16_t(p[0] << 8 | p[1]); }
-inline uint32_t load32(const uint8_t* p) {
-  return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | p[3];
-}
-inline void store16(uint8_t* p, uint16_t v) {
-  p[0] = uint8_t(v >> 8);
-  p[1] = uint8_t(v);
-}
-inline void store32(uint8_t* p, uint32_t v) {
-  p[0] = uint8_t(v >> 24);
-  p[1] = uint8_t(v >> 16);
-  p[2] = uint8_t(v >> 8);
-  p[3] = uint8_t(v);
-}
+// The loads and stores are src/packet's (one definition, checked on big-endian MIPS).
+using packet::wire::load16;
+using packet::wire::load32;
+using packet::wire::store16;
+using packet::wire::store32;
 
 // Offsets used on both sides (RFC 791, 8200, 793, 768).
 inline constexpr size_t kIp4TotLen = 2, kIp4Id = 4, kIp4Frag = 6, kIp4Ttl = 8, kIp4Csum = 10;
