@@ -9,6 +9,10 @@
 #include <cstdint>
 #include <cstring>
 
+// Before lwIP: on a big-endian target lwip/def.h defines ntohl()/htonl() as macros, which
+// would then mangle the declarations in <netinet/in.h> (pulled in later by parse.hpp).
+#include <netinet/in.h>
+
 #include "lwip/prot/icmp.h"
 #include "lwip/prot/icmp6.h"
 #include "lwip/prot/ip4.h"
