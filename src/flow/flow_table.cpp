@@ -54,15 +54,14 @@ const char* to_string(TcpState s) {
   return "?";
 }
 
-FlowTable::FlowTable(uint32_t capacity, Timeouts t) : flows_(std::max<uint32_t>(capacity, 1)), t_(t) {
+FlowTable::FlowTable(uint32_t capacity, Timeouts t) : capacity_(std::max<uint32_t>(capacity, 1)), t_(t) {
+  // Reserved, not constructed: entries are built on first use, so an idle client does not keep
+  // max_flows entries (1 MiB at the default) resident. reserve() also keeps references stable.
+  flows_.reserve(capacity_);
   uint64_t slots = 2;
-  while (slots < 2ull * flows_.size()) slots <<= 1;   // load factor <= 0.5: short probes
+  while (slots < 2ull * capacity_) slots <<= 1;   // load factor <= 0.5: short probes
   index_.assign(slots, kNoFlow);
   mask_ = slots - 1;
-  for (uint32_t i = uint32_t(flows_.size()); i-- > 0;) {
-    flows_[i].next = free_;
-    free_ = i;
-  }
   std::fill(std::begin(head_), std::end(head_), kNoFlow);
   std::fill(std::begin(tail_), std::end(tail_), kNoFlow);
 }
@@ -177,6 +176,10 @@ uint32_t FlowTable::lookup(const packet::FlowKey& canon, uint64_t hash) const {
 }
 
 uint32_t FlowTable::allocate() {
+  if (free_ == kNoFlow && flows_.size() < capacity_) {
+    flows_.emplace_back();
+    return uint32_t(flows_.size() - 1);
+  }
   if (free_ == kNoFlow) {
     // Full: evict the flow whose deadline comes first among the classes' least recent flows.
     uint32_t victim = kNoFlow;

@@ -81,7 +81,7 @@ struct FlowStats {
 
 class FlowTable {
  public:
-  // capacity >= 1; all memory is allocated here.
+  // capacity >= 1; all memory is reserved here (entries are touched only when first used).
   explicit FlowTable(uint32_t capacity, Timeouts t = {});
 
   struct Hit {
@@ -107,7 +107,7 @@ class FlowTable {
   uint64_t deadline(const Flow& f) const { return f.last_ms + timeout_of(f.cls); }
 
   uint32_t size() const { return size_; }
-  uint32_t capacity() const { return uint32_t(flows_.size()); }
+  uint32_t capacity() const { return capacity_; }
   const FlowStats& stats() const { return stats_; }
   // Calls fn(id, flow) for every live flow, most recently active first within each class.
   template <typename Fn>
@@ -129,7 +129,8 @@ class FlowTable {
   void lru_push_front(uint32_t id, uint8_t cls);
   void update_tcp(Flow& f, uint8_t flags, bool from_opener);
 
-  std::vector<Flow> flows_;
+  uint32_t capacity_;
+  std::vector<Flow> flows_;      // grows up to capacity_ (reserved), then recycles via free_
   std::vector<uint32_t> index_;  // slot -> entry id, kNoFlow = empty
   uint64_t mask_ = 0;
   uint32_t free_ = kNoFlow;      // free list through Flow::next
