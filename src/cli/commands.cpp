@@ -21,6 +21,8 @@ int fail(const std::string& msg, int code) {
 int run(int argc, char** argv) {
   CLI::App app{"ptun: a DTLS packet tunnel for Linux (client and server in one binary)", "ptun"};
   app.require_subcommand(1);
+  // --version/-V as other daemons have it (help2man and packagers call it), same text as `ptun version`
+  app.set_version_flag("-V,--version", std::string("ptun ") + kVersion, "print the version and exit");
   std::string level;
   app.add_option("--log-level", level, "error, warn, info or debug (overrides the config)");
 
@@ -50,6 +52,8 @@ int run(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     std::string what = e.what();

@@ -1,16 +1,33 @@
 // Logging: one line per event to stderr, levels error..debug. printf-style (g++ 12 has no
 // std::format). Never pass secrets (keys, session keys, passwords) to these functions.
+// Under systemd (stderr is the journal stream named by JOURNAL_STREAM) a line is "<N>message":
+// the syslog priority as sd-daemon(3) prefixes it, no timestamp (journald keeps its own).
 #pragma once
+#include <sys/types.h>
+
+#include <cstddef>
 #include <cstdint>
 
 namespace ptun::log {
 
 enum class Level { error = 0, warn = 1, info = 2, debug = 3 };
+// timestamp: "2026-12-03T16:26:37.123Z info  message"; journal: "<6>message".
+enum class Style { timestamp, journal };
 
 void set_level(Level l);
 Level level();
 // Parses "error", "warn", "info", "debug"; returns false if unknown.
 bool parse_level(const char* s, Level* out);
+// The style is chosen on first use from the environment (journal_style_for); tests set it.
+void set_style(Style s);
+Style style();
+// journal if `journal_stream` (JOURNAL_STREAM's value, "DEV:INODE", may be null) names the file
+// `dev`/`ino` (stderr's): systemd's check, so a child whose stderr was redirected keeps timestamps.
+Style journal_style_for(const char* journal_stream, dev_t dev, ino_t ino);
+// Formats one line into out[cap] (cap >= 64), newline-terminated: the prefix of `style`, then
+// `msg` with control characters replaced by spaces and cut to fit. `realtime_ns`: wall clock,
+// used by Style::timestamp only. Returns the length written.
+size_t format_line(char* out, size_t cap, Level l, Style style, uint64_t realtime_ns, const char* msg);
 void write(Level l, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define PTUN_LOG(lvl, ...)                                               \
