@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <csignal>
 
+#include "common/sd_notify.hpp"
 #include "control/control_server.hpp"
 #include "metrics/exporter.hpp"
 #include "netlink/rtnl.hpp"
@@ -120,6 +121,7 @@ core::Task<int> Client::run() {
   // With on-demand rules the first evaluation (run_path) decides; otherwise connect now.
   if (cfg_.on_demand.empty()) connect(Reason::user);
   else want_up_ = false;
+  if (!cfg_.on_demand.empty()) notify_state(true);   // waits for its rules: ready as it is
   scope.spawn(run_path(stop.token()));
   if (metrics_) scope.spawn(metrics_->run(stop.token()));
   scope.spawn(dp_.run_socket(0, stop.token()));
@@ -127,6 +129,7 @@ core::Task<int> Client::run() {
   scope.spawn(run_timers(stop.token()));
   scope.spawn(control_->run(stop.token()));
   co_await run_signals(stop.token());   // returns on a stop signal, `ptun stop` or a fatal error
+  if (!embedded_) sd::notify("STOPPING=1");
   now_ = loop_.now_ms();
   transition(State::disconnecting, exit_code_ ? Reason::fatal : Reason::user);
   if (session_ && session_->state() != proto::ClientSession::State::closed)

@@ -93,7 +93,12 @@ class Client final : public proto::ClientSession::Callbacks, public datapath::Po
   // host settings, stay running in `disconnected` until connect().
   void disconnect(Reason why);
   // Re-reads cfg_.path; a broken file or a change that needs a restart is refused (nothing changes).
+  // Told to systemd around it (RELOADING=1 ... READY=1); apply_reload does the work.
   Result<nlohmann::json> reload();
+  Result<nlohmann::json> apply_reload();
+  // systemd (sd_notify.hpp): STATUS= with the state; READY=1 the first time `ready` is true.
+  void notify_state(bool ready);
+  bool ready_sent_ = false;
   nlohmann::json stats_json();
   Result<nlohmann::json> provider_message(const nlohmann::json& args);
   std::string metrics_text();

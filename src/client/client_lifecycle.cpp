@@ -4,6 +4,7 @@
 #include <linux/rtnetlink.h>
 
 #include "client/client.hpp"
+#include "common/sd_notify.hpp"
 #include "metrics/exporter.hpp"
 #include "metrics/exposition.hpp"
 #include "netlink/rtnl.hpp"
@@ -36,6 +37,7 @@ void Client::transition(State to, Reason why, const std::string& detail) {
   if (!life_.go(to, why, loop_.now_ms(), detail)) return;
   LOG_INFO("client: %s -> %s (%s%s%s)", to_string(from), to_string(to), to_string(why),
            detail.empty() ? "" : ": ", detail.c_str());
+  notify_state(to == State::connected);
 }
 
 void Client::connect(Reason why) {
@@ -135,6 +137,27 @@ Result<nlohmann::json> Client::provider_message(const nlohmann::json& args) {
 }
 
 Result<nlohmann::json> Client::reload() {
+  if (!embedded_) sd::notify(sd::reloading_message());
+  auto r = apply_reload();
+  if (!embedded_ && ready_sent_) sd::notify("READY=1");
+  return r;
+}
+
+// READY=1 once connected (or at start with on-demand rules, which may keep it down for good):
+// `systemctl start` returns when the tunnel is usable. The embedding program owns its unit.
+void Client::notify_state(bool ready) {
+  if (embedded_) return;
+  std::string m;
+  if (ready && !ready_sent_) {
+    ready_sent_ = true;
+    m = "READY=1\n";
+  }
+  m += "STATUS=" + std::string(to_string(life_.state())) + " (" + to_string(life_.reason()) +
+       (life_.detail().empty() ? "" : ": " + life_.detail()) + ")";
+  sd::notify(m);
+}
+
+Result<nlohmann::json> Client::apply_reload() {
   auto fresh = config::load_client(cfg_.path);
   if (!fresh) return Error(fresh.error().code, "reload refused, running config kept: " + fresh.error().message);
   config::ClientConfig& n = *fresh;

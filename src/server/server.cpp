@@ -6,6 +6,7 @@
 #include <csignal>
 #include <ctime>
 
+#include "common/sd_notify.hpp"
 #include "control/control_server.hpp"
 #include "metrics/exporter.hpp"
 #include "netlink/rtnl.hpp"
@@ -160,7 +161,9 @@ core::Task<int> Server::run() {
   scope.spawn(run_timers(stop.token()));
   scope.spawn(control_->run(stop.token()));
   if (metrics_) scope.spawn(metrics_->run(stop.token()));
+  notify_status("READY=1\n");   // sockets bound and the tunnel up since setup()
   co_await run_signals(stop);
+  sd::notify("STOPPING=1\nSTATUS=shutting down");
   LOG_INFO("server: shutting down");
   endpoint_->close_all(proto::CloseReason::shutdown, loop_.now_ms());
   flush();
@@ -250,6 +253,7 @@ void Server::on_established(uint64_t session_id, const std::string& peer_cn, con
   const Peer* p = peers_.find(session_id);
   if (!p) return;
   peers_.set_endpoint(session_id, from);
+  notify_status();
   LOG_INFO("server: session %016llx peer %s from %s: %s%s%s", (unsigned long long)session_id,
            peer_cn.c_str(), from.str().c_str(), p->lease.ipv4 ? p->lease.ipv4->str().c_str() : "",
            p->lease.ipv4 && p->lease.ipv6 ? " " : "", p->lease.ipv6 ? p->lease.ipv6->str().c_str() : "");
@@ -266,6 +270,7 @@ void Server::on_closed(uint64_t session_id, proto::CloseReason reason) {
   // The lease's expiry counts from now; saved with the next lease change or at exit.
   auto gone = peers_.remove(session_id, ::time(nullptr));
   if (!gone) return;
+  notify_status();
   LOG_INFO("server: session %016llx peer %s closed: %s", (unsigned long long)session_id, gone->name.c_str(),
            proto::to_string(reason));
 }

@@ -73,8 +73,12 @@ class Server final : public proto::ServerEndpoint::Callbacks, public datapath::P
   Result<nlohmann::json> handle_control(const control::Request& req);
   nlohmann::json status_json();
   nlohmann::json sessions_json();
-  // server_control.cpp: reload of [[peer]]/[push]/log_level, the Prometheus text
+  // server_control.cpp: reload of [[peer]]/[push]/log_level (told to systemd around it), the
+  // Prometheus text
   Result<nlohmann::json> reload();
+  Result<nlohmann::json> apply_reload();
+  // STATUS= for systemd (sd_notify.hpp): listening addresses and the session count.
+  void notify_status(const char* extra = "");
   std::string metrics_text();
 
   // forwarding = "userspace": packets to clients come from the forwarder instead of a TUN.

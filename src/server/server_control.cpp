@@ -2,6 +2,7 @@
 // Prometheus text (metrics_listen).
 #include <set>
 
+#include "common/sd_notify.hpp"
 #include "metrics/exposition.hpp"
 #include "server/server.hpp"
 
@@ -119,6 +120,19 @@ Result<nlohmann::json> Server::handle_control(const control::Request& req) {
 // allowed close at once (CLOSE kicked); a peer whose static address or routes_behind changed is
 // closed too, so that it reconnects with the new settings. New [push] values reach new sessions.
 Result<nlohmann::json> Server::reload() {
+  sd::notify(sd::reloading_message());
+  auto r = apply_reload();
+  notify_status("READY=1\n");
+  return r;
+}
+
+void Server::notify_status(const char* extra) {
+  std::string listen;
+  for (const auto& ep : cfg_.listen) listen += (listen.empty() ? "" : " ") + ep.str();
+  sd::notify(std::string(extra) + "STATUS=listening on " + listen + ", " + std::to_string(peers_.size()) + " sessions");
+}
+
+Result<nlohmann::json> Server::apply_reload() {
   auto fresh = config::load_server(cfg_.path);
   if (!fresh) return Error(fresh.error().code, "reload refused, running config kept: " + fresh.error().message);
   config::ServerConfig& n = *fresh;
