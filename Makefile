@@ -6,7 +6,7 @@ JOBS       ?= $(shell nproc)
 FUZZ_SECS  ?= 60
 CMAKE_FLAGS ?= -DPTUN_WERROR=ON
 
-.PHONY: all deps configure build test test-unit test-e2e test-asan test-tsan test-e2e-asan demo fuzz fuzz-replay bench clean \
+.PHONY: all deps configure build deb test test-unit test-e2e test-asan test-tsan test-e2e-asan demo fuzz fuzz-replay bench clean \
         static cross cross-check cross-configure cross-test size
 
 all: build
@@ -21,6 +21,10 @@ configure: $(BUILD)/CMakeCache.txt
 
 build: deps configure
 	cmake --build $(BUILD) -j $(JOBS)
+
+# The Debian package from $(BUILD): $(BUILD)/ptun_VERSION_ARCH.deb (cmake/install.cmake).
+deb: build
+	cd $(BUILD) && cpack -G DEB
 
 # The whole suite: unit tests and end-to-end tests in network namespaces (root; else skipped).
 test: build

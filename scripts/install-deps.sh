@@ -27,6 +27,8 @@ pkgs=(
   curl tcpdump dnsmasq-base iperf3
   prometheus                 # promtool: test_lifecycle_control checks the metrics text
   busybox shellcheck         # tests/packaging: the OpenWrt init script under ash, and linted
+  help2man                   # ptun(8) from ptun --help (packaging/man, built with ptun)
+  systemd file               # tests/packaging/test_deb.sh: systemd-analyze verify; cpack's dpkg-shlibdeps step
 )
 for group in "$@"; do
   case "$group" in
