@@ -73,9 +73,10 @@ Result<void> check(const NetworkSettings& s) {
     if (a.empty()) return bad_arg("empty DNS server address");
   if (s.search_domains.size() > kMaxDomains || s.match_domains.size() > kMaxDomains)
     return bad_arg("too many domains");
-  for (auto* v : {&s.search_domains, &s.match_domains})
-    for (const std::string& d : *v)
-      if (!valid_domain(d)) return bad_arg("invalid domain");
+  for (const std::string& d : s.search_domains)
+    if (!valid_domain(d)) return bad_arg("invalid domain");
+  for (const std::string& d : s.match_domains)
+    if (!valid_match_domain(d)) return bad_arg("invalid domain");
   if (s.keepalive_secs > kMaxTimerSecs || s.dead_peer_secs > kMaxTimerSecs) return bad_arg("timer too long");
   return ok();
 }
@@ -123,6 +124,8 @@ bool valid_domain(std::string_view d) {
   }
   return true;
 }
+
+bool valid_match_domain(std::string_view d) { return d.empty() || valid_domain(d); }
 
 Result<std::vector<std::vector<uint8_t>>> encode_settings(const NetworkSettings& s, uint64_t session_id,
                                                           size_t max_part) {
@@ -241,7 +244,7 @@ Result<NetworkSettings> decode_settings_tlvs(std::span<const uint8_t> tlvs, uint
         auto& list = t == kTlvSearchDomain ? s.search_domains : s.match_domains;
         if (list.size() >= kMaxDomains) return bad("too many domains");
         std::string_view d(reinterpret_cast<const char*>(v.data()), v.size());
-        if (!valid_domain(d)) return bad("invalid domain");
+        if (!(t == kTlvSearchDomain ? valid_domain(d) : valid_match_domain(d))) return bad("invalid domain");
         list.emplace_back(d);
         break;
       }

@@ -85,5 +85,8 @@ class SettingsAssembler {
 // A DNS name as ptun accepts it in settings: 1..253 bytes of [A-Za-z0-9._-], labels <= 63, no
 // label starting with '-' (never an option to resolvectl). Both ends check: encode and decode.
 bool valid_domain(std::string_view d);
+// A match domain: valid_domain, or "" (the root: every name goes to the pushed servers, as
+// `match_domains = [""]` in the server's [push] says; the client's DNS plan reads it so).
+bool valid_match_domain(std::string_view d);
 
 }  // namespace ptun::proto

@@ -50,6 +50,16 @@ TEST_CASE("SETTINGS round trip (single part)", "[proto][settings]") {
   CHECK(sid == 0x123456789abcdeull);
 }
 
+TEST_CASE("SETTINGS: match domain \"\" (every name, the example server's full-tunnel DNS) round trips", "[proto][settings]") {
+  NetworkSettings s = full_settings();
+  s.match_domains = {""};
+  uint64_t sid = 0;
+  auto d = decode_settings(one_part(s, 9), &sid);
+  REQUIRE(d.ok());
+  CHECK(d->match_domains == std::vector<std::string>{""});
+  CHECK(*d == s);
+}
+
 TEST_CASE("SETTINGS with nothing optional", "[proto][settings]") {
   NetworkSettings s;
   s.keepalive_secs = 0;
@@ -143,6 +153,9 @@ TEST_CASE("SETTINGS: list bounds", "[proto][settings]") {
   CHECK_FALSE(encode_settings(s, 1, 1400).ok());
   s = NetworkSettings{};
   s.match_domains = {"corp.example", "-h"};
+  CHECK_FALSE(encode_settings(s, 1, 1400).ok());
+  s = NetworkSettings{};
+  s.search_domains = {""};   // the root is a match domain only
   CHECK_FALSE(encode_settings(s, 1, 1400).ok());
   s = NetworkSettings{};
   s.ipv4 = *Cidr::parse("fd00::/64");  // wrong family
