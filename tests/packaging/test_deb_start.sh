@@ -4,16 +4,17 @@
 # ptun-server.service and ptun-client@laptop.service, on the shipped example configs (PKI made by
 # the packaged `ptun pki`), with $NOTIFY_SOCKET (a stand-in socket) and JOURNAL_STREAM set. Paths
 # under /usr/bin, /etc/ptun, /run/ptun and /var/lib/ptun are taken inside the root, nothing else
-# of the command lines or the examples is changed. Checked: READY=1 from both, a ping through the
-# tunnel to the server, ExecReload (RELOADING=1 then READY=1), SIGTERM (systemd's KillSignal) ends
-# both with exit 0, and the client unit's ExecStopPost (`ptun cleanup`) finds nothing left.
+# of the command lines or the examples is changed. Each runs under its unit's CapabilityBoundingSet
+# and NoNewPrivileges (setpriv). Checked: READY=1 from both, the server's capabilities, a ping
+# through the tunnel to the server, ExecReload (RELOADING=1 then READY=1), SIGTERM (systemd's
+# KillSignal) ends both with exit 0, and the client unit's ExecStopPost (`ptun cleanup`) finds nothing left.
 #   [c1] 198.18.0.9/30 ==veth== 198.18.0.10/30 [srv]  (the example client's server address)
 # usage: test_deb_start.sh PATH_TO_PTUN BUILD_DIR
 source "$(dirname "$0")/../e2e/lib.sh"
 build=${2:?usage: test_deb_start.sh PATH_TO_PTUN BUILD_DIR}
 here=$(cd "$(dirname "$0")" && pwd)
 e2e_init
-e2e_need cpack dpkg-deb nft
+e2e_need cpack dpkg-deb nft setpriv
 (cd "$build" && cpack -G DEB -B "$E2E_DIR/out") >"$E2E_DIR/cpack.out" 2>&1 || e2e_fail "cpack: $(cat "$E2E_DIR/cpack.out")"
 deb=$(ls "$E2E_DIR"/out/ptun_*.deb) || e2e_fail "no package built"
 root=$E2E_DIR/root
@@ -59,11 +60,24 @@ e2e_bg srv sink-srv python3 "$here/../e2e/notify_sink.py" "$E2E_DIR/srv-notify.s
 e2e_bg c1 sink-c1 python3 "$here/../e2e/notify_sink.py" "$E2E_DIR/c1-notify.sock" "$E2E_DIR/c1.notify" >/dev/null
 e2e_wait_for 10 test -e "$E2E_DIR/srv.notify" -a -e "$E2E_DIR/c1.notify" || e2e_fail "notify sinks not bound"
 
-# start NS NAME UNIT INSTANCE: runs the unit's ExecStart in NS as systemd would; sets PID
+# caps UNIT: the unit's CapabilityBoundingSet as setpriv spells it (-all,+net_admin,...)
+caps() {
+  local c out=-all
+  for c in $(sed -n 's/^CapabilityBoundingSet=//p' "$units/$1"); do
+    c=${c,,}
+    out+=",+${c#cap_}"
+  done
+  echo "$out"
+}
+# start NS NAME UNIT INSTANCE: runs the unit's ExecStart in NS as systemd would, with the unit's
+# capability bounding set and no_new_privs (setpriv; after exec, root's capabilities are that
+# set), so the hardening is shown to be enough; sets PID
 start() {
   local line args
   line=$(unit_line "$3" ExecStart "$4")
   read -ra args <<<"$line"
+  grep -qx 'NoNewPrivileges=yes' "$units/$3" || e2e_fail "$3: NoNewPrivileges not set"
+  args=(setpriv --bounding-set="$(caps "$3")" --no-new-privs "${args[@]}")
   : >"$E2E_DIR/$2.log"
   # a child of this shell (not $(e2e_bg ...)): `wait` gives its exit code
   NOTIFY_SOCKET="$E2E_DIR/$2-notify.sock" JOURNAL_STREAM=$(stat -c %d:%i "$E2E_DIR/$2.log") \
@@ -78,9 +92,21 @@ spid=$PID
 start c1 c1 ptun-client@.service laptop
 cpid=$PID
 grep -q '^<6>server: listening on ' "$E2E_DIR/srv.log" || e2e_fail "server log is not in journal form: $(head -2 "$E2E_DIR/srv.log")"
+# the running server's capabilities are exactly the unit's bounding set
+declare -A capbit=([chown]=0 [setgid]=6 [setuid]=7 [net_bind_service]=10 [net_admin]=12 [net_raw]=13)
+want=0
+for c in $(caps ptun-server.service | tr ',' ' '); do
+  [ "$c" = -all ] && continue
+  [ -n "${capbit[${c#+}]:-}" ] || e2e_fail "unexpected capability $c in the server unit"
+  want=$((want | 1 << ${capbit[${c#+}]}))
+done
+for k in CapBnd CapEff; do
+  have=$(sed -n "s/^$k:\t//p" "/proc/$spid/status")
+  [ $((16#$have)) = "$want" ] || e2e_fail "server $k is $have, the unit's set is $(printf %x "$want")"
+done
 gw=$(sed -n 's/^ipv4_pool = "\([0-9.]*\)\.0\/.*/\1.1/p' "$ex/server.toml")
 in_ns c1 ping -c 2 -W 2 "$gw" >"$E2E_DIR/ping.out" || e2e_fail "no ping to the server's tunnel address $gw: $(cat "$E2E_DIR/ping.out")"
-e2e_log "ExecStart of both units on the shipped examples: READY=1, journal log lines, ping $gw through the tunnel"
+e2e_log "ExecStart of both units on the shipped examples under their bounding set (server CapEff $(printf %x "$want")): READY=1, journal log lines, ping $gw through the tunnel"
 
 # reloaded NAME: the last RELOADING=1 NAME sent is followed by a READY=1
 reloaded() {
