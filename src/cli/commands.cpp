@@ -14,7 +14,8 @@ namespace ptun::cli {
 constexpr const char* kVersion = "0.1.0";
 
 int fail(const std::string& msg, int code) {
-  std::fprintf(stderr, "ptun: %s\n", msg.c_str());
+  // Under journald an unprefixed line would be stored as info: say it is an error.
+  std::fprintf(stderr, "%sptun: %s\n", log::style() == log::Style::journal ? "<3>" : "", msg.c_str());
   return code;
 }
 

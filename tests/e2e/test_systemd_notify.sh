@@ -8,6 +8,7 @@
 # - the client (abstract '@' socket, which lives in its network namespace) sends READY=1 only
 #   with its first "connected" STATUS, and STATUS lines for its lifecycle;
 # - a client whose stderr is not the journal stream keeps timestamps.
+# - a startup error (broken config) on the journal stream is "<3>ptun: ...".
 #   [c1] 198.18.0.1 ==veth== 198.18.0.2 [srv]
 source "$(dirname "$0")/lib.sh"
 e2e_init
@@ -61,4 +62,12 @@ grep -q '^STOPPING=1|STATUS=shutting down$' "$E2E_DIR/srv.notify" || e2e_fail "s
 e2e_wait_for 10 grep -q '^STATUS=reasserting' "$E2E_DIR/c1.notify" \
   || e2e_fail "client: no reasserting STATUS when the server went: $(cat "$E2E_DIR/c1.notify")"
 e2e_log "stop: STOPPING=1; the client reports reasserting"
+
+# A refused start (bad config) on the journal stream: the error line carries priority 3.
+printf 'server = 1\n' >"$E2E_DIR/broken.toml"
+: >"$E2E_DIR/broken.log"
+JOURNAL_STREAM=$(stat -c '%d:%i' "$E2E_DIR/broken.log") "$E2E_PTUN" server -c "$E2E_DIR/broken.toml" >>"$E2E_DIR/broken.log" 2>&1 \
+  && e2e_fail "server started with a broken config"
+grep -q '^<3>ptun: .*broken.toml:1:' "$E2E_DIR/broken.log" || e2e_fail "startup error not at priority 3: $(cat "$E2E_DIR/broken.log")"
+e2e_log "a startup error on the journal stream: '<3>ptun: ...'"
 echo "PASS"
