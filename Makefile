@@ -23,7 +23,9 @@ build: deps configure
 	cmake --build $(BUILD) -j $(JOBS)
 
 # The Debian package from $(BUILD): $(BUILD)/ptun_VERSION_ARCH.deb (cmake/install.cmake).
-deb: build
+# Only what the package holds is built (cmake/install.cmake: no install-time rebuild of everything).
+deb: deps configure
+	cmake --build $(BUILD) -j $(JOBS) --target ptun ptun_man
 	cd $(BUILD) && cpack -G DEB
 
 # The whole suite: unit tests and end-to-end tests in network namespaces (root; else skipped).
