@@ -92,6 +92,11 @@ struct ServerConfig {
     uint32_t userspace_max_flows_per_client = 512;  // TCP + UDP + ICMP flows, 1..65535
     uint32_t userspace_tcp_idle_secs = 1800;        // 10..604800
     uint32_t userspace_udp_idle_secs = 60;          // 5..3600
+    // A TCP flow whose client keeps a zero receive window this long while data waits is reset.
+    uint32_t userspace_tcp_zero_window_secs = 120;  // 5..604800
+    // Memory one client's flows may pin in lwIP and relay buffers; data beyond it is refused
+    // (the client retransmits) and counted (userspace.budget_refused).
+    uint32_t userspace_client_buffer_kib = 16384;   // 256..4194304
     // Destinations userspace forwarding refuses besides the host's own addresses (always refused):
     // cloud metadata services by default. Setting the key replaces the list ([] = none).
     std::vector<Cidr> userspace_deny = default_userspace_deny();

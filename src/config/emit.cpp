@@ -109,6 +109,8 @@ std::string to_toml(const ServerConfig& c) {
   w.num("userspace_max_flows_per_client", c.tunnel.userspace_max_flows_per_client);
   w.num("userspace_tcp_idle_secs", c.tunnel.userspace_tcp_idle_secs);
   w.num("userspace_udp_idle_secs", c.tunnel.userspace_udp_idle_secs);
+  w.num("userspace_tcp_zero_window_secs", c.tunnel.userspace_tcp_zero_window_secs);
+  w.num("userspace_client_buffer_kib", c.tunnel.userspace_client_buffer_kib);
   w.addrs("userspace_deny", c.tunnel.userspace_deny);
   w.num("lease_expiry_days", c.tunnel.lease_expiry_days);
   w.line("\n[push]");

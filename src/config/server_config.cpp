@@ -55,6 +55,8 @@ void read_tunnel(TableReader& t, ServerConfig::Tunnel& tun) {
   t.u32("userspace_max_flows_per_client", tun.userspace_max_flows_per_client, 1, 65535);
   t.u32("userspace_tcp_idle_secs", tun.userspace_tcp_idle_secs, 10, 604800);
   t.u32("userspace_udp_idle_secs", tun.userspace_udp_idle_secs, 5, 3600);
+  t.u32("userspace_tcp_zero_window_secs", tun.userspace_tcp_zero_window_secs, 5, 604800);
+  t.u32("userspace_client_buffer_kib", tun.userspace_client_buffer_kib, 256, 4194304);
   if (t.get("userspace_deny")) tun.userspace_deny.clear();  // the key replaces the defaults
   t.string_array("userspace_deny", bounds::kMaxRoutes,
                  [&](const std::string& s) { return add_cidr(tun.userspace_deny, s); });

@@ -22,6 +22,8 @@ struct Forwarder::Flow {
   uint64_t deadline_ms = UINT64_MAX;   // connecting/accepting: give up then
   bool timed_out = false;              // cancelled by the sweeper (not by shutdown)
   proxy::RelayActivity act;            // last_ms drives the idle timeout
+  uint64_t stalled_since_ms = 0;       // relaying TCP: the client's window closed then (0: open)
+  bool stalled_out = false;            // timed out for a zero window (not idleness)
   // TCP
   std::vector<uint8_t> syn;            // the client's SYN, fed to lwIP once upstream answered
   std::unique_ptr<netstack::TcpConn> conn;

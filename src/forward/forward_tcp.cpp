@@ -50,6 +50,7 @@ bool Forwarder::on_accept(std::unique_ptr<netstack::TcpConn>& conn) {
   packet::FlowKey key{remote.addr, local.addr, remote.port, local.port, packet::kProtoTcp};
   auto it = flows_.find(key);
   if (it == flows_.end() || it->second->state != Flow::State::accepting || it->second->conn) return false;
+  conn->set_budget(budgets_.get(remote.addr));   // before lwIP hands it any data
   it->second->conn = std::move(conn);
   it->second->wake->poke();
   return true;
@@ -99,8 +100,8 @@ core::Task<void> Forwarder::run_tcp(Flow& f) {
   f.state = Flow::State::relaying;
   ++stats_.tcp_opened;
   (void)co_await proxy::relay_streams(loop_, **host, *f.conn, {}, f.cancel.token(), &f.act);
-  if (f.timed_out) {   // idle: both sides hear a reset, as from a NAT that forgot the flow
-    ++stats_.tcp_idle_closed;
+  if (f.timed_out) {   // idle or stalled: both sides hear a reset, as from a NAT that forgot the flow
+    if (!f.stalled_out) ++stats_.tcp_idle_closed;
     f.conn->abort();
     (*host)->reset_on_close();
   } else {

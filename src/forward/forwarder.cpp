@@ -12,7 +12,8 @@
 namespace ptun::forward {
 
 Forwarder::Forwarder(core::Loop& loop, ForwarderOptions opts)
-    : loop_(loop), opts_(std::move(opts)), policy_(opts_.own, opts_.deny), per_client_(opts_.max_flows_per_client),
+    : loop_(loop), opts_(std::move(opts)), budgets_(opts_.client_buffer_bytes), policy_(opts_.own, opts_.deny),
+      per_client_(opts_.max_flows_per_client),
       out_pool_(opts_.out_packets) {}
 
 Result<std::unique_ptr<Forwarder>> Forwarder::create(core::Loop& loop, ForwarderOptions opts) {
@@ -150,11 +151,21 @@ core::Task<void> Forwarder::run_sweeper(core::CancelToken stop) {
     for (auto& [key, f] : flows_) {
       bool expired = f->state == Flow::State::relaying ? now - f->act.last_ms >= f->idle_ms
                                                        : now >= f->deadline_ms;
+      if (f->conn && f->state == Flow::State::relaying) {
+        // Sampled once a second: a window that opened in between restarts the count.
+        if (!f->conn->send_stalled()) f->stalled_since_ms = 0;
+        else if (!f->stalled_since_ms) f->stalled_since_ms = now;
+        else if (now - f->stalled_since_ms >= opts_.tcp_zero_window_ms && !f->timed_out) {
+          ++stats_.tcp_zero_window_closed;
+          f->stalled_out = expired = true;
+        }
+      }
       if (expired && !f->timed_out) {
         f->timed_out = true;
         f->cancel.cancel();
       }
     }
+    budgets_.prune();
   }
 }
 

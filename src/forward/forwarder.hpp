@@ -21,6 +21,7 @@
 #include "common/buffer_pool.hpp"
 #include "core/core.hpp"
 #include "forward/policy.hpp"
+#include "netstack/byte_budget.hpp"
 #include "packet/flow_key.hpp"
 #include "tun/packet_device.hpp"
 
@@ -35,6 +36,10 @@ struct ForwarderOptions {
   size_t max_udp = 8192;               // UDP + ICMP flows (host sockets) at once
   uint64_t tcp_idle_ms = 1800000, udp_idle_ms = 60000, icmp_idle_ms = 30000;
   uint64_t connect_timeout_ms = 10000;
+  // A connection whose client keeps a zero window this long (while data waits) is reset: it
+  // pins its send buffer, and lwIP's persist timer never gives up on a peer that answers probes.
+  uint64_t tcp_zero_window_ms = 120000;
+  size_t client_buffer_bytes = 16u << 20;   // per client: lwIP buffers + relay buffers (byte_budget.hpp)
   std::vector<IpAddr> own;             // the server's tunnel addresses
   std::vector<Cidr> deny;              // [tunnel] userspace_deny (policy.hpp)
   size_t out_packets = 4096;           // built replies not yet read
@@ -42,6 +47,7 @@ struct ForwarderOptions {
 
 struct ForwarderStats {
   uint64_t tcp_opened = 0, tcp_refused_upstream = 0, tcp_unreachable = 0, tcp_connect_timeouts = 0, tcp_idle_closed = 0;
+  uint64_t tcp_zero_window_closed = 0;   // reset after userspace_tcp_zero_window_secs of zero window
   uint64_t udp_opened = 0, udp_idle_closed = 0, udp_reply_too_big = 0, udp_port_unreachable = 0;
   uint64_t echo_local = 0, echo_relayed = 0, echo_unavailable = 0;
   uint64_t refused_destination = 0, refused_client_limit = 0, refused_total_limit = 0;
@@ -76,6 +82,9 @@ class Forwarder final : public tun::CallbackDevice {
   size_t tcp_flows() const { return tcp_count_; }
   size_t udp_flows() const { return udp_count_; }
   size_t icmp_flows() const { return icmp_count_; }
+  // Per-client memory budgets: refusals (new data refused, writes deferred) and bytes held now.
+  const netstack::BudgetStats& budget_stats() const { return budgets_.stats(); }
+  size_t budget_used() const { return budgets_.used(); }
 
   struct Flow;
 
@@ -123,6 +132,7 @@ class Forwarder final : public tun::CallbackDevice {
   std::string name_ = "userspace";
   std::unique_ptr<netstack::Netstack> stack_;
   core::TaskScope* scope_ = nullptr;   // set while run() runs
+  netstack::BudgetTable budgets_;   // declared before flows_: outlives the connections
   std::unordered_map<packet::FlowKey, std::unique_ptr<Flow>, packet::FlowKeyHash> flows_;
   DestinationPolicy policy_;
   FlowCounter per_client_;

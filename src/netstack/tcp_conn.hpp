@@ -3,15 +3,21 @@
 // the pcb pointer is nulled in the error callback because lwIP has already freed it then.
 // Back-pressure: received bytes are acknowledged to lwIP (tcp_recved, which reopens the
 // window) only when the caller says they went on, with ack().
+// Memory: with a ByteBudget set, received data and lwIP's send buffer are charged to it; data
+// over budget is refused (lwIP keeps one segment and drops the rest until the budget has room,
+// the peer retransmits) and writes wait. Tiny segments are copied into compact chunks so a
+// 1-byte segment does not pin a whole pbuf (~100 bytes with its headers).
 #pragma once
 #include <cstdint>
 #include <deque>
 #include <memory>
 #include <span>
+#include <vector>
 
 #include "common/net_addr.hpp"
 #include "common/result.hpp"
 #include "core/core.hpp"
+#include "netstack/byte_budget.hpp"
 
 struct tcp_pcb;
 struct pbuf;
@@ -55,6 +61,13 @@ class TcpConn {
   void abort();
   // Forgets the pcb without closing it (callbacks detached): the caller disposes of it.
   void release();
+  // Charges this connection's memory to `b` from now on (what it holds already included).
+  void set_budget(std::shared_ptr<ByteBudget> b);
+  ByteBudget* budget() const { return budget_.get(); }
+  // The peer has closed its receive window (zero window, lwIP probing) while data waits.
+  bool send_stalled() const;
+  // Bytes charged now (received and not read, plus lwIP's send buffer), for tests.
+  size_t charged() const { return rx_cost_ + tx_cost_; }
 
   struct Glue;
 
@@ -64,8 +77,23 @@ class TcpConn {
 
   Netstack& stack_;
   struct tcp_pcb* pcb_;
-  // Received, not yet read: pbufs as lwIP handed them (not chained: a chain's tot_len is 16 bits).
-  std::deque<struct pbuf*> rx_;
+  // Received, not yet read: big segments as the pbufs lwIP handed them (not chained: a chain's
+  // tot_len is 16 bits), small ones copied into `bytes` chunks (coalesced).
+  struct RxPiece {
+    struct pbuf* p = nullptr;
+    std::vector<uint8_t> bytes;
+    size_t cost = 0;   // charged to the budget for this piece
+    size_t size() const;
+  };
+  // on_recv: stores p (or refuses it, false, leaving it to lwIP). Frees p when it was copied.
+  bool store(struct pbuf* p);
+  // Recomputes what lwIP's send buffer holds and settles the difference with the budget.
+  void settle_tx();
+  void drop_charges();
+
+  std::deque<RxPiece> rx_;
+  std::shared_ptr<ByteBudget> budget_;
+  size_t rx_cost_ = 0, tx_cost_ = 0;
   size_t rx_off_ = 0;            // bytes of rx_.front() already read
   size_t unacked_ = 0;           // read but not acknowledged to lwIP yet
   bool rx_eof_ = false;

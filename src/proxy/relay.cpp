@@ -12,10 +12,13 @@ constexpr size_t kSpareChunks = 64;
 
 // Copy buffers are leased only while bytes are moving: an idle relayed connection holds none
 // (with one buffer per direction for its whole life, 1,000 idle connections cost 64 MB).
-// One loop thread per process: a plain free list.
+// One loop thread per process: a plain free list. A leased buffer is charged to the
+// connection's byte budget (if any) whatever its room: it is already held, and refusing it could
+// keep the bytes that fill the budget from ever draining.
 class Lease {
  public:
-  Lease() {
+  explicit Lease(netstack::ByteBudget* budget) : budget_(budget) {
+    if (budget_) budget_->charge(kChunk);
     if (spare().empty()) {
       buf_.reset(new uint8_t[kChunk]);
     } else {
@@ -24,6 +27,7 @@ class Lease {
     }
   }
   ~Lease() {
+    if (budget_) budget_->release(kChunk);
     if (spare().size() < kSpareChunks) spare().push_back(std::move(buf_));
   }
   Lease(const Lease&) = delete;
@@ -36,6 +40,7 @@ class Lease {
     return s;
   }
   std::unique_ptr<uint8_t[]> buf_;
+  netstack::ByteBudget* budget_;
 };
 
 // The first failure wins; a cancellation caused by the other pump's failure is not one.
@@ -52,7 +57,7 @@ core::Task<void> pump_up(core::Loop& loop, HostTcp& host, netstack::TcpConn& con
   }
   for (;;) {
     if (auto r = co_await host.wait_readable(rs.token()); !r) co_return fail(end, r.error(), RelayEnd::host_failed, rs);
-    Lease buf;
+    Lease buf(conn.budget());
     for (;;) {
       auto n = host.try_read(buf.span());
       if (!n) {
@@ -74,7 +79,7 @@ core::Task<void> pump_down(core::Loop& loop, HostTcp& host, netstack::TcpConn& c
                            RelayActivity* act, RelayEnd* end) {
   for (;;) {
     if (auto r = co_await conn.wait_readable(rs.token()); !r) co_return fail(end, r.error(), RelayEnd::tunnel_failed, rs);
-    Lease buf;
+    Lease buf(conn.budget());
     while (conn.readable_now()) {
       auto n = co_await conn.read(buf.span(), rs.token());   // returns at once: readable
       if (!n) co_return fail(end, n.error(), RelayEnd::tunnel_failed, rs);

@@ -16,6 +16,8 @@ Result<void> Server::setup_userspace_forwarding() {
   o.max_flows_per_client = cfg_.tunnel.userspace_max_flows_per_client;
   o.tcp_idle_ms = uint64_t(cfg_.tunnel.userspace_tcp_idle_secs) * 1000;
   o.udp_idle_ms = uint64_t(cfg_.tunnel.userspace_udp_idle_secs) * 1000;
+  o.tcp_zero_window_ms = uint64_t(cfg_.tunnel.userspace_tcp_zero_window_secs) * 1000;
+  o.client_buffer_bytes = size_t(cfg_.tunnel.userspace_client_buffer_kib) * 1024;
   // Every relayed flow holds a descriptor: keep the caps within what the process may open.
   uint64_t fds = raise_fd_limit();
   size_t usable = fds > 256 ? size_t(fds - 256) : 64;
@@ -68,6 +70,10 @@ nlohmann::json Server::forwarder_json() const {
           {"tcp_unreachable", s.tcp_unreachable},
           {"tcp_connect_timeouts", s.tcp_connect_timeouts},
           {"tcp_idle_closed", s.tcp_idle_closed},
+          {"tcp_zero_window_closed", s.tcp_zero_window_closed},
+          {"budget_refused", forwarder_->budget_stats().refused},
+          {"budget_refused_bytes", forwarder_->budget_stats().refused_bytes},
+          {"budget_used_bytes", forwarder_->budget_used()},
           {"udp_opened", s.udp_opened},
           {"udp_idle_closed", s.udp_idle_closed},
           {"udp_reply_too_big", s.udp_reply_too_big},

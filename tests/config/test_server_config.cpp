@@ -133,6 +133,9 @@ TEST_CASE("invalid server files name file, line, column and key", "[config][serv
       {doc("", "userspace_max_flows_per_client = 0\n"), "tunnel.userspace_max_flows_per_client:"},
       {doc("", "userspace_tcp_idle_secs = 5\n"), "tunnel.userspace_tcp_idle_secs:"},
       {doc("", "userspace_udp_idle_secs = 3601\n"), "tunnel.userspace_udp_idle_secs:"},
+      {doc("", "userspace_tcp_zero_window_secs = 4\n"), "tunnel.userspace_tcp_zero_window_secs:"},
+      {doc("", "userspace_client_buffer_kib = 255\n"), "tunnel.userspace_client_buffer_kib:"},
+      {doc("", "userspace_client_buffer_kib = 4194305\n"), "tunnel.userspace_client_buffer_kib:"},
       // push
       {doc("", "", "[push]\nincluded_routes = [\"10.0.0.0/8\", \"10.0.0.0/8\"]\n"), "push.included_routes[1]: duplicate entry '10.0.0.0/8'"},
       {doc("", "", "[push]\nincluded_routes = [\"10.0.0.1/8\"]\n"), "push.included_routes[0]: invalid prefix"},
@@ -231,13 +234,18 @@ TEST_CASE("userspace forwarding keys", "[config][server]") {
   CHECK(d->tunnel.userspace_max_flows_per_client == 512);
   CHECK(d->tunnel.userspace_tcp_idle_secs == 1800);
   CHECK(d->tunnel.userspace_udp_idle_secs == 60);
+  CHECK(d->tunnel.userspace_tcp_zero_window_secs == 120);
+  CHECK(d->tunnel.userspace_client_buffer_kib == 16384);
   auto r = parse_server(doc("", "forwarding = \"userspace\"\nuserspace_max_flows_per_client = 64\n"
-                                "userspace_tcp_idle_secs = 600\nuserspace_udp_idle_secs = 30\n"), "s.toml");
+                                "userspace_tcp_idle_secs = 600\nuserspace_udp_idle_secs = 30\n"
+                                "userspace_tcp_zero_window_secs = 10\nuserspace_client_buffer_kib = 1024\n"), "s.toml");
   REQUIRE(r.ok());
   CHECK(r->tunnel.forwarding == "userspace");
   CHECK(r->tunnel.userspace_max_flows_per_client == 64);
   CHECK(r->tunnel.userspace_tcp_idle_secs == 600);
   CHECK(r->tunnel.userspace_udp_idle_secs == 30);
+  CHECK(r->tunnel.userspace_tcp_zero_window_secs == 10);
+  CHECK(r->tunnel.userspace_client_buffer_kib == 1024);
 }
 
 TEST_CASE("userspace_deny: metadata services by default, the key replaces them", "[config][server]") {
