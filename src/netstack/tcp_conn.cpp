@@ -126,7 +126,8 @@ void TcpConn::set_budget(std::shared_ptr<ByteBudget> b) {
 }
 
 bool TcpConn::send_stalled() const {
-  return pcb_ && pcb_->unsent && (pcb_->snd_wnd == 0 || pcb_->persist_backoff > 0);
+  // Data waits in lwIP, or (the budget being spent) in the writer: both stay until the peer reads.
+  return pcb_ && (pcb_->unsent || tx_waiting_) && (pcb_->snd_wnd == 0 || pcb_->persist_backoff > 0);
 }
 
 void TcpConn::detach() {
@@ -289,7 +290,9 @@ core::Task<Result<void>> TcpConn::write_all(std::span<const uint8_t> data, core:
       }
     }
     tcp_output(pcb_);
+    tx_waiting_ = true;
     auto r = co_await tx_wake_.wait_until(until, token);
+    tx_waiting_ = false;
     if (!r) co_return r.error();
   }
   if (pcb_) tcp_output(pcb_);

@@ -64,7 +64,8 @@ class TcpConn {
   // Charges this connection's memory to `b` from now on (what it holds already included).
   void set_budget(std::shared_ptr<ByteBudget> b);
   ByteBudget* budget() const { return budget_.get(); }
-  // The peer has closed its receive window (zero window, lwIP probing) while data waits.
+  // The peer has closed its receive window (zero window, lwIP probing) while data waits for it
+  // (in lwIP's send buffer or in a write_all waiting for room).
   bool send_stalled() const;
   // Bytes charged now (received and not read, plus lwIP's send buffer), for tests.
   size_t charged() const { return rx_cost_ + tx_cost_; }
@@ -101,6 +102,7 @@ class TcpConn {
   int err_ = 0;                  // lwIP err_t from the error callback (0 = none)
   core::Timer rx_wake_, tx_wake_;
   bool counted_ = false;
+  bool tx_waiting_ = false;      // write_all waits for room (send buffer or budget)
 };
 
 }  // namespace ptun::netstack
