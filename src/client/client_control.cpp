@@ -2,6 +2,7 @@
 #include <linux/rtnetlink.h>
 
 #include "client/client.hpp"
+#include "tls/record_aead.hpp"
 
 namespace ptun::client {
 
@@ -54,6 +55,7 @@ nlohmann::json Client::status_json() {
     if (life_.state() == State::connected) {
       j["session_uptime_s"] = (now - established_ms_) / 1000;
       j["cipher"] = session_->ciphersuite();
+      j["record_crypto"] = tls::kRecordAeadBackend;   // who seals data records: openssl or mbedtls
     }
     if (st.last_handshake_ms) j["last_handshake_ago_s"] = (now - st.last_handshake_ms) / 1000;
     j["rtt_ms"] = double(st.rtt_us_smoothed) / 1000.0;

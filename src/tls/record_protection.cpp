@@ -69,34 +69,20 @@ Result<void> derive_record_keys(RecordAead aead, bool is_server, std::span<const
   return ok();
 }
 
-RecordProtection::RecordProtection(RecordAead a) : aead_(a) {
-  mbedtls_gcm_init(&gcm_enc_);
-  mbedtls_gcm_init(&gcm_dec_);
-  mbedtls_chachapoly_init(&chacha_enc_);
-  mbedtls_chachapoly_init(&chacha_dec_);
-}
+RecordProtection::RecordProtection(RecordAead a) : aead_(a) {}
 
 Result<std::unique_ptr<RecordProtection>> RecordProtection::make(const RecordKeys& keys) {
   std::unique_ptr<RecordProtection> p(new RecordProtection(keys.aead));
   p->write_iv_ = keys.write_iv;
   p->read_iv_ = keys.read_iv;
-  int ret = 0;
-  if (keys.aead == RecordAead::aes_128_gcm) {
-    ret = mbedtls_gcm_setkey(&p->gcm_enc_, MBEDTLS_CIPHER_ID_AES, keys.write_key.data(), 128);
-    if (ret == 0) ret = mbedtls_gcm_setkey(&p->gcm_dec_, MBEDTLS_CIPHER_ID_AES, keys.read_key.data(), 128);
-  } else {
-    ret = mbedtls_chachapoly_setkey(&p->chacha_enc_, keys.write_key.data());
-    if (ret == 0) ret = mbedtls_chachapoly_setkey(&p->chacha_dec_, keys.read_key.data());
-  }
-  if (ret != 0) return Error(Errc::protocol, "record keys: setkey failed");
+  const size_t key_len = record_key_len(keys.aead);
+  if (!p->write_.set_key(keys.aead, std::span(keys.write_key).first(key_len)) ||
+      !p->read_.set_key(keys.aead, std::span(keys.read_key).first(key_len)))
+    return Error(Errc::protocol, "record keys: setkey failed");
   return p;
 }
 
 RecordProtection::~RecordProtection() {
-  mbedtls_gcm_free(&gcm_enc_);
-  mbedtls_gcm_free(&gcm_dec_);
-  mbedtls_chachapoly_free(&chacha_enc_);
-  mbedtls_chachapoly_free(&chacha_dec_);
   mbedtls_platform_zeroize(write_iv_.data(), write_iv_.size());
   mbedtls_platform_zeroize(read_iv_.data(), read_iv_.size());
 }
@@ -127,12 +113,7 @@ size_t RecordProtection::seal(uint8_t* record, size_t plaintext_len, uint64_t ep
   nonce(write_iv_, record + 3, iv);
   uint8_t* data = record + kHeader + explicit_len;
   uint8_t* tag = data + plaintext_len;
-  if (aead_ == RecordAead::aes_128_gcm)
-    (void)mbedtls_gcm_crypt_and_tag(&gcm_enc_, MBEDTLS_GCM_ENCRYPT, plaintext_len, iv, sizeof iv, aad, sizeof aad,
-                                    data, data, kRecordTagLen, tag);
-  else
-    (void)mbedtls_chachapoly_encrypt_and_tag(&chacha_enc_, plaintext_len, iv, aad, sizeof aad, data, data, tag);
-  // Both fail only for bad arguments (lengths are in range here, contexts keyed by make()).
+  write_.seal(iv, aad, data, plaintext_len, tag);
   return kHeader + fragment_len;
 }
 
@@ -147,13 +128,7 @@ bool RecordProtection::open(std::span<uint8_t> record, std::span<uint8_t>* plain
   nonce(read_iv_, explicit_len != 0 ? record.data() + kHeader : record.data() + 3, iv);
   uint8_t* data = record.data() + kHeader + explicit_len;
   const uint8_t* tag = data + plaintext_len;
-  int ret;
-  if (aead_ == RecordAead::aes_128_gcm)
-    ret = mbedtls_gcm_auth_decrypt(&gcm_dec_, plaintext_len, iv, sizeof iv, aad, sizeof aad, tag, kRecordTagLen,
-                                   data, data);
-  else
-    ret = mbedtls_chachapoly_auth_decrypt(&chacha_dec_, plaintext_len, iv, aad, sizeof aad, tag, data, data);
-  if (ret != 0) return false;
+  if (!read_.open(iv, aad, data, plaintext_len, tag)) return false;
   *plaintext = std::span<uint8_t>(data, plaintext_len);
   return true;
 }

@@ -14,8 +14,6 @@
 // context, no sockets, no allocation per record. Sequence numbers and the replay window are the
 // caller's (DtlsSession keeps them in mbedTLS's context: one sequence space for both paths).
 #pragma once
-#include <mbedtls/chachapoly.h>
-#include <mbedtls/gcm.h>
 #include <mbedtls/ssl.h>
 
 #include <array>
@@ -25,13 +23,11 @@
 #include <span>
 
 #include "common/result.hpp"
+#include "tls/record_aead.hpp"
 #include "tls/replay_window.hpp"
 
 namespace ptun::tls {
 
-enum class RecordAead { aes_128_gcm, chacha20_poly1305 };
-
-inline constexpr size_t kRecordTagLen = 16;
 inline constexpr size_t kGcmExplicitNonceLen = 8;
 inline constexpr size_t kMaxSealHeadroom = 13 + kGcmExplicitNonceLen;  // header + explicit nonce
 inline constexpr size_t kMaxRecordPlaintext = 16384;                    // 2^14 (RFC 5246 6.2.1)
@@ -55,7 +51,7 @@ Result<void> derive_record_keys(RecordAead aead, bool is_server, std::span<const
                                 std::span<const uint8_t, 32> server_random, mbedtls_tls_prf_types prf,
                                 RecordKeys* out);
 
-// One epoch's AEAD contexts. Neither copyable nor movable (mbedTLS contexts); make() it.
+// One epoch's AEAD contexts. Neither copyable nor movable (cipher contexts); make() it.
 class RecordProtection {
  public:
   static Result<std::unique_ptr<RecordProtection>> make(const RecordKeys& keys);
@@ -79,7 +75,7 @@ class RecordProtection {
   // Authenticates and decrypts the fragment of one application-data record in place. `record` is
   // the whole record (header included, header fields already parsed and length-checked by the
   // caller). On success the plaintext is written over the ciphertext and *plaintext points at it
-  // inside `record`; on failure the fragment is zeroed by mbedTLS. False: too short or bad tag.
+  // inside `record`; on failure the fragment holds garbage (drop it). False: too short or bad tag.
   bool open(std::span<uint8_t> record, std::span<uint8_t>* plaintext);
 
  private:
@@ -88,8 +84,7 @@ class RecordProtection {
 
   RecordAead aead_;
   std::array<uint8_t, 12> write_iv_{}, read_iv_{};
-  mbedtls_gcm_context gcm_enc_, gcm_dec_;
-  mbedtls_chachapoly_context chacha_enc_, chacha_dec_;
+  RecordAeadKey write_, read_;  // src/tls/record_aead.hpp: OpenSSL where built with it, else mbedTLS
 };
 
 // ---- one received datagram, walked record by record (no allocation) ---------------------------

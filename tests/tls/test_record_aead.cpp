@@ -1,0 +1,106 @@
+// The record AEAD backends (src/tls/record_aead.hpp): RFC 8439's ChaCha20-Poly1305 vector through
+// the backend this build uses, and, where the build has OpenSSL, mbedTLS and OpenSSL sealing the
+// same records byte for byte and opening each other's, for both AEADs and every length class.
+#include <catch2/catch.hpp>
+
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "tls/record_aead.hpp"
+
+using namespace ptun::tls;
+
+namespace {
+
+using Bytes = std::vector<uint8_t>;
+
+Bytes hex(const std::string& h) {
+  Bytes b;
+  for (size_t i = 0; i + 1 < h.size(); i += 2) b.push_back(uint8_t(std::stoi(h.substr(i, 2), nullptr, 16)));
+  return b;
+}
+
+Bytes random_bytes(std::mt19937& rng, size_t n) {
+  Bytes b(n);
+  for (auto& x : b) x = uint8_t(rng());
+  return b;
+}
+
+template <typename Aead>
+void rfc8439_vector() {
+  Bytes key(32);
+  for (size_t i = 0; i < 32; ++i) key[i] = uint8_t(0x80 + i);
+  const Bytes nonce = hex("070000004041424344454647"), aad = hex("50515253c0c1c2c3c4c5c6c7");
+  const std::string text =
+      "Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the future, "
+      "sunscreen would be it.";
+  const Bytes want = hex(
+      "d31a8d34648e60db7b86afbc53ef7ec2a4aded51296e08fea9e2b5a736ee62d63dbea45e8ca9671282fafb69da92728b"
+      "1a71de0a9e060b2905d6a5b67ecd3b3692ddbd7f2d778b8c9803aee328091b58fab324e4fad675945585808b4831d7bc"
+      "3ff4def08e4b7a9de576d26586cec64b6116");
+  const Bytes want_tag = hex("1ae10b594f09e26a7e902ecbd0600691");
+  Aead enc, dec;
+  REQUIRE(enc.set_key(RecordAead::chacha20_poly1305, key));
+  REQUIRE(dec.set_key(RecordAead::chacha20_poly1305, key));
+  Bytes data(text.begin(), text.end());
+  uint8_t tag[kRecordTagLen];
+  enc.seal(nonce.data(), aad, data.data(), data.size(), tag);
+  CHECK(data == want);
+  CHECK(Bytes(tag, tag + kRecordTagLen) == want_tag);
+  REQUIRE(dec.open(nonce.data(), aad, data.data(), data.size(), tag));
+  CHECK(std::string(data.begin(), data.end()) == text);
+  // One flipped bit anywhere (ciphertext, tag, AAD) and the record is refused.
+  enc.seal(nonce.data(), aad, data.data(), data.size(), tag);
+  data[7] ^= 0x10;
+  CHECK_FALSE(dec.open(nonce.data(), aad, data.data(), data.size(), tag));
+}
+
+}  // namespace
+
+TEST_CASE("record AEAD: RFC 8439 2.8.2 through mbedTLS", "[tls][aead]") { rfc8439_vector<MbedAead>(); }
+
+TEST_CASE("record AEAD: keys of the wrong length are refused", "[tls][aead]") {
+  RecordAeadKey k;
+  CHECK_FALSE(k.set_key(RecordAead::aes_128_gcm, Bytes(32)));
+  CHECK_FALSE(k.set_key(RecordAead::chacha20_poly1305, Bytes(16)));
+  CHECK(k.set_key(RecordAead::aes_128_gcm, Bytes(16)));
+}
+
+#ifdef PTUN_HAVE_OPENSSL_AEAD
+TEST_CASE("record AEAD: RFC 8439 2.8.2 through OpenSSL", "[tls][aead]") { rfc8439_vector<OpensslAead>(); }
+
+TEST_CASE("record AEAD: OpenSSL and mbedTLS seal alike and open each other's records", "[tls][aead]") {
+  std::mt19937 rng(8439);
+  for (RecordAead a : {RecordAead::aes_128_gcm, RecordAead::chacha20_poly1305}) {
+    const size_t key_len = a == RecordAead::aes_128_gcm ? 16 : 32;
+    for (size_t len : {size_t(0), size_t(1), size_t(15), size_t(16), size_t(17), size_t(1400), size_t(16384)}) {
+      CAPTURE(int(a), len);
+      const Bytes key = random_bytes(rng, key_len), nonce = random_bytes(rng, kRecordNonceLen),
+                  aad = random_bytes(rng, 13), plain = random_bytes(rng, len);
+      MbedAead m;
+      OpensslAead o;
+      REQUIRE(m.set_key(a, key));
+      REQUIRE(o.set_key(a, key));
+      Bytes by_m = plain, by_o = plain;
+      uint8_t tag_m[kRecordTagLen], tag_o[kRecordTagLen];
+      m.seal(nonce.data(), aad, by_m.data(), len, tag_m);
+      o.seal(nonce.data(), aad, by_o.data(), len, tag_o);
+      CHECK(by_m == by_o);
+      CHECK(std::memcmp(tag_m, tag_o, kRecordTagLen) == 0);
+      // Each opens the other's (the same context also seals and opens alternately).
+      REQUIRE(o.open(nonce.data(), aad, by_m.data(), len, tag_m));
+      CHECK(by_m == plain);
+      REQUIRE(m.open(nonce.data(), aad, by_o.data(), len, tag_o));
+      CHECK(by_o == plain);
+      // A wrong tag is refused by both.
+      o.seal(nonce.data(), aad, by_o.data(), len, tag_o);
+      tag_o[0] ^= 1;
+      Bytes copy = by_o;
+      CHECK_FALSE(o.open(nonce.data(), aad, by_o.data(), len, tag_o));
+      CHECK_FALSE(m.open(nonce.data(), aad, copy.data(), len, tag_o));
+    }
+  }
+}
+#endif
