@@ -54,6 +54,24 @@ void ClientSession::emit(std::span<const uint8_t> d) {
 }
 
 void ClientSession::start(uint64_t now) {
+  reset_for_start(now);
+  if (auto r = dtls_->set_hostname(server_name_); !r) {
+    finish(CloseReason::handshake_failed, r.error().message);
+    return;
+  }
+  drive_handshake(now);
+}
+
+void ClientSession::start_from_snapshot(const tls::DtlsSnapshot& snap, uint64_t now) {
+  reset_for_start(now);
+  if (auto r = dtls_->restore(snap); !r) {
+    finish(CloseReason::handshake_failed, r.error().message);
+    return;
+  }
+  on_handshake_done(now);
+}
+
+void ClientSession::reset_for_start(uint64_t now) {
   ++gen_;
   retired_ = std::move(dtls_);  // may be mid-call if start() runs from a callback
   session_id_ = random_session_id(rng_);
@@ -66,11 +84,6 @@ void ClientSession::start(uint64_t now) {
   ping_seq_ = 0;
   dtls_ = std::make_unique<tls::DtlsSession>(config_, &ClientSession::output_thunk, this);
   state_ = State::handshaking;
-  if (auto r = dtls_->set_hostname(server_name_); !r) {
-    finish(CloseReason::handshake_failed, r.error().message);
-    return;
-  }
-  drive_handshake(now);
 }
 
 void ClientSession::drive_handshake(uint64_t now) {

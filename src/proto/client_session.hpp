@@ -56,6 +56,10 @@ class ClientSession {
   // Begin a new session: fresh random session id, fresh DTLS state, first ClientHello flight.
   // Any previous session is abandoned without a CLOSE (call close() first to send one).
   void start(uint64_t now_ms);
+  // For the fuzz harnesses: start() with a restored DTLS association (tls::DtlsSnapshot) in place
+  // of a handshake, so the session is at once where a handshake would have left it (CLIENT_HELLO
+  // sent, waiting for SETTINGS). Closed (handshake_failed) if the snapshot does not load.
+  void start_from_snapshot(const tls::DtlsSnapshot& snap, uint64_t now_ms);
   // One UDP payload from the server. Datagrams with another session id are dropped and counted.
   void on_datagram(std::span<const uint8_t> udp_payload, uint64_t now_ms);
   // The same for a datagram in a writable buffer: application records are opened in place
@@ -95,6 +99,7 @@ class ClientSession {
  private:
   static void output_thunk(void* ctx, std::span<const uint8_t> datagram);
   void emit(std::span<const uint8_t> datagram);
+  void reset_for_start(uint64_t now);  // start()'s fresh state, up to the new DtlsSession
   void drive_handshake(uint64_t now);
   void on_handshake_done(uint64_t now);
   void handle_record(std::span<const uint8_t> rec, uint64_t now);

@@ -124,6 +124,32 @@ void ServerEndpoint::hint_unknown_session(const Endpoint& from, uint64_t id, uin
   cb_.send_datagram(from, {hint, sizeof hint});
 }
 
+bool ServerEndpoint::adopt_snapshot(const Endpoint& from, uint64_t id, const tls::DtlsSnapshot& snap, uint64_t now) {
+  Depth depth(*this);
+  if (id == 0 || sessions_.count(id) || sessions_.size() >= limits_.max_sessions ||
+      half_open_.size() >= limits_.max_half_open)
+    return false;
+  auto owned = std::make_unique<Session>();
+  Session& s = *owned;
+  s.owner = this;
+  s.id = id;
+  s.peer = from;
+  s.created_ms = now;
+  s.dtls = std::make_unique<tls::DtlsSession>(config_, &ServerEndpoint::output_thunk, &s);
+  uint8_t client_id[kMaxEndpointIdSize];
+  if (!s.dtls->set_client_id({client_id, endpoint_id_bytes(from, client_id)}) || !s.dtls->restore(snap)) return false;
+  sessions_.emplace(id, std::move(owned));
+  half_open_started(s);
+  ++counters_.sessions_created;
+  // As step_handshake() leaves a session whose handshake is done.
+  s.state = ServerSessionState::waiting_hello;
+  s.peer_cn = s.dtls->peer_common_name();
+  s.stats.last_handshake_ms = now;
+  s.stats.last_rx_ms = now;
+  schedule(s);
+  return true;
+}
+
 void ServerEndpoint::admit(const Endpoint& from, uint64_t id, std::span<const uint8_t> dtls, uint64_t now) {
   uint8_t client_id[kMaxEndpointIdSize];
   size_t id_len = endpoint_id_bytes(from, client_id);

@@ -135,6 +135,12 @@ class ServerEndpoint {
   bool close_session(uint64_t session_id, CloseReason reason, uint64_t now_ms, const std::string& text = "");
   void close_all(CloseReason reason, uint64_t now_ms);
 
+  // For the fuzz harnesses: a session `id` from `from` whose DTLS association is restored from a
+  // snapshot (tls::DtlsSnapshot) instead of handshaken, left where a handshake would leave it
+  // (half-open, waiting for CLIENT_HELLO). False if the id is taken, the table is full or the
+  // snapshot does not load.
+  bool adopt_snapshot(const Endpoint& from, uint64_t id, const tls::DtlsSnapshot& snap, uint64_t now_ms);
+
   // O(1); may be earlier than needed (a stale timer entry), never later.
   uint64_t next_deadline() const { return timers_.top(); }
   void on_timer(uint64_t now_ms);

@@ -175,11 +175,47 @@ void DtlsSession::start_fast_path() {
       if (p) {
         prot_ = std::move(*p);
         key_epoch_ = epoch;
+        if (keep_keys_) kept_keys_ = std::make_unique<RecordKeys>(keys);
       }
     }
   }
   mbedtls_platform_zeroize(master_.data(), master_.size());
   have_master_ = false;
+}
+
+Result<DtlsSnapshot> DtlsSession::snapshot() {
+  if (!established()) return Error(Errc::closed, "snapshot of a session that is not established");
+  DtlsSnapshot snap;
+  snap.peer_cn = peer_cn_;
+  if (kept_keys_) {
+    snap.has_record_keys = true;
+    snap.record_keys = *kept_keys_;
+  }
+  snap.context.resize(MBEDTLS_SSL_IN_CONTENT_LEN);
+  size_t len = 0;
+  int ret = mbedtls_ssl_context_save(&ssl_, snap.context.data(), snap.context.size(), &len);
+  if (ret != 0) return Error(Errc::protocol, "snapshot: " + detail::mbedtls_error_text(ret));
+  snap.context.resize(len);
+  dead_ = true;  // mbedtls_ssl_context_save reset the context
+  error_ = "snapshotted";
+  return snap;
+}
+
+Result<void> DtlsSession::restore(const DtlsSnapshot& snap) {
+  if (!setup_ok_) return Error(Errc::io, error_);
+  int ret = mbedtls_ssl_context_load(&ssl_, snap.context.data(), snap.context.size());
+  if (ret != 0) return Error(Errc::protocol, "restore: " + detail::mbedtls_error_text(ret));
+  hs_ = Hs::done;
+  timer_armed_ = false;
+  peer_cn_ = snap.peer_cn;
+  max_plaintext_ = max_plaintext();
+  if (snap.has_record_keys) {
+    auto p = RecordProtection::make(snap.record_keys);
+    if (!p) return p.error();
+    prot_ = std::move(*p);
+    key_epoch_ = detail::in_epoch(ssl_);
+  }
+  return ok();
 }
 
 size_t DtlsSession::seal_headroom() const { return prot_ ? prot_->headroom() : kMaxSealHeadroom; }

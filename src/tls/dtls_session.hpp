@@ -61,6 +61,17 @@ struct DtlsStats {
   uint64_t hello_verify_sent = 0;       // ClientHellos without a valid cookie answered by the session
 };
 
+// An established association frozen by DtlsSession::snapshot(), for the fuzz harnesses: they
+// restore() a fresh copy of it per input (a few microseconds) instead of paying for an ECDSA
+// handshake (milliseconds), so every input starts from the same state and a finding reproduces
+// from its file. Holds the session's secrets: never written anywhere, never used in production.
+struct DtlsSnapshot {
+  std::vector<uint8_t> context;  // mbedtls_ssl_context_save: session, keys, counters, window
+  bool has_record_keys = false;  // the fast path's keys (derive_record_keys), if it had them
+  RecordKeys record_keys;
+  std::string peer_cn;
+};
+
 class DtlsSession {
  public:
   // Called synchronously from inside feed/handshake/read/write/on_timeout/close_notify with one
@@ -156,6 +167,17 @@ class DtlsSession {
   // dropped_malformed, dropped_oversize); a lying length drops the rest of the datagram.
   bool open_next(RecordCursor& cursor, std::span<uint8_t>* plaintext);
 
+  // ---- snapshots, for the fuzz harnesses (DtlsSnapshot) -------------------------------------
+  // Call before the handshake: the fast path's keys are kept for snapshot() (otherwise they are
+  // never stored outside their AEAD contexts).
+  void keep_keys_for_snapshot() { keep_keys_ = true; }
+  // Freezes an established session with nothing in flight (both sides have sent a record of the
+  // new epoch). mbedTLS resets this session doing so: it is unusable afterwards.
+  Result<DtlsSnapshot> snapshot();
+  // Loads a snapshot into a freshly constructed session of the same role and configuration
+  // (before any other call): it is then established, as the snapshotted one was.
+  Result<void> restore(const DtlsSnapshot& snap);
+
   size_t max_plaintext() const;    // record payload limit (after the handshake)
   size_t record_overhead() const;  // bytes added per record: 13 header + 8 nonce + 16 tag for GCM
   std::string peer_common_name() const { return peer_cn_; }  // CN of the verified peer cert
@@ -210,6 +232,8 @@ class DtlsSession {
   uint16_t key_epoch_ = 0;                  // the epoch prot_'s keys protect (1)
   size_t max_plaintext_ = 0;                // cached at on_established (seal checks it per record)
   uint64_t fast_bad_mac_ = 0;
+  bool keep_keys_ = false;                  // keep_keys_for_snapshot()
+  std::unique_ptr<RecordKeys> kept_keys_;   // the fast path's keys, for snapshot()
 
   DtlsStats stats_;
   uint64_t app_records_fed_ = 0;       // application records handed to mbedTLS since last settle

@@ -1,7 +1,8 @@
 /* ptun's mbedTLS 3.6 configuration: only what ptun uses, nothing else compiled in.
  *
  * - DTLS 1.2 (no TLS 1.3, no renegotiation, no session tickets), mutual certificates, HelloVerify
- *   cookies, anti-replay, bad-MAC counting, RFC 5705 keying-material export;
+ *   cookies, anti-replay, bad-MAC counting, RFC 5705 keying-material export, context
+ *   serialization (for the fuzz harnesses);
  * - key exchange ECDHE-ECDSA only, groups P-256 and X25519, signatures ECDSA P-256 (SHA-256/384);
  * - the two AEAD suites: AES-128-GCM and ChaCha20-Poly1305;
  * - X.509: certificate and CRL parsing, certificate writing (ptun pki), PEM and DER;
@@ -84,5 +85,9 @@
 #define MBEDTLS_SSL_SERVER_NAME_INDICATION
 #define MBEDTLS_SSL_KEEP_PEER_CERTIFICATE
 #define MBEDTLS_SSL_KEYING_MATERIAL_EXPORT
+/* mbedtls_ssl_context_save/load: the fuzz harnesses restore one established association per
+ * input (DtlsSession::snapshot/restore) instead of an ECDSA handshake. The program never calls
+ * them: the static (router) build's section GC drops them. */
+#define MBEDTLS_SSL_CONTEXT_SERIALIZATION
 
 #endif /* PTUN_MBEDTLS_CONFIG_H */
