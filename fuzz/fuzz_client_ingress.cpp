@@ -1,199 +1,159 @@
-// libFuzzer: a whole ClientSession against a real ServerEndpoint, seen from the client: what a
-// server (or anyone on the path) hands the client is delivered as is, mutated, replayed, or
-// replaced by arbitrary datagrams carrying the live session id, interleaved with time steps. The
-// client must never crash, and must only reach `established` through a real handshake.
+// libFuzzer: a whole ClientSession seen from a hostile server (or anyone holding its keys), from
+// the state right after the DTLS handshake (restored from session_fixture.hpp's snapshot, so an
+// input costs microseconds, not an ECDSA handshake): CLIENT_HELLO sent, waiting for SETTINGS. The
+// fuzzer holds the server's keys (fuzz::Peer): the input's bytes become authentic records
+// (SETTINGS parts, PING/PONG/CLOSE, unknown types, IP packets; alerts and handshake messages inside
+// the session) that the client opens through mbedTLS or its fast path, mixed with forged, mutated
+// and replayed datagrams and time steps.
 //
 // Input: a sequence of ops, each one byte (op % 8) followed by its operands:
-//   0 start       client.start()
-//   1 c2s         deliver every queued client datagram to the server
-//   2 s2c         deliver every queued server datagram to the client
-//   3 raw  sel u16len bytes   a datagram to the client; sel&1: stamp the live session id
-//   4 mutate u16pos u8xor     the oldest queued server datagram, one byte flipped, to the client
-//   5 time u8     advance the clock by u8*50 ms and run due timers on both sides
-//   6 send u8len bytes        server send_packet to the client's session, client send_packet
-//   7 misc u8     replay the last server datagram / server close_session / close_all /
-//                 client close, by x>>4
-#include <sys/stat.h>
-#include <unistd.h>
-
+//   0 rec sel u16len bytes  the bytes sealed as one record by the server; sel&1: opened in place
+//                           (fast path), sel&2: two records in one datagram, sel>>4&3: content
+//                           type application data / alert / handshake / CCS
+//   1 settings sel         a valid SETTINGS for the session (parts of sel*8+64 bytes at most)
+//   2 c2s                  the server reads the client's datagrams and answers each PING with PONG
+//   3 raw sel u16len bytes  a datagram to the client; sel&1: stamp the live session id
+//   4 mutate u16pos u8xor  the last sealed datagram, one byte flipped
+//   5 time u8              advance the clock by u8*50 ms and run the client's due timers
+//   6 send u8len bytes     client send_packet (first nibble forced to 6)
+//   7 misc u8              replay the last sealed datagram / client close / the server's
+//                          close_notify / on_path_changed / an unknown-session hint, by x>>4
 #include <cstdint>
-#include <cstdio>
 #include <cstdlib>
 #include <deque>
-#include <memory>
-#include <string>
 #include <vector>
 
-#include "common/log.hpp"
 #include "proto/client_session.hpp"
-#include "proto/server_endpoint.hpp"
-#include "proto/wire.hpp"
-#include "tls/credentials.hpp"
-#include "tls/dtls_config.hpp"
-#include "tls/pki.hpp"
+#include "proto/messages.hpp"
+#include "session_fixture.hpp"
 
 using namespace ptun;
 using namespace ptun::proto;
+using ptun::fuzz::Reader;
 
 namespace {
 
-struct Creds {
-  std::shared_ptr<tls::Credentials> server, client;
-};
-
-// Real certificates from ptun's own PKI code, made once per process in a temporary directory.
-const Creds& creds() {
-  static Creds c = [] {
-    log::set_level(log::Level::error);
-    char dir[] = "/tmp/ptun-fuzz-XXXXXX";
-    if (!mkdtemp(dir)) abort();
-    SeededRng rng(42);
-    tls::pki::IssueOptions server_opts;
-    server_opts.server = true;
-    if (!tls::pki::init_ca(dir, "fuzz CA", rng) || !tls::pki::issue(dir, "vpn.example.org", server_opts, rng) ||
-        !tls::pki::issue(dir, "alice", {}, rng))
-      abort();
-    std::string d(dir);
-    Creds out;
-    auto s = tls::Credentials::load(d + "/ca.crt", d + "/vpn.example.org.crt", d + "/vpn.example.org.key");
-    auto cl = tls::Credentials::load(d + "/ca.crt", d + "/alice.crt", d + "/alice.key");
-    if (!s || !cl) abort();
-    out.server = *s;
-    out.client = *cl;
-    for (const char* f : {"ca.crt", "ca.key", "vpn.example.org.crt", "vpn.example.org.key", "alice.crt", "alice.key"})
-      unlink((d + "/" + f).c_str());
-    rmdir(dir);
-    return out;
-  }();
-  return c;
-}
-
-const Endpoint kClientAddr = *Endpoint::parse("203.0.113.5:50000");
 constexpr size_t kMaxQueue = 32;
 
-struct Harness : ServerEndpoint::Callbacks, ClientSession::Callbacks {
+struct Harness : ClientSession::Callbacks {
   uint64_t now = 1'000'000;
-  std::deque<std::vector<uint8_t>> c2s, s2c;
-  std::vector<uint8_t> last_s2c;
-  uint64_t established_id = 0;
-  bool client_established = false;
-  int server_established = 0;
+  std::deque<std::vector<uint8_t>> c2s;
+  std::vector<uint8_t> sealed;  // the server's records, behind one outer header
+  std::vector<uint8_t> last;    // the last sealed datagram (outer header included)
+  bool established = false;
 
-  static void push(std::deque<std::vector<uint8_t>>& q, std::span<const uint8_t> d) {
-    if (q.size() >= kMaxQueue) q.pop_front();
-    q.emplace_back(d.begin(), d.end());
+  void send_datagram(std::span<const uint8_t> d) override {
+    if (c2s.size() >= kMaxQueue) c2s.pop_front();
+    c2s.emplace_back(d.begin(), d.end());
   }
-  // ServerEndpoint::Callbacks
-  void send_datagram(const Endpoint&, std::span<const uint8_t> d) override { push(s2c, d); }
-  void deliver_packet(uint64_t, std::span<const uint8_t>) override {}
-  Result<NetworkSettings> authorize(uint64_t, const std::string&, const ClientHello&, CloseReason*) override {
-    NetworkSettings s;
-    s.ipv4 = Cidr{IpAddr::v4(0x0a630002u), 24};
-    s.server_ipv4 = IpAddr::v4(0x0a630001u);
-    s.included_routes = {Cidr{IpAddr::v4(0u), 0}};
-    s.dns_servers = {IpAddr::v4(0x0a630001u)};
-    s.search_domains = {"corp.example"};
-    return s;
-  }
-  void on_established(uint64_t id, const std::string&, const Endpoint&) override {
-    established_id = id;
-    ++server_established;
-  }
-  void on_roamed(uint64_t, const Endpoint&) override {}
-  void on_closed(uint64_t, CloseReason) override {}
-  // ClientSession::Callbacks
-  void send_datagram(std::span<const uint8_t> d) override { push(c2s, d); }
   void deliver_packet(std::span<const uint8_t> ip) override {
-    if (ip.empty()) __builtin_trap();
+    if (ip.empty() || ((ip[0] >> 4) != 4 && (ip[0] >> 4) != 6)) __builtin_trap();
   }
-  void on_established(const NetworkSettings&) override {
-    // Only a real handshake with our server gets here: the server must have seen it too.
-    if (server_established == 0) __builtin_trap();
-    client_established = true;
+  void on_established(const NetworkSettings& s) override {
+    if (!s.ipv4 && !s.ipv6) __builtin_trap();  // the client must refuse SETTINGS without an address
+    established = true;
   }
   void on_closed(CloseReason, const std::string&) override {}
 };
 
-struct Reader {
-  const uint8_t* p;
-  size_t n;
-  bool empty() const { return n == 0; }
-  uint8_t u8() {
-    if (!n) return 0;
-    --n;
-    return *p++;
-  }
-  uint16_t u16() { return uint16_t((u8() << 8) | u8()); }
-  std::span<const uint8_t> bytes(size_t len) {
-    len = std::min(len, n);
-    std::span<const uint8_t> s(p, len);
-    p += len;
-    n -= len;
-    return s;
-  }
-};
+constexpr uint8_t kTypes[4] = {23, 21, 22, 20};  // application data, alert, handshake, CCS
+
+void begin_datagram(Harness& h, const ClientSession& c) {
+  h.sealed.assign(kOuterHeaderSize, 0);
+  encode_outer_header(h.sealed.data(), c.session_id());
+}
+
+void send_sealed(Harness& h, ClientSession& client, bool in_place) {
+  if (h.sealed.size() <= kOuterHeaderSize) return;
+  h.last = h.sealed;
+  if (in_place)
+    client.on_datagram_in_place(h.sealed, h.now);
+  else
+    client.on_datagram(h.sealed, h.now);
+}
 
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  const Creds& c = creds();
-  SeededRng server_rng(1), client_rng(2);
-  auto sconf = tls::DtlsConfig::make_server(c.server, server_rng);
-  auto cconf = tls::DtlsConfig::make_client(c.client, client_rng);
-  if (!sconf || !cconf) abort();
+  const auto& fx = fuzz::session_fixture();
   Harness h;
-  ServerEndpoint::Limits limits;
-  limits.max_sessions = 4;
-  limits.per_source_hs_per_sec = 0;
-  ServerEndpoint server(*sconf, static_cast<ServerEndpoint::Callbacks&>(h), limits);
+  SeededRng rng(3);
   ClientParams params;
   params.handshake_timeout_ms = 5000;
-  ClientSession client(*cconf, "vpn.example.org", "fuzz", client_rng, static_cast<ClientSession::Callbacks&>(h), params);
+  ClientSession client(fx.client_conf, "vpn.example.org", "fuzz", rng, h, params);
+  client.start_from_snapshot(fx.client, h.now);
+  if (client.state() != ClientSession::State::waiting_settings) abort();
+  fuzz::Peer server(fx.server);
 
   Reader r{data, size};
-  int handshakes = 0;
   while (!r.empty()) {
     switch (r.u8() % 8) {
-      case 0:
-        // Handshakes cost milliseconds of ECDSA: a few per input are enough.
-        if (handshakes++ < 3) client.start(h.now);
+      case 0: {
+        uint8_t sel = r.u8();
+        auto body = r.bytes(r.u16());
+        begin_datagram(h, client);
+        server.seal(h.sealed, body, kTypes[(sel >> 4) & 3]);
+        if (sel & 2) server.seal(h.sealed, body.subspan(body.size() / 2));
+        send_sealed(h, client, sel & 1);
         break;
-      case 1:
-        while (!h.c2s.empty()) {
+      }
+      case 1: {
+        uint8_t sel = r.u8();
+        NetworkSettings s;
+        s.ipv4 = Cidr{IpAddr::v4(0x0a630002u), 24};
+        s.server_ipv4 = IpAddr::v4(0x0a630001u);
+        s.included_routes = {Cidr{IpAddr::v4(0u), 1}, Cidr{IpAddr::v4(0x80000000u), 1}};
+        s.dns_servers = {IpAddr::v4(0x0a630001u)};
+        s.search_domains = {"corp.example"};
+        s.keepalive_secs = sel & 3;
+        s.dead_peer_secs = (sel >> 2) & 7;
+        auto parts = encode_settings(s, client.session_id(), size_t(sel) * 8 + 64);
+        if (!parts) break;
+        for (auto& p : *parts) {
+          begin_datagram(h, client);
+          server.seal(h.sealed, p);
+          send_sealed(h, client, false);
+        }
+        break;
+      }
+      case 2: {
+        std::vector<Ping> pings;
+        for (int i = 0; i < int(kMaxQueue) && !h.c2s.empty(); ++i) {
           auto d = std::move(h.c2s.front());
           h.c2s.pop_front();
-          server.on_datagram(kClientAddr, d, h.now);
+          if (d.size() <= kOuterHeaderSize) continue;
+          std::vector<uint8_t> dtls(d.begin() + kOuterHeaderSize, d.end());
+          server.open(dtls, [&](std::span<const uint8_t> rec) {
+            if (auto ping = decode_ping(rec); ping && control_type(rec) == uint8_t(MsgType::ping)) pings.push_back(*ping);
+          });
+        }
+        for (const Ping& ping : pings) {
+          uint8_t pong[kPingSize];
+          begin_datagram(h, client);
+          server.seal(h.sealed, {pong, encode_pong(ping, pong)});
+          send_sealed(h, client, false);
         }
         break;
-      case 2:
-        while (!h.s2c.empty()) {
-          h.last_s2c = std::move(h.s2c.front());
-          h.s2c.pop_front();
-          client.on_datagram(h.last_s2c, h.now);
-        }
-        break;
+      }
       case 3: {
         uint8_t sel = r.u8();
         auto body = r.bytes(r.u16());
         std::vector<uint8_t> d(body.begin(), body.end());
-        if ((sel & 1) && d.size() >= kOuterHeaderSize && client.session_id())
-          encode_outer_header(d.data(), client.session_id());
+        if ((sel & 1) && d.size() >= kOuterHeaderSize) encode_outer_header(d.data(), client.session_id());
         client.on_datagram(d, h.now);
         break;
       }
       case 4: {
         uint16_t pos = r.u16();
         uint8_t x = r.u8();
-        if (h.s2c.empty()) break;
-        auto d = std::move(h.s2c.front());
-        h.s2c.pop_front();
-        if (!d.empty()) d[pos % d.size()] ^= x;
-        client.on_datagram(d, h.now);
+        if (h.last.empty()) break;
+        std::vector<uint8_t> d = h.last;
+        d[pos % d.size()] ^= x;
+        client.on_datagram_in_place(d, h.now);
         break;
       }
       case 5:
         h.now += uint64_t(r.u8()) * 50;
-        if (server.next_deadline() <= h.now) server.on_timer(h.now);
         if (client.next_deadline() <= h.now) client.on_timer(h.now);
         break;
       case 6: {
@@ -201,7 +161,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         std::vector<uint8_t> pkt(body.begin(), body.end());
         if (pkt.empty()) pkt.push_back(0);
         pkt[0] = uint8_t(0x60 | (pkt[0] & 0x0f));
-        if (h.established_id) (void)server.send_packet(h.established_id, pkt, h.now);
         (void)client.send_packet(pkt, h.now);
         break;
       }
@@ -209,17 +168,29 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         uint8_t x = r.u8();
         switch (x >> 4) {
           case 0:
-            if (!h.last_s2c.empty()) client.on_datagram(h.last_s2c, h.now);
+            if (!h.last.empty()) client.on_datagram(h.last, h.now);
             break;
-          case 1: (void)server.close_session(h.established_id, CloseReason::kicked, h.now, "fuzz"); break;
-          case 2: server.close_all(CloseReason::shutdown, h.now); break;
-          case 3: client.close(CloseReason::shutdown, h.now); break;
+          case 1: client.close(CloseReason::shutdown, h.now); break;
+          case 2: {
+            const uint8_t close_notify[2] = {1, 0};  // warning, close_notify
+            begin_datagram(h, client);
+            server.seal(h.sealed, close_notify, 21);
+            send_sealed(h, client, false);
+            break;
+          }
+          case 3: client.on_path_changed(h.now); break;
+          case 4: {
+            uint8_t d[kOuterHeaderSize + 1] = {};
+            encode_outer_header(d, client.session_id(), Kind::unknown_session);
+            client.on_datagram(d, h.now);
+            break;
+          }
           default: break;
         }
         break;
       }
     }
-    if (client.state() == ClientSession::State::established && !h.client_established) __builtin_trap();
+    if (client.state() == ClientSession::State::established && !h.established) __builtin_trap();
   }
   return 0;
 }

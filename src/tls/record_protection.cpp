@@ -97,10 +97,12 @@ void RecordProtection::nonce(const std::array<uint8_t, 12>& iv, const uint8_t* d
   for (size_t i = 0; i < 8; ++i) out[4 + i] ^= dynamic[i];
 }
 
-size_t RecordProtection::seal(uint8_t* record, size_t plaintext_len, uint64_t epoch_seq) {
+static_assert(wire::kContentApplicationData == 23, "seal()'s default content type");
+
+size_t RecordProtection::seal(uint8_t* record, size_t plaintext_len, uint64_t epoch_seq, uint8_t content_type) {
   const size_t explicit_len = explicit_nonce_len();
   const size_t fragment_len = explicit_len + plaintext_len + kRecordTagLen;
-  record[0] = wire::kContentApplicationData;
+  record[0] = content_type;
   record[1] = wire::kDtlsMajor;
   record[2] = wire::kDtls12Minor;
   put_u64(record + 3, epoch_seq);

@@ -70,7 +70,9 @@ class RecordProtection {
   // these keys. Writes header, nonce, ciphertext and tag; returns the record length
   // (headroom() + plaintext_len + tailroom()). The caller keeps plaintext_len <=
   // kMaxRecordPlaintext (peers refuse longer records; DtlsSession::seal checks it).
-  size_t seal(uint8_t* record, size_t plaintext_len, uint64_t epoch_seq);
+  // `content_type`: application data (23) for ptun; the fuzz harnesses also seal alerts and
+  // handshake records the way a peer holding the keys could.
+  size_t seal(uint8_t* record, size_t plaintext_len, uint64_t epoch_seq, uint8_t content_type = 23);
 
   // Authenticates and decrypts the fragment of one application-data record in place. `record` is
   // the whole record (header included, header fields already parsed and length-checked by the

@@ -1,0 +1,196 @@
+// Shared by fuzz_client_ingress and fuzz_server_ingress: real credentials from ptun's own PKI code
+// and ONE real ECDSA handshake per process between two bare DtlsSessions, frozen as snapshots
+// (tls::DtlsSnapshot). Each input restores fresh copies of both ends in microseconds instead of
+// paying milliseconds for a handshake, so every input starts from the same established state (a
+// finding reproduces from its file) and the fuzzer spends its time past the handshake.
+#pragma once
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/log.hpp"
+#include "common/rng.hpp"
+#include "proto/wire.hpp"
+#include "tls/credentials.hpp"
+#include "tls/dtls_config.hpp"
+#include "tls/dtls_session.hpp"
+#include "tls/pki.hpp"
+#include "tls/record_protection.hpp"
+
+// ASan's defaults for these two targets: each input allocates ~100 KiB of session buffers, so a
+// 256 MiB quarantine and 30-frame malloc stacks cost ~20% of the time; use-after-free within
+// and across a few thousand inputs is still caught.
+extern "C" const char* __asan_default_options() { return "quarantine_size_mb=16:malloc_context_size=8"; }
+
+namespace ptun::fuzz {
+
+inline const Endpoint kClientAddr = *Endpoint::parse("203.0.113.5:50000");
+
+struct SessionFixture {
+  std::shared_ptr<tls::DtlsConfig> server_conf, client_conf;
+  tls::DtlsSnapshot server, client;  // the two ends of one established association
+};
+
+// The fuzzer's end of a restored association, without mbedTLS (restoring an mbedTLS context runs
+// the TLS PRF: most of an input's cost): seals records of any content type with the snapshot's
+// keys, continuing the snapshot's sequence numbers, and opens the target's application records.
+class Peer {
+ public:
+  explicit Peer(const tls::DtlsSnapshot& snap) {
+    auto p = tls::RecordProtection::make(snap.record_keys);
+    if (!snap.has_record_keys || !p) abort();
+    prot_ = std::move(*p);
+  }
+  // Appends one record carrying `plain` (cut to 2^14 + 64 bytes: a little over the limit).
+  void seal(std::vector<uint8_t>& out, std::span<const uint8_t> plain, uint8_t type = 23) {
+    plain = plain.first(std::min<size_t>(plain.size(), tls::kMaxRecordPlaintext + 64));
+    size_t at = out.size();
+    out.resize(at + prot_->headroom() + plain.size() + prot_->tailroom());
+    std::copy(plain.begin(), plain.end(), out.begin() + long(at + prot_->headroom()));
+    prot_->seal(out.data() + at, plain.size(), uint64_t(kEpoch) << 48 | seq_++, type);
+  }
+  // Calls f(plaintext) for each authentic application record of one DTLS datagram.
+  template <class F>
+  void open(std::vector<uint8_t>& dtls, F&& f) {
+    tls::RecordCursor cur{dtls};
+    tls::OpenDrops drops;
+    std::span<uint8_t> plain;
+    for (int i = 0; i < 64 && tls::open_next(*prot_, window_, kEpoch, cur, &plain, &drops); ++i) f(plain);
+  }
+
+ private:
+  static constexpr uint16_t kEpoch = 1;
+  std::unique_ptr<tls::RecordProtection> prot_;
+  tls::ReplayWindow window_;
+  uint64_t seq_ = 2;  // epoch 1 carried Finished (0) and the fixture's one record (1)
+};
+
+namespace detail {
+
+using Queue = std::deque<std::vector<uint8_t>>;
+inline void to_queue(void* q, std::span<const uint8_t> d) { static_cast<Queue*>(q)->emplace_back(d.begin(), d.end()); }
+
+// Hands every queued datagram to `to` and drives it (handshake, then records).
+inline void deliver(Queue& q, tls::DtlsSession& to, uint64_t now) {
+  uint8_t buf[2048];
+  while (!q.empty()) {
+    to.feed(q.front(), now);
+    q.pop_front();
+    if (!to.established()) to.handshake(now);
+    if (to.established())
+      while (true) {
+        auto r = to.read(buf, sizeof buf, now);
+        if (!r || *r == 0) break;
+      }
+  }
+}
+
+inline SessionFixture make_fixture() {
+  log::set_level(log::Level::error);
+  char dir[] = "/tmp/ptun-fuzz-XXXXXX";
+  if (!mkdtemp(dir)) abort();
+  SeededRng rng(42);
+  tls::pki::IssueOptions server_opts;
+  server_opts.server = true;
+  if (!tls::pki::init_ca(dir, "fuzz CA", rng) || !tls::pki::issue(dir, "vpn.example.org", server_opts, rng) ||
+      !tls::pki::issue(dir, "alice", {}, rng))
+    abort();
+  std::string d(dir);
+  auto sc = tls::Credentials::load(d + "/ca.crt", d + "/vpn.example.org.crt", d + "/vpn.example.org.key");
+  auto cc = tls::Credentials::load(d + "/ca.crt", d + "/alice.crt", d + "/alice.key");
+  for (const char* f : {"ca.crt", "ca.key", "vpn.example.org.crt", "vpn.example.org.key", "alice.crt", "alice.key"})
+    unlink((d + "/" + f).c_str());
+  rmdir(dir);
+  if (!sc || !cc) abort();
+  // The configs' RNGs live as long as the process (the configs keep them).
+  static SeededRng server_rng(1), client_rng(2);
+  SessionFixture f;
+  auto sconf = tls::DtlsConfig::make_server(*sc, server_rng);
+  auto cconf = tls::DtlsConfig::make_client(*cc, client_rng);
+  if (!sconf || !cconf) abort();
+  f.server_conf = *sconf;
+  f.client_conf = *cconf;
+
+  Queue c2s, s2c;
+  tls::DtlsSession server(f.server_conf, &to_queue, &s2c), client(f.client_conf, &to_queue, &c2s);
+  uint8_t id[proto::kMaxEndpointIdSize];
+  if (!server.set_client_id({id, proto::endpoint_id_bytes(kClientAddr, id)}) || !client.set_hostname("vpn.example.org"))
+    abort();
+  server.keep_keys_for_snapshot();
+  client.keep_keys_for_snapshot();
+  uint64_t now = 1'000'000;
+  client.handshake(now);
+  for (int i = 0; i < 20 && !(server.established() && client.established()); ++i) {
+    deliver(c2s, server, now);
+    deliver(s2c, client, now);
+  }
+  // One record each way: the server frees its last flight only once the client spoke in the new
+  // epoch, and mbedTLS snapshots only a session with no handshake state left.
+  const uint8_t ping[1] = {0};
+  if (!client.write(ping, now)) abort();
+  deliver(c2s, server, now);
+  if (!server.write(ping, now)) abort();
+  deliver(s2c, client, now);
+  auto ss = server.snapshot();
+  auto cs = client.snapshot();
+  if (!ss || !cs) {
+    fprintf(stderr, "session fixture: %s\n", (!ss ? ss.error() : cs.error()).message.c_str());
+    abort();
+  }
+  f.server = std::move(*ss);
+  f.client = std::move(*cs);
+  // Each end restored afresh must accept the other's next Peer record (sequence numbers line up).
+  for (int side = 0; side < 2; ++side) {
+    Queue unused;
+    tls::DtlsSession rx(side ? f.client_conf : f.server_conf, &to_queue, &unused);
+    if (!rx.restore(side ? f.client : f.server)) abort();
+    Peer tx(side ? f.server : f.client);
+    std::vector<uint8_t> d;
+    const uint8_t probe[3] = {1, 2, 3};
+    tx.seal(d, probe);
+    rx.feed(d, now);
+    uint8_t buf[64];
+    auto r = rx.read(buf, sizeof buf, now);
+    if (!r || *r != sizeof probe) {
+      fprintf(stderr, "session fixture: a Peer record was not accepted\n");
+      abort();
+    }
+  }
+  return f;
+}
+
+}  // namespace detail
+
+inline const SessionFixture& session_fixture() {
+  static const SessionFixture f = detail::make_fixture();
+  return f;
+}
+
+// Reads an input as operands: past the end, zeros.
+struct Reader {
+  const uint8_t* p;
+  size_t n;
+  bool empty() const { return n == 0; }
+  uint8_t u8() {
+    if (!n) return 0;
+    --n;
+    return *p++;
+  }
+  uint16_t u16() { return uint16_t((u8() << 8) | u8()); }
+  std::span<const uint8_t> bytes(size_t len) {
+    len = std::min(len, n);
+    std::span<const uint8_t> s(p, len);
+    p += len;
+    n -= len;
+    return s;
+  }
+};
+
+}  // namespace ptun::fuzz
