@@ -6,7 +6,7 @@ JOBS       ?= $(shell nproc)
 FUZZ_SECS  ?= 60
 CMAKE_FLAGS ?= -DPTUN_WERROR=ON
 
-.PHONY: all deps configure build deb test test-unit test-e2e test-asan test-tsan test-e2e-asan demo fuzz fuzz-replay bench clean \
+.PHONY: all deps configure build deb test test-unit test-e2e test-asan test-tsan test-e2e-asan demo fuzz fuzz-replay fuzz-campaign bench clean \
         static cross cross-check cross-configure cross-test size
 
 all: build
@@ -75,6 +75,13 @@ fuzz-replay: deps
 	CC=clang CXX=clang++ cmake -S . -B $(BUILD_FUZZ) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPTUN_FUZZ=ON
 	cmake --build $(BUILD_FUZZ) -j $(JOBS)
 	bash scripts/run-fuzz.sh $(BUILD_FUZZ) 0
+
+# A campaign: every target (or FUZZ_TARGETS="dns packet") for FUZZ_SECS each, one at a time; new
+# coverage is merged into fuzz/corpus and executions are added up in fuzz/executions.tsv (commit both).
+fuzz-campaign: deps
+	CC=clang CXX=clang++ cmake -S . -B $(BUILD_FUZZ) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPTUN_FUZZ=ON
+	cmake --build $(BUILD_FUZZ) -j $(JOBS)
+	bash scripts/fuzz-campaign.sh $(BUILD_FUZZ) $(FUZZ_SECS) $(FUZZ_TARGETS)
 
 bench: build
 	bash bench/run.sh $(BUILD)/ptun
