@@ -63,9 +63,11 @@ class OpensslAead {
 };
 using RecordAeadKey = OpensslAead;
 inline constexpr const char* kRecordAeadBackend = "openssl";
+inline constexpr bool kRecordAeadIsOpenssl = true;
 #else
 using RecordAeadKey = MbedAead;
 inline constexpr const char* kRecordAeadBackend = "mbedtls";
+inline constexpr bool kRecordAeadIsOpenssl = false;
 #endif
 
 }  // namespace ptun::tls

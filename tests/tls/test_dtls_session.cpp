@@ -4,7 +4,9 @@
 #include <catch2/catch.hpp>
 
 #include "dtls_pair.hpp"
+#include "tls/dtls_config.hpp"
 #include "tls/dtls_record.hpp"
+#include "tls/record_aead.hpp"
 #include "tls_fixture.hpp"
 
 using namespace ptun;
@@ -57,8 +59,9 @@ TEST_CASE("full handshake through CookieGuard", "[tls][session]") {
   CHECK(p.client->peer_common_name() == "vpn.example.org");
   CHECK(p.server->peer_common_name() == "alice");
   CHECK(p.client->ciphersuite() == p.server->ciphersuite());
-  // automatic: ChaCha20-Poly1305 first (the faster AEAD in mbedTLS, with or without AES-NI)
-  CHECK(p.client->ciphersuite() == kChaCha);
+  // automatic: AES-128-GCM first where OpenSSL seals records on a CPU with AES-NI, else
+  // ChaCha20-Poly1305 (mbedTLS's faster AEAD, with or without AES-NI)
+  CHECK(p.client->ciphersuite() == (kRecordAeadIsOpenssl && has_aesni() ? kAes : kChaCha));
   CHECK(p.client->next_timeout() == UINT64_MAX);
   CHECK(p.server->next_timeout() == UINT64_MAX);
 }
@@ -103,6 +106,18 @@ TEST_CASE("suite order follows the server's preference", "[tls][session]") {
              opts(SuiteOrder::aes_first));
   REQUIRE(c.handshake());
   CHECK(c.client->ciphersuite() == kAes);
+}
+
+TEST_CASE("a server left automatic follows the client's order (the client knows its CPU)", "[tls][session]") {
+  auto& pki = TestPki::get();
+  DtlsPair a(pki.creds(pki.client), pki.creds(pki.server), opts(SuiteOrder::chacha_first),
+             opts(SuiteOrder::automatic));
+  REQUIRE(a.handshake());
+  CHECK(a.client->ciphersuite() == kChaCha);
+  DtlsPair b(pki.creds(pki.client), pki.creds(pki.server), opts(SuiteOrder::aes_first),
+             opts(SuiteOrder::automatic));
+  REQUIRE(b.handshake());
+  CHECK(b.client->ciphersuite() == kAes);
 }
 
 TEST_CASE("data_mtu limits application records", "[tls][session]") {
