@@ -17,6 +17,7 @@ extern "C" {
 #include "lwip/pbuf.h"
 #include "lwip/tcp.h"
 #include "lwip/timeouts.h"
+#include "ptun_lwip_hooks.h"
 }
 
 namespace ptun::netstack {
@@ -75,6 +76,7 @@ Result<std::unique_ptr<Netstack>> Netstack::create(core::Loop& loop, NetstackOpt
   nif->mtu6 = uint16_t(opts.mtu);
   netif_set_link_up(nif);
   netif_set_up(nif);
+  ptun_lwip_ooseq_pbufs = TcpConn::ooseq_pbufs;
   instance_ = s.get();
   return s;
 }
@@ -87,9 +89,11 @@ Netstack::Netstack(core::Loop& loop, NetstackOptions opts)
 
 struct AcceptGlue {
   // A handshake completed on a listener: count it against the cap or refuse it with a reset.
-  static err_t on_accept(void* arg, struct tcp_pcb* pcb, err_t err) {
-    auto* s = static_cast<Netstack*>(arg);
-    if (err != ERR_OK || !pcb) return ERR_VAL;
+  // (The listener's arg stays null: new pcbs inherit it, and every pcb's arg must be a TcpConn
+  // or null for TcpConn::ooseq_pbufs.)
+  static err_t on_accept(void*, struct tcp_pcb* pcb, err_t err) {
+    Netstack* s = Netstack::instance();
+    if (err != ERR_OK || !pcb || !s) return ERR_VAL;
     if (!s->on_accept_ || !s->acquire_tcp()) {
       tcp_abort(pcb);
       return ERR_ABRT;
@@ -133,7 +137,6 @@ Result<void> Netstack::listen_port(uint16_t port) {
     tcp_close(pcb);
     return Error(Errc::io, "lwIP: no memory for a listener");
   }
-  tcp_arg(l, this);
   tcp_accept(l, AcceptGlue::on_accept);
   listeners_[port] = l;
   return {};

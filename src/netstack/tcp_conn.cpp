@@ -125,6 +125,14 @@ void TcpConn::set_budget(std::shared_ptr<ByteBudget> b) {
   if (budget_) budget_->charge(rx_cost_ + tx_cost_);
 }
 
+uint16_t TcpConn::ooseq_pbufs(const struct tcp_pcb* pcb) {
+  const auto* c = static_cast<const TcpConn*>(pcb->callback_arg);
+  if (!c || !c->budget_) return TCP_OOSEQ_MAX_PBUFS;
+  // Not charged (lwIP owns the queue, and drops it when short of memory): shrunk instead, to
+  // nothing once the client's budget is spent.
+  return uint16_t(std::min<size_t>(TCP_OOSEQ_MAX_PBUFS, c->budget_->room() / (TCP_MSS + kPbufOverhead)));
+}
+
 bool TcpConn::send_stalled() const {
   // Data waits in lwIP, or (the budget being spent) in the writer: both stay until the peer reads.
   return pcb_ && (pcb_->unsent || tx_waiting_) && (pcb_->snd_wnd == 0 || pcb_->persist_backoff > 0);

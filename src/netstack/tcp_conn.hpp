@@ -69,6 +69,10 @@ class TcpConn {
   bool send_stalled() const;
   // Bytes charged now (received and not read, plus lwIP's send buffer), for tests.
   size_t charged() const { return rx_cost_ + tx_cost_; }
+  // lwIP's TCP_OOSEQ_PBUFS_LIMIT hook: out-of-order pbufs pcb may queue, as many as its
+  // connection's budget has room for (lwIP's maximum without a budget). pcb's arg is a TcpConn
+  // or null (the listeners' arg is null, so pcbs not yet accepted have none).
+  static uint16_t ooseq_pbufs(const struct tcp_pcb* pcb);
 
   struct Glue;
 

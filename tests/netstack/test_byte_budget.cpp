@@ -89,8 +89,11 @@ struct Fixture {
     (void)drain(*stack);
   }
   void send(const std::string& data, uint16_t window = 0xffff) {
-    REQUIRE(stack->write(tcp(client, dst, seq, server_isn + 1, kPsh | kAck, data, window)).ok());
+    send_at(seq, data, window);
     seq += uint32_t(data.size());
+  }
+  void send_at(uint32_t at, const std::string& data, uint16_t window = 0xffff) {
+    REQUIRE(stack->write(tcp(client, dst, at, server_isn + 1, kPsh | kAck, data, window)).ok());
   }
   std::string read_all() {
     auto task = [](TcpConn& c) -> core::Task<std::string> {
@@ -211,4 +214,24 @@ TEST_CASE("TcpConn: a zero window with data waiting is a stalled send", "[netsta
   fx.send("", 0xffff);
   (void)drain(*fx.stack);
   CHECK_FALSE(fx.conn->send_stalled());
+}
+
+TEST_CASE("TcpConn: out-of-order segments are queued only while the client's budget has room", "[netstack][budget]") {
+  auto budget = std::make_shared<ByteBudget>(64 * 1024);
+  Fixture fx(budget);
+  std::string a(1000, 'a'), b(1000, 'b'), c(1000, 'c'), d(1000, 'd');
+  // Room: the second segment waits out of order and completes the stream with the first.
+  fx.send_at(fx.seq + 1000, b);
+  fx.send(a);
+  fx.seq += 1000;
+  CHECK(fx.read_all() == a + b);
+  // Spent (memory held elsewhere by this client): lwIP keeps no out-of-order segment, the client
+  // has to send it again.
+  budget->charge(budget->limit());
+  fx.send_at(fx.seq + 1000, d);
+  budget->release(budget->limit());
+  fx.send(c);
+  CHECK(fx.read_all() == c);
+  fx.send(d);
+  CHECK(fx.read_all() == d);
 }

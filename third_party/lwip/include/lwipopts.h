@@ -51,7 +51,8 @@
 #define TCP_SNDQUEUELOWAT (TCP_SND_QUEUELEN / 2)
 #define TCP_QUEUE_OOSEQ 1
 #define LWIP_TCP_SACK_OUT 1
-#define TCP_OOSEQ_MAX_PBUFS 64
+#define TCP_OOSEQ_MAX_PBUFS 64   // per pcb; fewer when its client is over budget (hook below)
+#define TCP_OOSEQ_PBUFS_LIMIT(pcb) PTUN_LWIP_OOSEQ_PBUFS(pcb)
 #define LWIP_TCP_KEEPALIVE 1
 #define PBUF_POOL_SIZE 256
 #define MEMP_NUM_TCP_PCB 1024

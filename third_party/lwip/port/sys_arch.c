@@ -28,3 +28,5 @@ u32_t ptun_lwip_tcp_isn(const ip_addr_t *local_ip, u16_t local_port, const ip_ad
   return ptun_lwip_rand();
 #endif
 }
+
+u16_t (*ptun_lwip_ooseq_pbufs)(const struct tcp_pcb *pcb) = NULL;
