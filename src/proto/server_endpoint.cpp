@@ -362,6 +362,7 @@ SessionInfo ServerEndpoint::info(const Session& s) const {
   SessionInfo i;
   i.id = s.id;
   i.peer_cn = s.peer_cn;
+  i.peer_serial = s.peer_serial;
   i.endpoint = s.peer;
   i.state = s.state;
   i.stats = s.stats;

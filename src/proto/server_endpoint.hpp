@@ -72,6 +72,7 @@ struct ServerCounters {
 struct SessionInfo {
   uint64_t id = 0;
   std::string peer_cn;
+  std::string peer_serial;  // raw INTEGER octets of the verified certificate
   Endpoint endpoint;
   ServerSessionState state = ServerSessionState::handshaking;
   SessionStats stats;

@@ -122,6 +122,7 @@ void ServerEndpoint::step_handshake(Session& s, uint64_t now) {
     case tls::DtlsSession::Hs::done:
       s.state = ServerSessionState::waiting_hello;
       s.peer_cn = s.dtls->peer_common_name();
+      s.peer_serial = s.dtls->peer_serial();
       s.stats.last_handshake_ms = now;
       s.stats.last_rx_ms = now;
       return;

@@ -83,6 +83,11 @@ Result<std::shared_ptr<DtlsConfig>> DtlsConfig::make(bool server, std::shared_pt
   return c;
 }
 
+void DtlsConfig::set_crl(std::shared_ptr<Crl> crl) {
+  crl_ = std::move(crl);
+  mbedtls_ssl_conf_ca_chain(&conf_, creds_->ca(), crl_ ? crl_->raw() : nullptr);
+}
+
 Result<void> DtlsConfig::init(Rng& rng) {
   static const unsigned char kPers[] = "ptun-dtls";
   int ret = mbedtls_ctr_drbg_seed(&drbg_, detail::rng_fill, &rng, kPers, sizeof kPers - 1);

@@ -13,6 +13,7 @@
 #include "common/rng.hpp"
 #include "tls/cookie_guard.hpp"
 #include "tls/credentials.hpp"
+#include "tls/crl.hpp"
 
 namespace ptun::tls {
 
@@ -59,6 +60,9 @@ class DtlsConfig {
   CookieGuard* cookie_guard() const { return cookies_.get(); }
   // The suites in preference order, as mbedTLS names them.
   const int* ciphersuites() const { return suites_; }
+  // Revocation checked in every later handshake (nullptr: none). Takes effect for handshakes
+  // that verify a certificate after this call; the config keeps the CRL alive.
+  void set_crl(std::shared_ptr<Crl> crl);
 
  private:
   DtlsConfig(bool server, std::shared_ptr<Credentials> creds, const DtlsOptions& opts);
@@ -71,6 +75,7 @@ class DtlsConfig {
   DtlsOptions opts_;
   std::shared_ptr<Credentials> creds_;  // mbedTLS points into these
   std::shared_ptr<CookieGuard> cookies_;
+  std::shared_ptr<Crl> crl_;
   mbedtls_ssl_config conf_;
   mbedtls_ctr_drbg_context drbg_;
   int suites_[3] = {0, 0, 0};  // zero-terminated; mbedTLS keeps the pointer

@@ -139,7 +139,9 @@ DtlsSession::Hs DtlsSession::handshake(uint64_t now_ms) {
 void DtlsSession::on_established() {
   hs_ = Hs::done;
   timer_armed_ = false;
-  peer_cn_ = detail::common_name_of(mbedtls_ssl_get_peer_cert(&ssl_));
+  const mbedtls_x509_crt* peer = mbedtls_ssl_get_peer_cert(&ssl_);
+  peer_cn_ = detail::common_name_of(peer);
+  if (peer != nullptr) peer_serial_.assign(reinterpret_cast<const char*>(peer->serial.p), peer->serial.len);
   mbedtls_ssl_set_mtu(&ssl_, config_->options().data_mtu);
   max_plaintext_ = max_plaintext();
   start_fast_path();

@@ -181,6 +181,8 @@ class DtlsSession {
   size_t max_plaintext() const;    // record payload limit (after the handshake)
   size_t record_overhead() const;  // bytes added per record: 13 header + 8 nonce + 16 tag for GCM
   std::string peer_common_name() const { return peer_cn_; }  // CN of the verified peer cert
+  // Serial (INTEGER content octets) of the verified peer cert, for revocation after the fact.
+  const std::string& peer_serial() const { return peer_serial_; }
   std::string ciphersuite() const;                           // e.g. TLS-ECDHE-ECDSA-WITH-AES-128-GCM-SHA256
   std::string last_error() const { return error_; }
   DtlsStats stats() const;
@@ -213,6 +215,7 @@ class DtlsSession {
   std::string hostname_;
   std::vector<uint8_t> client_id_;
   std::string peer_cn_;
+  std::string peer_serial_;
 
   std::vector<uint8_t> pending_;  // the fed datagram, until mbedTLS's BIO reads it
   bool has_pending_ = false;

@@ -72,4 +72,44 @@ Result<std::vector<uint8_t>> encode_subject_alt_name(const std::vector<std::stri
 // ExtKeyUsageSyntax ::= SEQUENCE OF KeyPurposeId: id-kp-serverAuth or id-kp-clientAuth.
 std::vector<uint8_t> encode_extended_key_usage(bool server);
 
+// --- revocation (pki_crl.cpp) ----------------------------------------------------------------
+// What is revoked lives in DIR/revoked.txt, one "SERIALHEX UNIXTIME NAME" line per certificate,
+// so revoking twice changes nothing. DIR/crl.pem is rewritten from it, signed by the CA, valid
+// (nextUpdate) until the CA itself expires: mbedTLS refuses every peer once a CRL is past its
+// nextUpdate, so a short-lived CRL would lock everybody out the day nobody re-signs it.
+
+struct RevokedEntry {
+  std::vector<uint8_t> serial;  // the certificate's INTEGER content octets
+  int64_t revoked_at = 0;       // unix seconds
+};
+
+// TBSCertList (RFC 5280 5.1) for ecdsa-with-SHA256: version v2, issuer = issuer_der (a whole
+// Name, byte-identical to the CA's subject), thisUpdate, nextUpdate, the entries (omitted when
+// empty), crlExtensions { cRLNumber }. Pure, exposed for tests.
+std::vector<uint8_t> encode_crl_tbs(const std::vector<uint8_t>& issuer_der, int64_t this_update,
+                                    int64_t next_update, uint64_t crl_number,
+                                    const std::vector<RevokedEntry>& entries);
+
+// Serial as lower-case hex of its content octets; parse accepts hex with optional ':' separators.
+std::string serial_hex(const uint8_t* p, size_t n);
+Result<std::vector<uint8_t>> parse_serial_hex(std::string_view s);
+
+// Revokes DIR/NAME.crt (when NAME names one) or the certificate with serial SERIAL (hex), then
+// rewrites DIR/crl.pem. Returns the serial; *already says it was revoked before (no change).
+// Errors: not_found (no such certificate and not a hex serial; no CA), io, auth (see issue()).
+Result<std::string> revoke(const std::string& dir, const std::string& name_or_serial,
+                           bool* already);
+
+// Rewrites DIR/crl.pem from DIR/revoked.txt (an empty CRL when nothing is revoked).
+Result<void> write_crl(const std::string& dir);
+
+struct CertInfo {
+  std::string name;    // file stem of DIR/NAME.crt, or "?" for a revoked serial with no file
+  std::string serial;  // hex
+  int64_t not_after = 0;
+  bool revoked = false;
+};
+// Every DIR/NAME.crt except ca.crt, sorted by name, then revoked serials with no file left.
+Result<std::vector<CertInfo>> list(const std::string& dir);
+
 }  // namespace ptun::tls::pki
