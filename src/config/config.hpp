@@ -61,6 +61,9 @@ struct ServerConfig {
   std::string path;                         // file it came from (as given)
   std::vector<Endpoint> listen;             // required, 1..16, port != 0
   std::string ca, cert, key;                // required file paths (resolved)
+  // Optional certificate revocation list (PEM or DER, e.g. `ptun pki`'s crl.pem): revoked client
+  // certificates are refused; re-read on every reload, which also closes their live sessions.
+  std::string crl;
   std::string control_socket = "/run/ptun/server.sock";
   std::string control_group;                // optional: group allowed on the control socket
   std::string state_dir = "/var/lib/ptun/server";

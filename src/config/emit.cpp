@@ -92,6 +92,7 @@ std::string to_toml(const ServerConfig& c) {
   w.line("# ptun server: effective configuration of " + comment_safe(c.path) + " (defaults filled in)");
   w.addrs("listen", c.listen);
   shared_keys(w, c);
+  if (!c.crl.empty()) w.str("crl", c.crl);
   w.num("max_sessions", c.max_sessions);
   w.num("max_half_open", c.max_half_open);
   w.num("max_half_open_per_source", c.max_half_open_per_source);

@@ -185,6 +185,11 @@ Result<ServerConfig> read_server(const toml::table& root, const std::string& nam
     });
   if (!r.failed() && c.listen.empty()) r.fail_at("listen", "at least one address is required");
   read_shared_keys(r, c, base_dir, check_files);
+  r.string("crl", [&](const std::string& s) {
+    std::string why = resolve_path(base_dir, s, &c.crl);
+    if (why.empty() && check_files) why = check_readable_file(c.crl);
+    return why;
+  });
   r.u32("max_sessions", c.max_sessions, 1, 100000);
   r.u32("max_half_open", c.max_half_open, 1, 100000);
   r.u32("max_half_open_per_source", c.max_half_open_per_source, 0, 100000);

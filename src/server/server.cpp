@@ -72,6 +72,12 @@ Result<void> Server::setup() {
   if (!creds) return creds.error();
   auto dtls = tls::DtlsConfig::make_server(*creds, rng_);
   if (!dtls) return dtls.error();
+  creds_ = *creds;
+  dtls_ = *dtls;
+  auto crl = read_crl(cfg_.crl);
+  if (!crl) return crl.error();
+  crl_ = *crl;
+  dtls_->set_crl(crl_);
   proto::ServerEndpoint::Limits limits;
   limits.max_sessions = cfg_.max_sessions;
   limits.max_half_open = cfg_.max_half_open;

@@ -29,6 +29,9 @@
 #include "server/host_setup.hpp"
 #include "server/lease_writer.hpp"
 #include "server/peer_table.hpp"
+#include "tls/crl.hpp"
+#include "tls/credentials.hpp"
+#include "tls/dtls_config.hpp"
 #include "tun/tun_device.hpp"
 
 namespace ptun::control { class ControlServer; }
@@ -87,6 +90,10 @@ class Server final : public proto::ServerEndpoint::Callbacks, public datapath::P
   nlohmann::json forwarder_json() const;
   core::Task<void> run_host_addresses(core::CancelToken stop);  // keeps the forwarder's refusals current
   core::Task<void> run_timers(core::CancelToken stop);
+  // The CRL at `path` ("" = none), checked against our CA (tls::Crl::load); null when none.
+  Result<std::shared_ptr<tls::Crl>> read_crl(const std::string& path);
+  // Established sessions whose peer certificate `crl` revokes, closed at once; returns how many.
+  size_t close_revoked(const tls::Crl& crl);
   core::Task<void> run_signals(core::CancelSource& stop);
 
   // server_datapath.cpp
@@ -97,6 +104,9 @@ class Server final : public proto::ServerEndpoint::Callbacks, public datapath::P
   config::ServerConfig cfg_;
   SystemRng rng_;
   datapath::Pipeline dp_;   // buffers, receive loops, transmit queues (src/datapath)
+  std::shared_ptr<tls::Credentials> creds_;
+  std::shared_ptr<tls::DtlsConfig> dtls_;   // shared with endpoint_; its CA chain carries the CRL
+  std::shared_ptr<tls::Crl> crl_;           // null without `crl`
   std::unique_ptr<proto::ServerEndpoint> endpoint_;
   std::vector<std::unique_ptr<core::UdpSocket>> sockets_;
   std::unique_ptr<tun::TunDevice> tun_;

@@ -141,9 +141,14 @@ Result<nlohmann::json> Server::apply_reload() {
   rest.push = cfg_.push;
   rest.log_level = cfg_.log_level;
   rest.path = cfg_.path;
+  rest.crl = cfg_.crl;
   if (!(rest == cfg_))
     return Error(Errc::unsupported,
-                 "reload refused, running config kept: only [[peer]], [push] and log_level can change without a restart");
+                 "reload refused, running config kept: only [[peer]], [push], crl and log_level can change without a "
+                 "restart");
+  // The CRL file is read again even under the same path (`ptun pki revoke` rewrites it in place).
+  auto crl = read_crl(n.crl);
+  if (!crl) return Error(crl.error().code, "reload refused, running config kept: " + crl.error().message);
   std::map<std::string, const config::PeerConfig*> old_by_name, new_by_name;
   for (const auto& p : cfg_.peers) old_by_name[p.name] = &p;
   for (const auto& p : n.peers) new_by_name[p.name] = &p;
@@ -180,6 +185,9 @@ Result<nlohmann::json> Server::apply_reload() {
     if (log::parse_level(n.log_level.c_str(), &lvl)) log::set_level(lvl);
   }
   cfg_ = std::move(n);
+  crl_ = *crl;
+  dtls_->set_crl(crl_);
+  const size_t revoked_closed = crl_ ? close_revoked(*crl_) : 0;
   peer_config_.clear();
   for (const auto& p : cfg_.peers) peer_config_[p.name] = &p;
   uint64_t now = loop_.now_ms();
@@ -192,10 +200,41 @@ Result<nlohmann::json> Server::apply_reload() {
     lease_writer_.submit(peers_.leases());
   }
   flush();
-  LOG_INFO("server: config reloaded (peers %s, push %s), %zu sessions closed", peers_changed ? "changed" : "same",
-           push_changed ? "changed" : "same", to_close.size());
-  return nlohmann::json{{"reloaded", true}, {"peers_changed", peers_changed}, {"push_changed", push_changed},
-                        {"sessions_closed", to_close.size()}, {"removed_peers", removed}};
+  LOG_INFO("server: config reloaded (peers %s, push %s, crl %s), %zu sessions closed",
+           peers_changed ? "changed" : "same", push_changed ? "changed" : "same",
+           crl_ ? (std::to_string(crl_->size()) + " revoked").c_str() : "none", to_close.size() + revoked_closed);
+  return nlohmann::json{{"reloaded", true},
+                        {"peers_changed", peers_changed},
+                        {"push_changed", push_changed},
+                        {"sessions_closed", to_close.size() + revoked_closed},
+                        {"revoked_sessions_closed", revoked_closed},
+                        {"crl_entries", crl_ ? crl_->size() : 0},
+                        {"removed_peers", removed}};
+}
+
+Result<std::shared_ptr<tls::Crl>> Server::read_crl(const std::string& path) {
+  if (path.empty()) return std::shared_ptr<tls::Crl>();
+  auto crl = tls::Crl::load(path, *creds_);
+  if (!crl) return Error(crl.error().code, "crl " + path + ": " + crl.error().message);
+  LOG_INFO("server: crl %s: %zu revoked certificate(s)", path.c_str(), (*crl)->size());
+  return *crl;
+}
+
+size_t Server::close_revoked(const tls::Crl& crl) {
+  std::vector<std::pair<uint64_t, std::string>> revoked;
+  for (const auto& [sid, p] : peers_.sessions()) {
+    auto info = endpoint_->session(sid);
+    if (!info || info->peer_serial.empty()) continue;
+    if (crl.revoked(reinterpret_cast<const unsigned char*>(info->peer_serial.data()), info->peer_serial.size()))
+      revoked.push_back({sid, p.name});
+  }
+  const uint64_t now = loop_.now_ms();
+  for (const auto& [sid, name] : revoked) {
+    LOG_WARN("server: reload: closing session %016llx of peer %s: its certificate is revoked",
+             (unsigned long long)sid, name.c_str());
+    endpoint_->close_session(sid, proto::CloseReason::kicked, now, "certificate revoked");
+  }
+  return revoked.size();
 }
 
 std::string Server::metrics_text() {

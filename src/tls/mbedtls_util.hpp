@@ -1,6 +1,7 @@
 // Small adapters between mbedTLS and ptun: injected randomness, error and alert texts, and the
 // human-readable reasons for certificate verification failures. Internal to src/tls/.
 #pragma once
+#include <mbedtls/pk.h>
 #include <mbedtls/ssl.h>
 #include <mbedtls/x509_crt.h>
 
@@ -11,6 +12,22 @@
 #include "tls/replay_window.hpp"
 
 namespace ptun::tls::detail {
+
+// Owners of an mbedTLS key and certificate chain (init on construction, free on destruction).
+struct PkKey {
+  mbedtls_pk_context pk;
+  PkKey() { mbedtls_pk_init(&pk); }
+  ~PkKey() { mbedtls_pk_free(&pk); }
+  PkKey(const PkKey&) = delete;
+  PkKey& operator=(const PkKey&) = delete;
+};
+struct Crt {
+  mbedtls_x509_crt crt;
+  Crt() { mbedtls_x509_crt_init(&crt); }
+  ~Crt() { mbedtls_x509_crt_free(&crt); }
+  Crt(const Crt&) = delete;
+  Crt& operator=(const Crt&) = delete;
+};
 
 // mbedTLS f_rng / f_entropy shape over a ptun::Rng (p is a Rng*). Never fails.
 int rng_fill(void* p, unsigned char* out, size_t len);

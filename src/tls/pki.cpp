@@ -66,21 +66,8 @@ class Drbg {
   mbedtls_ctr_drbg_context ctx_;
 };
 
-struct PkKey {
-  mbedtls_pk_context pk;
-  PkKey() { mbedtls_pk_init(&pk); }
-  ~PkKey() { mbedtls_pk_free(&pk); }
-  PkKey(const PkKey&) = delete;
-  PkKey& operator=(const PkKey&) = delete;
-};
-
-struct Crt {
-  mbedtls_x509_crt crt;
-  Crt() { mbedtls_x509_crt_init(&crt); }
-  ~Crt() { mbedtls_x509_crt_free(&crt); }
-  Crt(const Crt&) = delete;
-  Crt& operator=(const Crt&) = delete;
-};
+using detail::Crt;
+using detail::PkKey;
 
 // The writer's subject and issuer lists are pointed at nodes this file owns (see Names below)
 // instead of being parsed from "CN=..." strings: mbedTLS's string parser cannot reproduce the

@@ -145,21 +145,8 @@ std::vector<IndexLine> read_index(const std::string& dir) {
   return out;
 }
 
-struct Crt {
-  mbedtls_x509_crt crt;
-  Crt() { mbedtls_x509_crt_init(&crt); }
-  ~Crt() { mbedtls_x509_crt_free(&crt); }
-  Crt(const Crt&) = delete;
-  Crt& operator=(const Crt&) = delete;
-};
-
-struct PkKey {
-  mbedtls_pk_context pk;
-  PkKey() { mbedtls_pk_init(&pk); }
-  ~PkKey() { mbedtls_pk_free(&pk); }
-  PkKey(const PkKey&) = delete;
-  PkKey& operator=(const PkKey&) = delete;
-};
+using detail::Crt;
+using detail::PkKey;
 
 int64_t to_unix(const mbedtls_x509_time& x) {
   struct tm tm {};

@@ -49,7 +49,12 @@ TEST_CASE("the example configs in conf/ load", "[config][load]") {
   CHECK(s->listen.size() == 2);
   CHECK(s->peers.size() == 2);
   CHECK(s->tunnel.masquerade);
-  CHECK(s->ca == "/etc/ptun/ca.pem");
+  // The names `ptun pki init/issue` write; no uplink name guessed; DNS that answers (a public
+  // resolver through the tunnel, not the server's own tunnel address where nothing listens).
+  CHECK(s->ca == "/etc/ptun/pki/ca.crt");
+  CHECK(s->cert == "/etc/ptun/pki/vpn.example.com.crt");
+  CHECK(s->tunnel.masquerade_interfaces.empty());
+  for (const auto& d : s->push.dns_servers) CHECK(d.str() != "10.99.0.1");
 
   for (const char* name : {"client.toml", "router.toml"}) {
     auto c = load_client((kConfDir / name).string(), false);

@@ -286,3 +286,17 @@ TEST_CASE("client_to_client and lease_expiry_days: defaults, values, errors", "[
   CHECK_THAT(error_of(doc("", "client_to_client = 1\n")),
              Catch::Contains("s.toml:8:20: tunnel.client_to_client: expected true or false"));
 }
+
+TEST_CASE("crl: optional, a path resolved like ca, round-trips", "[config][server]") {
+  auto d = parse_server(doc(), "s.toml");
+  REQUIRE(d.ok());
+  CHECK(d->crl.empty());
+  auto s = parse_server(doc("crl = \"/etc/ptun/crl.pem\"\n"), "s.toml");
+  REQUIRE(s.ok());
+  CHECK(s->crl == "/etc/ptun/crl.pem");
+  auto again = parse_server(to_toml(*s), "s.toml");
+  REQUIRE(again.ok());
+  again->path = s->path;
+  CHECK(*again == *s);
+  CHECK_THAT(error_of(doc("crl = 7\n")), Catch::Contains("s.toml:5:7: crl: expected a string"));
+}

@@ -133,7 +133,7 @@ complete_words() {   # complete_words WORD...: COMPREPLY for the last WORD, one 
            printf "%s\n" "${COMPREPLY[*]}"' complete_words "$comp" "$@"
 }
 [ "$(complete_words "$bin" '')" = "$(xargs <<<"$subs")" ] || fail "completion of subcommands: $(complete_words "$bin" '')"
-[ "$(complete_words "$bin" pki '')" = "init issue" ] || fail "completion of pki: $(complete_words "$bin" pki '')"
+[ "$(complete_words "$bin" pki '')" = "init issue revoke list crl" ] || fail "completion of pki: $(complete_words "$bin" pki '')"
 [ "$(complete_words "$bin" status --j)" = "--json" ] || fail "completion of status options"
 (cd "$root/usr/share/doc/ptun/examples" && [ "$(complete_words "$bin" server -c serv | tr ' ' '\n' | sort | xargs)" = "server-userspace.toml server.toml" ]) \
   || fail "completion of -c: $(cd "$root/usr/share/doc/ptun/examples" && complete_words "$bin" server -c serv)"
