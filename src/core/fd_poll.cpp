@@ -13,7 +13,16 @@ struct FdPoll::State {
 
   State() { head.prev = head.next = &head; }
   bool empty() const { return head.next == &head; }
-  void rearm();
+  void rearm();                  // watch exactly what the waiters want (stops when none)
+  void arm_at_least(int events);  // watch these too; never narrows
+  // An armed handle nobody waits on must not keep uv_run alive (a loop whose work is done
+  // exits, as it did when the handle was stopped at once): unref'd while idle, ref'd again by a
+  // waiter. No system call either way.
+  void hold(bool waited_on) {
+    if (init_status != 0) return;
+    if (waited_on) uv_ref(reinterpret_cast<uv_handle_t*>(&h));
+    else uv_unref(reinterpret_cast<uv_handle_t*>(&h));
+  }
   void fail_all(const Error& e);
 };
 
@@ -25,6 +34,7 @@ void on_poll(uv_poll_t* h, int status, int events) {
     return;
   }
   // Walk with a saved successor: finishing a waiter unlinks it.
+  bool wanted = false;
   for (FdPoll::Link* l = st->head.next; l != &st->head;) {
     FdPoll::Link* next = l->next;
     auto* w = static_cast<FdPoll::Awaiter*>(l);
@@ -33,10 +43,17 @@ void on_poll(uv_poll_t* h, int status, int events) {
       w->next->prev = w->prev;
       w->prev = w->next = nullptr;
       w->finish(ready);
+      wanted = true;
     }
     l = next;
   }
-  st->rearm();
+  // Lazy disarm: a waiter that was just woken drains the fd and waits again from the loop's
+  // check phase, before the next epoll_wait, so the handle stays armed as it is (stopping and
+  // restarting it cost 6 epoll_ctl calls per ping through the tunnel, one round trip of the
+  // client and server). Only an event nobody waits for narrows it (level-triggered epoll would
+  // otherwise report it again and again).
+  if (!wanted) st->rearm();
+  else if (st->empty()) st->hold(false);
 }
 }  // namespace
 
@@ -49,6 +66,18 @@ void FdPoll::State::rearm() {
     uv_poll_stop(&h);
     return;
   }
+  int rc = uv_poll_start(&h, want, on_poll);
+  if (rc < 0) {
+    armed = 0;
+    fail_all(uv_error("uv_poll_start", rc));
+  }
+}
+
+void FdPoll::State::arm_at_least(int events) {
+  hold(true);
+  if ((armed & events) == events) return;
+  int want = armed | events;
+  armed = want;
   int rc = uv_poll_start(&h, want, on_poll);
   if (rc < 0) {
     armed = 0;
@@ -103,7 +132,7 @@ void FdPoll::Awaiter::await_suspend(std::coroutine_handle<> h) {
   next = &st->head;
   st->head.prev->next = self;
   st->head.prev = self;
-  st->rearm();  // may fail every waiter, this one included (finish() queues us: no re-entrancy)
+  st->arm_at_least(events);  // may fail every waiter, this one included (finish() queues us: no re-entrancy)
 }
 
 void FdPoll::Awaiter::detach() {
@@ -111,7 +140,8 @@ void FdPoll::Awaiter::detach() {
   prev->next = next;
   next->prev = prev;
   prev = next = nullptr;
-  if (st) st->rearm();
+  // Lazy as in on_poll: the handle keeps watching; an event nobody waits for narrows it.
+  if (st && st->empty()) st->hold(false);
 }
 
 FdPoll::FdPoll(Loop& loop, int fd) : loop_(&loop), st_(new State), fd_(fd) {

@@ -1,7 +1,9 @@
 // FdPoll: readiness of a raw non-blocking fd (TUN, netlink, ptun's own UDP socket) via one
 // long-lived uv_poll_t. libuv allows one poll handle per fd, so an FdPoll serves any number of
 // concurrent waiters (typically one reader and one writer); the handle watches the union of their
-// events and is stopped when nobody waits.
+// events. When the last waiter is woken the handle stays armed (the waiter drains the fd and
+// waits again before the next epoll_wait: no epoll_ctl churn per packet) but stops counting for
+// uv_run; an event that nobody waits for stops or narrows it.
 #pragma once
 #include <coroutine>
 

@@ -200,9 +200,9 @@ Result<nlohmann::json> Server::apply_reload() {
     lease_writer_.submit(peers_.leases());
   }
   flush();
-  LOG_INFO("server: config reloaded (peers %s, push %s, crl %s), %zu sessions closed",
-           peers_changed ? "changed" : "same", push_changed ? "changed" : "same",
-           crl_ ? (std::to_string(crl_->size()) + " revoked").c_str() : "none", to_close.size() + revoked_closed);
+  LOG_INFO("server: config reloaded (peers %s, push %s), %zu sessions closed, crl: %s",
+           peers_changed ? "changed" : "same", push_changed ? "changed" : "same", to_close.size() + revoked_closed,
+           crl_ ? (std::to_string(crl_->size()) + " revoked").c_str() : "none");
   return nlohmann::json{{"reloaded", true},
                         {"peers_changed", peers_changed},
                         {"push_changed", push_changed},
