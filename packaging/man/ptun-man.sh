@@ -50,4 +50,5 @@ H2M
 help2man -N -s 8 -n "DTLS packet tunnel (VPN) client and server" -i "$tmp/commands.h2m" \
   --version-option=--version -o "$tmp/ptun.8" "$ptun"
 grep -q '^\.SH COMMANDS' "$tmp/ptun.8" || { echo "ptun-man.sh: no COMMANDS section written" >&2; exit 1; }
+mkdir -p "$(dirname "$out")"   # a fresh build dir has no packaging/ yet
 gzip -9n -c "$tmp/ptun.8" >"$out"

@@ -22,7 +22,7 @@ Bytes hex(const std::string& h) {
   return b;
 }
 
-Bytes random_bytes(std::mt19937& rng, size_t n) {
+[[maybe_unused]] Bytes random_bytes(std::mt19937& rng, size_t n) {  // used with OpenSSL only
   Bytes b(n);
   for (auto& x : b) x = uint8_t(rng());
   return b;
