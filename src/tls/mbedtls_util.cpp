@@ -12,12 +12,24 @@
 #include <cstring>
 
 #include <cstdio>
+#include <ctime>
 
 #if !defined(MBEDTLS_SSL_DTLS_ANTI_REPLAY)
 #error "the fast path shares mbedTLS's replay window: MBEDTLS_SSL_DTLS_ANTI_REPLAY is required"
 #endif
 
 namespace ptun::tls::detail {
+
+int64_t x509_time_to_unix(const mbedtls_x509_time& x) {
+  struct tm tm {};
+  tm.tm_year = x.year - 1900;
+  tm.tm_mon = x.mon - 1;
+  tm.tm_mday = x.day;
+  tm.tm_hour = x.hour;
+  tm.tm_min = x.min;
+  tm.tm_sec = x.sec;
+  return int64_t(timegm(&tm));
+}
 
 int rng_fill(void* p, unsigned char* out, size_t len) {
   static_cast<Rng*>(p)->fill(out, len);

@@ -29,6 +29,9 @@ struct Crt {
   Crt& operator=(const Crt&) = delete;
 };
 
+// An X.509 time (UTC) as seconds since the epoch.
+int64_t x509_time_to_unix(const mbedtls_x509_time& x);
+
 // mbedTLS f_rng / f_entropy shape over a ptun::Rng (p is a Rng*). Never fails.
 int rng_fill(void* p, unsigned char* out, size_t len);
 

@@ -147,16 +147,6 @@ std::string x509_time(time_t t) {
   return s;
 }
 
-time_t from_x509_time(const mbedtls_x509_time& x) {
-  struct tm tm {};
-  tm.tm_year = x.year - 1900;
-  tm.tm_mon = x.mon - 1;
-  tm.tm_mday = x.day;
-  tm.tm_hour = x.hour;
-  tm.tm_min = x.min;
-  tm.tm_sec = x.sec;
-  return timegm(&tm);
-}
 
 // --- keys and certificates -------------------------------------------------------------------
 
@@ -443,7 +433,7 @@ Result<void> issue(const std::string& dir, const std::string& name, const IssueO
 
   const time_t now = ::time(nullptr);
   time_t not_after = now + int64_t(opts.days) * 86400;
-  const time_t ca_end = from_x509_time(ca.crt.crt.valid_to);
+  const time_t ca_end = detail::x509_time_to_unix(ca.crt.crt.valid_to);
   if (not_after > ca_end) {
     LOG_WARN("pki: %s would outlive the CA; it expires with the CA on %s UTC", name.c_str(),
              x509_time(ca_end).c_str());

@@ -148,16 +148,6 @@ std::vector<IndexLine> read_index(const std::string& dir) {
 using detail::Crt;
 using detail::PkKey;
 
-int64_t to_unix(const mbedtls_x509_time& x) {
-  struct tm tm {};
-  tm.tm_year = x.year - 1900;
-  tm.tm_mon = x.mon - 1;
-  tm.tm_mday = x.day;
-  tm.tm_hour = x.hour;
-  tm.tm_min = x.min;
-  tm.tm_sec = x.sec;
-  return int64_t(timegm(&tm));
-}
 
 bool file_exists(const std::string& path) {
   struct stat st;
@@ -253,7 +243,8 @@ Result<void> write_crl(const std::string& dir) {
   const std::vector<uint8_t> issuer(ca.crt.subject_raw.p, ca.crt.subject_raw.p + ca.crt.subject_raw.len);
   // cRLNumber must grow with each CRL; the signing time does, to the second.
   const std::vector<uint8_t> tbs =
-      encode_crl_tbs(issuer, now - kBackdateSeconds, to_unix(ca.crt.valid_to), uint64_t(now), entries);
+      encode_crl_tbs(issuer, now - kBackdateSeconds, detail::x509_time_to_unix(ca.crt.valid_to), uint64_t(now),
+                     entries);
 
   unsigned char hash[32];
   if ((ret = mbedtls_sha256(tbs.data(), tbs.size(), hash, 0)) != 0) return mbed_error("sha256", ret);
@@ -328,7 +319,7 @@ Result<std::vector<CertInfo>> list(const std::string& dir) {
       LOG_WARN("pki: %s/%s.crt does not parse; not listed", dir.c_str(), n.c_str());
       continue;
     }
-    CertInfo ci{n, serial_hex(c.crt.serial.p, c.crt.serial.len), to_unix(c.crt.valid_to), false};
+    CertInfo ci{n, serial_hex(c.crt.serial.p, c.crt.serial.len), detail::x509_time_to_unix(c.crt.valid_to), false};
     for (size_t i = 0; i < index.size(); ++i) {
       if (index[i].serial == ci.serial) ci.revoked = seen[i] = true;
     }
