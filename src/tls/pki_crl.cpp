@@ -303,13 +303,17 @@ Result<std::vector<CertInfo>> list(const std::string& dir) {
   DIR* d = ::opendir(dir.c_str());
   if (d == nullptr) return Error::from_errno("opendir " + dir, errno);
   std::vector<std::string> names;
+  errno = 0;
   while (struct dirent* e = ::readdir(d)) {
     std::string f = e->d_name;
     if (f.size() > 4 && f.compare(f.size() - 4, 4, ".crt") == 0 && f != "ca.crt") {
       names.push_back(f.substr(0, f.size() - 4));
     }
+    errno = 0;
   }
+  const int read_errno = errno;   // readdir returns null at the end and on an error
   ::closedir(d);
+  if (read_errno != 0) return Error::from_errno("readdir " + dir, read_errno);
   std::sort(names.begin(), names.end());
   std::vector<CertInfo> out;
   std::vector<bool> seen(index.size(), false);
