@@ -124,18 +124,24 @@ void ServerEndpoint::hint_unknown_session(const Endpoint& from, uint64_t id, uin
   cb_.send_datagram(from, {hint, sizeof hint});
 }
 
+std::unique_ptr<ServerEndpoint::Session> ServerEndpoint::new_session(const Endpoint& from, uint64_t id,
+                                                                     uint64_t now) {
+  auto s = std::make_unique<Session>();
+  s->owner = this;
+  s->id = id;
+  s->peer = from;
+  s->created_ms = now;
+  s->dtls = std::make_unique<tls::DtlsSession>(config_, &ServerEndpoint::output_thunk, s.get());
+  return s;
+}
+
 bool ServerEndpoint::adopt_snapshot(const Endpoint& from, uint64_t id, const tls::DtlsSnapshot& snap, uint64_t now) {
   Depth depth(*this);
   if (id == 0 || sessions_.count(id) || sessions_.size() >= limits_.max_sessions ||
       half_open_.size() >= limits_.max_half_open)
     return false;
-  auto owned = std::make_unique<Session>();
+  auto owned = new_session(from, id, now);
   Session& s = *owned;
-  s.owner = this;
-  s.id = id;
-  s.peer = from;
-  s.created_ms = now;
-  s.dtls = std::make_unique<tls::DtlsSession>(config_, &ServerEndpoint::output_thunk, &s);
   uint8_t client_id[kMaxEndpointIdSize];
   if (!s.dtls->set_client_id({client_id, endpoint_id_bytes(from, client_id)}) || !s.dtls->restore(snap)) return false;
   sessions_.emplace(id, std::move(owned));
@@ -195,13 +201,8 @@ void ServerEndpoint::admit(const Endpoint& from, uint64_t id, std::span<const ui
       return;
     }
   }
-  auto owned = std::make_unique<Session>();
+  auto owned = new_session(from, id, now);
   Session& s = *owned;
-  s.owner = this;
-  s.id = id;
-  s.peer = from;
-  s.created_ms = now;
-  s.dtls = std::make_unique<tls::DtlsSession>(config_, &ServerEndpoint::output_thunk, &s);
   if (auto r = s.dtls->set_client_id({client_id, id_len}); !r) {
     ++counters_.handshake_failed;
     return;

@@ -170,6 +170,8 @@ class ServerEndpoint {
   void half_open_started(Session& s);
   void half_open_ended(Session& s);
   bool evict_oldest_half_open(uint64_t now);
+  // A half-open session of peer `from` with its DTLS session (not yet in any table).
+  std::unique_ptr<Session> new_session(const Endpoint& from, uint64_t id, uint64_t now);
 
   // server_session.cpp: one session's records.
   void ingress(const Endpoint& from, std::span<const uint8_t> p, bool writable, uint64_t now);
