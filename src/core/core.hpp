@@ -6,11 +6,13 @@
 //    ├─ Timer, sleep_for                           loop-clock deadlines
 //    ├─ FdPoll, UdpSocket                          raw fds, batched UDP (recvmmsg/sendmmsg)
 //    ├─ SignalSet                                  SIGINT, SIGTERM, SIGHUP...
+//    ├─ resolve_host                               getaddrinfo in libuv's thread pool
 //    └─ UnixListener / UnixStream                  the control socket transport
 #pragma once
 #include "core/cancel.hpp"
 #include "core/fd_poll.hpp"
 #include "core/loop.hpp"
+#include "core/resolver.hpp"
 #include "core/run.hpp"
 #include "core/signal_set.hpp"
 #include "core/task.hpp"

@@ -36,7 +36,10 @@ Loop::~Loop() {
   // Close callbacks of objects destroyed before us free their handle memory: let them run.
   // NOWAIT, bounded: a handle leaked by its owner must not hang shutdown.
   for (int i = 0; i < 64; ++i) {
-    uv_run(&loop_, UV_RUN_NOWAIT);
+    // A thread-pool request (a name lookup given up by its awaiter) still running reports to
+    // this loop when its worker ends: block until it has, the loop must not be freed under it.
+    // Bounded by the request itself (resolver timeouts), not by handles.
+    uv_run(&loop_, loop_.active_reqs.count > 0 ? UV_RUN_ONCE : UV_RUN_NOWAIT);
     if (uv_loop_close(&loop_) == 0) return;
   }
   LOG_ERROR("core: event loop destroyed with live libuv handles (an owner was not destroyed first)");
