@@ -18,9 +18,10 @@
 //   6 send u8len bytes     client send_packet (first nibble forced to 6)
 //   7 misc u8              replay the last sealed datagram / client close / the server's
 //                          close_notify / on_path_changed / an unknown-session hint, by x>>4
+#include <array>
 #include <cstdint>
 #include <cstdlib>
-#include <deque>
+#include <optional>
 #include <vector>
 
 #include "proto/client_session.hpp"
@@ -35,25 +36,38 @@ namespace {
 
 constexpr size_t kMaxQueue = 32;
 
+// One for the process, reset per input: its buffers keep their capacity across inputs.
 struct Harness : ClientSession::Callbacks {
-  uint64_t now = 1'000'000;
-  std::deque<std::vector<uint8_t>> c2s;
-  std::vector<uint8_t> sealed;  // the server's records, behind one outer header
-  std::vector<uint8_t> last;    // the last sealed datagram (outer header included)
+  uint64_t now = 0;
+  fuzz::DatagramRing<kMaxQueue> c2s;
+  std::vector<uint8_t> sealed;   // the server's records, behind one outer header
+  std::vector<uint8_t> last;     // the last sealed datagram (outer header included)
+  std::vector<uint8_t> scratch;  // a datagram or packet being built
+  std::vector<Ping> pings;
   bool established = false;
+  fuzz::Trace trace;
 
+  void reset() {
+    trace.begin();
+    now = 1'000'000;
+    c2s.clear();
+    last.clear();
+    established = false;
+  }
   void send_datagram(std::span<const uint8_t> d) override {
-    if (c2s.size() >= kMaxQueue) c2s.pop_front();
-    c2s.emplace_back(d.begin(), d.end());
+    trace.add(d.size());  // its bytes depend on the process's keys (fresh certificates)
+    c2s.push(d);
   }
   void deliver_packet(std::span<const uint8_t> ip) override {
+    trace.add(ip);
     if (ip.empty() || ((ip[0] >> 4) != 4 && (ip[0] >> 4) != 6)) __builtin_trap();
   }
   void on_established(const NetworkSettings& s) override {
     if (!s.ipv4 && !s.ipv6) __builtin_trap();  // the client must refuse SETTINGS without an address
     established = true;
+    trace.add(1);
   }
-  void on_closed(CloseReason, const std::string&) override {}
+  void on_closed(CloseReason why, const std::string&) override { trace.add(100 + uint64_t(why)); }
 };
 
 constexpr uint8_t kTypes[4] = {23, 21, 22, 20};  // application data, alert, handshake, CCS
@@ -72,11 +86,40 @@ void send_sealed(Harness& h, ClientSession& client, bool in_place) {
     client.on_datagram(h.sealed, h.now);
 }
 
+// The SETTINGS parts for one sel, encoded once: the encoder is the server's, not under test here,
+// and was a tenth of an input's time. The session id is the same in every input (SeededRng(3)).
+const std::vector<std::vector<uint8_t>>* settings_parts(uint8_t sel, uint64_t session_id) {
+  struct Entry {
+    bool done = false;
+    uint64_t id = 0;
+    std::optional<std::vector<std::vector<uint8_t>>> parts;
+  };
+  static std::array<Entry, 256> cache;
+  Entry& e = cache[sel];
+  if (!e.done || e.id != session_id) {
+    NetworkSettings s;
+    s.ipv4 = Cidr{IpAddr::v4(0x0a630002u), 24};
+    s.server_ipv4 = IpAddr::v4(0x0a630001u);
+    s.included_routes = {Cidr{IpAddr::v4(0u), 1}, Cidr{IpAddr::v4(0x80000000u), 1}};
+    s.dns_servers = {IpAddr::v4(0x0a630001u)};
+    s.search_domains = {"corp.example"};
+    s.keepalive_secs = sel & 3;
+    s.dead_peer_secs = (sel >> 2) & 7;
+    auto parts = encode_settings(s, session_id, size_t(sel) * 8 + 64);
+    e.parts.reset();
+    if (parts) e.parts = std::move(*parts);
+    e.done = true;
+    e.id = session_id;
+  }
+  return e.parts ? &*e.parts : nullptr;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const auto& fx = fuzz::session_fixture();
-  Harness h;
+  static Harness h;
+  h.reset();
   SeededRng rng(3);
   ClientParams params;
   params.handshake_timeout_ms = 5000;
@@ -98,16 +141,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         break;
       }
       case 1: {
-        uint8_t sel = r.u8();
-        NetworkSettings s;
-        s.ipv4 = Cidr{IpAddr::v4(0x0a630002u), 24};
-        s.server_ipv4 = IpAddr::v4(0x0a630001u);
-        s.included_routes = {Cidr{IpAddr::v4(0u), 1}, Cidr{IpAddr::v4(0x80000000u), 1}};
-        s.dns_servers = {IpAddr::v4(0x0a630001u)};
-        s.search_domains = {"corp.example"};
-        s.keepalive_secs = sel & 3;
-        s.dead_peer_secs = (sel >> 2) & 7;
-        auto parts = encode_settings(s, client.session_id(), size_t(sel) * 8 + 64);
+        const auto* parts = settings_parts(r.u8(), client.session_id());
         if (!parts) break;
         for (auto& p : *parts) {
           begin_datagram(h, client);
@@ -117,17 +151,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         break;
       }
       case 2: {
-        std::vector<Ping> pings;
+        h.pings.clear();
         for (int i = 0; i < int(kMaxQueue) && !h.c2s.empty(); ++i) {
-          auto d = std::move(h.c2s.front());
-          h.c2s.pop_front();
-          if (d.size() <= kOuterHeaderSize) continue;
-          std::vector<uint8_t> dtls(d.begin() + kOuterHeaderSize, d.end());
-          server.open(dtls, [&](std::span<const uint8_t> rec) {
-            if (auto ping = decode_ping(rec); ping && control_type(rec) == uint8_t(MsgType::ping)) pings.push_back(*ping);
+          const auto& d = h.c2s.front();
+          if (d.size() > kOuterHeaderSize) h.scratch.assign(d.begin() + kOuterHeaderSize, d.end());
+          bool whole = d.size() > kOuterHeaderSize;
+          h.c2s.pop();
+          if (!whole) continue;
+          server.open(h.scratch, [&](std::span<const uint8_t> rec) {
+            if (auto ping = decode_ping(rec); ping && control_type(rec) == uint8_t(MsgType::ping)) h.pings.push_back(*ping);
           });
         }
-        for (const Ping& ping : pings) {
+        for (const Ping& ping : h.pings) {
           uint8_t pong[kPingSize];
           begin_datagram(h, client);
           server.seal(h.sealed, {pong, encode_pong(ping, pong)});
@@ -138,7 +173,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       case 3: {
         uint8_t sel = r.u8();
         auto body = r.bytes(r.u16());
-        std::vector<uint8_t> d(body.begin(), body.end());
+        std::vector<uint8_t>& d = h.scratch;
+        d.assign(body.begin(), body.end());
         if ((sel & 1) && d.size() >= kOuterHeaderSize) encode_outer_header(d.data(), client.session_id());
         client.on_datagram(d, h.now);
         break;
@@ -147,7 +183,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         uint16_t pos = r.u16();
         uint8_t x = r.u8();
         if (h.last.empty()) break;
-        std::vector<uint8_t> d = h.last;
+        std::vector<uint8_t>& d = h.scratch;
+        d = h.last;
         d[pos % d.size()] ^= x;
         client.on_datagram_in_place(d, h.now);
         break;
@@ -158,7 +195,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         break;
       case 6: {
         auto body = r.bytes(r.u8());
-        std::vector<uint8_t> pkt(body.begin(), body.end());
+        std::vector<uint8_t>& pkt = h.scratch;
+        pkt.assign(body.begin(), body.end());
         if (pkt.empty()) pkt.push_back(0);
         pkt[0] = uint8_t(0x60 | (pkt[0] & 0x0f));
         (void)client.send_packet(pkt, h.now);
@@ -192,5 +230,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     if (client.state() == ClientSession::State::established && !h.established) __builtin_trap();
   }
+  h.trace.add(uint64_t(client.state()));
+  h.trace.end();
   return 0;
 }

@@ -19,9 +19,9 @@
 //   6 send sel u8len bytes  server send_packet (first nibble forced to 4/6); sel&1: in place
 //   7 misc u8              replay the last sealed datagram from addr[x&3] / close_session /
 //                          close_all / the client's close_notify from addr[x&3], by x>>4
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
-#include <deque>
 #include <vector>
 
 #include "session_fixture.hpp"
@@ -39,17 +39,29 @@ const Endpoint kAddrs[4] = {fuzz::kClientAddr, *Endpoint::parse("203.0.113.5:500
 constexpr uint64_t kSessionId = 0x00a1b2c3d4e5f601ull;
 constexpr size_t kMaxQueue = 32;
 
+// One for the process, reset per input: its buffers keep their capacity across inputs.
 struct Harness : ServerEndpoint::Callbacks {
-  uint64_t now = 1'000'000;
-  std::deque<std::vector<uint8_t>> s2c;  // server -> the client's current address
-  std::vector<uint8_t> sealed;           // the client's records, behind one outer header
-  std::vector<uint8_t> last;             // the last sealed datagram (outer header included)
+  uint64_t now = 0;
+  fuzz::DatagramRing<kMaxQueue> s2c;  // server -> the client's current address
+  std::vector<uint8_t> sealed;        // the client's records, behind one outer header
+  std::vector<uint8_t> last;          // the last sealed datagram (outer header included)
+  std::vector<uint8_t> scratch;       // a datagram or packet being built
+  std::vector<Ping> pings;
+  fuzz::Trace trace;
 
-  void send_datagram(const Endpoint&, std::span<const uint8_t> d) override {
-    if (s2c.size() >= kMaxQueue) s2c.pop_front();
-    s2c.emplace_back(d.begin(), d.end());
+  void reset() {
+    trace.begin();
+    now = 1'000'000;
+    s2c.clear();
+    last.clear();
+  }
+  void send_datagram(const Endpoint& to, std::span<const uint8_t> d) override {
+    trace.add(EndpointHash{}(to));
+    trace.add(d.size());  // its bytes depend on the process's keys (fresh certificates)
+    s2c.push(d);
   }
   void deliver_packet(uint64_t, std::span<const uint8_t> ip) override {
+    trace.add(ip);
     if (ip.empty() || ((ip[0] >> 4) != 4 && (ip[0] >> 4) != 6)) __builtin_trap();
   }
   Result<NetworkSettings> authorize(uint64_t, const std::string& cn, const ClientHello& hello, CloseReason*) override {
@@ -60,9 +72,9 @@ struct Harness : ServerEndpoint::Callbacks {
     s.search_domains = {"corp.example"};
     return s;
   }
-  void on_established(uint64_t, const std::string&, const Endpoint&) override {}
-  void on_roamed(uint64_t, const Endpoint&) override {}
-  void on_closed(uint64_t, CloseReason) override {}
+  void on_established(uint64_t id, const std::string&, const Endpoint&) override { trace.add(id); }
+  void on_roamed(uint64_t id, const Endpoint& to) override { trace.add(id ^ EndpointHash{}(to)); }
+  void on_closed(uint64_t id, CloseReason why) override { trace.add(id + uint64_t(why)); }
 };
 
 constexpr uint8_t kTypes[4] = {23, 21, 22, 20};  // application data, alert, handshake, CCS
@@ -85,7 +97,8 @@ void send_sealed(Harness& h, ServerEndpoint& server, const Endpoint& from, bool 
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const auto& fx = fuzz::session_fixture();
-  Harness h;
+  static Harness h;
+  h.reset();
   ServerEndpoint::Limits limits;
   limits.max_sessions = 4;
   limits.max_half_open = 2;
@@ -123,17 +136,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
       case 2: {
         const Endpoint& from = kAddrs[r.u8() & 3];
-        std::vector<Ping> pings;
+        h.pings.clear();
         for (int i = 0; i < int(kMaxQueue) && !h.s2c.empty(); ++i) {
-          auto d = std::move(h.s2c.front());
-          h.s2c.pop_front();
-          if (d.size() <= kOuterHeaderSize) continue;
-          std::vector<uint8_t> dtls(d.begin() + kOuterHeaderSize, d.end());
-          client.open(dtls, [&](std::span<const uint8_t> rec) {
-            if (auto ping = decode_ping(rec); ping && control_type(rec) == uint8_t(MsgType::ping)) pings.push_back(*ping);
+          const auto& d = h.s2c.front();
+          bool whole = d.size() > kOuterHeaderSize;
+          if (whole) h.scratch.assign(d.begin() + kOuterHeaderSize, d.end());
+          h.s2c.pop();
+          if (!whole) continue;
+          client.open(h.scratch, [&](std::span<const uint8_t> rec) {
+            if (auto ping = decode_ping(rec); ping && control_type(rec) == uint8_t(MsgType::ping)) h.pings.push_back(*ping);
           });
         }
-        for (const Ping& ping : pings) {
+        for (const Ping& ping : h.pings) {
           uint8_t pong[kPingSize];
           begin_datagram(h);
           client.seal(h.sealed, {pong, encode_pong(ping, pong)});
@@ -144,7 +158,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       case 3: {
         uint8_t sel = r.u8();
         auto body = r.bytes(r.u16());
-        std::vector<uint8_t> d(body.begin(), body.end());
+        std::vector<uint8_t>& d = h.scratch;
+        d.assign(body.begin(), body.end());
         if ((sel & 4) && d.size() >= kOuterHeaderSize) encode_outer_header(d.data(), kSessionId);
         server.on_datagram(kAddrs[sel & 3], d, h.now);
         break;
@@ -154,7 +169,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         uint16_t pos = r.u16();
         uint8_t x = r.u8();
         if (h.last.empty()) break;
-        std::vector<uint8_t> d = h.last;
+        std::vector<uint8_t>& d = h.scratch;
+        d = h.last;
         d[pos % d.size()] ^= x;
         server.on_datagram_in_place(kAddrs[sel & 3], d, h.now);
         break;
@@ -167,7 +183,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         uint8_t sel = r.u8();
         auto body = r.bytes(r.u8());
         // Room for the outer header and the record's expansion in front and behind.
-        std::vector<uint8_t> buf(64 + std::max<size_t>(body.size(), 1) + 32);
+        std::vector<uint8_t>& buf = h.scratch;
+        buf.assign(64 + std::max<size_t>(body.size(), 1) + 32, 0);
         std::span<uint8_t> pkt(buf.data() + 64, std::max<size_t>(body.size(), 1));
         std::copy(body.begin(), body.end(), pkt.begin());
         pkt[0] = uint8_t(((sel & 2) ? 0x60 : 0x40) | (pkt[0] & 0x0f));
@@ -202,5 +219,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         server.half_open_count() > server.session_count())
       __builtin_trap();
   }
+  h.trace.add(server.session_count());
+  h.trace.end();
   return 0;
 }

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <array>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -43,11 +44,7 @@ struct SessionFixture {
 // keys, continuing the snapshot's sequence numbers, and opens the target's application records.
 class Peer {
  public:
-  explicit Peer(const tls::DtlsSnapshot& snap) {
-    auto p = tls::RecordProtection::make(snap.record_keys);
-    if (!snap.has_record_keys || !p) abort();
-    prot_ = std::move(*p);
-  }
+  explicit Peer(const tls::DtlsSnapshot& snap) : prot_(&protection_for(snap)) {}
   // Appends one record carrying `plain` (cut to 2^14 + 64 bytes: a little over the limit).
   void seal(std::vector<uint8_t>& out, std::span<const uint8_t> plain, uint8_t type = 23) {
     plain = plain.first(std::min<size_t>(plain.size(), tls::kMaxRecordPlaintext + 64));
@@ -66,8 +63,20 @@ class Peer {
   }
 
  private:
+  // One AEAD context per snapshot for the process (building one per input cost more than the
+  // input's records); each record sets its own nonce, so no state carries between inputs.
+  static tls::RecordProtection& protection_for(const tls::DtlsSnapshot& snap) {
+    static std::vector<std::pair<const tls::DtlsSnapshot*, std::unique_ptr<tls::RecordProtection>>> made;
+    for (auto& [s, p] : made)
+      if (s == &snap) return *p;
+    auto p = tls::RecordProtection::make(snap.record_keys);
+    if (!snap.has_record_keys || !p) abort();
+    made.emplace_back(&snap, std::move(*p));
+    return *made.back().second;
+  }
+
   static constexpr uint16_t kEpoch = 1;
-  std::unique_ptr<tls::RecordProtection> prot_;
+  tls::RecordProtection* prot_;
   tls::ReplayWindow window_;
   uint64_t seq_ = 2;  // epoch 1 carried Finished (0) and the fixture's one record (1)
 };
@@ -172,6 +181,51 @@ inline const SessionFixture& session_fixture() {
   static const SessionFixture f = detail::make_fixture();
   return f;
 }
+
+// The datagrams a harness captured from its target, oldest first, at most N: a ring of buffers
+// kept across inputs (a vector per datagram was a fifth of an input's allocations).
+template <size_t N>
+class DatagramRing {
+ public:
+  bool empty() const { return count_ == 0; }
+  void clear() { head_ = count_ = 0; }
+  void push(std::span<const uint8_t> d) {
+    if (count_ == N) pop();
+    bufs_[(head_ + count_++) % N].assign(d.begin(), d.end());
+  }
+  // The oldest datagram, valid until the next push.
+  std::vector<uint8_t>& front() { return bufs_[head_]; }
+  void pop() {
+    head_ = (head_ + 1) % N;
+    --count_;
+  }
+
+ private:
+  std::array<std::vector<uint8_t>, N> bufs_;
+  size_t head_ = 0, count_ = 0;
+};
+
+// FUZZ_TRACE=1: the harness prints one hash per input of what its target did (events, delivered
+// packets, the sizes of the datagrams it sent), so a run of the corpus can be compared with another
+// (e.g. with PTUN_FUZZ_NO_REUSE=1, or one process per input) to show that no state leaks from one
+// input into the next.
+struct Trace {
+  bool on = getenv("FUZZ_TRACE") != nullptr;
+  uint64_t h = 0;
+  void add(std::span<const uint8_t> d) {
+    if (!on) return;
+    h = (h ^ d.size()) * 0x100000001b3ull;
+    for (uint8_t b : d) h = (h ^ b) * 0x100000001b3ull;
+  }
+  void add(uint64_t v) {
+    if (!on) return;
+    h = (h ^ v) * 0x100000001b3ull;
+  }
+  void begin() { h = 0xcbf29ce484222325ull; }
+  void end() {
+    if (on) fprintf(stderr, "trace %016llx\n", static_cast<unsigned long long>(h));
+  }
+};
 
 // Reads an input as operands: past the end, zeros.
 struct Reader {

@@ -37,7 +37,7 @@ DtlsSession::DtlsSession(std::shared_ptr<DtlsConfig> config, OutputFn out, void*
 }
 
 DtlsSession::~DtlsSession() {
-  mbedtls_ssl_free(&ssl_);
+  if (!park_for_reuse()) mbedtls_ssl_free(&ssl_);
   mbedtls_platform_zeroize(master_.data(), master_.size());
 }
 
@@ -205,18 +205,21 @@ Result<DtlsSnapshot> DtlsSession::snapshot() {
 
 Result<void> DtlsSession::restore(const DtlsSnapshot& snap) {
   if (!setup_ok_) return Error(Errc::io, error_);
-  int ret = mbedtls_ssl_context_load(&ssl_, snap.context.data(), snap.context.size());
-  if (ret != 0) return Error(Errc::protocol, "restore: " + detail::mbedtls_error_text(ret));
+  if (!reuse_restored(snap)) {
+    int ret = mbedtls_ssl_context_load(&ssl_, snap.context.data(), snap.context.size());
+    if (ret != 0) return Error(Errc::protocol, "restore: " + detail::mbedtls_error_text(ret));
+    if (snap.has_record_keys) {
+      auto p = RecordProtection::make(snap.record_keys);
+      if (!p) return p.error();
+      prot_ = std::move(*p);
+    }
+    keep_for_reuse(snap);
+  }
   hs_ = Hs::done;
   timer_armed_ = false;
   peer_cn_ = snap.peer_cn;
   max_plaintext_ = max_plaintext();
-  if (snap.has_record_keys) {
-    auto p = RecordProtection::make(snap.record_keys);
-    if (!p) return p.error();
-    prot_ = std::move(*p);
-    key_epoch_ = detail::in_epoch(ssl_);
-  }
+  if (prot_) key_epoch_ = detail::in_epoch(ssl_);
   return ok();
 }
 

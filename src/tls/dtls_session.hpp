@@ -202,6 +202,12 @@ class DtlsSession {
   void on_established();
   void settle_drop_accounting();
   void start_fast_path();
+  // Fuzz builds only (PTUN_FUZZ_SNAPSHOT_REUSE, dtls_snapshot_reuse.cpp; no-ops elsewhere): the
+  // mbedTLS objects a restore() built are parked when the session ends intact and handed to the
+  // next restore() of the same snapshot, skipping the key derivation and certificate parse.
+  bool reuse_restored(const DtlsSnapshot& snap);
+  void keep_for_reuse(const DtlsSnapshot& snap);
+  bool park_for_reuse();
 
   std::shared_ptr<DtlsConfig> config_;
   OutputFn out_;
@@ -237,6 +243,7 @@ class DtlsSession {
   uint64_t fast_bad_mac_ = 0;
   bool keep_keys_ = false;                  // keep_keys_for_snapshot()
   std::unique_ptr<RecordKeys> kept_keys_;   // the fast path's keys, for snapshot()
+  bool reuse_loan_ = false;                 // ssl_'s objects belong to a reuse slot (fuzz builds)
 
   DtlsStats stats_;
   uint64_t app_records_fed_ = 0;       // application records handed to mbedTLS since last settle
