@@ -1,10 +1,19 @@
-// `ptun pki init DIR`, `ptun pki issue DIR NAME [--server]`, `ptun pki revoke DIR NAME|SERIAL`,
+// `ptun pki init DIR`, `ptun pki issue DIR NAME [--server] [--profile SERVER]`, `ptun pki revoke DIR NAME|SERIAL`,
 // `ptun pki list DIR`, `ptun pki crl DIR`: a CA, certificates and a CRL with mbedTLS.
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <ctime>
+#include <fstream>
 #include <iostream>
+#include <optional>
+#include <sstream>
 
 #include "cli/command.hpp"
 #include "common/rng.hpp"
+#include "config/config.hpp"
+#include "config/validate.hpp"
 #include "tls/pki.hpp"
 
 namespace ptun::cli {
@@ -23,6 +32,61 @@ PkiSubs& pki_subs() {
   return s;
 }
 
+Result<std::string> read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Error::from_errno("read " + path, errno);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) return Error(Errc::io, "read " + path + " failed");
+  return ss.str();
+}
+
+// --profile SERVER[:PORT]: where the profile goes, and the server_name it will carry (the
+// --server-name given, else the host of SERVER when it is a name; an IP address names no
+// certificate). Checked before anything is issued.
+Result<config::Profile> profile_plan(const std::string& server, const std::string& server_name) {
+  config::Profile p;
+  std::string host;
+  uint16_t port = 4433;
+  if (auto why = config::parse_server_address(server, &host, &port); !why.empty())
+    return Error(Errc::invalid_argument, "--profile " + server + ": " + why);
+  p.server = server;
+  p.server_name = server_name;
+  if (p.server_name.empty()) {
+    if (IpAddr::parse(host))
+      return Error(Errc::invalid_argument, "--profile " + server +
+                                               ": an IP address; give the server certificate's name with --server-name");
+    p.server_name = host;
+  }
+  if (auto why = config::check_host(p.server_name); !why.empty())
+    return Error(Errc::invalid_argument, "--server-name: " + why);
+  return p;
+}
+
+// DIR/NAME.toml, mode 0600, from the files `pki issue` has just written; checked by the same
+// parser the client uses before it is written.
+Result<std::string> write_profile(const std::string& dir, const std::string& name, config::Profile p) {
+  auto ca = read_text(dir + "/ca.crt");
+  if (!ca) return ca.error();
+  auto crt = read_text(dir + "/" + name + ".crt");
+  if (!crt) return crt.error();
+  auto key = read_text(dir + "/" + name + ".key");
+  if (!key) return key.error();
+  p.ca_pem = std::move(*ca);
+  p.cert_pem = std::move(*crt);
+  p.key_pem = std::move(*key);
+  const std::string path = dir + "/" + name + ".toml";
+  std::string text = config::profile_toml(p, "ptun client profile for '" + name + "'");
+  auto wipe = [](std::string& s) { std::fill(s.begin(), s.end(), '\0'); };
+  wipe(p.key_pem);
+  auto parsed = config::parse_client(text, path, false);
+  Result<void> r = parsed ? tls::pki::write_private_file(path, text)
+                          : Result<void>(Error(Errc::invalid_argument, "profile does not parse: " + parsed.error().message));
+  wipe(text);
+  if (!r) return r.error();
+  return path;
+}
+
 std::string utc_date(int64_t t) {
   if (t == 0) return "-";
   time_t tt = time_t(t);
@@ -35,7 +99,7 @@ std::string utc_date(int64_t t) {
 }  // namespace
 
 void register_pki_commands(CommandSet& cmds) {
-  static std::string dir, name, ca_name = "ptun CA";
+  static std::string dir, name, ca_name = "ptun CA", profile_server, profile_server_name;
   static bool server_cert = false;
   static uint32_t days = 825;
   static std::vector<std::string> dns_names, ips;
@@ -79,8 +143,23 @@ void register_pki_commands(CommandSet& cmds) {
       if (!a) return fail(a.error().message, 2);
       o.ip_addresses.push_back(*a);
     }
+    std::optional<config::Profile> profile;
+    if (!profile_server.empty()) {
+      auto p = profile_plan(profile_server, profile_server_name);
+      if (!p) return fail(p.error().message, 2);
+      if (o.server) return fail("--profile is for client certificates, not with --server", 2);
+      struct stat st;
+      if (::lstat((dir + "/" + name + ".toml").c_str(), &st) == 0)
+        return fail(dir + "/" + name + ".toml already exists");
+      profile = std::move(*p);
+    }
     if (auto r = tls::pki::issue(dir, name, o, rng); !r) return fail(r.error().message);
     std::cout << "issued " << dir << "/" << name << ".crt and " << name << ".key\n";
+    if (profile) {
+      auto path = write_profile(dir, name, std::move(*profile));
+      if (!path) return fail(path.error().message);
+      std::cout << "wrote the client profile " << *path << " (mode 0600; copy it to the client)\n";
+    }
     return 0;
   });
   pki->require_subcommand(1);
@@ -95,6 +174,11 @@ void register_pki_commands(CommandSet& cmds) {
   issue->add_option("--days", days, "validity in days")->check(CLI::Range(1, 3652));
   issue->add_option("--dns", dns_names, "extra DNS names (server certificates)");
   issue->add_option("--ip", ips, "IP addresses for the subjectAltName");
+  issue->add_option("--profile", profile_server,
+                    "also write DIR/NAME.toml, a one-file client profile (CA, certificate and key inline) "
+                    "for the server at SERVER_ADDR[:PORT]");
+  issue->add_option("--server-name", profile_server_name,
+                    "the server certificate's name for --profile (default: the host of SERVER_ADDR)");
   auto* revoke = pki->add_subcommand("revoke", "revoke NAME's certificate (or a serial) and rewrite crl.pem");
   revoke->add_option("dir", dir, "CA directory")->required();
   revoke->add_option("name", name, "certificate name or hex serial")->required();

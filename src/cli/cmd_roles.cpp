@@ -23,15 +23,20 @@ bool file_exists(const std::string& p) {
 // Group access is refused too unless the group is root's: ptun reads the key as root before it
 // drops privileges, so no other group ever needs it (0640 root:root is accepted, 0640 root:ssl-cert
 // is not).
-Result<void> check_key_mode(const std::string& key) {
+// A client profile with key_pem is held to the same rules: the config file is the key file then.
+Result<void> check_key_mode(const std::string& key, const std::string& what) {
   struct stat st;
   if (::stat(key.c_str(), &st) < 0) return Error::from_errno("cannot stat key " + key, errno);
   if (st.st_mode & (S_IROTH | S_IWOTH))
-    return Error(Errc::auth, "private key " + key + " is world-accessible (chmod 600 it)");
+    return Error(Errc::auth, what + " is world-accessible (chmod 600 it)");
   if ((st.st_mode & (S_IRGRP | S_IWGRP)) && st.st_gid != 0)
-    return Error(Errc::auth, "private key " + key + " is accessible by group " + std::to_string(st.st_gid) +
-                                 " (chmod 600 it)");
+    return Error(Errc::auth, what + " is accessible by group " + std::to_string(st.st_gid) + " (chmod 600 it)");
   return {};
+}
+Result<void> check_key_mode(const config::ServerConfig& c) { return check_key_mode(c.key, "private key " + c.key); }
+Result<void> check_key_mode(const config::ClientConfig& c) {
+  if (!c.key_pem.empty()) return check_key_mode(c.path, "config file " + c.path + " (it holds key_pem, a private key)");
+  return check_key_mode(c.key, "private key " + c.key);
 }
 
 // After setup: switch to `user` keeping only the configured capabilities (no-op if user = "").
@@ -53,7 +58,7 @@ int cmd_server(const std::string& path) {
   if (!file_exists(path)) return fail("config file " + path + " not found", 2);
   auto cfg = config::load_server(path);
   if (!cfg) return fail(cfg.error().message);
-  if (auto r = check_key_mode(cfg->key); !r) return fail(r.error().message);
+  if (auto r = check_key_mode(*cfg); !r) return fail(r.error().message);
   core::Loop loop;
   auto drop = *cfg;
   auto s = server::Server::create(loop, std::move(*cfg));
@@ -68,7 +73,7 @@ int cmd_client(const std::string& path) {
   if (!file_exists(path)) return fail("config file " + path + " not found", 2);
   auto cfg = config::load_client(path);
   if (!cfg) return fail(cfg.error().message);
-  if (auto r = check_key_mode(cfg->key); !r) return fail(r.error().message);
+  if (auto r = check_key_mode(*cfg); !r) return fail(r.error().message);
   core::Loop loop;
   auto drop = *cfg;
   auto c = client::Client::create(loop, std::move(*cfg));
@@ -97,7 +102,12 @@ int cmd_check_config(const std::string& path, bool strict) {
   } else {
     auto cfg = config::load_client(path, strict);
     if (!cfg) return fail(cfg.error().message);
-    if (!strict) note_files({cfg->ca, cfg->cert, cfg->key});
+    if (!strict) {
+      std::vector<std::string> files;
+      for (const auto& [file, pem] : {std::pair{&cfg->ca, &cfg->ca_pem}, {&cfg->cert, &cfg->cert_pem}, {&cfg->key, &cfg->key_pem}})
+        if (pem->empty()) files.push_back(*file);
+      note_files(files);
+    }
     std::cout << "# " << path << ": valid client config\n" << config::to_toml(*cfg);
   }
   return 0;

@@ -41,6 +41,14 @@ Client::Client(core::Loop& loop, config::ClientConfig cfg) : loop_(loop), cfg_(s
 
 Client::~Client() { teardown(); }
 
+Result<std::shared_ptr<tls::Credentials>> load_credentials(const config::ClientConfig& cfg) {
+  auto source = [&](const std::string& path, const std::string& pem, const char* key) {
+    return tls::Credentials::Source{path, pem, cfg.path + ": " + key};
+  };
+  return tls::Credentials::load(source(cfg.ca, cfg.ca_pem, "ca_pem"), source(cfg.cert, cfg.cert_pem, "cert_pem"),
+                                source(cfg.key, cfg.key_pem, "key_pem"));
+}
+
 Result<std::unique_ptr<Client>> Client::create(core::Loop& loop, config::ClientConfig cfg) {
   std::unique_ptr<Client> c(new Client(loop, std::move(cfg)));
   if (auto r = c->setup(); !r) {
@@ -61,7 +69,7 @@ Result<void> Client::setup() {
   if (::mkdir(cfg_.state_dir.c_str(), 0700) < 0 && errno != EEXIST)
     return Error::from_errno("cannot create state_dir " + cfg_.state_dir, errno);
 
-  auto creds = tls::Credentials::load(cfg_.ca, cfg_.cert, cfg_.key);
+  auto creds = load_credentials(cfg_);
   if (!creds) return creds.error();
   auto dtls = tls::DtlsConfig::make_client(*creds, rng_);
   if (!dtls) return dtls.error();

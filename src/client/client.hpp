@@ -32,7 +32,7 @@
 
 namespace ptun::control { class ControlServer; }
 namespace ptun::metrics { class Exporter; class Exposition; }
-namespace ptun::tls { class DtlsConfig; }
+namespace ptun::tls { class DtlsConfig; class Credentials; }
 
 namespace ptun::client {
 
@@ -40,6 +40,10 @@ namespace ptun::client {
 struct ClientCounters {
   uint64_t drop_not_connected = 0, drop_foreign_source = 0;
 };
+
+// The client's CA, certificate and key, each from its file or from the config's inline PEM
+// (a one-file profile); errors name the file, or the config file and key.
+Result<std::shared_ptr<tls::Credentials>> load_credentials(const config::ClientConfig& cfg);
 
 class Client final : public proto::ClientSession::Callbacks, public datapath::Policy {
  public:

@@ -173,6 +173,9 @@ Result<nlohmann::json> Client::apply_reload() {
     rest.ca = cfg_.ca;
     rest.cert = cfg_.cert;
     rest.key = cfg_.key;
+    rest.ca_pem = cfg_.ca_pem;
+    rest.cert_pem = cfg_.cert_pem;
+    rest.key_pem = cfg_.key_pem;
     rest.routes = cfg_.routes;
     rest.dns = cfg_.dns;
     rest.tunnel.mtu = cfg_.tunnel.mtu;
@@ -187,12 +190,13 @@ Result<nlohmann::json> Client::apply_reload() {
   }
   nlohmann::json changed = nlohmann::json::array();
   bool new_session = n.server_host != cfg_.server_host || n.server_port != cfg_.server_port ||
-                     n.server_name != cfg_.server_name || n.ca != cfg_.ca || n.cert != cfg_.cert || n.key != cfg_.key;
+                     n.server_name != cfg_.server_name || n.ca != cfg_.ca || n.cert != cfg_.cert || n.key != cfg_.key ||
+                     n.ca_pem != cfg_.ca_pem || n.cert_pem != cfg_.cert_pem || n.key_pem != cfg_.key_pem;
   std::shared_ptr<tls::DtlsConfig> dtls = dtls_;
   Endpoint ep = server_ep_;
   if (new_session) {
     // Everything that can fail is done before anything is changed.
-    auto creds = tls::Credentials::load(n.ca, n.cert, n.key);
+    auto creds = load_credentials(n);
     if (!creds) return Error(creds.error().code, "reload refused, running config kept: " + creds.error().message);
     auto d = tls::DtlsConfig::make_client(*creds, rng_);
     if (!d) return Error(d.error().code, "reload refused, running config kept: " + d.error().message);

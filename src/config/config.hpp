@@ -138,7 +138,12 @@ struct ClientConfig {
   std::string server_host;
   uint16_t server_port = 4433;
   std::string server_name;                  // expected name in the server certificate; required
+  // Each credential is a file (`ca`, `cert`, `key`: paths, resolved) or inline PEM text in the
+  // file itself (`ca_pem`, `cert_pem`, `key_pem`: a one-file profile, `ptun pki issue --profile`);
+  // exactly one of each pair is set. With key_pem the config file is held to the key-file rules
+  // (not readable by group or others).
   std::string ca, cert, key;
+  std::string ca_pem, cert_pem, key_pem;
   std::string control_socket = "/run/ptun/client.sock";
   std::string control_group;
   std::string state_dir = "/var/lib/ptun/client";
@@ -227,8 +232,19 @@ Result<Role> detect_role(std::string_view text, const std::string& name);
 Result<Role> detect_role_file(const std::string& path);
 
 // The effective config (defaults filled in) as TOML text that parses back to the same struct.
-// Never prints key material (only the key's path).
+// Never prints key material: only the key's path; an inline key_pem becomes a comment (so a
+// profile's effective config does not parse back: it has no key).
 std::string to_toml(const ServerConfig&);
 std::string to_toml(const ClientConfig&);
+
+// `ptun pki issue DIR NAME --profile SERVER`: a one-file client config (server, server_name, and
+// the CA, certificate and key inline as ca_pem/cert_pem/key_pem; every other key at its default).
+// The caller checks it with parse_client and writes it mode 0600.
+struct Profile {
+  std::string server;        // "host[:port]" as in the `server` key
+  std::string server_name;
+  std::string ca_pem, cert_pem, key_pem;
+};
+std::string profile_toml(const Profile& p, std::string_view comment);
 
 }  // namespace ptun::config

@@ -1,6 +1,6 @@
 // to_toml: the effective configuration, in the same order as the example files, every default
-// written out. Output parses back to an equal struct (tested). Key material is never read here:
-// only the key's path is printed.
+// written out. Output parses back to an equal struct (tested). Key material is never printed:
+// only the key's path, or a comment for an inline key_pem.
 #include <cstdio>
 
 #include "config/config.hpp"
@@ -60,6 +60,14 @@ class Writer {
   void addrs(std::string_view key, const std::vector<T>& items) {
     list(key, items, [](const T& a) { return a.str(); });
   }
+  // PEM as a multi-line literal string (as in a profile); anything a literal cannot hold
+  // (control characters other than newlines) falls back to a basic string.
+  void pem(std::string_view key, std::string_view text) {
+    bool literal = text.find("'''") == std::string_view::npos;
+    for (unsigned char c : text) literal = literal && (c == '\n' || (c >= 0x20 && c < 0x7f));
+    if (!literal) return str(key, text);
+    kv(key, "'''\n" + std::string(text) + (text.ends_with('\n') ? "" : "\n") + "'''");
+  }
   void kv(std::string_view key, std::string_view value) {
     ((out_ += key) += " = ") += value;
     out_ += '\n';
@@ -72,9 +80,18 @@ class Writer {
 
 template <typename Config>
 void shared_keys(Writer& w, const Config& c) {
-  w.str("ca", c.ca);
-  w.str("cert", c.cert);
-  w.str("key", c.key);
+  if constexpr (requires { c.key_pem; }) {
+    if (c.ca_pem.empty()) w.str("ca", c.ca);
+    else w.pem("ca_pem", c.ca_pem);
+    if (c.cert_pem.empty()) w.str("cert", c.cert);
+    else w.pem("cert_pem", c.cert_pem);
+    if (c.key_pem.empty()) w.str("key", c.key);
+    else w.line("# key_pem: inline in " + comment_safe(c.path) + " (not shown)");
+  } else {
+    w.str("ca", c.ca);
+    w.str("cert", c.cert);
+    w.str("key", c.key);
+  }
   w.str("control_socket", c.control_socket);
   if (!c.control_group.empty()) w.str("control_group", c.control_group);
   w.str("state_dir", c.state_dir);
@@ -198,6 +215,19 @@ std::string to_toml(const ClientConfig& c) {
     w.str("to", f.to.str());
     w.str("proto", f.proto);
   }
+  return w.take();
+}
+
+std::string profile_toml(const Profile& p, std::string_view comment) {
+  Writer w;
+  w.line("# " + comment_safe(std::string(comment)));
+  w.line("# One-file ptun client profile: keep it private (mode 0600, like a key file).");
+  w.line("# Run: ptun client -c THIS_FILE; other keys (control_socket, [dns], ...) may be added.");
+  w.str("server", p.server);
+  w.str("server_name", p.server_name);
+  w.pem("ca_pem", p.ca_pem);
+  w.pem("cert_pem", p.cert_pem);
+  w.pem("key_pem", p.key_pem);
   return w.take();
 }
 

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "config/config.hpp"
+#include "config/pem_text.hpp"
 #include "config/toml_reader.hpp"
 #include "config/validate.hpp"
 
@@ -37,9 +38,32 @@ void read_shared_keys(TableReader& r, Config& c, const std::string& base_dir, bo
         },
         must_be_file);
   };
-  path_key("ca", c.ca, true);
-  path_key("cert", c.cert, true);
-  path_key("key", c.key, true);
+  if constexpr (requires { c.key_pem; }) {
+    // The client: each credential as a file or inline PEM (a one-file profile).
+    auto credential = [&](std::string_view key, std::string& path, std::string& pem,
+                          std::initializer_list<std::string_view> labels) {
+      const std::string pem_key = std::string(key) + "_pem";
+      const bool has_path = r.get(key) != nullptr, has_pem = r.get(pem_key) != nullptr;
+      if (has_path && has_pem) {
+        r.fail_at(pem_key, "give either " + std::string(key) + " (a file) or " + pem_key + " (inline PEM), not both");
+      } else if (has_pem) {
+        r.string(pem_key, [&](const std::string& s) {
+          pem = s;
+          return check_pem(s, labels);
+        });
+      } else if (!r.failed()) {
+        if (!has_path) r.fail_here(std::string(key) + ": required key is missing (or " + pem_key + " with inline PEM)");
+        else path_key(key, path, true);
+      }
+    };
+    credential("ca", c.ca, c.ca_pem, {kPemCertificate});
+    credential("cert", c.cert, c.cert_pem, {kPemCertificate});
+    credential("key", c.key, c.key_pem, {kPemEcKey, kPemPkcs8Key});
+  } else {
+    path_key("ca", c.ca, true);
+    path_key("cert", c.cert, true);
+    path_key("key", c.key, true);
+  }
   path_key("control_socket", c.control_socket, false);
   path_key("state_dir", c.state_dir, false);
   r.string("control_group", [&](const std::string& s) {

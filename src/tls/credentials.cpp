@@ -47,16 +47,33 @@ Credentials::~Credentials() {
 Result<std::shared_ptr<Credentials>> Credentials::load(const std::string& ca_path,
                                                        const std::string& cert_path,
                                                        const std::string& key_path) {
+  return load(Source{ca_path, "", ""}, Source{cert_path, "", ""}, Source{key_path, "", ""});
+}
+
+Result<std::shared_ptr<Credentials>> Credentials::load(const Source& ca, const Source& cert,
+                                                       const Source& key) {
   std::shared_ptr<Credentials> c(new Credentials());
-  int ret = mbedtls_x509_crt_parse_file(&c->ca_, ca_path.c_str());
-  if (ret < 0) return parse_error("CA file " + ca_path, ret);
-  if (ret > 0) return Error(Errc::invalid_argument, "CA file " + ca_path + ": some certificates could not be parsed");
-  ret = mbedtls_x509_crt_parse_file(&c->cert_, cert_path.c_str());
-  if (ret < 0) return parse_error("certificate file " + cert_path, ret);
-  if (ret > 0) return Error(Errc::invalid_argument, "certificate file " + cert_path + ": some certificates could not be parsed");
+  auto chain = [](mbedtls_x509_crt* crt, const Source& s, const char* what) -> Result<void> {
+    if (!s.pem.empty()) return parse_chain(crt, s.pem, (std::string(what) + " (" + s.origin + ")").c_str());
+    const std::string where = std::string(what) + " file " + s.path;
+    int ret = mbedtls_x509_crt_parse_file(crt, s.path.c_str());
+    if (ret < 0) return parse_error(where, ret);
+    if (ret > 0) return Error(Errc::invalid_argument, where + ": some certificates could not be parsed");
+    return ok();
+  };
+  if (auto r = chain(&c->ca_, ca, "CA"); !r) return r.error();
+  if (auto r = chain(&c->cert_, cert, "certificate"); !r) return r.error();
   SystemRng rng;  // mbedTLS 3 blinds the private-key operations of parsing and pair checks
-  ret = mbedtls_pk_parse_keyfile(&c->key_, key_path.c_str(), nullptr, detail::rng_fill, &rng);
-  if (ret != 0) return parse_error("key file " + key_path, ret);
+  if (key.pem.empty()) {
+    int ret = mbedtls_pk_parse_keyfile(&c->key_, key.path.c_str(), nullptr, detail::rng_fill, &rng);
+    if (ret != 0) return parse_error("key file " + key.path, ret);
+  } else {
+    std::string key_text = key.pem;
+    int ret = mbedtls_pk_parse_key(&c->key_, reinterpret_cast<const unsigned char*>(key_text.c_str()),
+                                   parse_len(key_text), nullptr, 0, detail::rng_fill, &rng);
+    mbedtls_platform_zeroize(key_text.data(), key_text.size());
+    if (ret != 0) return parse_error("key (" + key.origin + ")", ret);
+  }
   if (auto r = c->check(); !r) return r.error();
   return c;
 }

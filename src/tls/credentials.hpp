@@ -22,6 +22,15 @@ class Credentials {
   static Result<std::shared_ptr<Credentials>> load(const std::string& ca_path,
                                                     const std::string& cert_path,
                                                     const std::string& key_path);
+  // One credential: a file, or PEM text held in memory (a client profile's ca_pem/cert_pem/
+  // key_pem). `origin` names where the text came from in messages ("client.toml: key_pem").
+  struct Source {
+    std::string path;            // used when pem is empty
+    std::string pem;
+    std::string origin;
+  };
+  // The same checks for any mix of files and inline text; messages name the file or the origin.
+  static Result<std::shared_ptr<Credentials>> load(const Source& ca, const Source& cert, const Source& key);
   // Same checks, from in-memory PEM (or DER) text. Used by tests.
   static Result<std::shared_ptr<Credentials>> from_pem(std::string_view ca, std::string_view cert,
                                                         std::string_view key);

@@ -251,22 +251,24 @@ Result<void> write_all(int fd, const std::string& path, const unsigned char* p, 
 }
 
 // Creates `path` exclusively with mode 0600 (fchmod: a umask must not change it either way).
-Result<void> write_private_key(const std::string& path, PkKey& key) {
-  SecretBuf pem(kPemBufSize);
-  int ret = mbedtls_pk_write_key_pem(&key.pk, pem.b.data(), pem.b.size());
-  if (ret != 0) return mbed_error("encoding the private key", ret);
+Result<void> write_exclusive_0600(const std::string& path, const unsigned char* p, size_t n) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0 && errno == EEXIST) return Error(Errc::exists, path + " already exists");
   if (fd < 0) return Error::from_errno("create " + path, errno);
   Result<void> r = ::fchmod(fd, 0600) == 0 ? ok() : Error::from_errno("chmod " + path, errno);
-  if (r.ok()) {
-    // The PEM writer NUL-terminates; the buffer is zero-filled, so strnlen stays inside it.
-    const size_t len = ::strnlen(reinterpret_cast<const char*>(pem.b.data()), pem.b.size());
-    r = write_all(fd, path, pem.b.data(), len);
-  }
+  if (r.ok()) r = write_all(fd, path, p, n);
   ::close(fd);
   if (!r.ok()) ::unlink(path.c_str());
   return r;
+}
+
+Result<void> write_private_key(const std::string& path, PkKey& key) {
+  SecretBuf pem(kPemBufSize);
+  int ret = mbedtls_pk_write_key_pem(&key.pk, pem.b.data(), pem.b.size());
+  if (ret != 0) return mbed_error("encoding the private key", ret);
+  // The PEM writer NUL-terminates; the buffer is zero-filled, so strnlen stays inside it.
+  const size_t len = ::strnlen(reinterpret_cast<const char*>(pem.b.data()), pem.b.size());
+  return write_exclusive_0600(path, pem.b.data(), len);
 }
 
 // Public file, replaced atomically: a stale NAME.crt whose key was deleted is superseded.
@@ -348,6 +350,10 @@ Result<void> load_ca(const std::string& dir, Ca& ca) {
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
+
+Result<void> write_private_file(const std::string& path, std::string_view text) {
+  return write_exclusive_0600(path, reinterpret_cast<const unsigned char*>(text.data()), text.size());
+}
 
 Result<void> init_ca(const std::string& dir, const std::string& ca_name, Rng& rng) {
   if (dir.empty()) return Error(Errc::invalid_argument, "no PKI directory given");

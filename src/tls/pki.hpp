@@ -59,6 +59,11 @@ Result<void> init_ca(const std::string& dir, const std::string& ca_name, Rng& rn
 Result<void> issue(const std::string& dir, const std::string& name, const IssueOptions& opts,
                    Rng& rng);
 
+// Creates `path` exclusively (never replacing a file) with mode 0600 whatever the umask, and
+// writes `text`; on error nothing is left behind. For private keys and client profiles.
+// Errors: exists, io.
+Result<void> write_private_file(const std::string& path, std::string_view text);
+
 // A NAME usable as a file name and CN: letters, digits, '.', '_', '-', 1..kMaxNameLen chars,
 // not starting with '.'.
 bool is_safe_name(std::string_view name);

@@ -98,3 +98,27 @@ TEST_CASE("verify failure texts", "[tls][credentials]") {
   CHECK(ptun::tls::detail::alert_name(48) == "unknown_ca");
   CHECK(ptun::tls::detail::alert_name(200) == "alert 200");
 }
+
+TEST_CASE("Credentials from a mix of files and inline PEM", "[tls][credentials][profile]") {
+  auto& pki = TestPki::get();
+  TempDir d;
+  const std::string ca = d.write("ca.pem", pki.ca.ca_pem());
+  auto c = Credentials::load(Credentials::Source{ca, "", ""},
+                             Credentials::Source{"", pki.client.cert_pem, "p.toml: cert_pem"},
+                             Credentials::Source{"", pki.client.key_pem, "p.toml: key_pem"});
+  REQUIRE(c);
+  CHECK((*c)->own_common_name() == "alice");
+  // A key that is not the certificate's, inline: refused like a file's.
+  auto wrong = Credentials::load(Credentials::Source{"", pki.ca.ca_pem(), "p.toml: ca_pem"},
+                                 Credentials::Source{"", pki.client.cert_pem, "p.toml: cert_pem"},
+                                 Credentials::Source{"", pki.server.key_pem, "p.toml: key_pem"});
+  REQUIRE(!wrong);
+  CHECK(wrong.error().message == "key does not match the certificate");
+  // Broken inline DER: the message names the config file and key.
+  std::string broken = pki.client.cert_pem;
+  broken.replace(broken.find('\n') + 10, 8, "AAAAAAAA");
+  auto bad = Credentials::load(Credentials::Source{ca, "", ""}, Credentials::Source{"", broken, "p.toml: cert_pem"},
+                               Credentials::Source{"", pki.client.key_pem, "p.toml: key_pem"});
+  REQUIRE(!bad);
+  CHECK(bad.error().message.find("certificate (p.toml: cert_pem): ") == 0);
+}
