@@ -74,7 +74,7 @@ struct Harness : ServerEndpoint::Callbacks {
   }
   void on_established(uint64_t id, const std::string&, const Endpoint&) override { trace.add(id); }
   void on_roamed(uint64_t id, const Endpoint& to) override { trace.add(id ^ EndpointHash{}(to)); }
-  void on_closed(uint64_t id, CloseReason why) override { trace.add(id + uint64_t(why)); }
+  void on_closed(uint64_t id, CloseReason why, const SessionStats&) override { trace.add(id + uint64_t(why)); }
 };
 
 constexpr uint8_t kTypes[4] = {23, 21, 22, 20};  // application data, alert, handshake, CCS

@@ -7,11 +7,10 @@
 #include <iostream>
 
 #include "cli/command.hpp"
+#include "common/build_info.hpp"
 #include "common/log.hpp"
 
 namespace ptun::cli {
-
-constexpr const char* kVersion = "0.1.0";
 
 int fail(const std::string& msg, int code) {
   // Under journald an unprefixed line would be stored as info: say it is an error.
@@ -23,7 +22,7 @@ int run(int argc, char** argv) {
   CLI::App app{"ptun: a DTLS packet tunnel for Linux (client and server in one binary)", "ptun"};
   app.require_subcommand(1);
   // --version/-V as other daemons have it (help2man and packagers call it), same text as `ptun version`
-  app.set_version_flag("-V,--version", std::string("ptun ") + kVersion, "print the version and exit");
+  app.set_version_flag("-V,--version", std::string("ptun ") + version(), "print the version and exit");
   std::string level;
   app.add_option("--log-level", level, "error, warn, info or debug (overrides the config)");
 
@@ -34,7 +33,7 @@ int run(int argc, char** argv) {
   register_cleanup_commands(cmds);
   register_flows_commands(cmds);
   cmds.add("version", "print the version", [] {
-    std::cout << "ptun " << kVersion << "\n";
+    std::cout << "ptun " << version() << "\n";
     return 0;
   });
   std::string help_text;   // rendered before parsing: afterwards CLI11 renders the subcommand's

@@ -182,6 +182,7 @@ void Client::start_session() {
   roam_deadline_ = UINT64_MAX;
   if (life_.state() == State::disconnected) transition(State::connecting, Reason::user);
   LOG_INFO("client: connecting to %s (%s)", server_ep_.str().c_str(), cfg_.server_name.c_str());
+  attempt_started_ms_ = now_;
   session_->start(now_);
   flush();
   poke_timer();
@@ -200,6 +201,7 @@ void Client::on_established(const proto::NetworkSettings& s) {
   settings_error_.clear();
   attempt_ = 0;
   established_ms_ = now_;
+  handshake_seconds_.observe(double(now_ - attempt_started_ms_) / 1000.0);
   roaming_ = false;
   roam_deadline_ = UINT64_MAX;
   transition(State::connected, Reason::established);

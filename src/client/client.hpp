@@ -20,6 +20,7 @@
 #include "apps/attributor.hpp"
 #include "apps/cgroup.hpp"
 #include "flow/flow_table.hpp"
+#include "metrics/histogram.hpp"
 #include "config/config.hpp"
 #include "control/protocol.hpp"
 #include "core/core.hpp"
@@ -182,6 +183,8 @@ class Client final : public proto::ClientSession::Callbacks, public datapath::Po
   uint32_t attempt_ = 0;
   uint64_t reconnects_ = 0;
   uint64_t established_ms_ = 0;
+  uint64_t attempt_started_ms_ = 0;   // start_session(): the handshake latency counts from here
+  metrics::Histogram handshake_seconds_{metrics::handshake_buckets()};
   int exit_code_ = 0;
   uint64_t scheduled_deadline_ = UINT64_MAX;
   uint64_t now_ = 0;

@@ -2,14 +2,17 @@
 // messages and the Prometheus text. `ptun down` keeps the process running in `disconnected`
 // (so `ptun up` and the on-demand rules can bring the tunnel back); `ptun stop` or SIGTERM ends it.
 #include <linux/rtnetlink.h>
+#include <mbedtls/build_info.h>
 
 #include "client/client.hpp"
 #include "common/sd_notify.hpp"
 #include "metrics/exporter.hpp"
 #include "metrics/exposition.hpp"
+#include "metrics/standard.hpp"
 #include "netlink/rtnl.hpp"
 #include "tls/credentials.hpp"
 #include "tls/dtls_config.hpp"
+#include "tls/record_aead.hpp"
 
 namespace ptun::client {
 
@@ -259,6 +262,11 @@ std::string Client::metrics_text() {
   for (State s : {State::disconnected, State::connecting, State::connected, State::reasserting, State::disconnecting})
     m.gauge("ptun_client_state", "1 for the tunnel's current state (NEVPNStatus).", life_.state() == s ? 1 : 0,
             Labels{{"state", to_string(s)}});
+  metrics::add_build_info(m, MBEDTLS_VERSION_STRING, tls::kRecordAeadBackend);
+  for (const auto& c : dtls_->credentials().expiries())
+    metrics::add_certificate_expiry(m, c.kind, c.subject, c.serial, c.not_after);
+  m.histogram("ptun_client_handshake_duration_seconds", "From a connect attempt to the tunnel connected.",
+              handshake_seconds_);
   m.gauge("ptun_client_state_seconds", "Seconds in the current state.", double(now - life_.since_ms()) / 1000.0);
   m.counter("ptun_client_reconnects_total", "Sessions started again after one ended.", double(reconnects_));
   m.counter("ptun_client_roams_total", "Path changes survived by the same session.", double(roams_));

@@ -11,9 +11,11 @@
 #include <utility>
 #include <vector>
 
+#include "metrics/histogram.hpp"
+
 namespace ptun::metrics {
 
-enum class Type { counter, gauge };
+enum class Type { counter, gauge, histogram };
 using Labels = std::vector<std::pair<std::string, std::string>>;
 
 class Exposition {
@@ -28,13 +30,20 @@ class Exposition {
   void gauge(std::string_view name, std::string_view help, double value, Labels labels = {}) {
     add(Type::gauge, name, help, value, std::move(labels));
   }
+  // name_bucket{...,le="B"} (cumulative, one per bound, then le="+Inf"), name_sum, name_count.
+  // `labels` must not hold "le" (the sample is then ignored, as an invalid label name is).
+  void histogram(std::string_view name, std::string_view help, const Histogram& h, Labels labels = {});
   std::string text() const;
 
  private:
   struct Sample {
+    const char* suffix;   // "", or _bucket/_sum/_count of a histogram
     Labels labels;
     double value;
   };
+  // The family `name` of `type`, created with `help` if new; null on a type clash or bad names.
+  struct Family;
+  Family* family(Type type, std::string_view name, std::string_view help, const Labels& labels);
   struct Family {
     std::string name, help;
     Type type;
@@ -43,6 +52,9 @@ class Exposition {
   std::vector<Family> families_;
 };
 
+// Sample values and `le` bounds: integers exactly, others in the shortest text that reads back
+// as the same double, NaN and +Inf/-Inf as the format spells them.
+std::string format_value(double v);
 // Label values escaped as the format says (backslash, double quote, newline).
 std::string escape_label_value(std::string_view v);
 // [a-zA-Z_:][a-zA-Z0-9_:]* for metric names; labels without ':'.

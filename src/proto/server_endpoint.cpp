@@ -364,6 +364,8 @@ SessionInfo ServerEndpoint::info(const Session& s) const {
   i.id = s.id;
   i.peer_cn = s.peer_cn;
   i.peer_serial = s.peer_serial;
+  i.peer_not_after = s.peer_not_after;
+  i.created_ms = s.created_ms;
   i.endpoint = s.peer;
   i.state = s.state;
   i.stats = s.stats;

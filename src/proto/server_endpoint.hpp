@@ -73,6 +73,8 @@ struct SessionInfo {
   uint64_t id = 0;
   std::string peer_cn;
   std::string peer_serial;  // raw INTEGER octets of the verified certificate
+  int64_t peer_not_after = 0;  // its notAfter, seconds since the epoch (0: unknown)
+  uint64_t created_ms = 0;     // the cookie-verified ClientHello that started the handshake
   Endpoint endpoint;
   ServerSessionState state = ServerSessionState::handshaking;
   SessionStats stats;
@@ -96,7 +98,8 @@ class ServerEndpoint {
     virtual void on_established(uint64_t session_id, const std::string& peer_cn, const Endpoint& from) = 0;
     virtual void on_roamed(uint64_t session_id, const Endpoint& from) = 0;
     // Only for sessions that reached on_established (half-open ones vanish silently, counted).
-    virtual void on_closed(uint64_t session_id, CloseReason reason) = 0;
+    // `final_stats`: the session's counters at the end (session() no longer knows it).
+    virtual void on_closed(uint64_t session_id, CloseReason reason, const SessionStats& final_stats) = 0;
   };
   struct Limits {
     uint32_t max_sessions = 4096, max_half_open = 256;

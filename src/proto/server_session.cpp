@@ -123,6 +123,7 @@ void ServerEndpoint::step_handshake(Session& s, uint64_t now) {
       s.state = ServerSessionState::waiting_hello;
       s.peer_cn = s.dtls->peer_common_name();
       s.peer_serial = s.dtls->peer_serial();
+      s.peer_not_after = s.dtls->peer_not_after();
       s.stats.last_handshake_ms = now;
       s.stats.last_rx_ms = now;
       return;
@@ -292,7 +293,7 @@ void ServerEndpoint::end_session(Session& s, CloseReason reason, bool send_close
     graveyard_.push_back(std::move(it->second));
     sessions_.erase(it);
   }
-  if (was_established) cb_.on_closed(s.id, reason);
+  if (was_established) cb_.on_closed(s.id, reason, s.stats);
 }
 
 }  // namespace ptun::proto

@@ -62,6 +62,7 @@ Result<void> Server::setup() {
       if (auto r = peers_.reserve_static(p.name, Lease{p.ipv4, p.ipv6}); !r) return r;
     }
   }
+  list_peers_for_metrics();
   auto leases = leases_.load();
   if (!leases) return leases.error();
   peers_.set_expiry(int64_t(cfg_.tunnel.lease_expiry_days) * 86400);
@@ -211,6 +212,9 @@ void Server::poke_timer() {
 Result<proto::NetworkSettings> Server::authorize(uint64_t session_id, const std::string& peer_cn,
                                                  const proto::ClientHello&,
                                                  proto::CloseReason* refuse_reason) {
+  // Counted before any refusal: failed attempts of a name show in its metrics too.
+  auto hs = endpoint_->session(session_id);
+  ledger_.handshake(peer_cn, ::time(nullptr), hs ? hs->peer_not_after : 0);
   const config::PeerConfig* pc = nullptr;
   if (!cfg_.peers.empty()) {
     auto it = peer_config_.find(peer_cn);
@@ -259,6 +263,9 @@ void Server::on_established(uint64_t session_id, const std::string& peer_cn, con
   const Peer* p = peers_.find(session_id);
   if (!p) return;
   peers_.set_endpoint(session_id, from);
+  ledger_.established(peer_cn);
+  if (auto info = endpoint_->session(session_id))
+    handshake_seconds_.observe(double(info->stats.established_at_ms - info->created_ms) / 1000.0);
   notify_status();
   LOG_INFO("server: session %016llx peer %s from %s: %s%s%s", (unsigned long long)session_id,
            peer_cn.c_str(), from.str().c_str(), p->lease.ipv4 ? p->lease.ipv4->str().c_str() : "",
@@ -272,10 +279,11 @@ void Server::on_roamed(uint64_t session_id, const Endpoint& from) {
   peers_.set_endpoint(session_id, from);
 }
 
-void Server::on_closed(uint64_t session_id, proto::CloseReason reason) {
+void Server::on_closed(uint64_t session_id, proto::CloseReason reason, const proto::SessionStats& final_stats) {
   // The lease's expiry counts from now; saved with the next lease change or at exit.
   auto gone = peers_.remove(session_id, ::time(nullptr));
   if (!gone) return;
+  ledger_.ended(gone->name, final_stats);
   notify_status();
   LOG_INFO("server: session %016llx peer %s closed: %s", (unsigned long long)session_id, gone->name.c_str(),
            proto::to_string(reason));

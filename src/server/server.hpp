@@ -19,6 +19,7 @@
 #include "common/rng.hpp"
 #include "config/config.hpp"
 #include "forward/forwarder.hpp"
+#include "metrics/histogram.hpp"
 #include "control/protocol.hpp"
 #include "core/core.hpp"
 #include "datapath/pipeline.hpp"
@@ -28,6 +29,7 @@
 #include "server/host_addresses.hpp"
 #include "server/host_setup.hpp"
 #include "server/lease_writer.hpp"
+#include "server/peer_ledger.hpp"
 #include "server/peer_table.hpp"
 #include "tls/crl.hpp"
 #include "tls/credentials.hpp"
@@ -61,7 +63,7 @@ class Server final : public proto::ServerEndpoint::Callbacks, public datapath::P
                                            proto::CloseReason* refuse_reason) override;
   void on_established(uint64_t session_id, const std::string& peer_cn, const Endpoint& from) override;
   void on_roamed(uint64_t session_id, const Endpoint& from) override;
-  void on_closed(uint64_t session_id, proto::CloseReason reason) override;
+  void on_closed(uint64_t session_id, proto::CloseReason reason, const proto::SessionStats& final_stats) override;
 
   // datapath::Policy (server_datapath.cpp)
   void on_device_packet(std::span<uint8_t> pkt, const packet::Parsed& p, uint64_t now) override;
@@ -82,7 +84,9 @@ class Server final : public proto::ServerEndpoint::Callbacks, public datapath::P
   Result<nlohmann::json> apply_reload();
   // STATUS= for systemd (sd_notify.hpp): listening addresses and the session count.
   void notify_status(const char* extra = "");
+  // server_metrics.cpp: the Prometheus text; the [[peer]] names given to the ledger.
   std::string metrics_text();
+  void list_peers_for_metrics();
 
   // forwarding = "userspace": packets to clients come from the forwarder instead of a TUN.
   Result<void> setup_kernel_forwarding();
@@ -118,6 +122,8 @@ class Server final : public proto::ServerEndpoint::Callbacks, public datapath::P
   std::unique_ptr<metrics::Exporter> metrics_;   // metrics_listen (server_control.cpp)
   HostSetup host_;
   PeerTable peers_;   // sessions, leases, routes (pure; unit-tested in tests/server)
+  PeerLedger ledger_;  // lifetime numbers per peer name, for the metrics
+  metrics::Histogram handshake_seconds_{metrics::handshake_buckets()};   // ClientHello to established
   LeaseStore leases_;          // read once at start
   LeaseWriter lease_writer_;   // writes off the loop thread, only on change
   std::map<std::string, const config::PeerConfig*> peer_config_;

@@ -1,9 +1,7 @@
-// The server's answers on its control socket: status, sessions, kick, reload, stop; and its
-// Prometheus text (metrics_listen).
+// The server's answers on its control socket: status, sessions, kick, reload, stop.
 #include <set>
 
 #include "common/sd_notify.hpp"
-#include "metrics/exposition.hpp"
 #include "server/server.hpp"
 
 namespace ptun::server {
@@ -190,6 +188,7 @@ Result<nlohmann::json> Server::apply_reload() {
   const size_t revoked_closed = crl_ ? close_revoked(*crl_) : 0;
   peer_config_.clear();
   for (const auto& p : cfg_.peers) peer_config_[p.name] = &p;
+  list_peers_for_metrics();
   uint64_t now = loop_.now_ms();
   for (const auto& [sid, name] : to_close) {
     LOG_INFO("server: reload: closing session %016llx of peer %s", (unsigned long long)sid, name.c_str());
@@ -235,67 +234,6 @@ size_t Server::close_revoked(const tls::Crl& crl) {
     endpoint_->close_session(sid, proto::CloseReason::kicked, now, "certificate revoked");
   }
   return revoked.size();
-}
-
-std::string Server::metrics_text() {
-  using metrics::Labels;
-  metrics::Exposition m;
-  uint64_t now = loop_.now_ms();
-  m.gauge("ptun_server_uptime_seconds", "Seconds since the server started.", double(now - started_ms_) / 1000.0);
-  m.gauge("ptun_server_sessions", "Established sessions.", double(peers_.size()));
-  m.gauge("ptun_server_half_open_sessions", "Handshakes in progress.", double(endpoint_->half_open_count()));
-  for (const auto& [sid, p] : peers_.sessions()) {
-    char id[17];
-    std::snprintf(id, sizeof id, "%016llx", (unsigned long long)sid);
-    Labels l{{"peer", p.name}, {"session", id}};
-    m.gauge("ptun_server_session_uptime_seconds", "Seconds since the session started.",
-            double(now - p.started_ms) / 1000.0, l);
-    auto info = endpoint_->session(sid);
-    if (!info) continue;
-    const auto& st = info->stats;
-    m.counter("ptun_server_session_received_bytes_total", "Bytes received from the peer.", double(st.bytes_in), l);
-    m.counter("ptun_server_session_sent_bytes_total", "Bytes sent to the peer.", double(st.bytes_out), l);
-    m.counter("ptun_server_session_received_packets_total", "Packets received from the peer.", double(st.packets_in), l);
-    m.counter("ptun_server_session_sent_packets_total", "Packets sent to the peer.", double(st.packets_out), l);
-    m.gauge("ptun_server_session_rtt_seconds", "Smoothed round-trip time to the peer.", double(st.rtt_us_smoothed) / 1e6, l);
-    m.counter("ptun_server_session_roams_total", "Address changes of the peer.", double(st.roams), l);
-  }
-  auto drops = datapath::drop_causes(dp_.counters());
-  drops.emplace_back("spoofed", counters_.drop_spoofed);
-  drops.emplace_back("link_local", counters_.drop_link_local);
-  drops.emplace_back("no_session", counters_.drop_no_session);
-  drops.emplace_back("client_to_client", counters_.drop_client_to_client);
-  for (const auto& [cause, v] : drops)
-    m.counter("ptun_server_dropped_packets_total", "Packets dropped, by cause.", double(v), Labels{{"cause", cause}});
-  m.counter("ptun_server_tun_read_packets_total", "Packets read from the TUN.", double(dp_.counters().dev_rx_packets));
-  m.counter("ptun_server_tun_written_packets_total", "Packets written to the TUN.", double(dp_.counters().dev_tx_packets));
-  const auto& c = endpoint_->counters();
-  m.counter("ptun_server_datagrams_received_total", "UDP datagrams received.", double(c.datagrams_in));
-  m.counter("ptun_server_sessions_created_total", "Sessions created (handshakes started).", double(c.sessions_created));
-  m.counter("ptun_server_sessions_established_total", "Sessions established.", double(c.sessions_established));
-  const std::pair<const char*, uint64_t> ingress[] = {
-      {"bad_header", c.bad_header},           {"unknown_version", c.unknown_version},
-      {"unknown_kind", c.unknown_kind},       {"unknown_session", c.unknown_session},
-      {"rate_limited", c.rate_limited},       {"session_limit", c.session_limit},
-      {"half_open_limit", c.half_open_limit}, {"replay_or_auth", c.replay_or_auth},
-      {"handshake_failed", c.handshake_failed}, {"handshake_timeout", c.handshake_timeout},
-      {"refused", c.refused},                 {"half_open_source_limit", c.half_open_source_limit},
-      {"half_open_evicted", c.half_open_evicted}};
-  for (const auto& [cause, v] : ingress)
-    m.counter("ptun_server_ingress_dropped_total", "Datagrams or handshakes refused, by cause.", double(v),
-              Labels{{"cause", cause}});
-  if (forwarder_) {   // userspace forwarding: live flows by protocol, and what happened to flows
-    const nlohmann::json fj = forwarder_json();
-    for (const auto& [key, v] : fj.items()) {
-      if (key.ends_with("_flows"))
-        m.gauge("ptun_server_userspace_flows", "Relayed flows open, by protocol.", v.get<double>(),
-                Labels{{"proto", key.substr(0, key.size() - 6)}});
-      else
-        m.counter("ptun_server_userspace_events_total", "Userspace forwarding events, by kind.", v.get<double>(),
-                  Labels{{"event", key}});
-    }
-  }
-  return m.text();
 }
 
 }  // namespace ptun::server

@@ -4,6 +4,7 @@
 #include <mbedtls/platform_util.h>
 
 #include "tls/mbedtls_util.hpp"
+#include "tls/pki.hpp"
 
 namespace ptun::tls {
 namespace {
@@ -106,5 +107,14 @@ Result<void> Credentials::check() const {
 }
 
 std::string Credentials::own_common_name() const { return detail::common_name_of(&cert_); }
+
+std::vector<Credentials::Expiry> Credentials::expiries() const {
+  std::vector<Expiry> out;
+  for (auto [chain, kind] : {std::pair{&cert_, "cert"}, std::pair{&ca_, "ca"}})
+    for (const mbedtls_x509_crt* c = chain; c != nullptr && c->raw.len != 0; c = c->next)
+      out.push_back({kind, detail::common_name_of(c), pki::serial_hex(c->serial.p, c->serial.len),
+                     detail::x509_time_to_unix(c->valid_to)});
+  return out;
+}
 
 }  // namespace ptun::tls

@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/result.hpp"
 
@@ -40,6 +41,15 @@ class Credentials {
 
   // Subject CN of our own (leaf) certificate.
   std::string own_common_name() const;
+
+  // Every certificate we hold, for expiry monitoring: our own chain ("cert"), then the CAs ("ca").
+  struct Expiry {
+    std::string kind;     // "cert" or "ca"
+    std::string subject;  // subject CN ("" if none)
+    std::string serial;   // hex, as `ptun pki list` prints it
+    int64_t not_after;    // seconds since the epoch
+  };
+  std::vector<Expiry> expiries() const;
 
   // Raw access for DtlsConfig. The pointers live as long as this object.
   mbedtls_x509_crt* ca() { return &ca_; }

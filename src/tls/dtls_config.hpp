@@ -56,6 +56,7 @@ class DtlsConfig {
   mbedtls_ssl_config* raw() { return &conf_; }
   bool is_server() const { return server_; }
   const DtlsOptions& options() const { return opts_; }
+  const Credentials& credentials() const { return *creds_; }
   // Server: the guard sharing this config's cookie key. Client: nullptr.
   CookieGuard* cookie_guard() const { return cookies_.get(); }
   // The suites in preference order, as mbedTLS names them.

@@ -141,7 +141,10 @@ void DtlsSession::on_established() {
   timer_armed_ = false;
   const mbedtls_x509_crt* peer = mbedtls_ssl_get_peer_cert(&ssl_);
   peer_cn_ = detail::common_name_of(peer);
-  if (peer != nullptr) peer_serial_.assign(reinterpret_cast<const char*>(peer->serial.p), peer->serial.len);
+  if (peer != nullptr) {
+    peer_serial_.assign(reinterpret_cast<const char*>(peer->serial.p), peer->serial.len);
+    peer_not_after_ = detail::x509_time_to_unix(peer->valid_to);
+  }
   mbedtls_ssl_set_mtu(&ssl_, config_->options().data_mtu);
   max_plaintext_ = max_plaintext();
   start_fast_path();

@@ -183,6 +183,8 @@ class DtlsSession {
   std::string peer_common_name() const { return peer_cn_; }  // CN of the verified peer cert
   // Serial (INTEGER content octets) of the verified peer cert, for revocation after the fact.
   const std::string& peer_serial() const { return peer_serial_; }
+  // notAfter of the verified peer cert, seconds since the epoch (0: none, or a restored snapshot).
+  int64_t peer_not_after() const { return peer_not_after_; }
   std::string ciphersuite() const;                           // e.g. TLS-ECDHE-ECDSA-WITH-AES-128-GCM-SHA256
   std::string last_error() const { return error_; }
   DtlsStats stats() const;
@@ -222,6 +224,7 @@ class DtlsSession {
   std::vector<uint8_t> client_id_;
   std::string peer_cn_;
   std::string peer_serial_;
+  int64_t peer_not_after_ = 0;
 
   std::vector<uint8_t> pending_;  // the fed datagram, until mbedTLS's BIO reads it
   bool has_pending_ = false;

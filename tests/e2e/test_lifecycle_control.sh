@@ -5,7 +5,9 @@
 #   socket's file mode opened up), a member of the group is served;
 # - reload: a broken config is refused and the running one stays; a route change is applied with
 #   the session kept; a peer removed from the server's config has its session closed at once;
-# - `ptun stats`, provider messages; Prometheus text from both checked with `promtool check metrics`.
+# - `ptun stats`, provider messages; Prometheus text from both checked with `promtool check metrics`:
+#   build info, certificate expiry, handshake histograms, and per-peer counters (label peer="c1")
+#   that keep counting across a reconnect (down/up: a new session id).
 #   [c1] 198.18.0.1 ==veth== 198.18.0.2 [srv]       metrics on 127.0.0.1:9101 (srv), :9102 (c1)
 source "$(dirname "$0")/lib.sh"
 e2e_init
@@ -81,16 +83,63 @@ in_ns c1 ip route get 10.123.4.5 | grep -q ptun0 || e2e_fail "10.123.0.0/16 does
 [ "$(e2e_json c1 session_id)" = "$sid" ] || e2e_fail "session changed on a route reload"
 e2e_log "reload: broken config refused; route change applied with the same session"
 
-# --- metrics, checked by promtool
-for port in 9101 9102; do
-  ns=srv; [ $port = 9102 ] && ns=c1
-  in_ns $ns curl -sf "http://127.0.0.1:$port/metrics" >"$E2E_DIR/metrics.$port" || e2e_fail "no metrics on $ns:$port"
-  promtool check metrics <"$E2E_DIR/metrics.$port" || e2e_fail "promtool rejects the $ns metrics"
+# --- metrics, checked by promtool; per-peer counters survive a reconnect
+scrape() {  # scrape TAG: both endpoints' text into $E2E_DIR/metrics.PORT.TAG, each checked by promtool
+  local port ns
+  for port in 9101 9102; do
+    ns=srv; [ $port = 9102 ] && ns=c1
+    in_ns $ns curl -sf "http://127.0.0.1:$port/metrics" >"$E2E_DIR/metrics.$port.$1" || e2e_fail "no metrics on $ns:$port"
+    promtool check metrics <"$E2E_DIR/metrics.$port.$1" || e2e_fail "promtool rejects the $ns metrics ($1)"
+  done
+}
+sample() {  # sample FILE 'NAME{LABELS}': the value of that exact series, or fail
+  local v
+  v=$(grep -F "$2 " "$1" | head -1 | awk '{print $NF}')
+  [ -n "$v" ] || e2e_fail "no series $2 in $1"
+  echo "$v"
+}
+in_ns c1 ping -c 5 -i 0.2 -W 2 10.99.0.1 >/dev/null || e2e_fail "c1 -> server ping"
+scrape 1
+m1s="$E2E_DIR/metrics.9101.1"; m1c="$E2E_DIR/metrics.9102.1"
+grep -q "session=" "$m1s" && e2e_fail "server metrics still carry a session id label"
+rx1=$(sample "$m1s" 'ptun_server_peer_received_packets_total{peer="c1"}')
+[ "$rx1" -ge 5 ] || e2e_fail "c1's received packets $rx1 < 5 pings"
+[ "$(sample "$m1s" 'ptun_server_peer_sessions_total{peer="c1"}')" = 1 ] || e2e_fail "c1 sessions_total != 1"
+[ "$(sample "$m1s" 'ptun_server_peer_connected{peer="c1"}')" = 1 ] || e2e_fail "c1 not connected in the metrics"
+[ "$(sample "$m1s" 'ptun_server_peer_sessions_total{peer="c2"}')" = 0 ] || e2e_fail "listed c2 has no zero series"
+# certificates: the peer's (pki issue: 1 year), the server's own and the CA on the server; the
+# client's own and the CA on the client; all in the future
+now=$(date +%s)
+for f in "$m1s" "$m1c"; do
+  for kind in cert ca; do
+    v=$(grep "^ptun_certificate_expiry_timestamp_seconds{kind=\"$kind\"" "$f" | head -1 | awk '{print $NF}')
+    [ -n "$v" ] && [ "$v" -gt "$now" ] || e2e_fail "no future $kind expiry in $f: '$v'"
+  done
+  grep -q '^ptun_build_info{version="[0-9.]*",commit="[^"]*",mbedtls="3\.[0-9.]*",record_crypto="\(openssl\|mbedtls\)"} 1$' "$f" \
+    || e2e_fail "no ptun_build_info in $f"
 done
-grep -q 'ptun_server_session_sent_bytes_total{peer="c1",session="'"$sid"'"}' "$E2E_DIR/metrics.9101" \
-  || e2e_fail "no per-session server metric for c1"
-grep -q '^ptun_client_state{state="connected"} 1$' "$E2E_DIR/metrics.9102" || e2e_fail "client state metric"
-e2e_log "metrics of both pass promtool check metrics"
+grep -q '^ptun_certificate_expiry_timestamp_seconds{kind="cert",subject="ptun-server",' "$m1s" || e2e_fail "server cert subject"
+grep -q '^ptun_certificate_expiry_timestamp_seconds{kind="cert",subject="c1",' "$m1c" || e2e_fail "client cert subject"
+pexp=$(sample "$m1s" 'ptun_server_peer_certificate_expiry_timestamp_seconds{peer="c1"}')
+[ "$pexp" -gt "$now" ] || e2e_fail "c1's certificate expiry $pexp is not in the future"
+[ "$(sample "$m1s" 'ptun_server_handshake_duration_seconds_count')" -ge 1 ] || e2e_fail "server handshake histogram empty"
+[ "$(sample "$m1c" 'ptun_client_handshake_duration_seconds_count')" = 1 ] || e2e_fail "client handshake histogram != 1"
+[ "$(sample "$m1c" 'ptun_client_handshake_duration_seconds_bucket{le="+Inf"}')" = 1 ] || e2e_fail "client +Inf bucket"
+grep -q '^ptun_client_state{state="connected"} 1$' "$m1c" || e2e_fail "client state metric"
+# reconnect: a new session id, the same peer series, counters kept and growing
+"$E2E_PTUN" down -s "$csock" >/dev/null || e2e_fail "ptun down"
+"$E2E_PTUN" up -s "$csock" >/dev/null || e2e_fail "ptun up"
+e2e_wait_connected c1 10 || e2e_fail "client did not reconnect after down/up"
+[ "$(e2e_json c1 session_id)" != "$sid" ] || e2e_fail "down/up kept the session id"
+in_ns c1 ping -c 3 -i 0.2 -W 2 10.99.0.1 >/dev/null || e2e_fail "c1 -> server ping after the reconnect"
+scrape 2
+m2s="$E2E_DIR/metrics.9101.2"; m2c="$E2E_DIR/metrics.9102.2"
+rx2=$(sample "$m2s" 'ptun_server_peer_received_packets_total{peer="c1"}')
+[ "$rx2" -ge $((rx1 + 3)) ] || e2e_fail "c1's received packets did not survive the reconnect: $rx1 then $rx2"
+[ "$(sample "$m2s" 'ptun_server_peer_sessions_total{peer="c1"}')" = 2 ] || e2e_fail "c1 sessions_total != 2 after a reconnect"
+[ "$(sample "$m2s" 'ptun_server_peer_handshakes_total{peer="c1"}')" = 2 ] || e2e_fail "c1 handshakes_total != 2"
+[ "$(sample "$m2c" 'ptun_client_handshake_duration_seconds_count')" = 2 ] || e2e_fail "client handshake histogram != 2"
+e2e_log "metrics of both pass promtool; build info, certificate expiry, handshake histograms; c1's counters $rx1 -> $rx2 packets across a reconnect"
 
 # --- server: reload peers; c1 removed -> its session closes at once
 sed -i '/name = "c1"/d' "$E2E_DIR/server.toml"

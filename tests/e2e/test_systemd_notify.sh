@@ -4,7 +4,8 @@
 # - the server sends READY=1 with a STATUS naming its listening address once it is up, a new
 #   STATUS with the session count when a client connects, RELOADING=1 + MONOTONIC_USEC then
 #   READY=1 around `ptun reload`, STOPPING=1 on SIGTERM; its log lines are "<6>server: ..."
-#   (syslog priority, no timestamp) on the journal stream;
+#   (syslog priority, no timestamp) on the journal stream, a refused reload "<4>server: ...", and
+#   no line without a priority;
 # - the client (abstract '@' socket, which lives in its network namespace) sends READY=1 only
 #   with its first "connected" STATUS, and STATUS lines for its lifecycle;
 # - a client whose stderr is not the journal stream keeps timestamps.
@@ -56,6 +57,18 @@ ready_after=$(grep -n '^READY=1|' "$E2E_DIR/srv.notify" | tail -1 | cut -d: -f1)
 [ -n "$reloading" ] && [ "$reloading" -lt "$ready_after" ] \
   || e2e_fail "server: RELOADING=1 then READY=1 not seen in order: $(cat "$E2E_DIR/srv.notify")"
 e2e_log "reload: RELOADING=1 with MONOTONIC_USEC, then READY=1"
+
+# A warning on the journal stream: SIGHUP with a broken config is refused at priority 4. Every line
+# the server wrote so far carries a priority prefix (nothing reaches the journal unprefixed).
+cp "$E2E_DIR/server.toml" "$E2E_DIR/server.good"
+echo 'this is = = broken' >>"$E2E_DIR/server.toml"
+kill -HUP "$spid"
+e2e_wait_for 5 grep -q '^<4>server: .*server.toml' "$E2E_DIR/server.log" \
+  || e2e_fail "a refused SIGHUP reload is not a '<4>' line: $(tail -3 "$E2E_DIR/server.log")"
+cp "$E2E_DIR/server.good" "$E2E_DIR/server.toml"
+bad=$(grep -cvE '^<[3467]>' "$E2E_DIR/server.log")
+[ "$bad" = 0 ] || e2e_fail "$bad server lines without a priority prefix: $(grep -vE '^<[3467]>' "$E2E_DIR/server.log" | head -3)"
+e2e_log "a refused reload logs '<4>'; every server line on the journal stream has a priority prefix"
 
 e2e_stop "$spid" || e2e_fail "server did not stop on SIGTERM"
 grep -q '^STOPPING=1|STATUS=shutting down$' "$E2E_DIR/srv.notify" || e2e_fail "server: no STOPPING=1: $(cat "$E2E_DIR/srv.notify")"

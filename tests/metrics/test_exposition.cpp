@@ -1,7 +1,11 @@
 #include <catch2/catch.hpp>
+#include <cmath>
+#include <limits>
 
 #include "metrics/exporter.hpp"
+#include "common/build_info.hpp"
 #include "metrics/exposition.hpp"
+#include "metrics/standard.hpp"
 
 using namespace ptun::metrics;
 
@@ -59,4 +63,85 @@ TEST_CASE("http: GET /metrics answers the rendered text; other requests do not",
   CHECK(http_response("POST /metrics HTTP/1.0\r\n\r\n", render).rfind("HTTP/1.0 405", 0) == 0);
   CHECK(http_response("garbage", render).rfind("HTTP/1.0 400", 0) == 0);
   CHECK(calls == 2);
+}
+
+TEST_CASE("histogram: cumulative buckets, +Inf, _sum and _count under one TYPE", "[metrics]") {
+  Histogram h({0.005, 0.1, 1});
+  for (double v : {0.001, 0.005, 0.05, 0.5, 0.5, 7.0}) h.observe(v);
+  h.observe(std::nan(""));   // ignored
+  CHECK(h.count() == 6);
+  CHECK(h.counts() == std::vector<uint64_t>{2, 1, 2, 1});
+  Exposition e;
+  e.histogram("ptun_hs_seconds", "Latency.", h, {{"peer", "a\"b\\c"}});
+  CHECK(e.text() ==
+        "# HELP ptun_hs_seconds Latency.\n"
+        "# TYPE ptun_hs_seconds histogram\n"
+        "ptun_hs_seconds_bucket{peer=\"a\\\"b\\\\c\",le=\"0.005\"} 2\n"
+        "ptun_hs_seconds_bucket{peer=\"a\\\"b\\\\c\",le=\"0.1\"} 3\n"
+        "ptun_hs_seconds_bucket{peer=\"a\\\"b\\\\c\",le=\"1\"} 5\n"
+        "ptun_hs_seconds_bucket{peer=\"a\\\"b\\\\c\",le=\"+Inf\"} 6\n"
+        "ptun_hs_seconds_sum{peer=\"a\\\"b\\\\c\"} 8.056000000000001\n"
+        "ptun_hs_seconds_count{peer=\"a\\\"b\\\\c\"} 6\n");
+}
+
+TEST_CASE("histogram: buckets never decrease and +Inf equals _count, whatever is observed", "[metrics]") {
+  Histogram h(handshake_buckets());
+  uint64_t x = 88172645463325252ull;   // xorshift: spread over and beyond the bounds
+  for (int i = 0; i < 2000; ++i) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    h.observe(double(x % 40000) / 1000.0);
+  }
+  h.observe(30);                            // on a bound: counted in that bucket
+  h.observe(std::numeric_limits<double>::infinity());
+  Exposition e;
+  e.histogram("h_seconds", "h", h);
+  std::string t = e.text();
+  double prev = -1, last = 0;
+  size_t buckets = 0;
+  for (size_t at = t.find("h_seconds_bucket{"); at != std::string::npos; at = t.find("h_seconds_bucket{", at + 1)) {
+    double v = std::stod(t.substr(t.find("} ", at) + 2));
+    CHECK(v >= prev);
+    prev = last = v;
+    ++buckets;
+  }
+  CHECK(buckets == handshake_buckets().size() + 1);
+  CHECK(t.find("h_seconds_bucket{le=\"30\"} ") != std::string::npos);
+  CHECK(t.find("h_seconds_bucket{le=\"+Inf\"} 2002\n") != std::string::npos);
+  CHECK(last == 2002);
+  CHECK(t.find("h_seconds_count 2002\n") != std::string::npos);
+  CHECK(t.find("h_seconds_sum +Inf\n") != std::string::npos);
+}
+
+TEST_CASE("histogram: bad bounds dropped, an 'le' label or a type clash kept out", "[metrics]") {
+  Histogram h({1, 0.5, std::numeric_limits<double>::infinity(), 2, std::nan("")});
+  CHECK(h.bounds() == std::vector<double>{1, 2});
+  Exposition e;
+  e.histogram("x_seconds", "h", h, {{"le", "1"}});
+  e.gauge("y", "h", 1);
+  e.histogram("y", "h", h);
+  e.add(Type::histogram, "z", "h", 1);
+  CHECK(e.text() == "# HELP y h\n# TYPE y gauge\ny 1\n");
+}
+
+TEST_CASE("values: shortest exact text for fractions, integers exact", "[metrics]") {
+  CHECK(format_value(0.005) == "0.005");
+  CHECK(format_value(0.1) == "0.1");
+  CHECK(format_value(2.5) == "2.5");
+  CHECK(format_value(1.0 / 3) == "0.3333333333333333");
+  CHECK(format_value(1796315197) == "1796315197");
+  CHECK(format_value(-std::numeric_limits<double>::infinity()) == "-Inf");
+}
+
+TEST_CASE("standard samples: build info and certificate expiry", "[metrics]") {
+  Exposition e;
+  add_build_info(e, "3.6.2", "openssl");
+  add_certificate_expiry(e, "ca", "Acme \"Root\" \\ CA", "0a1b", 1796315197);
+  std::string t = e.text();
+  std::string want = std::string("ptun_build_info{version=\"") + ptun::version() + "\",commit=\"" + ptun::build_commit() +
+                     "\",mbedtls=\"3.6.2\",record_crypto=\"openssl\"} 1\n";
+  CHECK(t.find("# TYPE ptun_build_info gauge\n" + want) != std::string::npos);
+  CHECK(std::string(ptun::version()).find('.') != std::string::npos);
+  CHECK_FALSE(std::string(ptun::build_commit()).empty());
+  CHECK(t.find("ptun_certificate_expiry_timestamp_seconds{kind=\"ca\",subject=\"Acme \\\"Root\\\" \\\\ CA\","
+               "serial=\"0a1b\"} 1796315197\n") != std::string::npos);
 }

@@ -131,6 +131,7 @@ struct ServerNode : ServerEndpoint::Callbacks {
   std::map<uint64_t, std::vector<std::vector<uint8_t>>> delivered;
   std::vector<uint64_t> established, closed, roamed;
   std::map<uint64_t, CloseReason> close_reasons;
+  std::map<uint64_t, SessionStats> final_stats;   // on_closed: the counters at the end
   std::vector<std::string> authorized_cns;
   // authorize() refuses with this reason and text when set.
   std::optional<std::pair<CloseReason, std::string>> refuse;
@@ -164,9 +165,10 @@ struct ServerNode : ServerEndpoint::Callbacks {
   }
   void on_established(uint64_t id, const std::string&, const Endpoint&) override { established.push_back(id); }
   void on_roamed(uint64_t id, const Endpoint&) override { roamed.push_back(id); }
-  void on_closed(uint64_t id, CloseReason r) override {
+  void on_closed(uint64_t id, CloseReason r, const SessionStats& st) override {
     closed.push_back(id);
     close_reasons[id] = r;
+    final_stats[id] = st;
   }
 };
 

@@ -45,6 +45,10 @@ TEST_CASE("handshake, SETTINGS and IP packets both ways", "[proto][session]") {
   CHECK(info->ciphersuite.find("ECDHE-ECDSA") != std::string::npos);
   CHECK(c.session->ciphersuite() == info->ciphersuite);
   CHECK(w.server->endpoint->half_open_count() == 0);
+  // For the metrics: the peer certificate's notAfter, and when the handshake began.
+  CHECK(info->peer_not_after > 1700000000);
+  CHECK(info->created_ms <= info->stats.established_at_ms);
+  CHECK(info->stats.established_at_ms - info->created_ms < 10'000);
 
   // Client -> server.
   for (int i = 0; i < 10; ++i) REQUIRE(c.session->send_packet(ip4_packet(100 + i, uint8_t(i)), w.now));
@@ -77,6 +81,10 @@ TEST_CASE("handshake, SETTINGS and IP packets both ways", "[proto][session]") {
   REQUIRE(w.server->closed.size() == 1);
   CHECK(w.server->close_reasons[id] == CloseReason::user);
   CHECK(w.server->endpoint->session_count() == 0);
+  // The session's last counters reach on_closed (the server adds them to the peer's totals).
+  CHECK(w.server->final_stats[id].packets_in == 10);
+  CHECK(w.server->final_stats[id].packets_out == 2);
+  CHECK(w.server->final_stats[id].bytes_in > 0);
 }
 
 TEST_CASE("a packet before SETTINGS is refused, not sent", "[proto][session]") {
@@ -122,7 +130,7 @@ TEST_CASE("large SETTINGS in several parts survive loss", "[proto][session][loss
     }
     void on_established(uint64_t id, const std::string& cn, const Endpoint& e) override { inner.on_established(id, cn, e); }
     void on_roamed(uint64_t id, const Endpoint& e) override { inner.on_roamed(id, e); }
-    void on_closed(uint64_t id, CloseReason r) override { inner.on_closed(id, r); }
+    void on_closed(uint64_t id, CloseReason r, const SessionStats& st) override { inner.on_closed(id, r, st); }
   } wrap(*w.server);
   w.server->endpoint = std::make_unique<ServerEndpoint>(w.server->config, wrap, ServerEndpoint::Limits{});
   c.session->start(w.now);

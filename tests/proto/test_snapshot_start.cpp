@@ -79,7 +79,7 @@ struct Both : ClientSession::Callbacks, ServerEndpoint::Callbacks {
   }
   void on_established(uint64_t, const std::string&, const Endpoint&) override { ++server_established; }
   void on_roamed(uint64_t, const Endpoint&) override {}
-  void on_closed(uint64_t, CloseReason) override { ++server_closed; }
+  void on_closed(uint64_t, CloseReason, const SessionStats&) override { ++server_closed; }
 
   void pump(ClientSession& c, ServerEndpoint& s, uint64_t now) {
     for (int i = 0; i < 50 && (!c2s.empty() || !s2c.empty()); ++i) {
