@@ -64,7 +64,8 @@ std::string Server::metrics_text() {
   m.gauge("ptun_server_sessions", "Established sessions.", double(peers_.size()));
   m.gauge("ptun_server_half_open_sessions", "Handshakes in progress.", double(endpoint_->half_open_count()));
   metrics::add_build_info(m, MBEDTLS_VERSION_STRING, tls::kRecordAeadBackend);
-  for (const auto& c : dtls_->credentials().expiries()) metrics::add_certificate_expiry(m, c.kind, c.subject, c.serial, c.not_after);
+  for (const auto& c : dtls_->credentials().expiries())
+    metrics::add_certificate_expiry(m, c.kind, c.subject, c.serial, c.not_after);
   m.histogram("ptun_server_handshake_duration_seconds",
               "From the cookie-verified ClientHello to the session established.", handshake_seconds_);
   std::map<std::string, Live> live;

@@ -122,3 +122,22 @@ TEST_CASE("Credentials from a mix of files and inline PEM", "[tls][credentials][
   REQUIRE(!bad);
   CHECK(bad.error().message.find("certificate (p.toml: cert_pem): ") == 0);
 }
+
+TEST_CASE("Credentials list every certificate's expiry, own chain first", "[tls][credentials]") {
+  auto& pki = TestPki::get();
+  Issued leaf = pki.ca.issue("bob", "20200101000000", "20300615120000");
+  auto c = Credentials::from_pem(pki.ca.ca_pem() + pki.other_ca.ca_pem(), leaf.cert_pem, leaf.key_pem);
+  REQUIRE(c);
+  auto e = (*c)->expiries();
+  REQUIRE(e.size() == 3);
+  CHECK(e[0].kind == "cert");
+  CHECK(e[0].subject == "bob");
+  CHECK(e[0].not_after == 1907755200);   // 2030-06-15T12:00:00Z
+  CHECK(e[0].serial.size() >= 2);
+  CHECK(e[0].serial.find_first_not_of("0123456789abcdef") == std::string::npos);
+  CHECK(e[1].kind == "ca");
+  CHECK(e[1].subject == "ptun test CA");
+  CHECK(e[2].kind == "ca");
+  CHECK(e[2].subject == "some other CA");
+  CHECK(e[1].not_after > 1900000000);
+}
