@@ -89,6 +89,16 @@ void print_status(const nlohmann::json& j) {
   line("dns servers:", s(j, "dns_servers"));
   line("search domains:", s(j, "search_domains"));
   line("match domains:", s(j, "match_domains"));
+  if (j.contains("protect_routes")) line("protect routes:", j["protect_routes"].get<bool>() ? "on" : "off");
+  if (j.contains("route_overrides") && j["route_overrides"].is_array()) {
+    // TunnelVision: each host route that wins over the tunnel's, one line each.
+    for (const auto& o : j["route_overrides"]) {
+      std::string v = s(o, "route") + (o.contains("via") ? " via " + s(o, "via") : "") + " dev " + s(o, "dev") +
+                      " beats " + s(o, "beats") +
+                      (o.value("dropped_by_kill_switch", false) ? " (dropped by the kill switch)" : " (LEAKS)");
+      line("route override:", v);
+    }
+  }
   if (j.contains("bytes_in"))
     line("transfer:", human_bytes(u(j, "bytes_in")) + " received (" + std::to_string(u(j, "packets_in")) +
                           " packets), " + human_bytes(u(j, "bytes_out")) + " sent (" +

@@ -26,6 +26,7 @@
 #include "core/core.hpp"
 #include "datapath/pipeline.hpp"
 #include "netcfg/client_host.hpp"
+#include "netcfg/route_override.hpp"
 #include "netstack/netstack.hpp"
 #include "proxy/proxy.hpp"
 #include "proto/client_session.hpp"
@@ -86,6 +87,10 @@ class Client final : public proto::ClientSession::Callbacks, public datapath::Po
   Result<void> apply_settings(const proto::NetworkSettings& s);
   void remove_settings();
   uint32_t effective_mtu(const proto::NetworkSettings& s);
+  // TunnelVision: host routes that now take traffic from the tunnel's routes (logged on change).
+  void check_overrides();
+  nlohmann::json overrides_json() const;
+  bool protect_routes() const;
   void handle_session_end();
 
   // ---- lifecycle and control (client_lifecycle.cpp) ----
@@ -175,6 +180,8 @@ class Client final : public proto::ClientSession::Callbacks, public datapath::Po
   std::optional<proto::NetworkSettings> applied_;
   std::vector<Cidr> applied_addrs_;
   uint32_t tun_mtu_ = 0;
+  std::vector<netcfg::RouteOverride> overrides_;   // as of the last path change
+  uint64_t overrides_seen_ = 0;                    // distinct overrides that appeared
   Lifecycle life_;
   bool session_ended_ = false;
   proto::CloseReason end_reason_ = proto::CloseReason::none;

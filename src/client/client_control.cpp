@@ -79,6 +79,9 @@ nlohmann::json Client::status_json() {
     j["dns_servers"] = dns;
     j["search_domains"] = applied_->search_domains;
     j["match_domains"] = applied_->match_domains;
+    if (applied_->server_ipv4) j["server_tunnel_ipv4"] = applied_->server_ipv4->str();   // doctor's DF pings
+    j["protect_routes"] = protect_routes();
+    j["route_overrides"] = overrides_json();
   }
   if (host_) {
     j["kill_switch"] = host_->kill_switch();
@@ -89,6 +92,7 @@ nlohmann::json Client::status_json() {
   j["counters"] = datapath::to_json(dp_.counters());
   j["counters"]["drop_not_connected"] = counters_.drop_not_connected;
   j["counters"]["drop_foreign_source"] = counters_.drop_foreign_source;
+  j["counters"]["route_overrides_seen"] = overrides_seen_;
   return j;
 }
 

@@ -272,6 +272,10 @@ std::string Client::metrics_text() {
   m.counter("ptun_client_roams_total", "Path changes survived by the same session.", double(roams_));
   m.counter("ptun_client_roam_failures_total", "Roams that needed a new handshake.", double(roam_failures_));
   m.counter("ptun_client_path_changes_total", "Changes of the route to the server.", double(path_changes_));
+  m.gauge("ptun_client_route_overrides", "Host routes that take traffic from the tunnel's routes (TunnelVision).",
+          double(overrides_.size()));
+  m.counter("ptun_client_route_overrides_total", "Host routes seen taking traffic from the tunnel's routes.",
+            double(overrides_seen_));
   if (session_) {
     const auto& st = session_->stats();
     m.counter("ptun_client_received_bytes_total", "Bytes received through the tunnel (session).", double(st.bytes_in));

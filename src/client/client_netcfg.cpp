@@ -1,6 +1,8 @@
 // Applying the tunnel's network settings to the host and removing them: the TUN's addresses and
 // MTU here; routes, policy rules, DNS and the firewall through netcfg::ClientHost (journaled,
 // all or nothing).
+#include <algorithm>
+
 #include "client/client.hpp"
 #include "netlink/rtnl.hpp"
 #include "proto/wire.hpp"
@@ -63,7 +65,54 @@ Result<void> Client::apply_settings(const proto::NetworkSettings& s) {
   return {};
 }
 
+bool Client::protect_routes() const {
+  return cfg_.protocol.protect_routes.value_or(applied_ && applied_->protect_routes);
+}
+
+// Run after every settled rtnetlink change (run_path): a dump of the main table against the plan
+// in place. The kernel's events only say that something changed; the dump says what is there now.
+void Client::check_overrides() {
+  if (!host_ || !host_->applied() || !path_rtnl_ || !tun_) {
+    overrides_.clear();
+    return;
+  }
+  auto routes = path_rtnl_->routes(Family::none, RT_TABLE_MAIN);
+  if (!routes) {
+    LOG_WARN("client: cannot read the routing table: %s", routes.error().message.c_str());
+    return;
+  }
+  auto now = netcfg::find_overrides(host_->applied()->routes, *routes, tun_->ifindex());
+  for (const auto& o : now) {
+    if (std::find(overrides_.begin(), overrides_.end(), o) != overrides_.end()) continue;
+    ++overrides_seen_;
+    LOG_WARN("client: route %s: traffic for the tunnel %s (TunnelVision, CVE-2024-3661; protect_routes defends)",
+             netcfg::describe(o).c_str(), host_->kill_switch() ? "is dropped by the kill switch" : "leaves outside it");
+  }
+  for (const auto& o : overrides_)
+    if (std::find(now.begin(), now.end(), o) == now.end())
+      LOG_INFO("client: route %s is gone", netcfg::describe(o).c_str());
+  overrides_ = std::move(now);
+}
+
+nlohmann::json Client::overrides_json() const {
+  nlohmann::json a = nlohmann::json::array();
+  for (const auto& o : overrides_) {
+    nlohmann::json e;
+    e["route"] = o.route.dst.str();
+    if (o.route.gateway) e["via"] = o.route.gateway->str();
+    std::string dev = "#" + std::to_string(o.route.ifindex);
+    if (path_rtnl_)
+      if (auto l = path_rtnl_->link_get(o.route.ifindex)) dev = l->name;
+    e["dev"] = dev;
+    e["beats"] = o.tunnel.str();
+    e["dropped_by_kill_switch"] = host_ && host_->kill_switch();
+    a.push_back(e);
+  }
+  return a;
+}
+
 void Client::remove_settings() {
+  overrides_.clear();
   remove_app_rules();
   if (host_) host_->clear();
   if (rtnl_ && tun_) {

@@ -192,6 +192,7 @@ core::Task<void> Client::run_path(core::CancelToken stop) {
     } else {
       on_path(p);
     }
+    check_overrides();
     if (first || forced || !(n == network_)) {
       network_ = std::move(n);
       co_await evaluate_on_demand(stop);

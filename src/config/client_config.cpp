@@ -79,6 +79,11 @@ void read_protocol(TableReader& t, ClientConfig::Protocol& p) {
   t.boolean("exclude_local_networks", p.exclude_local_networks);
   t.boolean("enforce_routes", p.enforce_routes);
   t.boolean("always_on", p.always_on);
+  if (t.get("protect_routes")) {
+    bool on = false;
+    t.boolean("protect_routes", on);
+    p.protect_routes = on;
+  }
   t.finish();
 }
 

@@ -41,6 +41,7 @@ struct PushSettings {
   std::vector<std::string> search_domains, match_domains;  // match_domains [""] means all
   uint32_t keepalive_secs = 10;                             // 1..600
   uint32_t dead_peer_secs = 30;                             // keepalive_secs+1..3600
+  bool protect_routes = false;   // TunnelVision defence (proto/settings.hpp), clients may override
   bool operator==(const PushSettings&) const = default;
 };
 
@@ -178,6 +179,8 @@ struct ClientConfig {
   struct Protocol {                         // flags (later features act on them)
     bool include_all_networks = false, exclude_local_networks = false, enforce_routes = false,
          always_on = false;
+    // TunnelVision defence (netcfg/route_plan.hpp): unset follows the server's push.
+    std::optional<bool> protect_routes;
     bool operator==(const Protocol&) const = default;
   } protocol;
   uint32_t reconnect_max_secs = 30;         // 1..3600

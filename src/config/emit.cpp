@@ -139,6 +139,7 @@ std::string to_toml(const ServerConfig& c) {
   w.strings("match_domains", c.push.match_domains);
   w.num("keepalive_secs", c.push.keepalive_secs);
   w.num("dead_peer_secs", c.push.dead_peer_secs);
+  w.boolean("protect_routes", c.push.protect_routes);
   for (const auto& p : c.peers) {
     w.line("\n[[peer]]");
     w.str("name", p.name);
@@ -181,6 +182,7 @@ std::string to_toml(const ClientConfig& c) {
   w.boolean("exclude_local_networks", c.protocol.exclude_local_networks);
   w.boolean("enforce_routes", c.protocol.enforce_routes);
   w.boolean("always_on", c.protocol.always_on);
+  if (c.protocol.protect_routes) w.boolean("protect_routes", *c.protocol.protect_routes);
   for (const auto& r : c.on_demand) {
     w.line("\n[[on_demand]]");
     w.str("action", ondemand::to_string(r.action));

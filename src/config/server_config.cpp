@@ -88,6 +88,7 @@ void read_push(TableReader& t, PushSettings& p) {
                  [&](const std::string& s) { return add_match_domain(p.match_domains, s); });
   t.u32("keepalive_secs", p.keepalive_secs, 1, 600);
   t.u32("dead_peer_secs", p.dead_peer_secs, 2, 3600);
+  t.boolean("protect_routes", p.protect_routes);
   if (!t.finish()) return;
   if (p.dead_peer_secs <= p.keepalive_secs)
     t.fail_at("dead_peer_secs", std::to_string(p.dead_peer_secs) +

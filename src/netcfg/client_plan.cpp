@@ -47,6 +47,7 @@ RouteInputs route_inputs(const proto::NetworkSettings& s, const config::ClientCo
   in.fwmark = cfg.tunnel.fwmark;
   in.include_all_networks = cfg.protocol.include_all_networks;
   in.exclude_local_networks = cfg.protocol.exclude_local_networks;
+  in.protect_routes = cfg.protocol.protect_routes.value_or(s.protect_routes);
   return in;
 }
 
@@ -76,9 +77,15 @@ Result<HostPlan> plan_host(const proto::NetworkSettings& s, const config::Client
     e.table = instance_nft_table(cfg.tunnel.interface);
     e.tun_iface = cfg.tunnel.interface;
     e.fwmark = cfg.tunnel.fwmark;
+    // protect_routes puts routes in both tables: each prefix once in the sets.
+    auto add = [](std::vector<Cidr>& v, const Cidr& c) {
+      if (std::find(v.begin(), v.end(), c) == v.end()) v.push_back(c);
+    };
     for (const auto& r : plan.routes.routes) {
-      if (r.type == RTN_THROW) e.excluded.push_back(r.dst);
-      else if (r.type == RTN_UNICAST && r.ifindex == f.tun_ifindex) e.included.push_back(r.dst);
+      // (protect_routes' throws for connected networks are not exclusions: e.connected has them)
+      bool connected = std::find(f.connected.begin(), f.connected.end(), r.dst) != f.connected.end();
+      if (r.type == RTN_THROW && !connected) add(e.excluded, r.dst);
+      else if (r.type == RTN_UNICAST && r.ifindex == f.tun_ifindex) add(e.included, r.dst);
     }
     e.connected = f.connected;
     plan.enforce_nft = enforce_script(e);

@@ -50,6 +50,46 @@ bool inside_main_include(const std::vector<Cidr>& inc, const RouteInputs& in, co
   return false;
 }
 
+// protect_routes (route_plan.hpp): T answers first for every included prefix.
+void protect(const RouteInputs& in, const std::vector<Cidr>& inc, const std::vector<Cidr>& exc, RoutePlan& plan) {
+  std::vector<netlink::Route> copies;
+  for (const auto& r : plan.routes)
+    if (r.table == RT_TABLE_MAIN && r.type != RTN_THROW &&
+        std::find(inc.begin(), inc.end(), r.dst) != inc.end()) {
+      netlink::Route c = r;
+      c.table = in.table;
+      copies.push_back(c);
+    }
+  plan.routes.insert(plan.routes.end(), copies.begin(), copies.end());
+  // The LAN keeps precedence as it does through the main table today; include_all_networks sends
+  // it into the tunnel (its private part only if excluded, and those are throw routes already).
+  if (!in.include_all_networks) {
+    for (const auto& c : in.local_networks) {
+      Cidr n = c.network();
+      if (std::find(exc.begin(), exc.end(), n) != exc.end() || std::find(inc.begin(), inc.end(), n) != inc.end())
+        continue;
+      netlink::Route t;
+      t.dst = n;
+      t.type = RTN_THROW;
+      t.table = in.table;
+      if (std::find(plan.routes.begin(), plan.routes.end(), t) == plan.routes.end()) plan.routes.push_back(t);
+    }
+  }
+  for (Family fam : {Family::v4, Family::v6}) {
+    bool any = false;
+    for (const auto& c : inc) any = any || c.addr.family == fam;
+    if (!any) continue;
+    netlink::Rule first;
+    first.family = fam;
+    first.priority = in.rule_priority - 1;
+    first.table = in.table;
+    first.fwmark = in.fwmark;
+    first.fwmask = 0xffffffff;
+    first.invert = true;
+    plan.rules.push_back(first);
+  }
+}
+
 }  // namespace
 
 bool covers(const Cidr& outer, const Cidr& inner) {
@@ -155,6 +195,7 @@ Result<RoutePlan> plan_routes(const RouteInputs& in, const std::vector<OriginalP
     to_tunnel.invert = true;
     plan.rules.push_back(to_tunnel);
   }
+  if (in.protect_routes) protect(in, inc, exc, plan);
   return plan;
 }
 

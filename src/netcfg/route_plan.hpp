@@ -14,6 +14,11 @@
 //  - an included route that contains the VPN server gets a host route to the server via its
 //    original path, so ptun's own datagrams cannot be cut off;
 //  - exclude_local_networks: the directly connected private/link-local networks become excluded.
+//  - protect_routes (TunnelVision, CVE-2024-3661): every included route is also in T, the
+//    directly connected networks are "throw" routes there (the LAN stays reachable unless
+//    include_all_networks sends it into the tunnel), and rule P-1 "not fwmark M lookup T" comes
+//    before the main table: a more specific route a rogue DHCP server adds to main (a /1, a /32)
+//    never sees traffic for the tunnel's prefixes. Excluded prefixes keep their throw routes.
 #pragma once
 #include <optional>
 #include <string>
@@ -27,11 +32,12 @@ namespace ptun::netcfg {
 
 struct RouteInputs {
   std::vector<Cidr> included, excluded;   // push + local config, already merged
-  std::vector<Cidr> local_networks;       // directly connected private/link-local (if excluded)
+  std::vector<Cidr> local_networks;       // directly connected networks (excluded if private/link-local
+                                          // and exclude_local_networks; thrown from T if protect_routes)
   IpAddr server;                          // the VPN server's underlay address
   int tun_ifindex = 0;
   uint32_t table = netlink::kPtunRouteTable, fwmark = 0x7074, rule_priority = 5200;
-  bool include_all_networks = false, exclude_local_networks = false;
+  bool include_all_networks = false, exclude_local_networks = false, protect_routes = false;
   bool tunnel_v4 = true, tunnel_v6 = true;  // the tunnel has an address of that family
 };
 

@@ -259,9 +259,9 @@ Result<std::vector<Route>> Rtnl::routes(Family family, uint32_t table) {
                      });
 }
 
-Result<Route> Rtnl::route_get(const IpAddr& dst, uint32_t fwmark) {
+Result<Route> Rtnl::route_get(const IpAddr& dst, uint32_t fwmark, uint8_t ipproto, uint16_t dport) {
   RequestBuf buf;
-  auto req = build_route_get(buf, dst, fwmark);
+  auto req = build_route_get(buf, dst, fwmark, ipproto, dport);
   if (!req) return req.error();
   std::string what = "route get " + dst.str();
   std::optional<Route> found;

@@ -52,7 +52,7 @@ class Rtnl {
   Result<std::vector<Route>> routes(Family family, uint32_t table = 0);
   // The route the kernel would use for `dst` (RTM_GETROUTE; fwmark as SO_MARK would set it).
   // The reply's dst is dst/32 (or /128) and `table` is the table the lookup matched in.
-  Result<Route> route_get(const IpAddr& dst, uint32_t fwmark = 0);
+  Result<Route> route_get(const IpAddr& dst, uint32_t fwmark = 0, uint8_t ipproto = 0, uint16_t dport = 0);
 
   // FIB rules. rule_add: Errc::exists if an identical rule exists; rule_del: Errc::not_found.
   Result<void> rule_add(const Rule& r);

@@ -7,6 +7,7 @@
 #include <linux/if.h>
 #include <linux/if_addr.h>
 #include <linux/if_link.h>
+#include <netinet/in.h>
 
 #include <cstring>
 
@@ -152,6 +153,12 @@ Result<nlmsghdr*> build_route(RequestBuf& buf, Op op, const Route& r) {
     rtm->rtm_scope = RT_SCOPE_NOWHERE;
   else if (r.type == RTN_UNICAST && !r.gateway)
     rtm->rtm_scope = RT_SCOPE_LINK;
+  // A throw route is link scope too: the kernel resolves a new route's gateway with a lookup
+  // through the rules that only sees link-scope routes, so a universe-scope throw in ptun's table
+  // would be skipped and the gateway resolved to the TUN (protect_routes' rule comes first: a
+  // DHCP route via the LAN's router would land on the TUN and vanish with it).
+  else if (r.type == RTN_THROW)
+    rtm->rtm_scope = RT_SCOPE_LINK;
   else
     rtm->rtm_scope = RT_SCOPE_UNIVERSE;
 
@@ -177,7 +184,8 @@ nlmsghdr* build_route_dump(RequestBuf& buf, Family family) {
   return nlh;
 }
 
-Result<nlmsghdr*> build_route_get(RequestBuf& buf, const IpAddr& dst, uint32_t fwmark) {
+Result<nlmsghdr*> build_route_get(RequestBuf& buf, const IpAddr& dst, uint32_t fwmark, uint8_t ipproto,
+                                  uint16_t dport) {
   if (dst.empty()) return invalid("route get: no destination");
   nlmsghdr* nlh = start(buf, RTM_GETROUTE, NLM_F_REQUEST | NLM_F_ACK);
   auto* rtm = extra<rtmsg>(nlh);
@@ -186,6 +194,8 @@ Result<nlmsghdr*> build_route_get(RequestBuf& buf, const IpAddr& dst, uint32_t f
   rtm->rtm_flags = RTM_F_LOOKUP_TABLE;
   bool fits = put_addr(nlh, RTA_DST, dst);
   if (fwmark) fits = fits && mnl_attr_put_u32_check(nlh, kBufLen, RTA_MARK, fwmark);
+  if (ipproto) fits = fits && mnl_attr_put_u8_check(nlh, kBufLen, RTA_IP_PROTO, ipproto);
+  if (dport) fits = fits && mnl_attr_put_u16_check(nlh, kBufLen, RTA_DPORT, htons(dport));
   if (!fits) return too_big();
   return nlh;
 }

@@ -48,7 +48,10 @@ nlmsghdr* build_addr_dump(RequestBuf& buf, Family family);
 Result<nlmsghdr*> build_route(RequestBuf& buf, Op op, const Route& r);
 nlmsghdr* build_route_dump(RequestBuf& buf, Family family);
 // RTM_GETROUTE for one address (with RTM_F_LOOKUP_TABLE so the reply names the table it came from).
-Result<nlmsghdr*> build_route_get(RequestBuf& buf, const IpAddr& dst, uint32_t fwmark);
+// ipproto/dport (0: unset) make the lookup see what rules matching "ipproto"/"dport" see
+// (RTA_IP_PROTO, RTA_DPORT: Linux 4.17+), as one UDP or TCP packet would.
+Result<nlmsghdr*> build_route_get(RequestBuf& buf, const IpAddr& dst, uint32_t fwmark, uint8_t ipproto = 0,
+                                  uint16_t dport = 0);
 
 // FIB rules: RTM_NEWRULE (Op::add; the kernel has no replace for rules) / RTM_DELRULE.
 Result<nlmsghdr*> build_rule(RequestBuf& buf, Op op, const Rule& r);

@@ -22,6 +22,7 @@ enum : uint8_t {
   kTlvKeepalive = 0x0b,     // u32 seconds
   kTlvDeadPeer = 0x0c,      // u32 seconds
   kTlvSessionId = 0x0d,     // u64 (56 significant bits)
+  kTlvProtectRoutes = 0x0e, // u8: 1 = on (absent = off)
 };
 
 Error bad(const char* what) { return Error(Errc::protocol, std::string("SETTINGS: ") + what); }
@@ -144,6 +145,10 @@ Result<std::vector<std::vector<uint8_t>>> encode_settings(const NetworkSettings&
   uint8_t sid[8];
   for (int i = 0; i < 8; ++i) sid[i] = uint8_t(session_id >> (56 - 8 * i));
   t.add(kTlvSessionId, sid, 8);
+  if (s.protect_routes) {
+    uint8_t on = 1;
+    t.add(kTlvProtectRoutes, &on, 1);
+  }
   // Order matters for DNS servers (first is preferred) and is kept for every list.
   for (const IpAddr& a : s.dns_servers) t.add_addr(kTlvDnsServer, a);
   for (const std::string& d : s.search_domains) t.add(kTlvSearchDomain, d.data(), d.size());
@@ -263,6 +268,10 @@ Result<NetworkSettings> decode_settings_tlvs(std::span<const uint8_t> tlvs, uint
         *session_id = id;
         break;
       }
+      case kTlvProtectRoutes:
+        if (v.size() != 1 || v[0] > 1) return bad("protect_routes is not 0 or 1");
+        s.protect_routes = v[0] == 1;
+        break;
       default:
         break;  // unknown TLV: skipped (forward compatibility)
     }

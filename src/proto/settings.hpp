@@ -29,6 +29,9 @@ struct NetworkSettings {
   std::vector<IpAddr> dns_servers;
   std::vector<std::string> search_domains, match_domains;
   uint32_t keepalive_secs = 10, dead_peer_secs = 30;  // 0 disables
+  // TunnelVision defence (CVE-2024-3661): the tunnel's routes take precedence over more specific
+  // routes of the local network (a rogue DHCP server's option 121). netcfg/route_plan.hpp.
+  bool protect_routes = false;
   bool operator==(const NetworkSettings&) const = default;
 };
 

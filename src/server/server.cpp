@@ -256,6 +256,7 @@ Result<proto::NetworkSettings> Server::authorize(uint64_t session_id, const std:
   s.match_domains = cfg_.push.match_domains;
   s.keepalive_secs = cfg_.push.keepalive_secs;
   s.dead_peer_secs = cfg_.push.dead_peer_secs;
+  s.protect_routes = cfg_.push.protect_routes;
   return s;
 }
 

@@ -80,7 +80,7 @@ TEST_CASE("client values at the edges of their ranges are accepted", "[config][c
       doc("", "[dns]\nbackend = \"dnsmasq\"\ndnsmasq_conf_dir = \"/\"\ndnsmasq_restart = [\"dnsmasq-restart\"]\n"),
       doc("", "[dns]\nbackend = \"auto\"\n"),
       doc("", "[protocol]\ninclude_all_networks = true\nexclude_local_networks = true\n"
-              "enforce_routes = true\nalways_on = true\n"),
+              "enforce_routes = true\nalways_on = true\nprotect_routes = true\n"),
   };
   for (const auto& d : ok_docs) {
     INFO(d);
@@ -133,6 +133,7 @@ TEST_CASE("invalid client files name file, line, column and key", "[config][clie
       {doc("", "[dns]\ndnsmasq_restart = [\"/etc/init.d/dnsmasq\", \"\"]\n"), "dns.dnsmasq_restart[1]: empty or contains control characters"},
       {doc("", "[dns]\ndnsmasq_restart = \"/etc/init.d/dnsmasq restart\"\n"), "dns.dnsmasq_restart: expected an array of strings, got string"},
       {doc("", "[protocol]\nalways_on = 1\n"), "protocol.always_on: expected true or false, got integer"},
+      {doc("", "[protocol]\nprotect_routes = \"yes\"\n"), "protocol.protect_routes: expected true or false, got string"},
       // unknown keys at every level
       {doc("severname = \"x\"\n"), "c.toml:6:1: severname: unknown key"},
       {doc("", "[tunnel]\nmark = 1\n"), "c.toml:7:1: tunnel.mark: unknown key"},

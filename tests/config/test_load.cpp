@@ -185,13 +185,14 @@ TEST_CASE("to_toml parses back to the same struct", "[config][emit]") {
         "ipv6_pool = \"fd00::/126\"\nmasquerade = true\nmasquerade_interfaces = [\"e0\", \"e1\"]\n"
         "[push]\nincluded_routes = [\"0.0.0.0/0\"]\nexcluded_routes = [\"::/0\"]\n"
         "dns_servers = [\"1.1.1.1\"]\nsearch_domains = [\"x.example\"]\nmatch_domains = [\"\"]\n"
-        "keepalive_secs = 5\ndead_peer_secs = 6\n"
+        "keepalive_secs = 5\ndead_peer_secs = 6\nprotect_routes = true\n"
         "[[peer]]\nname = \"p\"\nipv4 = \"10.0.0.2\"\nipv6 = \"fd00::2\"\n"
         "routes_behind = [\"192.168.0.0/16\"]\n";
     auto s = parse_server(text, "x.toml");
     INFO((s ? "" : s.error().message));
     REQUIRE(s.ok());
     CHECK(s->ca == "/p/with \"quote\" and \\ \t\xC3\xA9");
+    CHECK(s->push.protect_routes);
     auto s2 = parse_server(to_toml(*s), "x.toml");
     INFO(to_toml(*s) << (s2 ? "" : s2.error().message));
     REQUIRE(s2.ok());
@@ -204,14 +205,16 @@ TEST_CASE("to_toml parses back to the same struct", "[config][emit]") {
         "[routes]\ninclude = [\"fd00::/8\"]\nexclude = [\"10.0.0.0/8\"]\n"
         "[dns]\nservers = [\"::1\"]\nsearch_domains = [\"a\"]\nmatch_domains = [\"b\", \"\"]\n"
         "backend = \"dnsmasq\"\ndnsmasq_conf_dir = \"/var/dnsmasq.d\"\ndnsmasq_restart = [\"/sbin/x\", \"a b\"]\n"
-        "[protocol]\nalways_on = true\nenforce_routes = true\n";
+        "[protocol]\nalways_on = true\nenforce_routes = true\nprotect_routes = false\n";
     auto c = parse_client(ctext, "x.toml");
     INFO((c ? "" : c.error().message));
     REQUIRE(c.ok());
     CHECK(c->tunnel.fwmark == 0xdeadbeef);
+    CHECK(c->protocol.protect_routes == std::optional<bool>(false));   // set: overrides the push
     CHECK(c->dns.dnsmasq_restart == std::vector<std::string>{"/sbin/x", "a b"});
     std::string out = to_toml(*c);
     CHECK_THAT(out, Catch::Contains("fwmark = 0xdeadbeef"));
+    CHECK_THAT(out, Catch::Contains("protect_routes = false"));
     CHECK_THAT(out, Catch::Contains("server = \"[2001:db8::5]:99\""));
     auto c2 = parse_client(out, "x.toml");
     INFO(out << (c2 ? "" : c2.error().message));

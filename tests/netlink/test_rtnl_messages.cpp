@@ -6,6 +6,7 @@
 #include <linux/if.h>
 #include <linux/if_addr.h>
 #include <linux/if_link.h>
+#include <netinet/in.h>
 
 #include <cstring>
 #include <map>
@@ -103,6 +104,17 @@ TEST_CASE("route requests: default route, device route, delete, replace", "[netl
     CHECK(a.count(RTA_METRICS) == 0);
     CHECK(a.count(RTA_PRIORITY) == 0);
   }
+  SECTION("throw routes are link scope (the kernel's gateway lookup must see them)") {
+    Route r;
+    r.dst = cidr("198.18.0.0/30");
+    r.type = RTN_THROW;
+    r.table = 7074;
+    auto req = build_route(buf, Op::add, r);
+    REQUIRE(req.ok());
+    const auto* rtm = static_cast<const rtmsg*>(mnl_nlmsg_get_payload(*req));
+    CHECK(rtm->rtm_type == RTN_THROW);
+    CHECK(rtm->rtm_scope == RT_SCOPE_LINK);
+  }
   SECTION("delete matches any scope and keeps the protocol") {
     Route r;
     r.dst = cidr("192.168.0.0/24");
@@ -185,6 +197,13 @@ TEST_CASE("route get request", "[netlink][messages]") {
   auto no_mark = build_route_get(buf, ip("1.1.1.1"), 0);
   REQUIRE(no_mark.ok());
   CHECK(attrs(*no_mark, sizeof(rtmsg)).count(RTA_MARK) == 0);
+  CHECK(attrs(*no_mark, sizeof(rtmsg)).count(RTA_IP_PROTO) == 0);
+  CHECK(attrs(*no_mark, sizeof(rtmsg)).count(RTA_DPORT) == 0);
+  auto udp53 = build_route_get(buf, ip("1.1.1.1"), 0, IPPROTO_UDP, 53);
+  REQUIRE(udp53.ok());
+  auto u = attrs(*udp53, sizeof(rtmsg));
+  CHECK(mnl_attr_get_u8(u[RTA_IP_PROTO]) == IPPROTO_UDP);
+  CHECK(mnl_attr_get_u16(u[RTA_DPORT]) == htons(53));   // network order on the wire
 }
 
 TEST_CASE("rule requests as wg-quick installs them", "[netlink][messages]") {

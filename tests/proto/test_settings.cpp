@@ -25,6 +25,7 @@ NetworkSettings full_settings() {
   s.match_domains = {"internal.example", "svc.cluster.local"};
   s.keepalive_secs = 15;
   s.dead_peer_secs = 45;
+  s.protect_routes = true;
   return s;
 }
 
@@ -58,6 +59,26 @@ TEST_CASE("SETTINGS: match domain \"\" (every name, the example server's full-tu
   REQUIRE(d.ok());
   CHECK(d->match_domains == std::vector<std::string>{""});
   CHECK(*d == s);
+}
+
+TEST_CASE("SETTINGS: protect_routes is one byte when on, absent when off (older clients skip it)", "[proto][settings]") {
+  NetworkSettings s = full_settings();
+  auto on = one_part(s, 3);
+  s.protect_routes = false;
+  auto off = one_part(s, 3);
+  CHECK(on.size() == off.size() + 4);
+  uint64_t sid = 0;
+  auto d = decode_settings(off, &sid);
+  REQUIRE(d.ok());
+  CHECK_FALSE(d->protect_routes);
+  std::vector<uint8_t> zero = off;
+  zero.insert(zero.end(), {0x0e, 0x00, 0x01, 0});
+  d = decode_settings(zero, &sid);
+  REQUIRE(d.ok());
+  CHECK_FALSE(d->protect_routes);
+  d = decode_settings(on, &sid);
+  REQUIRE(d.ok());
+  CHECK(d->protect_routes);
 }
 
 TEST_CASE("SETTINGS with nothing optional", "[proto][settings]") {
@@ -108,6 +129,8 @@ TEST_CASE("SETTINGS: lying lengths and bad values are refused", "[proto][setting
   check_bad({0x09, 0x00, 0x02, '-', 'x'});               // an option to resolvectl (issue 19)
   check_bad({0x0a, 0x00, 0x06, 'a', '.', '-', '-', 'x', 'y'});
   check_bad({0x0d, 0x00, 0x07, 0, 0, 0, 0, 0, 0, 1});    // session id of 7 bytes
+  check_bad({0x0e, 0x00, 0x01, 2});                      // protect_routes neither 0 nor 1
+  check_bad({0x0e, 0x00, 0x02, 0, 1});                   // protect_routes of 2 bytes
   check_bad({0xff, 0xff});                               // truncated TLV header
   // Part header problems.
   std::vector<uint8_t> m = {0x02, 1, 1};
