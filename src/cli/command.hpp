@@ -44,5 +44,6 @@ void register_control_commands(CommandSet&);  // status, sessions, kick, down, u
 void register_pki_commands(CommandSet&);      // pki init, pki issue
 void register_cleanup_commands(CommandSet&);  // cleanup (netcfg journal replay)
 void register_flows_commands(CommandSet&);    // flows, exec (per-app VPN)
+void register_doctor_commands(CommandSet&);   // doctor (leaks, routes, DNS, kill switch, cert, MTU)
 
 }  // namespace ptun::cli

@@ -32,6 +32,7 @@ int run(int argc, char** argv) {
   register_pki_commands(cmds);
   register_cleanup_commands(cmds);
   register_flows_commands(cmds);
+  register_doctor_commands(cmds);
   cmds.add("version", "print the version", [] {
     std::cout << "ptun " << version() << "\n";
     return 0;

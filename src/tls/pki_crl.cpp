@@ -298,6 +298,12 @@ Result<std::string> revoke(const std::string& dir, const std::string& name_or_se
   return serial;
 }
 
+Result<int64_t> cert_not_after(const std::string& path) {
+  Crt c;
+  if (mbedtls_x509_crt_parse_file(&c.crt, path.c_str()) != 0) return Error(Errc::io, path + ": not a certificate");
+  return detail::x509_time_to_unix(c.crt.valid_to);
+}
+
 Result<std::vector<CertInfo>> list(const std::string& dir) {
   const auto index = read_index(dir);
   DIR* d = ::opendir(dir.c_str());

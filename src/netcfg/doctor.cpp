@@ -1,0 +1,158 @@
+#include "netcfg/doctor.hpp"
+
+namespace ptun::netcfg::doctor {
+namespace {
+
+bool is_loopback(const IpAddr& a) {
+  if (a.is_v4()) return a.bytes[0] == 127;
+  if (!a.is_v6()) return false;
+  for (size_t i = 0; i < 15; ++i)
+    if (a.bytes[i]) return false;
+  return a.bytes[15] == 1;
+}
+
+std::string join(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& e : v) s += (s.empty() ? "" : "; ") + e;
+  return s;
+}
+
+std::string where(const Lookup& l) {
+  if (!l.found) return "no route";
+  if (!l.unicast) return "unreachable";
+  return "via " + (l.ifname.empty() ? "#" + std::to_string(l.ifindex) : l.ifname);
+}
+
+Check check_overrides(const Facts& f) {
+  Check c{"route overrides", Outcome::ok, ""};
+  if (!f.overrides.empty()) {
+    c.result = Outcome::fail;
+    c.detail = "routes outside the tunnel beat its routes (TunnelVision; set protect_routes): " + join(f.overrides);
+  } else {
+    c.detail = "no route outside the tunnel beats its routes";
+  }
+  if (f.overrides_dropped)
+    c.detail += "; " + std::to_string(f.overrides_dropped) + " more dropped by the kill switch";
+  return c;
+}
+
+Check check_kill_switch(const Facts& f) {
+  Check c{"kill switch", Outcome::ok, ""};
+  if (!f.kill_switch_wanted) return {c.name, Outcome::skipped, "not configured (include_all_networks is off)"};
+  if (!f.kill_switch_present) return {c.name, Outcome::skipped, "not checked: " + f.kill_switch_error};
+  if (!*f.kill_switch_present) {
+    c.result = Outcome::fail;
+    c.detail = "nftables table inet " + f.kill_switch_table + " is missing: traffic outside the tunnel is not blocked";
+    if (!f.kill_switch_error.empty()) c.detail += " (" + f.kill_switch_error + ")";
+  } else {
+    c.detail = "nftables table inet " + f.kill_switch_table + " in place";
+  }
+  return c;
+}
+
+Check check_leaks(const Facts& f) {
+  Check c{"leak probes", Outcome::ok, ""};
+  std::vector<std::string> leaks;
+  for (const auto& p : f.probes)
+    if (p.found && p.unicast && p.ifindex != f.tun_ifindex) leaks.push_back(p.what + " " + where(p));
+  if (f.probes.empty()) return {c.name, Outcome::skipped, "no route into the tunnel to probe"};
+  if (!leaks.empty()) {
+    c.result = Outcome::fail;
+    c.detail = std::to_string(leaks.size()) + " of " + std::to_string(f.probes.size()) +
+               " lookups leave outside " + f.tun_iface + ": " + join(leaks);
+  } else {
+    c.detail = std::to_string(f.probes.size()) + " lookups (udp, tcp, dns) go through " + f.tun_iface;
+  }
+  return c;
+}
+
+Check check_dns(const Facts& f) {
+  Check c{"dns", Outcome::ok, ""};
+  std::string pushed;
+  for (const auto& a : f.pushed_dns) pushed += (pushed.empty() ? "" : ", ") + a.str();
+  std::vector<std::string> outside, used;
+  for (const auto& r : f.resolvers) {
+    used.push_back(r.dst.str() + (is_loopback(r.dst) ? " (local)" : " " + where(r)));
+    if (is_loopback(r.dst) || !r.found || !r.unicast || r.ifindex == f.tun_ifindex) continue;
+    // Outside the tunnel is a leak when the tunnel owns DNS or carries everything.
+    if (!f.pushed_dns.empty() || f.full_tunnel) outside.push_back(r.dst.str() + " " + where(r));
+  }
+  c.detail = "host resolvers: " + (used.empty() ? std::string("none") : join(used)) +
+             "; pushed: " + (pushed.empty() ? std::string("none") : pushed);
+  if (!outside.empty()) {
+    c.result = Outcome::fail;
+    c.detail = "resolvers outside the tunnel: " + join(outside) + "; " + c.detail;
+  }
+  return c;
+}
+
+Check check_cert(const Facts& f) {
+  Check c{"certificate", Outcome::ok, ""};
+  if (!f.cert_not_after) return {c.name, Outcome::fail, "cannot read the client certificate: " + f.cert_error};
+  int64_t left = *f.cert_not_after - f.now;
+  if (left <= 0) return {c.name, Outcome::fail, "expired " + std::to_string(-left / 86400) + " day(s) ago"};
+  c.detail = "expires in " + std::to_string(left / 86400) + " day(s)";
+  if (left < kCertWarnSecs) c.result = Outcome::fail;
+  return c;
+}
+
+Check check_mtu(const Facts& f) {
+  Check c{"mtu", Outcome::ok, ""};
+  if (!f.mtu_crossed) return {c.name, Outcome::skipped, f.mtu_note};
+  if (*f.mtu_crossed >= f.tun_mtu) {
+    c.detail = std::to_string(f.tun_mtu) + "-byte packets (the TUN's MTU) cross the tunnel with DF set";
+  } else {
+    c.result = Outcome::fail;
+    c.detail = *f.mtu_crossed ? "only " + std::to_string(*f.mtu_crossed) + "-byte packets cross the tunnel, the TUN's MTU is " +
+                                    std::to_string(f.tun_mtu)
+                              : "no DF ping crossed the tunnel";
+  }
+  return c;
+}
+
+}  // namespace
+
+const char* to_string(Outcome r) {
+  switch (r) {
+    case Outcome::ok: return "ok";
+    case Outcome::fail: return "fail";
+    case Outcome::skipped: return "skipped";
+  }
+  return "?";
+}
+
+IpAddr probe_address(const Cidr& included) {
+  if (included.prefix == 0) return *IpAddr::parse(included.addr.is_v4() ? "192.0.2.1" : "2001:db8::1");
+  Cidr n = included.network();
+  IpAddr a = n.addr;
+  size_t bits = a.size() * 8;
+  if (size_t(n.prefix) + 1 < bits) a.bytes[a.size() - 1] |= 1;   // the first host, not the network address
+  return a;
+}
+
+std::vector<Check> evaluate(const Facts& f) {
+  std::vector<Check> out;
+  if (f.state != "connected") {
+    out.push_back({"connected", Outcome::fail, "the client is " + (f.state.empty() ? std::string("not running") : f.state)});
+    out.push_back(check_kill_switch(f));   // the kill switch matters most while not connected
+    out.push_back(check_cert(f));
+    return out;
+  }
+  out.push_back({"connected", Outcome::ok, "through " + f.tun_iface});
+  out.push_back(check_overrides(f));
+  out.push_back(check_kill_switch(f));
+  out.push_back(check_leaks(f));
+  out.push_back(check_dns(f));
+  out.push_back(check_cert(f));
+  out.push_back({"clock skew", Outcome::skipped, "not checked: the protocol carries no server time"});
+  out.push_back(check_mtu(f));
+  return out;
+}
+
+size_t findings(const std::vector<Check>& checks) {
+  size_t n = 0;
+  for (const auto& c : checks) n += c.result == Outcome::fail;
+  return n;
+}
+
+}  // namespace ptun::netcfg::doctor
