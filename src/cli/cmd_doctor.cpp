@@ -164,7 +164,7 @@ dr::Facts gather(const config::ClientConfig& cfg) {
   } else {
     f.kill_switch_present = false;
   }
-  if (auto na = tls::pki::cert_not_after(cfg.cert)) f.cert_not_after = *na;
+  if (auto na = tls::pki::cert_not_after(cfg.cert, cfg.cert_pem)) f.cert_not_after = *na;
   else f.cert_error = na.error().message;
 
   auto st = control::call(cfg.control_socket, {{"cmd", "status"}});

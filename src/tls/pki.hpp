@@ -114,9 +114,9 @@ struct CertInfo {
   int64_t not_after = 0;
   bool revoked = false;
 };
-// The notAfter of the first certificate in a PEM/DER file, seconds since the epoch (`ptun doctor`).
-// Errc::io if the file does not parse.
-Result<int64_t> cert_not_after(const std::string& path);
+// The notAfter of the first certificate in a PEM/DER file, or in `pem` when it is not empty (a
+// one-file profile's cert_pem), seconds since the epoch (`ptun doctor`). Errc::io if it does not parse.
+Result<int64_t> cert_not_after(const std::string& path, const std::string& pem = {});
 
 // Every DIR/NAME.crt except ca.crt, sorted by name, then revoked serials with no file left.
 Result<std::vector<CertInfo>> list(const std::string& dir);

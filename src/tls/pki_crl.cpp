@@ -298,8 +298,14 @@ Result<std::string> revoke(const std::string& dir, const std::string& name_or_se
   return serial;
 }
 
-Result<int64_t> cert_not_after(const std::string& path) {
+Result<int64_t> cert_not_after(const std::string& path, const std::string& pem) {
   Crt c;
+  if (!pem.empty()) {
+    // mbedTLS takes PEM with its terminating NUL counted.
+    if (mbedtls_x509_crt_parse(&c.crt, reinterpret_cast<const unsigned char*>(pem.c_str()), pem.size() + 1) != 0)
+      return Error(Errc::io, "cert_pem: not a certificate");
+    return detail::x509_time_to_unix(c.crt.valid_to);
+  }
   if (mbedtls_x509_crt_parse_file(&c.crt, path.c_str()) != 0) return Error(Errc::io, path + ": not a certificate");
   return detail::x509_time_to_unix(c.crt.valid_to);
 }
