@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 
 #include "common/rng.hpp"
@@ -140,6 +141,17 @@ TEST_CASE("pki crl: revoke writes an index and a CRL that mbedTLS enforces", "[p
   CHECK((*l)[1].revoked);
   CHECK((*l)[1].serial == *serial);
   CHECK((*l)[1].not_after > 0);
+  // `ptun doctor`'s expiry check reads the same notAfter, from the file or from inline PEM.
+  auto na = pki::cert_not_after(t.path + "/alice.crt");
+  REQUIRE(na.ok());
+  CHECK(*na == (*l)[0].not_after);
+  std::ifstream pem_file(t.path + "/alice.crt");
+  std::string pem((std::istreambuf_iterator<char>(pem_file)), std::istreambuf_iterator<char>());
+  auto from_pem = pki::cert_not_after("", pem);
+  REQUIRE(from_pem.ok());
+  CHECK(*from_pem == *na);
+  CHECK(pki::cert_not_after(t.path + "/nothing.crt").error().code == ptun::Errc::io);
+  CHECK(pki::cert_not_after("", "-----BEGIN CERTIFICATE-----\nnot base64\n").error().code == ptun::Errc::io);
 
   CHECK(pki::revoke(t.path, "nobody", &already).error().code == ptun::Errc::not_found);
 }
