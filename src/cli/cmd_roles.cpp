@@ -1,6 +1,8 @@
 // `ptun server`, `ptun client`, `ptun check-config`.
 #include <sys/stat.h>
 
+#include <array>
+#include <functional>
 #include <iostream>
 
 #include "cli/command.hpp"
@@ -10,6 +12,7 @@
 #include "config/config.hpp"
 #include "core/core.hpp"
 #include "server/server.hpp"
+#include "tls/credential_checks.hpp"
 
 namespace ptun::cli {
 namespace {
@@ -19,25 +22,32 @@ bool file_exists(const std::string& p) {
   return ::stat(p.c_str(), &st) == 0;
 }
 
-// Private keys must not be readable by others: refuse to start (with the reason) otherwise.
-// Group access is refused too unless the group is root's: ptun reads the key as root before it
-// drops privileges, so no other group ever needs it (0640 root:root is accepted, 0640 root:ssl-cert
-// is not).
-// A client profile with key_pem is held to the same rules: the config file is the key file then.
-Result<void> check_key_mode(const std::string& key, const std::string& what) {
-  struct stat st;
-  if (::stat(key.c_str(), &st) < 0) return Error::from_errno("cannot stat key " + key, errno);
-  if (st.st_mode & (S_IROTH | S_IWOTH))
-    return Error(Errc::auth, what + " is world-accessible (chmod 600 it)");
-  if ((st.st_mode & (S_IRGRP | S_IWGRP)) && st.st_gid != 0)
-    return Error(Errc::auth, what + " is accessible by group " + std::to_string(st.st_gid) + " (chmod 600 it)");
+// The daemons' own credential checks (tls/credential_checks.hpp), also run by check-config
+// --strict: the key's permission rules (a client profile with key_pem: the config file's), the
+// credentials load (CA parses, the key matches the certificate); errors refuse to start, warnings
+// (chain, expiry) are logged by the daemons and printed by check-config.
+tls::KeyFile key_file(const config::ServerConfig& c) { return {c.key, "private key " + c.key}; }
+tls::KeyFile key_file(const config::ClientConfig& c) {
+  if (!c.key_pem.empty()) return {c.path, "config file " + c.path + " (it holds key_pem, a private key)"};
+  return {c.key, "private key " + c.key};
+}
+std::array<tls::Credentials::Source, 3> sources(const config::ServerConfig& c) {
+  return {tls::Credentials::Source{c.ca, "", ""}, {c.cert, "", ""}, {c.key, "", ""}};
+}
+std::array<tls::Credentials::Source, 3> sources(const config::ClientConfig& c) {
+  return {tls::Credentials::Source{c.ca, c.ca_pem, c.path + ": ca_pem"}, {c.cert, c.cert_pem, c.path + ": cert_pem"},
+          {c.key, c.key_pem, c.path + ": key_pem"}};
+}
+template <typename Config>
+Result<void> preflight_credentials(const Config& c, const std::function<void(const std::string&)>& warn) {
+  auto s = sources(c);
+  auto checked = tls::load_checked_credentials(s[0], s[1], s[2], key_file(c));
+  if (!checked) return checked.error();
+  for (const auto& w : checked->warnings) warn(w);
   return {};
 }
-Result<void> check_key_mode(const config::ServerConfig& c) { return check_key_mode(c.key, "private key " + c.key); }
-Result<void> check_key_mode(const config::ClientConfig& c) {
-  if (!c.key_pem.empty()) return check_key_mode(c.path, "config file " + c.path + " (it holds key_pem, a private key)");
-  return check_key_mode(c.key, "private key " + c.key);
-}
+
+void log_warning(const std::string& w) { LOG_WARN("%s", w.c_str()); }
 
 // After setup: switch to `user` keeping only the configured capabilities (no-op if user = "").
 // `hand_over`: what the unprivileged process must still write. The server's state_dir (leases);
@@ -58,7 +68,7 @@ int cmd_server(const std::string& path) {
   if (!file_exists(path)) return fail("config file " + path + " not found", 2);
   auto cfg = config::load_server(path);
   if (!cfg) return fail(cfg.error().message);
-  if (auto r = check_key_mode(*cfg); !r) return fail(r.error().message);
+  if (auto r = preflight_credentials(*cfg, log_warning); !r) return fail(r.error().message);
   core::Loop loop;
   auto drop = *cfg;
   auto s = server::Server::create(loop, std::move(*cfg));
@@ -73,7 +83,7 @@ int cmd_client(const std::string& path) {
   if (!file_exists(path)) return fail("config file " + path + " not found", 2);
   auto cfg = config::load_client(path);
   if (!cfg) return fail(cfg.error().message);
-  if (auto r = check_key_mode(*cfg); !r) return fail(r.error().message);
+  if (auto r = preflight_credentials(*cfg, log_warning); !r) return fail(r.error().message);
   core::Loop loop;
   auto drop = *cfg;
   auto c = client::Client::create(loop, std::move(*cfg));
@@ -94,10 +104,14 @@ int cmd_check_config(const std::string& path, bool strict) {
     for (const auto& f : files)
       if (!file_exists(f)) std::cerr << "ptun: note: " << f << " does not exist yet (needed at start)\n";
   };
+  auto warn_note = [](const std::string& w) { std::cerr << "ptun: warning: " << w << "\n"; };
   if (*role == config::Role::server) {
     auto cfg = config::load_server(path, strict);
     if (!cfg) return fail(cfg.error().message);
     if (!strict) note_files({cfg->ca, cfg->cert, cfg->key});
+    if (strict) {
+      if (auto r = preflight_credentials(*cfg, warn_note); !r) return fail(r.error().message);
+    }
     std::cout << "# " << path << ": valid server config\n" << config::to_toml(*cfg);
   } else {
     auto cfg = config::load_client(path, strict);
@@ -107,6 +121,8 @@ int cmd_check_config(const std::string& path, bool strict) {
       for (const auto& [file, pem] : {std::pair{&cfg->ca, &cfg->ca_pem}, {&cfg->cert, &cfg->cert_pem}, {&cfg->key, &cfg->key_pem}})
         if (pem->empty()) files.push_back(*file);
       note_files(files);
+    } else if (auto r = preflight_credentials(*cfg, warn_note); !r) {
+      return fail(r.error().message);
     }
     std::cout << "# " << path << ": valid client config\n" << config::to_toml(*cfg);
   }
@@ -127,7 +143,7 @@ void register_role_commands(CommandSet& cmds) {
   auto* check = cmds.add("check-config", "validate a config file and print the effective config",
                          [] { return cmd_check_config(check_file, strict); });
   check->add_option("file", check_file, "config file")->required();
-  check->add_flag("--strict", strict, "also require the certificate and key files to exist");
+  check->add_flag("--strict", strict, "also run the daemon's checks on the certificate and key (they exist, the key matches the certificate and is not readable by others, the CA loads; chain and expiry warnings)");
 }
 
 }  // namespace ptun::cli

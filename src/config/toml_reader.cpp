@@ -1,5 +1,7 @@
 #include "config/toml_reader.hpp"
 
+#include <algorithm>
+
 namespace ptun::config {
 
 namespace {
@@ -9,6 +11,36 @@ std::string location(const std::string& file, const toml::source_position& at) {
   return file + ":" + std::to_string(line) + ":" + std::to_string(col);
 }
 }  // namespace
+
+size_t edit_distance(std::string_view a, std::string_view b) {
+  // Optimal string alignment (Levenshtein plus adjacent transpositions), three rolling rows.
+  std::vector<size_t> prev2(b.size() + 1), prev(b.size() + 1), cur(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) cur[j] = std::min(cur[j], prev2[j - 2] + 1);
+    }
+    std::swap(prev2, prev);
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+std::string nearest_key(std::string_view unknown, const std::set<std::string, std::less<>>& known) {
+  // Close enough to be a typo: at most 2 edits, and fewer than half the key's length (so that
+  // "ip" is not offered for "mtu").
+  if (unknown.size() < 2) return {};
+  size_t limit = std::min<size_t>(2, (unknown.size() - 1) / 2), best_d = limit + 1;
+  std::string best;
+  for (const auto& k : known) {
+    size_t d = edit_distance(unknown, k);
+    if (d < best_d) best_d = d, best = k;  // ties: the first in sorted order, deterministic
+  }
+  return best;
+}
 
 void ReadContext::fail(const toml::source_position& at, const std::string& key,
                        const std::string& msg) {
@@ -215,7 +247,9 @@ bool TableReader::finish() {
     if (!first || at < first_at) first = &k, first_at = at;
   }
   if (!first) return true;
-  ctx_.fail(first_at, key_path(first->str()), "unknown key");
+  std::string msg = "unknown key";
+  if (auto near = nearest_key(first->str(), known_); !near.empty()) msg += "; did you mean `" + key_path(near) + "`?";
+  ctx_.fail(first_at, key_path(first->str()), msg);
   return false;
 }
 

@@ -77,6 +77,11 @@ class TableReader {
   std::set<std::string, std::less<>> known_;
 };
 
+// Edits (insert, delete, substitute, swap two adjacent characters) turning a into b.
+size_t edit_distance(std::string_view a, std::string_view b);
+// The key of `known` nearest to `unknown` when it looks like a typo of it, else "".
+std::string nearest_key(std::string_view unknown, const std::set<std::string, std::less<>>& known);
+
 // "string", "integer", ... for messages.
 const char* type_name(toml::node_type t);
 // Parses TOML text (already screened) into `out`; on a syntax error returns

@@ -34,12 +34,30 @@ out=$("$E2E_PTUN" check-config "$E2E_DIR/broken.toml" 2>&1); rc=$?
 e2e_log "broken config: $out"
 
 e2e_ns srv
-e2e_pki
+e2e_pki c1
 e2e_server_config
 { echo 'bogus_key = 1'; cat "$E2E_DIR/server.toml"; } >"$E2E_DIR/unknown.toml"
 out=$("$E2E_PTUN" check-config "$E2E_DIR/unknown.toml" 2>&1); rc=$?
 [ $rc -eq 1 ] && echo "$out" | grep -q "unknown.toml:1:1: bogus_key" || e2e_fail "unknown key: $rc $out"
 e2e_log "unknown key: $out"
+sed 's/^mtu = /mtus = /' "$E2E_DIR/server.toml" >"$E2E_DIR/typo.toml"
+out=$("$E2E_PTUN" check-config "$E2E_DIR/typo.toml" 2>&1); rc=$?
+[ $rc -eq 1 ] && echo "$out" | grep -qF 'tunnel.mtus: unknown key; did you mean `tunnel.mtu`?' || e2e_fail "typo: $rc $out"
+e2e_log "typo: $out"
+# --strict runs the daemon's credential checks: the good files pass, a key of another
+# certificate and a world-readable key are refused with the daemon's own words.
+out=$("$E2E_PTUN" check-config --strict "$E2E_DIR/server.toml" 2>&1) || e2e_fail "--strict on good files: $out"
+sed "s|^key = .*|key = \"$E2E_DIR/pki/c1.key\"|" "$E2E_DIR/server.toml" >"$E2E_DIR/mismatch.toml"
+"$E2E_PTUN" check-config "$E2E_DIR/mismatch.toml" >"$E2E_DIR/out" 2>&1 || e2e_fail "mismatched key fails without --strict: $(cat "$E2E_DIR/out")"
+out=$("$E2E_PTUN" check-config --strict "$E2E_DIR/mismatch.toml" 2>&1); rc=$?
+[ $rc -eq 1 ] && echo "$out" | grep -q "key does not match the certificate" || e2e_fail "--strict mismatch: $rc $out"
+e2e_log "--strict, mismatched key: $out"
+cp "$E2E_DIR/pki/ptun-server.key" "$E2E_DIR/world.key"
+chmod 644 "$E2E_DIR/world.key"
+sed "s|^key = .*|key = \"$E2E_DIR/world.key\"|" "$E2E_DIR/server.toml" >"$E2E_DIR/world.toml"
+out=$("$E2E_PTUN" check-config --strict "$E2E_DIR/world.toml" 2>&1); rc=$?
+[ $rc -eq 1 ] && echo "$out" | grep -q "is world-accessible" || e2e_fail "--strict world-readable key: $rc $out"
+e2e_log "--strict, world-readable key: $out"
 e2e_up
 before=$(in_ns srv ip -o link | wc -l)
 out=$(in_ns srv timeout 10 "$E2E_PTUN" server -c "$E2E_DIR/server.toml" 2>&1); rc=$?
