@@ -127,9 +127,10 @@ void register_pki_commands(CommandSet& cmds) {
     if (pki_subs().list->parsed()) {
       auto r = tls::pki::list(dir);
       if (!r) return fail(r.error().message);
-      std::cout << "NAME\tSERIAL\tNOT_AFTER\tSTATUS\n";
+      std::cout << "NAME\tSERIAL\tNOT_AFTER\tFINGERPRINT\tSTATUS\n";
       for (const auto& c : *r) {
         std::cout << c.name << "\t" << c.serial << "\t" << utc_date(c.not_after) << "\t"
+                  << (c.fingerprint ? fingerprint_str(*c.fingerprint) : "-") << "\t"
                   << (c.revoked ? "revoked" : "valid") << "\n";
       }
       return 0;
@@ -155,6 +156,9 @@ void register_pki_commands(CommandSet& cmds) {
     }
     if (auto r = tls::pki::issue(dir, name, o, rng); !r) return fail(r.error().message);
     std::cout << "issued " << dir << "/" << name << ".crt and " << name << ".key\n";
+    auto fp = tls::pki::cert_fingerprint(dir + "/" + name + ".crt");
+    if (!fp) return fail(fp.error().message);
+    std::cout << "fingerprint " << fingerprint_str(*fp) << " (for a [[peer]] fingerprint pin)\n";
     if (profile) {
       auto path = write_profile(dir, name, std::move(*profile));
       if (!path) return fail(path.error().message);
@@ -183,7 +187,7 @@ void register_pki_commands(CommandSet& cmds) {
   revoke->add_option("dir", dir, "CA directory")->required();
   revoke->add_option("name", name, "certificate name or hex serial")->required();
   pki_subs().revoke = revoke;
-  auto* list = pki->add_subcommand("list", "list issued certificates: name, serial, expiry, revoked");
+  auto* list = pki->add_subcommand("list", "list issued certificates: name, serial, expiry, SHA-256 fingerprint, revoked");
   list->add_option("dir", dir, "CA directory")->required();
   pki_subs().list = list;
   auto* crl = pki->add_subcommand("crl", "re-sign DIR/crl.pem from DIR/revoked.txt");

@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/fingerprint.hpp"
 #include "common/net_addr.hpp"
 #include "common/result.hpp"
 #include "ondemand/rules.hpp"
@@ -51,6 +52,9 @@ struct PeerConfig {
   std::string name;  // 1..64 of [A-Za-z0-9._@-]; unique
   std::optional<IpAddr> ipv4, ipv6;
   std::vector<Cidr> routes_behind;
+  // Optional pin: only the certificate whose DER has this SHA-256 is accepted for the peer (a
+  // reissued certificate with the same CN is refused). common/fingerprint.hpp has the format.
+  std::optional<Fingerprint> fingerprint;
   bool operator==(const PeerConfig&) const = default;
 };
 

@@ -146,6 +146,7 @@ std::string to_toml(const ServerConfig& c) {
     if (p.ipv4) w.str("ipv4", p.ipv4->str());
     if (p.ipv6) w.str("ipv6", p.ipv6->str());
     w.addrs("routes_behind", p.routes_behind);
+    if (p.fingerprint) w.str("fingerprint", fingerprint_str(*p.fingerprint));
   }
   return w.take();
 }

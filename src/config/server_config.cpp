@@ -163,6 +163,12 @@ void read_peer(TableReader& t, const ServerConfig::Tunnel& tun, PeerIndex& index
       if (pool && overlaps(*pool, c)) return "overlaps the pool " + pool->str();
     return index.claim_route(c, peer.name);
   });
+  t.string("fingerprint", [&](const std::string& s) {
+    Fingerprint f{};
+    std::string why = parse_fingerprint(s, &f);
+    if (why.empty()) peer.fingerprint = f;
+    return why;
+  });
 }
 
 }  // namespace

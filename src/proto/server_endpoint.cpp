@@ -366,6 +366,7 @@ SessionInfo ServerEndpoint::info(const Session& s) const {
   i.peer_serial = s.peer_serial;
   i.peer_not_after = s.peer_not_after;
   i.created_ms = s.created_ms;
+  i.peer_fingerprint = s.peer_fingerprint;
   i.endpoint = s.peer;
   i.state = s.state;
   i.stats = s.stats;

@@ -24,6 +24,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/fingerprint.hpp"
 #include "common/log.hpp"
 #include "common/net_addr.hpp"
 #include "common/result.hpp"
@@ -75,6 +76,7 @@ struct SessionInfo {
   std::string peer_serial;  // raw INTEGER octets of the verified certificate
   int64_t peer_not_after = 0;  // its notAfter, seconds since the epoch (0: unknown)
   uint64_t created_ms = 0;     // the cookie-verified ClientHello that started the handshake
+  std::optional<Fingerprint> peer_fingerprint;  // SHA-256 of its DER (nullopt: not known)
   Endpoint endpoint;
   ServerSessionState state = ServerSessionState::handshaking;
   SessionStats stats;

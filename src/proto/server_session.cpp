@@ -124,6 +124,7 @@ void ServerEndpoint::step_handshake(Session& s, uint64_t now) {
       s.peer_cn = s.dtls->peer_common_name();
       s.peer_serial = s.dtls->peer_serial();
       s.peer_not_after = s.dtls->peer_not_after();
+      s.peer_fingerprint = s.dtls->peer_fingerprint();
       s.stats.last_handshake_ms = now;
       s.stats.last_rx_ms = now;
       return;

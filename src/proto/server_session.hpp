@@ -33,6 +33,7 @@ struct ServerEndpoint::Session {
   std::string peer_cn;
   std::string peer_serial;  // of the verified certificate (raw INTEGER octets)
   int64_t peer_not_after = 0;
+  std::optional<Fingerprint> peer_fingerprint;  // SHA-256 of its DER
   uint64_t created_ms = 0;
   std::list<Session*>::iterator half_open_pos;  // valid while state != established and !closed
   uint64_t armed_at = UINT64_MAX;  // the deadline of this session's live timer entry

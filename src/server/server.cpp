@@ -224,6 +224,18 @@ Result<proto::NetworkSettings> Server::authorize(uint64_t session_id, const std:
       return Error(Errc::auth, "certificate name '" + peer_cn + "' is not a configured peer");
     }
     pc = it->second;
+    if (pc->fingerprint) {
+      auto info = endpoint_->session(session_id);
+      const std::optional<Fingerprint> got = info ? info->peer_fingerprint : std::nullopt;
+      if (got != pc->fingerprint) {
+        ++counters_.fingerprint_refused;
+        *refuse_reason = proto::CloseReason::auth_refused;
+        const std::string shown = got ? fingerprint_str(*got) : "none";
+        LOG_WARN("server: refused peer '%s': its certificate %s is not the pinned %s", peer_cn.c_str(),
+                 shown.c_str(), fingerprint_str(*pc->fingerprint).c_str());
+        return Error(Errc::auth, "certificate of '" + peer_cn + "' is not the one pinned for it (fingerprint " + shown + ")");
+      }
+    }
   }
   auto lease = peers_.lease(peer_cn, ::time(nullptr));
   if (!lease) {

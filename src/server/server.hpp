@@ -44,6 +44,9 @@ namespace ptun::server {
 // The server's own drops; the pipeline counts the rest (datapath::Counters).
 struct ServerCounters {
   uint64_t drop_spoofed = 0, drop_link_local = 0, drop_no_session = 0, drop_client_to_client = 0;
+  // Handshakes of a pinned [[peer]] presenting another certificate (also in ingress.refused),
+  // and sessions a reload closed because their certificate no longer matches the pin.
+  uint64_t fingerprint_refused = 0, fingerprint_closed = 0;
 };
 
 class Server final : public proto::ServerEndpoint::Callbacks, public datapath::Policy {

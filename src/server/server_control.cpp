@@ -28,6 +28,8 @@ nlohmann::json Server::status_json() {
   j["counters"]["drop_link_local"] = counters_.drop_link_local;
   j["counters"]["drop_no_session"] = counters_.drop_no_session;
   j["counters"]["drop_client_to_client"] = counters_.drop_client_to_client;
+  j["counters"]["fingerprint_refused"] = counters_.fingerprint_refused;
+  j["counters"]["fingerprint_closed"] = counters_.fingerprint_closed;
   const auto& c = endpoint_->counters();
   j["half_open"] = endpoint_->half_open_count();
   j["ingress"] = {{"datagrams_in", c.datagrams_in},       {"bad_header", c.bad_header},
@@ -163,8 +165,9 @@ Result<nlohmann::json> Server::apply_reload() {
     if (auto r = peers_.reserve_static(name, Lease{np->ipv4, np->ipv6}); !r)
       return Error(r.error().code, "reload refused, running config kept: peer '" + name + "': " + r.error().message);
   }
-  // Sessions to close: peer no longer allowed, or its routes_behind changed.
-  std::vector<std::pair<uint64_t, std::string>> to_close;
+  // Sessions to close: peer no longer allowed, its certificate is not the one now pinned, or its
+  // routes_behind changed.
+  std::vector<std::pair<uint64_t, std::string>> to_close, unpinned;
   nlohmann::json removed = nlohmann::json::array();
   for (const auto& [sid, p] : peers_.sessions()) {
     bool allowed = n.peers.empty() || new_by_name.count(p.name);
@@ -175,6 +178,13 @@ Result<nlohmann::json> Server::apply_reload() {
     }
     auto np = new_by_name.find(p.name);
     std::vector<Cidr> behind = np == new_by_name.end() ? std::vector<Cidr>{} : np->second->routes_behind;
+    if (np != new_by_name.end() && np->second->fingerprint) {
+      auto info = endpoint_->session(sid);
+      if (!info || info->peer_fingerprint != np->second->fingerprint) {
+        unpinned.push_back({sid, p.name});
+        continue;
+      }
+    }
     if (behind != p.routes_behind) to_close.push_back({sid, p.name});
   }
   bool push_changed = n.push != cfg_.push, peers_changed = n.peers != cfg_.peers;
@@ -194,19 +204,29 @@ Result<nlohmann::json> Server::apply_reload() {
     LOG_INFO("server: reload: closing session %016llx of peer %s", (unsigned long long)sid, name.c_str());
     endpoint_->close_session(sid, proto::CloseReason::kicked, now, "peer configuration changed");
   }
+  for (const auto& [sid, name] : unpinned) {
+    auto info = endpoint_->session(sid);
+    const std::string shown = info && info->peer_fingerprint ? fingerprint_str(*info->peer_fingerprint) : "none";
+    LOG_WARN("server: reload: closing session %016llx of peer %s: its certificate %s is not the pinned one",
+             (unsigned long long)sid, name.c_str(), shown.c_str());
+    endpoint_->close_session(sid, proto::CloseReason::kicked, now, "certificate not the pinned one");
+  }
+  counters_.fingerprint_closed += unpinned.size();
   for (const auto& r : removed) peers_.release(r.get<std::string>());
   if (!removed.empty()) {
     lease_writer_.submit(peers_.leases());
   }
   flush();
+  const size_t closed = to_close.size() + revoked_closed + unpinned.size();
   LOG_INFO("server: config reloaded (peers %s, push %s), %zu sessions closed, crl: %s",
-           peers_changed ? "changed" : "same", push_changed ? "changed" : "same", to_close.size() + revoked_closed,
+           peers_changed ? "changed" : "same", push_changed ? "changed" : "same", closed,
            crl_ ? (std::to_string(crl_->size()) + " revoked").c_str() : "none");
   return nlohmann::json{{"reloaded", true},
                         {"peers_changed", peers_changed},
                         {"push_changed", push_changed},
-                        {"sessions_closed", to_close.size() + revoked_closed},
+                        {"sessions_closed", closed},
                         {"revoked_sessions_closed", revoked_closed},
+                        {"fingerprint_sessions_closed", unpinned.size()},
                         {"crl_entries", crl_ ? crl_->size() : 0},
                         {"removed_peers", removed}};
 }

@@ -105,6 +105,9 @@ std::string Server::metrics_text() {
       {"handshake_failed", c.handshake_failed}, {"handshake_timeout", c.handshake_timeout},
       {"refused", c.refused},                 {"half_open_source_limit", c.half_open_source_limit},
       {"half_open_evicted", c.half_open_evicted}};
+  m.counter("ptun_server_fingerprint_refused_total",
+            "Handshakes of a pinned peer refused: the certificate is not the pinned one.",
+            double(counters_.fingerprint_refused));
   for (const auto& [cause, v] : ingress)
     m.counter("ptun_server_ingress_dropped_total", "Datagrams or handshakes refused, by cause.", double(v),
               Labels{{"cause", cause}});

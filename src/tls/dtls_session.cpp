@@ -144,6 +144,7 @@ void DtlsSession::on_established() {
   if (peer != nullptr) {
     peer_serial_.assign(reinterpret_cast<const char*>(peer->serial.p), peer->serial.len);
     peer_not_after_ = detail::x509_time_to_unix(peer->valid_to);
+    peer_fingerprint_ = detail::fingerprint_of(peer);
   }
   mbedtls_ssl_set_mtu(&ssl_, config_->options().data_mtu);
   max_plaintext_ = max_plaintext();

@@ -31,10 +31,12 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "common/fingerprint.hpp"
 #include "common/result.hpp"
 #include "tls/dtls_config.hpp"
 #include "tls/record_protection.hpp"
@@ -185,6 +187,9 @@ class DtlsSession {
   const std::string& peer_serial() const { return peer_serial_; }
   // notAfter of the verified peer cert, seconds since the epoch (0: none, or a restored snapshot).
   int64_t peer_not_after() const { return peer_not_after_; }
+  // SHA-256 of the verified peer certificate's DER, for `[[peer]] fingerprint` pins (nullopt before
+  // the handshake, or with no peer certificate).
+  const std::optional<Fingerprint>& peer_fingerprint() const { return peer_fingerprint_; }
   std::string ciphersuite() const;                           // e.g. TLS-ECDHE-ECDSA-WITH-AES-128-GCM-SHA256
   std::string last_error() const { return error_; }
   DtlsStats stats() const;
@@ -225,6 +230,7 @@ class DtlsSession {
   std::string peer_cn_;
   std::string peer_serial_;
   int64_t peer_not_after_ = 0;
+  std::optional<Fingerprint> peer_fingerprint_;
 
   std::vector<uint8_t> pending_;  // the fed datagram, until mbedTLS's BIO reads it
   bool has_pending_ = false;

@@ -8,6 +8,7 @@
 #include <mbedtls/error.h>
 #include <mbedtls/ssl.h>
 #include <mbedtls/oid.h>
+#include <mbedtls/sha256.h>
 
 #include <cstring>
 
@@ -164,6 +165,12 @@ std::string verify_failure_text(uint32_t flags, const std::string& expected_name
   }
   if (out.empty()) out = "unknown reason";
   return "certificate verify failed: " + out;
+}
+
+Fingerprint fingerprint_of(const mbedtls_x509_crt* crt) {
+  Fingerprint f{};
+  if (crt != nullptr && crt->raw.p != nullptr) mbedtls_sha256(crt->raw.p, crt->raw.len, f.data(), 0);
+  return f;
 }
 
 std::string common_name_of(const mbedtls_x509_crt* crt) {

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 
+#include "common/fingerprint.hpp"
 #include "common/rng.hpp"
 #include "tls/replay_window.hpp"
 
@@ -77,5 +78,8 @@ std::string verify_failure_text(uint32_t flags, const std::string& expected_name
 
 // The subject CN of a certificate ("" if it has none).
 std::string common_name_of(const mbedtls_x509_crt* crt);
+
+// SHA-256 of the certificate's DER (the first certificate of a chain).
+Fingerprint fingerprint_of(const mbedtls_x509_crt* crt);
 
 }  // namespace ptun::tls::detail

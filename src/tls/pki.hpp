@@ -11,10 +11,12 @@
 // comes from the injected Rng through a CTR_DRBG.
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "common/fingerprint.hpp"
 #include "common/net_addr.hpp"
 #include "common/result.hpp"
 #include "common/rng.hpp"
@@ -113,6 +115,7 @@ struct CertInfo {
   std::string serial;  // hex
   int64_t not_after = 0;
   bool revoked = false;
+  std::optional<Fingerprint> fingerprint;   // SHA-256 of the DER; nullopt when there is no file
 };
 // The notAfter of the first certificate in a PEM/DER file, or in `pem` when it is not empty (a
 // one-file profile's cert_pem), seconds since the epoch (`ptun doctor`). Errc::io if it does not parse.
@@ -120,5 +123,9 @@ Result<int64_t> cert_not_after(const std::string& path, const std::string& pem =
 
 // Every DIR/NAME.crt except ca.crt, sorted by name, then revoked serials with no file left.
 Result<std::vector<CertInfo>> list(const std::string& dir);
+
+// SHA-256 of the (first) certificate in a PEM or DER file, as `[[peer]] fingerprint` pins it.
+// Errors: io (unreadable), invalid_argument (not a certificate).
+Result<Fingerprint> cert_fingerprint(const std::string& crt_path);
 
 }  // namespace ptun::tls::pki

@@ -335,16 +335,26 @@ Result<std::vector<CertInfo>> list(const std::string& dir) {
       LOG_WARN("pki: %s/%s.crt does not parse; not listed", dir.c_str(), n.c_str());
       continue;
     }
-    CertInfo ci{n, serial_hex(c.crt.serial.p, c.crt.serial.len), detail::x509_time_to_unix(c.crt.valid_to), false};
+    CertInfo ci{n, serial_hex(c.crt.serial.p, c.crt.serial.len), detail::x509_time_to_unix(c.crt.valid_to), false,
+                detail::fingerprint_of(&c.crt)};
     for (size_t i = 0; i < index.size(); ++i) {
       if (index[i].serial == ci.serial) ci.revoked = seen[i] = true;
     }
     out.push_back(std::move(ci));
   }
   for (size_t i = 0; i < index.size(); ++i) {
-    if (!seen[i]) out.push_back({index[i].name == "-" ? "?" : index[i].name, index[i].serial, 0, true});
+    if (!seen[i]) out.push_back({index[i].name == "-" ? "?" : index[i].name, index[i].serial, 0, true, std::nullopt});
   }
   return out;
+}
+
+Result<Fingerprint> cert_fingerprint(const std::string& crt_path) {
+  Crt c;
+  int ret = mbedtls_x509_crt_parse_file(&c.crt, crt_path.c_str());
+  if (ret == MBEDTLS_ERR_PK_FILE_IO_ERROR || ret == MBEDTLS_ERR_X509_FILE_IO_ERROR)
+    return Error(Errc::io, "cannot read " + crt_path);
+  if (ret != 0) return Error(Errc::invalid_argument, crt_path + ": not a certificate (" + detail::mbedtls_error_text(ret) + ")");
+  return detail::fingerprint_of(&c.crt);
 }
 
 }  // namespace ptun::tls::pki

@@ -300,3 +300,31 @@ TEST_CASE("crl: optional, a path resolved like ca, round-trips", "[config][serve
   CHECK(*again == *s);
   CHECK_THAT(error_of(doc("crl = 7\n")), Catch::Contains("s.toml:5:7: crl: expected a string"));
 }
+
+TEST_CASE("[[peer]] fingerprint pins", "[config][server][fingerprint]") {
+  const std::string hex = "0a121a222a323a424a525a626a727a828a929aa2aab2bac2cad2dae2eaf2fa02";
+  auto s = parse_server(doc("", "", "[[peer]]\nname = \"a\"\nfingerprint = \"sha256:" + hex + "\"\n"
+                                    "[[peer]]\nname = \"b\"\n"), "s.toml");
+  REQUIRE(s);
+  REQUIRE(s->peers.size() == 2);
+  REQUIRE(s->peers[0].fingerprint);
+  CHECK(fingerprint_str(*s->peers[0].fingerprint) == "sha256:" + hex);
+  CHECK(!s->peers[1].fingerprint);
+  // OpenSSL's form is the same pin.
+  std::string colons;
+  for (size_t i = 0; i < 64; i += 2) colons += (i ? ":" : "") + hex.substr(i, 2);
+  auto o = parse_server(doc("", "", "[[peer]]\nname = \"a\"\nfingerprint = \"" + colons + "\"\n"), "s.toml");
+  REQUIRE(o);
+  CHECK(o->peers[0].fingerprint == s->peers[0].fingerprint);
+  // Round trip through the effective config.
+  auto again = parse_server(to_toml(*s), "s.toml");
+  REQUIRE(again);
+  CHECK(again->peers == s->peers);
+  // Malformed: file, line and key.
+  CHECK_THAT(error_of(doc("", "", "[[peer]]\nname = \"a\"\nfingerprint = \"sha256:" + hex.substr(1) + "\"\n")),
+             Catch::StartsWith("s.toml:10:15: peer[0].fingerprint: a SHA-256 fingerprint is"));
+  CHECK_THAT(error_of(doc("", "", "[[peer]]\nname = \"a\"\nfingerprint = \"sha1:" + hex + "\"\n")),
+             Catch::StartsWith("s.toml:10:15: peer[0].fingerprint: a SHA-256 fingerprint is"));
+  CHECK_THAT(error_of(doc("", "", "[[peer]]\nname = \"a\"\nfingerprint = 5\n")),
+             Catch::Contains("peer[0].fingerprint"));
+}

@@ -6,6 +6,7 @@
 #include "dtls_pair.hpp"
 #include "tls/dtls_config.hpp"
 #include "tls/dtls_record.hpp"
+#include "tls/mbedtls_util.hpp"
 #include "tls/record_aead.hpp"
 #include "tls_fixture.hpp"
 
@@ -58,6 +59,12 @@ TEST_CASE("full handshake through CookieGuard", "[tls][session]") {
   CHECK(p.server->established());
   CHECK(p.client->peer_common_name() == "vpn.example.org");
   CHECK(p.server->peer_common_name() == "alice");
+  // The fingerprint a [[peer]] pin is checked against: SHA-256 of the certificate the peer sent.
+  auto& pki = TestPki::get();
+  REQUIRE(p.server->peer_fingerprint());
+  CHECK(*p.server->peer_fingerprint() == detail::fingerprint_of(pki.creds(pki.client)->cert()));
+  CHECK(*p.server->peer_fingerprint() != detail::fingerprint_of(pki.creds(pki.server)->cert()));
+  CHECK(*p.client->peer_fingerprint() == detail::fingerprint_of(pki.creds(pki.server)->cert()));
   CHECK(p.client->ciphersuite() == p.server->ciphersuite());
   // automatic: AES-128-GCM first where OpenSSL seals records on a CPU with AES-NI, else
   // ChaCha20-Poly1305 (mbedTLS's faster AEAD, with or without AES-NI)

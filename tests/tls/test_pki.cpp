@@ -481,3 +481,41 @@ TEST_CASE("pki: mbedTLS accepts an OpenSSL CA, and ptun can issue from it", "[pk
   CHECK(run("openssl verify -x509_strict -purpose sslserver -CAfile '" + (t / "ca.crt") + "' '" +
                 (t / "server1.crt") + "'", &out) == 0);
 }
+
+TEST_CASE("pki: fingerprints are OpenSSL's SHA-256 and tell a reissued certificate apart", "[pki][openssl][fingerprint]") {
+  if (!has_openssl()) FAIL("openssl missing: run scripts/install-deps.sh");
+  TempDir t;
+  ptun::SeededRng rng(47);
+  REQUIRE(pki::init_ca(t.path, pki::kDefaultCaName, rng).ok());
+  REQUIRE(pki::issue(t.path, "alice", {}, rng).ok());
+  auto fp = pki::cert_fingerprint(t / "alice.crt");
+  REQUIRE(fp.ok());
+  // `openssl x509 -fingerprint -sha256` prints "sha256 Fingerprint=AB:CD:..."; the pin parser
+  // takes that form and must land on the same bytes.
+  std::string out;
+  REQUIRE(run("openssl x509 -noout -fingerprint -sha256 -in '" + (t / "alice.crt") + "'", &out) == 0);
+  const size_t eq = out.find('=');
+  REQUIRE(eq != std::string::npos);
+  std::string theirs = out.substr(eq + 1);
+  while (!theirs.empty() && (theirs.back() == '\n' || theirs.back() == '\r')) theirs.pop_back();
+  ptun::Fingerprint parsed{};
+  REQUIRE(ptun::parse_fingerprint(theirs, &parsed) == "");
+  CHECK(parsed == *fp);
+
+  // The same name issued again (the old pair moved away): same CN, another fingerprint.
+  std::filesystem::rename(t / "alice.crt", t / "alice-old.crt");
+  std::filesystem::rename(t / "alice.key", t / "alice-old.key");
+  REQUIRE(pki::issue(t.path, "alice", {}, rng).ok());
+  auto fp2 = pki::cert_fingerprint(t / "alice.crt");
+  REQUIRE(fp2.ok());
+  CHECK(*fp2 != *fp);
+  auto l = pki::list(t.path);
+  REQUIRE(l.ok());
+  REQUIRE(l->size() == 2);
+  CHECK((*l)[0].name == "alice");
+  CHECK((*l)[0].fingerprint == *fp2);
+  CHECK((*l)[1].name == "alice-old");
+  CHECK((*l)[1].fingerprint == *fp);
+  CHECK(pki::cert_fingerprint(t / "nope.crt").error().code == Errc::io);
+  CHECK(pki::cert_fingerprint(t / "alice.key").error().code == Errc::invalid_argument);
+}
