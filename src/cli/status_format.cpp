@@ -73,6 +73,9 @@ void print_status(const nlohmann::json& j) {
   line("state:", state);
   line("server:", s(j, "server"));
   line("endpoint:", s(j, "endpoint"));
+  line("failover list:", s(j, "servers"));
+  line("resolving:", s(j, "resolving"));
+  line("last error:", s(j, "last_error"));
   line("session:", s(j, "session_id"));
   if (j.contains("session_uptime_s")) line("session uptime:", duration(u(j, "session_uptime_s")));
   if (j.contains("last_handshake_ago_s")) line("last handshake:", duration(u(j, "last_handshake_ago_s")) + " ago");

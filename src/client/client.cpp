@@ -1,6 +1,5 @@
 #include "client/client.hpp"
 
-#include <netdb.h>
 #include <sys/stat.h>
 
 #include <cerrno>
@@ -16,20 +15,6 @@
 namespace ptun::client {
 namespace {
 
-// Resolves the configured server host (a literal address or a name) once at start.
-Result<Endpoint> resolve(const std::string& host, uint16_t port) {
-  if (auto a = IpAddr::parse(host)) return Endpoint{*a, port};
-  addrinfo hints{};
-  hints.ai_socktype = SOCK_DGRAM;
-  addrinfo* res = nullptr;
-  int rc = ::getaddrinfo(host.c_str(), nullptr, &hints, &res);
-  if (rc != 0) return Error(Errc::not_found, "cannot resolve server '" + host + "': " + gai_strerror(rc));
-  Endpoint ep = Endpoint::from_sockaddr(res->ai_addr);
-  ::freeaddrinfo(res);
-  ep.port = port;
-  return ep;
-}
-
 bool fatal(proto::CloseReason r) {
   return r == proto::CloseReason::auth_refused || r == proto::CloseReason::handshake_failed ||
          r == proto::CloseReason::version_mismatch;
@@ -37,7 +22,8 @@ bool fatal(proto::CloseReason r) {
 
 }  // namespace
 
-Client::Client(core::Loop& loop, config::ClientConfig cfg) : loop_(loop), cfg_(std::move(cfg)), dp_(loop, *this, 512) {}
+Client::Client(core::Loop& loop, config::ClientConfig cfg)
+    : loop_(loop), cfg_(std::move(cfg)), dp_(loop, *this, 512), servers_(cfg_.servers.size()) {}
 
 Client::~Client() { teardown(); }
 
@@ -75,9 +61,11 @@ Result<void> Client::setup() {
   if (!dtls) return dtls.error();
   dtls_ = *dtls;
 
-  auto ep = resolve(cfg_.server_host, cfg_.server_port);
-  if (!ep) return ep.error();
-  server_ep_ = *ep;
+  // A literal first server is known now (the kill switch lets it through from the start); a
+  // name is resolved by the first attempt (client_servers.cpp), never here: a name that does
+  // not resolve at boot is retried, not fatal.
+  if (auto a = IpAddr::parse(cfg_.servers[0].host)) server_ep_ = Endpoint{*a, cfg_.servers[0].port};
+  resolved_.assign(cfg_.servers.size(), std::nullopt);
 
   if (cfg_.mode == "userspace") {
     if (auto r = setup_userspace(); !r) return r;
@@ -97,10 +85,12 @@ Result<void> Client::setup() {
   dev_ = tun_.get();
   }
   timer_ = std::make_unique<core::Timer>(loop_);
+  resolve_wake_ = std::make_unique<core::Timer>(loop_);
 
   core::UdpOptions o;
   o.fwmark = stack_ ? 0 : cfg_.tunnel.fwmark;   // ptun's own datagrams bypass the tunnel's routes
-  Endpoint any{server_ep_.addr.is_v4() ? *IpAddr::parse("0.0.0.0") : *IpAddr::parse("::"), 0};
+  // IPv4 until a server needs IPv6 (set_server_endpoint rebinds when the family changes).
+  Endpoint any{server_ep_.addr.is_v6() ? *IpAddr::parse("::") : *IpAddr::parse("0.0.0.0"), 0};
   auto s = core::UdpSocket::bind(loop_, any, o);
   if (!s) return s.error();
   sock_ = std::move(*s);
@@ -135,6 +125,7 @@ core::Task<int> Client::run() {
   scope.spawn(dp_.run_socket(0, stop.token()));
   scope.spawn(stack_ ? run_userspace(stop.token()) : dp_.run_device(stop.token()));
   scope.spawn(run_timers(stop.token()));
+  scope.spawn(run_resolver(stop.token()));
   scope.spawn(control_->run(stop.token()));
   co_await run_signals(stop.token());   // returns on a stop signal, `ptun stop` or a fatal error
   if (!embedded_) sd::notify("STOPPING=1");
@@ -165,29 +156,6 @@ core::Task<void> Client::run_signals(core::CancelToken stop) {
   if (sig) LOG_INFO("client: %s, disconnecting and restoring the host", core::signal_name(*sig));
 }
 
-void Client::start_session() {
-  now_ = loop_.now_ms();
-  if (session_) retired_ = std::move(session_);
-  proto::ClientParams params;
-  if (life_.state() == State::reasserting) {
-    // Healing a lost session: short attempts, so that a server that comes back is found within
-    // about two seconds (a full 30 s attempt would sit in DTLS retransmission backoff instead).
-    uint64_t rtt_ms = retired_ ? retired_->stats().rtt_us_smoothed / 1000 : 0;
-    params.handshake_timeout_ms = uint32_t(std::min<uint64_t>(30000, 2500 + 4 * rtt_ms));
-  }
-  session_ = std::make_unique<proto::ClientSession>(dtls_, cfg_.server_name, "ptun/0.1.0", rng_, *this, params);
-  session_ended_ = false;
-  reconnect_at_ = UINT64_MAX;
-  roaming_ = false;
-  roam_deadline_ = UINT64_MAX;
-  if (life_.state() == State::disconnected) transition(State::connecting, Reason::user);
-  LOG_INFO("client: connecting to %s (%s)", server_ep_.str().c_str(), cfg_.server_name.c_str());
-  attempt_started_ms_ = now_;
-  session_->start(now_);
-  flush();
-  poke_timer();
-}
-
 void Client::on_established(const proto::NetworkSettings& s) {
   now_ = loop_.now_ms();
   if (auto r = apply_settings(s); !r) {
@@ -199,7 +167,10 @@ void Client::on_established(const proto::NetworkSettings& s) {
     return;
   }
   settings_error_.clear();
+  attempt_error_.clear();
+  session_up_ = true;
   attempt_ = 0;
+  servers_.on_established();   // a lost session comes back to this server first
   established_ms_ = now_;
   handshake_seconds_.observe(double(now_ - attempt_started_ms_) / 1000.0);
   roaming_ = false;
@@ -230,15 +201,22 @@ void Client::handle_session_end() {
     stop();
     return;
   }
-  LOG_WARN("client: session ended (%s%s%s), reconnecting", proto::to_string(end_reason_),
-           end_detail_.empty() ? "" : ": ", end_detail_.c_str());
-  if (life_.state() == State::connected) {
-    transition(State::reasserting, Reason::server_gone, proto::to_string(end_reason_));
-    attempt_ = 0;   // first retry of a lost session comes quickly (~0.5 s)
+  if (session_up_) {
+    // A lost session (it was up, maybe roaming): the next round starts with this server.
+    LOG_WARN("client: session ended (%s%s%s), reconnecting", proto::to_string(end_reason_),
+             end_detail_.empty() ? "" : ": ", end_detail_.c_str());
+    session_up_ = false;
+    if (life_.state() == State::connected) {
+      transition(State::reasserting, Reason::server_gone, proto::to_string(end_reason_));
+      attempt_ = 0;   // first retry of a lost session comes quickly (~0.5 s)
+    }
+    servers_.restart();
+    reconnect_at_ = now_ + backoff_ms(attempt_++, uint64_t(cfg_.reconnect_max_secs) * 1000, double(rng_.u32()) / 4294967295.0);
+    ++reconnects_;
+    return;
   }
-  uint64_t delay = backoff_ms(attempt_++, uint64_t(cfg_.reconnect_max_secs) * 1000, double(rng_.u32()) / 4294967295.0);
-  reconnect_at_ = now_ + delay;
-  ++reconnects_;
+  // The attempt never got a session (no answer, turned away): the next server (client_servers.cpp).
+  attempt_failed(std::string(proto::to_string(end_reason_)) + (end_detail_.empty() ? "" : ": ") + end_detail_);
 }
 
 core::Task<void> Client::run_timers(core::CancelToken stop) {

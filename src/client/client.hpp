@@ -9,10 +9,13 @@
 //   TUN <--write batch-- ClientSession (decrypt) <--recvmmsg-- UDP socket (fwmark: bypasses the tunnel)
 #pragma once
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "client/lifecycle.hpp"
 #include "client/path_monitor.hpp"
+#include "client/server_list.hpp"
 #include "common/buffer_pool.hpp"
 #include "common/log.hpp"
 #include "common/rng.hpp"
@@ -82,7 +85,22 @@ class Client final : public proto::ClientSession::Callbacks, public datapath::Po
   Client(core::Loop& loop, config::ClientConfig cfg);
   Result<void> setup();
   void teardown();
+
+  // ---- servers: failover and name resolution (client_servers.cpp) ----
+  // A new attempt on the current server of the failover list: the old session goes; a name is
+  // resolved first (run_resolver, off the loop), a literal goes straight to start_handshake.
   void start_session();
+  void start_handshake();
+  core::Task<void> run_resolver(core::CancelToken stop);
+  void on_resolved(const Result<std::vector<Endpoint>>& r);
+  // The attempt on the current server failed (`why`: shown in status and logged): the next
+  // server now, or after the reconnect backoff once the whole list failed.
+  void attempt_failed(const std::string& why);
+  // Points the socket, the kill switch and the path at `ep`; false (attempt failed) if the
+  // socket or the kill switch cannot follow.
+  bool set_server_endpoint(const Endpoint& ep);
+  void cancel_resolve();
+  const config::ServerAddress& current_server() const { return cfg_.servers[servers_.current()]; }
   // client_netcfg.cpp: the host side of the tunnel's settings
   Result<void> apply_settings(const proto::NetworkSettings& s);
   void remove_settings();
@@ -162,7 +180,16 @@ class Client final : public proto::ClientSession::Callbacks, public datapath::Po
   std::shared_ptr<tls::DtlsConfig> dtls_;
   std::unique_ptr<proto::ClientSession> session_;
   std::unique_ptr<proto::ClientSession> retired_;   // a closed session, freed outside its callbacks
-  Endpoint server_ep_;
+  Endpoint server_ep_;                               // the current server's address (empty: not resolved yet)
+  ServerList servers_;                               // failover order over cfg_.servers
+  std::vector<std::optional<Endpoint>> resolved_;    // last address each server resolved to
+  std::string attempt_error_;                        // why the last attempt failed ("" once connected)
+  bool session_up_ = false;                          // session_ got as far as connected
+  bool resolving_ = false;                           // the current attempt waits for run_resolver
+  uint64_t resolve_gen_ = 0;                         // bumped per attempt: a stale answer is dropped
+  uint64_t last_rtt_ms_ = 0;                         // of the session the attempt replaces
+  std::unique_ptr<core::Timer> resolve_wake_;        // poked to start a lookup
+  core::CancelSource* resolve_cancel_ = nullptr;     // the lookup in flight
   std::unique_ptr<core::UdpSocket> sock_;
   std::unique_ptr<tun::TunDevice> tun_;
   // Userspace mode (client_userspace.cpp): lwIP instead of the TUN, the proxy in front of it.

@@ -14,8 +14,16 @@ nlohmann::json Client::status_json() {
   j["since_s"] = (now - life_.since_ms()) / 1000;
   j["reason"] = to_string(life_.reason());
   if (!life_.detail().empty()) j["detail"] = life_.detail();
-  j["server"] = cfg_.server_host + ":" + std::to_string(cfg_.server_port);
-  j["endpoint"] = server_ep_.str();
+  // The server in use (or being tried) and its address; the whole failover list when there is one.
+  j["server"] = current_server().str();
+  j["endpoint"] = server_ep_.addr.empty() ? std::string() : server_ep_.str();
+  if (cfg_.servers.size() > 1) {
+    nlohmann::json all = nlohmann::json::array();
+    for (const auto& s : cfg_.servers) all.push_back(s.str());
+    j["servers"] = all;
+  }
+  if (resolving_) j["resolving"] = current_server().host;
+  if (!attempt_error_.empty()) j["last_error"] = attempt_error_;
   j["mode"] = cfg_.mode;
   if (cfg_.mode == "userspace") {
     if (proxy_) {

@@ -64,6 +64,7 @@ void Client::disconnect(Reason why) {
   roaming_ = false;
   roam_deadline_ = UINT64_MAX;
   reconnect_at_ = UINT64_MAX;
+  cancel_resolve();
   if (life_.state() == State::disconnected) return;
   now_ = loop_.now_ms();
   transition(State::disconnecting, why);
@@ -71,6 +72,7 @@ void Client::disconnect(Reason why) {
     session_->close(proto::CloseReason::user, now_);   // on_closed fires; want_up_ = false ignores it
   flush();
   session_ended_ = false;
+  session_up_ = false;
   if (session_) retired_ = std::move(session_);
   remove_settings();
   if (host_) host_->release(user_down_);   // always_on keeps the kill switch unless `ptun down`
@@ -170,8 +172,7 @@ Result<nlohmann::json> Client::apply_reload() {
   // is refused as a whole, so a running client never runs half of a config.
   {
     config::ClientConfig rest = n;
-    rest.server_host = cfg_.server_host;
-    rest.server_port = cfg_.server_port;
+    rest.servers = cfg_.servers;
     rest.server_name = cfg_.server_name;
     rest.ca = cfg_.ca;
     rest.cert = cfg_.cert;
@@ -192,11 +193,10 @@ Result<nlohmann::json> Client::apply_reload() {
                    "tunnel.mtu, log_level, reconnect_max_secs and [[on_demand]] can change without a restart");
   }
   nlohmann::json changed = nlohmann::json::array();
-  bool new_session = n.server_host != cfg_.server_host || n.server_port != cfg_.server_port ||
-                     n.server_name != cfg_.server_name || n.ca != cfg_.ca || n.cert != cfg_.cert || n.key != cfg_.key ||
-                     n.ca_pem != cfg_.ca_pem || n.cert_pem != cfg_.cert_pem || n.key_pem != cfg_.key_pem;
+  bool new_servers = n.servers != cfg_.servers;
+  bool new_session = new_servers || n.server_name != cfg_.server_name || n.ca != cfg_.ca || n.cert != cfg_.cert ||
+                     n.key != cfg_.key || n.ca_pem != cfg_.ca_pem || n.cert_pem != cfg_.cert_pem || n.key_pem != cfg_.key_pem;
   std::shared_ptr<tls::DtlsConfig> dtls = dtls_;
-  Endpoint ep = server_ep_;
   if (new_session) {
     // Everything that can fail is done before anything is changed.
     auto creds = load_credentials(n);
@@ -204,17 +204,8 @@ Result<nlohmann::json> Client::apply_reload() {
     auto d = tls::DtlsConfig::make_client(*creds, rng_);
     if (!d) return Error(d.error().code, "reload refused, running config kept: " + d.error().message);
     dtls = *d;
-    if (auto a = IpAddr::parse(n.server_host)) {
-      ep = Endpoint{*a, n.server_port};
-    } else if (n.server_host != cfg_.server_host || n.server_port != cfg_.server_port) {
-      return Error(Errc::unsupported, "reload refused: a server given by name needs a restart");
-    }
-    if (ep.addr.is_v4() != server_ep_.addr.is_v4())
-      return Error(Errc::unsupported, "reload refused: the server's address family changed (needs a restart)");
-    // Last, as it changes the host: a kill switch must let the new server through.
-    if (host_)
-      if (auto r = host_->update_server(ep); !r)
-        return Error(r.error().code, "reload refused, running config kept: kill switch: " + r.error().message);
+    // The servers' addresses (names resolved, socket family, kill switch) follow at the new
+    // session's first attempt (client_servers.cpp), as at every reconnect.
     changed.push_back("server/credentials");
   }
   bool host_settings = n.routes != cfg_.routes || n.dns != cfg_.dns || n.tunnel.mtu != cfg_.tunnel.mtu;
@@ -230,7 +221,12 @@ Result<nlohmann::json> Client::apply_reload() {
 
   cfg_ = std::move(n);
   dtls_ = dtls;
-  server_ep_ = ep;
+  if (new_servers) {   // a new list: from its first server, nothing known about any of them
+    servers_.reset(cfg_.servers.size());
+    resolved_.assign(cfg_.servers.size(), std::nullopt);
+  } else if (new_session) {
+    servers_.restart();
+  }
   std::string session = "kept";
   if (new_session && want_up_) {
     now_ = loop_.now_ms();
@@ -240,6 +236,7 @@ Result<nlohmann::json> Client::apply_reload() {
       flush();
       session_ended_ = false;
     }
+    attempt_ = 0;
     start_session();
     session = "restarted";
   } else if (host_settings && applied_) {

@@ -44,7 +44,7 @@ ondemand::IfType interface_type(const std::string& name) {
 
 Client::Path Client::current_path() {
   Path p;
-  if (!path_rtnl_) return p;
+  if (!path_rtnl_ || server_ep_.addr.empty()) return p;   // no server address yet: no path either
   auto r = path_rtnl_->route_get(server_ep_.addr, stack_ ? 0 : cfg_.tunnel.fwmark);
   if (!r || r->ifindex <= 0 || r->type != RTN_UNICAST) return p;
   p.ifindex = r->ifindex;
@@ -85,8 +85,10 @@ void Client::on_path(const Path& p) {
   if (session_ && !session_ended_ && session_->state() == proto::ClientSession::State::established) {
     roam();
   } else if (reconnect_at_ != UINT64_MAX) {
-    // Waiting to reconnect: a network that just appeared is worth trying at once.
+    // Waiting to reconnect: a network that just appeared is worth trying at once, from the
+    // server that worked last.
     attempt_ = 0;
+    servers_.restart();
     reconnect_at_ = now_;
     poke_timer();
   } else if (session_ && !session_ended_) {

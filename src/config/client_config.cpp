@@ -1,4 +1,6 @@
 // The client's file: top-level keys, [tunnel], [routes], [dns] and [protocol].
+#include <algorithm>
+
 #include "config/readers.hpp"
 
 namespace ptun::config {
@@ -95,10 +97,21 @@ Result<ClientConfig> read_client(const toml::table& root, const std::string& nam
   TableReader r(ctx, root, "", {1, 1});
   ClientConfig c;
   c.path = name;
-  r.string(
-      "server",
-      [&](const std::string& s) { return parse_server_address(s, &c.server_host, &c.server_port); },
-      true);
+  // `server` is one address or a list (failover order): both read into c.servers.
+  auto add_server = [&](const std::string& s) {
+    ServerAddress a;
+    std::string why = parse_server_address(s, &a.host, &a.port);
+    if (why.empty() && std::find(c.servers.begin(), c.servers.end(), a) != c.servers.end())
+      why = "'" + a.str() + "' is listed twice";
+    if (why.empty()) c.servers.push_back(std::move(a));
+    return why;
+  };
+  if (const toml::node* n = r.get("server"); n && n->is_array()) {
+    if (r.string_array("server", bounds::kMaxServers, add_server) && c.servers.empty())
+      r.fail_at("server", "an empty list: at least one server is needed");
+  } else {
+    r.string("server", add_server, true);
+  }
   r.string(
       "server_name",
       [&](const std::string& s) {

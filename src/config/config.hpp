@@ -26,6 +26,7 @@ namespace bounds {
 inline constexpr size_t kMaxListen = 16;
 inline constexpr size_t kMaxRoutes = 1024;        // per list (included, excluded, behind a peer...)
 inline constexpr size_t kMaxDnsServers = 16;
+inline constexpr size_t kMaxServers = 16;       // a client's failover list
 inline constexpr size_t kMaxDomains = 64;         // per list (search, match)
 inline constexpr size_t kMaxPeers = 65536;
 inline constexpr size_t kMaxInterfaces = 64;      // masquerade_interfaces
@@ -136,12 +137,21 @@ struct AppRule {
   bool operator==(const AppRule&) const = default;
 };
 
+// One server a client may connect to: `host` is a name (resolved on every attempt) or an
+// address literal (without brackets).
+struct ServerAddress {
+  std::string host;
+  uint16_t port = 4433;
+  std::string str() const;   // "host:port", "[v6]:port": the form the config takes
+  bool operator==(const ServerAddress&) const = default;
+};
+
 struct ClientConfig {
   std::string path;
-  // Key `server = "host:port"`: IPv6 literals as [addr]:port, hostnames allowed, port defaults
-  // to 4433 when omitted.
-  std::string server_host;
-  uint16_t server_port = 4433;
+  // Key `server`: "host:port" or a list of them, tried in order (failover, client/server_list.hpp);
+  // IPv6 literals as [addr]:port, hostnames allowed, port defaults to 4433 when omitted.
+  // 1..bounds::kMaxServers entries, no duplicates.
+  std::vector<ServerAddress> servers;
   std::string server_name;                  // expected name in the server certificate; required
   // Each credential is a file (`ca`, `cert`, `key`: paths, resolved) or inline PEM text in the
   // file itself (`ca_pem`, `cert_pem`, `key_pem`: a one-file profile, `ptun pki issue --profile`);

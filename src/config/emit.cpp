@@ -154,9 +154,11 @@ std::string to_toml(const ServerConfig& c) {
 std::string to_toml(const ClientConfig& c) {
   Writer w;
   w.line("# ptun client: effective configuration of " + comment_safe(c.path) + " (defaults filled in)");
-  bool v6 = c.server_host.find(':') != std::string::npos;
-  w.str("server", (v6 ? "[" + c.server_host + "]" : c.server_host) + ":" +
-                      std::to_string(c.server_port));
+  if (c.servers.size() == 1) {
+    w.str("server", c.servers[0].str());
+  } else {
+    w.addrs("server", c.servers);   // the failover list, in order
+  }
   w.str("server_name", c.server_name);
   shared_keys(w, c);
   w.str("mode", c.mode);

@@ -151,6 +151,11 @@ std::string parse_loopback_listen(std::string_view s, Endpoint* out) {
   return "";
 }
 
+std::string ServerAddress::str() const {
+  bool v6 = host.find(':') != std::string::npos;
+  return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
 std::string parse_server_address(std::string_view s, std::string* host, uint16_t* port) {
   std::string_view h = s, p;
   bool has_port = false;

@@ -70,10 +70,12 @@ std::string killswitch_script(const KillSwitchSpec& s) {
     << "  chain output {\n"
     << "    type filter hook output priority -10; policy drop;\n"
     << "    oifname \"lo\" accept\n"
-    << "    oifname \"" << s.tun_iface << "\" accept\n"
-    << "    meta mark " << hex(s.fwmark) << " " << sfam << " daddr " << s.server.addr.str()
-    << " udp dport " << s.server.port << " accept\n"
-    << "    udp sport 68 udp dport 67 accept\n"
+    << "    oifname \"" << s.tun_iface << "\" accept\n";
+  // No server address yet (a name not resolved so far): nothing to let through until there is.
+  if (!s.server.addr.empty())
+    o << "    meta mark " << hex(s.fwmark) << " " << sfam << " daddr " << s.server.addr.str()
+      << " udp dport " << s.server.port << " accept\n";
+  o << "    udp sport 68 udp dport 67 accept\n"
     << "    ip6 daddr ff02::1:2 udp sport 546 udp dport 547 accept\n"
     << "    icmpv6 type { nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert } ip6 hoplimit 255 accept\n";
   if (!l4.empty()) o << "    ip daddr " << l4 << " accept\n";

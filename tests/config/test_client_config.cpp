@@ -31,8 +31,9 @@ TEST_CASE("minimal client file gets the documented defaults", "[config][client]"
   auto r = parse_client(doc(), "c.toml");
   REQUIRE(r.ok());
   const ClientConfig& c = *r;
-  CHECK(c.server_host == "vpn.example.com");
-  CHECK(c.server_port == 4433);
+  REQUIRE(c.servers.size() == 1);
+  CHECK(c.servers[0].host == "vpn.example.com");
+  CHECK(c.servers[0].port == 4433);
   CHECK(c.server_name == "vpn.example.com");
   CHECK(c.control_socket == "/run/ptun/client.sock");
   CHECK(c.state_dir == "/var/lib/ptun/client");
@@ -60,9 +61,54 @@ TEST_CASE("server address forms", "[config][client]") {
     auto r = parse_client(
         doc().replace(10, 20, c.value), "c.toml");  // the value inside server = "..."
     REQUIRE(r.ok());
-    CHECK(r->server_host == c.host);
-    CHECK(r->server_port == c.port);
+    REQUIRE(r->servers.size() == 1);
+    CHECK(r->servers[0].host == c.host);
+    CHECK(r->servers[0].port == c.port);
   }
+}
+
+TEST_CASE("server as a list: the failover order, kept as written", "[config][client]") {
+  auto with = [](const std::string& value) {
+    std::string text = doc();
+    return text.replace(0, text.find('\n'), "server = " + value);
+  };
+  auto r = parse_client(with(R"(["vpn1.example.com", "198.18.0.10:443", "[2001:db8::1]:4434"])"), "c.toml");
+  REQUIRE(r.ok());
+  REQUIRE(r->servers.size() == 3);
+  CHECK(r->servers[0] == ServerAddress{"vpn1.example.com", 4433});
+  CHECK(r->servers[1] == ServerAddress{"198.18.0.10", 443});
+  CHECK(r->servers[2] == ServerAddress{"2001:db8::1", 4434});
+  CHECK(r->servers[2].str() == "[2001:db8::1]:4434");
+  auto again = parse_client(to_toml(*r), "c.toml");   // written back as a list
+  REQUIRE(again.ok());
+  CHECK(again->servers == r->servers);
+  // A one-element list is the same as the string.
+  auto one = parse_client(with(R"(["vpn.example.com:4433"])"), "c.toml");
+  REQUIRE(one.ok());
+  CHECK(one->servers == parse_client(doc(), "c.toml")->servers);
+
+  struct Bad {
+    std::string value, why;
+  };
+  const Bad bad[] = {
+      {"[]", "server: an empty list: at least one server is needed"},
+      {R"(["a:1", "b:2", "a:1"])", "server[2]: 'a:1' is listed twice"},
+      {R"(["a", "a:4433"])", "server[1]: 'a:4433' is listed twice"},
+      {R"(["a", 1])", "server[1]: expected a string, got integer"},
+      {R"(["a", "[::1"])", "server[1]: "},
+      {"1", "server: expected a string, got integer"},
+  };
+  for (const auto& b : bad) {
+    INFO(b.value);
+    auto e = parse_client(with(b.value), "c.toml");
+    REQUIRE_FALSE(e.ok());
+    CHECK_THAT(e.error().message, Catch::Contains(b.why));
+  }
+  std::string many = "[";
+  for (int i = 0; i <= 16; ++i) many += std::string(i ? ", " : "") + "\"s" + std::to_string(i) + "\"";
+  auto e = parse_client(with(many + "]"), "c.toml");
+  REQUIRE_FALSE(e.ok());
+  CHECK_THAT(e.error().message, Catch::Contains("17 entries, at most 16 allowed"));
 }
 
 TEST_CASE("client values at the edges of their ranges are accepted", "[config][client]") {

@@ -103,8 +103,8 @@ TEST_CASE("profile_toml writes a profile the parser reads back", "[config][profi
   std::string text = profile_toml(p, "profile for 'alice'");
   auto r = parse_client(text, "alice.toml");
   REQUIRE(r);
-  CHECK(r->server_host == "vpn.example.com");
-  CHECK(r->server_port == 443);
+  REQUIRE(r->servers.size() == 1);
+  CHECK(r->servers[0] == ServerAddress{"vpn.example.com", 443});
   CHECK(r->server_name == "vpn.example.com");
   CHECK(r->ca_pem == kCert);
   CHECK(r->cert_pem == kCert);

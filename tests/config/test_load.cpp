@@ -60,7 +60,8 @@ TEST_CASE("the example configs in conf/ load", "[config][load]") {
     auto c = load_client((kConfDir / name).string(), false);
     INFO(name << ": " << (c ? "" : c.error().message));
     REQUIRE(c.ok());
-    CHECK(c->server_host == "198.18.0.10");
+    REQUIRE(c->servers.size() == 1);
+    CHECK(c->servers[0].host == "198.18.0.10");
     CHECK(c->server_name == "vpn.example.com");
   }
   auto router = load_client((kConfDir / "router.toml").string(), false);

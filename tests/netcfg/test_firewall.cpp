@@ -38,6 +38,12 @@ TEST_CASE("kill switch ruleset: atomic replace, drop policy, the exceptions only
   CHECK(has(s, "meta mark 0x00007074 ip6 daddr fd00:18::2 udp dport 4433 accept"));
   CHECK(has(s, "ip daddr { 192.168.1.0/24 } accept"));
   CHECK(has(s, "ip6 daddr { fe80::/64 } accept"));
+  // A server name not resolved yet: no server exception at all (nothing else gets out).
+  ks.server = Endpoint{};
+  s = killswitch_script(ks);
+  CHECK_FALSE(has(s, "meta mark"));
+  CHECK_FALSE(has(s, "udp dport 4433"));
+  CHECK(has(s, "oifname \"ptun0\" accept\n    udp sport 68"));
 }
 
 TEST_CASE("enforced routes ruleset", "[firewall]") {

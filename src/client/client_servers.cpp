@@ -1,0 +1,141 @@
+// The servers of the failover list (ServerList): each attempt resolves its server afresh (a name
+// through core::resolve_host in libuv's pool, never blocking the loop; a literal at once), points
+// the socket, kill switch and path at the address, and starts a handshake. An attempt that fails
+// moves to the next server; the reconnect backoff only comes after the whole list failed.
+//
+//   start_session --literal--> set_server_endpoint --> start_handshake --> ClientSession
+//        |                        ^
+//        '--name--> run_resolver -'  (not resolvable: attempt_failed -> next server / backoff)
+#include "client/client.hpp"
+
+namespace ptun::client {
+
+void Client::start_session() {
+  now_ = loop_.now_ms();
+  session_up_ = false;
+  if (session_) {
+    last_rtt_ms_ = session_->stats().rtt_us_smoothed / 1000;
+    retired_ = std::move(session_);
+  }
+  session_ended_ = false;
+  reconnect_at_ = UINT64_MAX;
+  roaming_ = false;
+  roam_deadline_ = UINT64_MAX;
+  if (life_.state() == State::disconnected) transition(State::connecting, Reason::user);
+  cancel_resolve();   // a lookup for an earlier attempt: its answer is not wanted any more
+  ++resolve_gen_;
+  const config::ServerAddress& srv = current_server();
+  if (auto a = IpAddr::parse(srv.host)) {
+    if (set_server_endpoint(Endpoint{*a, srv.port})) start_handshake();
+    return;
+  }
+  LOG_INFO("client: resolving %s", srv.host.c_str());
+  resolving_ = true;
+  if (resolve_wake_) resolve_wake_->poke();
+}
+
+void Client::cancel_resolve() {
+  resolving_ = false;
+  if (resolve_cancel_) resolve_cancel_->cancel();
+}
+
+core::Task<void> Client::run_resolver(core::CancelToken stop) {
+  while (!stop.cancelled()) {
+    if (!resolving_) {
+      auto w = co_await resolve_wake_->wait_for(3600 * 1000, stop);   // woken by start_session
+      if (!w && w.error().code == Errc::cancelled) break;
+      continue;
+    }
+    uint64_t gen = resolve_gen_;
+    config::ServerAddress srv = current_server();
+    core::CancelSource cancel(stop);
+    resolve_cancel_ = &cancel;
+    auto r = co_await core::resolve_host(loop_, srv.host, srv.port, cancel.token());
+    resolve_cancel_ = nullptr;
+    if (stop.cancelled()) break;
+    // Superseded (a newer attempt, `ptun down`, a reload): a newer lookup may be wanted instead.
+    if (gen != resolve_gen_ || !resolving_) continue;
+    resolving_ = false;
+    on_resolved(r);
+  }
+}
+
+void Client::on_resolved(const Result<std::vector<Endpoint>>& r) {
+  now_ = loop_.now_ms();
+  if (!want_up_) return;
+  const config::ServerAddress& srv = current_server();
+  std::optional<Endpoint>& known = resolved_[servers_.current()];
+  Endpoint ep;
+  if (r) {
+    // The first address as getaddrinfo sorted them (RFC 6724); the others are not tried.
+    ep = r->front();
+    if (!known || !(*known == ep)) LOG_INFO("client: %s is %s", srv.host.c_str(), ep.addr.str().c_str());
+    known = ep;
+  } else if (known) {
+    // The name worked before: its last address beats no attempt at all (the DNS server may be
+    // down, or only reachable through the tunnel, or blocked by the kill switch).
+    LOG_WARN("client: %s; trying its last address %s", r.error().message.c_str(), known->str().c_str());
+    ep = *known;
+  } else {
+    attempt_failed(r.error().message);
+    return;
+  }
+  if (set_server_endpoint(ep)) start_handshake();
+}
+
+bool Client::set_server_endpoint(const Endpoint& ep) {
+  if (ep == server_ep_) return true;
+  if (sock_ && ep.addr.is_v4() != sock_->local_endpoint().addr.is_v4()) {
+    Endpoint any{ep.addr.is_v4() ? *IpAddr::parse("0.0.0.0") : *IpAddr::parse("::"), 0};
+    if (auto r = sock_->rebind(any); !r) {
+      attempt_failed("cannot open a socket for " + ep.str() + ": " + r.error().message);
+      return false;
+    }
+  }
+  // The kill switch, if on, lets the new address through (and no longer the old one).
+  if (host_)
+    if (auto r = host_->update_server(ep); !r) {
+      attempt_failed("kill switch: " + r.error().message);
+      return false;
+    }
+  server_ep_ = ep;
+  path_ = current_path();   // the route to this server is the new starting point, not a change
+  return true;
+}
+
+void Client::start_handshake() {
+  now_ = loop_.now_ms();
+  if (session_) retired_ = std::move(session_);
+  proto::ClientParams params;
+  params.handshake_timeout_ms = servers_.handshake_timeout_ms();
+  if (life_.state() == State::reasserting) {
+    // Healing a lost session: short attempts, so that a server that comes back is found within
+    // about two seconds (a full 30 s attempt would sit in DTLS retransmission backoff instead).
+    params.handshake_timeout_ms = uint32_t(std::min<uint64_t>(params.handshake_timeout_ms, 2500 + 4 * last_rtt_ms_));
+  }
+  session_ = std::make_unique<proto::ClientSession>(dtls_, cfg_.server_name, "ptun/0.1.0", rng_, *this, params);
+  session_ended_ = false;
+  session_up_ = false;
+  LOG_INFO("client: connecting to %s (%s, server %zu of %zu, %s)", server_ep_.str().c_str(),
+           current_server().str().c_str(), servers_.current() + 1, servers_.size(), cfg_.server_name.c_str());
+  attempt_started_ms_ = now_;   // handshake latency: from here (the name already resolved)
+  session_->start(now_);
+  flush();
+  poke_timer();
+}
+
+void Client::attempt_failed(const std::string& why) {
+  now_ = loop_.now_ms();
+  attempt_error_ = current_server().str() + ": " + why;
+  ServerList::Step step = servers_.on_failure();
+  uint64_t delay = 0;   // the next server of the round at once
+  if (step.wrapped)
+    delay = backoff_ms(attempt_++, uint64_t(cfg_.reconnect_max_secs) * 1000, double(rng_.u32()) / 4294967295.0);
+  reconnect_at_ = now_ + delay;
+  ++reconnects_;
+  LOG_WARN("client: attempt failed (%s), next: %s in %llu ms", attempt_error_.c_str(),
+           cfg_.servers[step.next].str().c_str(), (unsigned long long)delay);
+  poke_timer();
+}
+
+}  // namespace ptun::client
