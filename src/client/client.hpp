@@ -217,7 +217,7 @@ class Client final : public proto::ClientSession::Callbacks, public datapath::Po
   uint32_t attempt_ = 0;
   uint64_t reconnects_ = 0;
   uint64_t established_ms_ = 0;
-  uint64_t attempt_started_ms_ = 0;   // start_session(): the handshake latency counts from here
+  uint64_t attempt_started_ms_ = 0;   // start_handshake(): the handshake latency counts from here
   metrics::Histogram handshake_seconds_{metrics::handshake_buckets()};
   int exit_code_ = 0;
   uint64_t scheduled_deadline_ = UINT64_MAX;
