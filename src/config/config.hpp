@@ -112,6 +112,13 @@ struct ServerConfig {
     // A dynamic lease whose peer has not been connected for this long is released when a pool
     // runs out (0 = never).
     uint32_t lease_expiry_days = 30;                // 0..3650
+    // The DNS proxy on the server's tunnel addresses (server/dns_proxy.hpp): "auto" (on when
+    // [push] dns_servers names one of them, kernel forwarding), "on" or "off".
+    std::string dns_proxy = "auto";
+    // Where it forwards (at most 16, not the server's own tunnel addresses); empty: the
+    // nameservers of dns_proxy_resolv_conf (absolute path), read at start and on every reload.
+    std::vector<IpAddr> dns_proxy_upstreams;
+    std::string dns_proxy_resolv_conf = "/etc/resolv.conf";
     bool operator==(const Tunnel&) const = default;
   } tunnel;
   PushSettings push;
@@ -228,6 +235,11 @@ struct ClientConfig {
 
 // The server's own tunnel address in a pool: its first host (10.99.0.0/24 -> 10.99.0.1).
 IpAddr server_address(const Cidr& pool);
+// The server's own tunnel addresses (one per configured pool, IPv4 first).
+std::vector<IpAddr> server_addresses(const ServerConfig& c);
+// Whether the DNS proxy runs: dns_proxy = "on", or "auto" with kernel forwarding and a pushed
+// DNS server that is one of the server's own tunnel addresses.
+bool dns_proxy_active(const ServerConfig& c);
 
 // Load + validate a file. check_files = true also checks that ca/cert/key are readable regular
 // files (check-config and startup); tests pass false. Errors: Errc::io if the file cannot be

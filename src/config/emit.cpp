@@ -131,6 +131,9 @@ std::string to_toml(const ServerConfig& c) {
   w.num("userspace_client_buffer_kib", c.tunnel.userspace_client_buffer_kib);
   w.addrs("userspace_deny", c.tunnel.userspace_deny);
   w.num("lease_expiry_days", c.tunnel.lease_expiry_days);
+  w.str("dns_proxy", c.tunnel.dns_proxy);
+  w.addrs("dns_proxy_upstreams", c.tunnel.dns_proxy_upstreams);
+  w.str("dns_proxy_resolv_conf", c.tunnel.dns_proxy_resolv_conf);
   w.line("\n[push]");
   w.addrs("included_routes", c.push.included_routes);
   w.addrs("excluded_routes", c.push.excluded_routes);

@@ -15,6 +15,22 @@ IpAddr server_address(const Cidr& pool) {
   return a;
 }
 
+std::vector<IpAddr> server_addresses(const ServerConfig& c) {
+  std::vector<IpAddr> out;
+  for (const auto& pool : {c.tunnel.ipv4_pool, c.tunnel.ipv6_pool})
+    if (pool) out.push_back(server_address(*pool));
+  return out;
+}
+
+bool dns_proxy_active(const ServerConfig& c) {
+  if (c.tunnel.dns_proxy != "auto") return c.tunnel.dns_proxy == "on";
+  if (c.tunnel.forwarding != "kernel") return false;
+  for (const auto& own : server_addresses(c))
+    for (const auto& d : c.push.dns_servers)
+      if (d == own) return true;
+  return false;
+}
+
 namespace {
 
 std::string parse_pool(const std::string& s, Family family, unsigned max_prefix,
@@ -61,7 +77,24 @@ void read_tunnel(TableReader& t, ServerConfig::Tunnel& tun) {
   t.string_array("userspace_deny", bounds::kMaxRoutes,
                  [&](const std::string& s) { return add_cidr(tun.userspace_deny, s); });
   t.u32("lease_expiry_days", tun.lease_expiry_days, 0, 3650);
+  t.string("dns_proxy", [&](const std::string& s) {
+    tun.dns_proxy = s;
+    return s == "auto" || s == "on" || s == "off" ? "" : "'" + s + "' is not a dns_proxy mode (auto|on|off)";
+  });
+  t.string_array("dns_proxy_upstreams", bounds::kMaxDnsServers, [&](const std::string& s) {
+    std::string why = add_ip(tun.dns_proxy_upstreams, s);
+    for (const auto& pool : {tun.ipv4_pool, tun.ipv6_pool})
+      if (why.empty() && pool && tun.dns_proxy_upstreams.back() == server_address(*pool))
+        why = s + " is the server's own tunnel address (the proxy itself)";
+    return why;
+  });
+  t.string("dns_proxy_resolv_conf", [&](const std::string& s) {
+    tun.dns_proxy_resolv_conf = s;
+    return !s.empty() && s[0] == '/' && s.size() <= bounds::kMaxPath ? "" : "'" + s + "' is not an absolute path";
+  });
   if (!t.finish()) return;
+  if (tun.forwarding == "userspace" && tun.dns_proxy == "on")
+    t.fail_at("dns_proxy", "needs forwarding = \"kernel\" (it listens on the tunnel device's addresses)");
   if (tun.forwarding == "userspace" && tun.masquerade)
     t.fail_at("masquerade", "does not apply with forwarding = \"userspace\" (flows leave from the server's own sockets)");
   if (!tun.ipv4_pool && !tun.ipv6_pool)

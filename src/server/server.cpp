@@ -129,6 +129,7 @@ Result<void> Server::setup_kernel_forwarding() {
   if (!rtnl) return rtnl.error();
   if (auto r = tun_->configure(**rtnl, cfg_.tunnel.mtu, addrs); !r) return r;
 
+  if (auto r = setup_dns_proxy(); !r) return r;
   if (auto r = host_.enable_forwarding(bool(cfg_.tunnel.ipv4_pool), bool(cfg_.tunnel.ipv6_pool)); !r) return r;
   if (cfg_.tunnel.masquerade) {
     std::vector<Cidr> pools;
@@ -145,6 +146,7 @@ Result<void> Server::setup_kernel_forwarding() {
 }
 
 void Server::teardown() {
+  dns_proxy_.reset();   // its sockets are bound to the TUN
   host_.undo();
   dev_ = nullptr;
   dp_.set_device(nullptr);

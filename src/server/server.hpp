@@ -26,6 +26,7 @@
 #include "packet/parse.hpp"
 #include "proto/server_endpoint.hpp"
 #include "server/address_pool.hpp"
+#include "server/dns_proxy.hpp"
 #include "server/host_addresses.hpp"
 #include "server/host_setup.hpp"
 #include "server/lease_writer.hpp"
@@ -37,7 +38,7 @@
 #include "tun/tun_device.hpp"
 
 namespace ptun::control { class ControlServer; }
-namespace ptun::metrics { class Exporter; }
+namespace ptun::metrics { class Exporter; class Exposition; }
 
 namespace ptun::server {
 
@@ -102,6 +103,13 @@ class Server final : public proto::ServerEndpoint::Callbacks, public datapath::P
   // Established sessions whose peer certificate `crl` revokes, closed at once; returns how many.
   size_t close_revoked(const tls::Crl& crl);
   core::Task<void> run_signals(core::CancelSource& stop);
+  // server_dns.cpp: the DNS proxy on the tunnel addresses (dns_proxy_active), its upstreams from
+  // the config or resolv.conf (again on every reload), its counters.
+  Result<void> setup_dns_proxy();
+  std::vector<IpAddr> dns_upstreams(const config::ServerConfig& c) const;
+  void reload_dns_proxy();
+  nlohmann::json dns_proxy_json() const;
+  void dns_proxy_metrics(metrics::Exposition& m) const;
 
   // server_datapath.cpp
   void flush();
@@ -123,6 +131,7 @@ class Server final : public proto::ServerEndpoint::Callbacks, public datapath::P
   std::unique_ptr<core::Timer> timer_;
   std::unique_ptr<control::ControlServer> control_;
   std::unique_ptr<metrics::Exporter> metrics_;   // metrics_listen (server_control.cpp)
+  std::unique_ptr<DnsProxy> dns_proxy_;          // null unless dns_proxy_active(cfg_)
   HostSetup host_;
   PeerTable peers_;   // sessions, leases, routes (pure; unit-tested in tests/server)
   PeerLedger ledger_;  // lifetime numbers per peer name, for the metrics

@@ -13,6 +13,7 @@ nlohmann::json Server::status_json() {
   j["uptime_s"] = (loop_.now_ms() - started_ms_) / 1000;
   j["forwarding"] = cfg_.tunnel.forwarding;
   if (forwarder_) j["userspace"] = forwarder_json();
+  if (dns_proxy_) j["dns_proxy"] = dns_proxy_json();
   else j["interface"] = cfg_.tunnel.interface;
   j["mtu"] = cfg_.tunnel.mtu;
   nlohmann::json listen = nlohmann::json::array();
@@ -142,10 +143,12 @@ Result<nlohmann::json> Server::apply_reload() {
   rest.log_level = cfg_.log_level;
   rest.path = cfg_.path;
   rest.crl = cfg_.crl;
+  rest.tunnel.dns_proxy_upstreams = cfg_.tunnel.dns_proxy_upstreams;
+  rest.tunnel.dns_proxy_resolv_conf = cfg_.tunnel.dns_proxy_resolv_conf;
   if (!(rest == cfg_))
     return Error(Errc::unsupported,
-                 "reload refused, running config kept: only [[peer]], [push], crl and log_level can change without a "
-                 "restart");
+                 "reload refused, running config kept: only [[peer]], [push], crl, log_level and the DNS proxy's "
+                 "upstreams can change without a restart");
   // The CRL file is read again even under the same path (`ptun pki revoke` rewrites it in place).
   auto crl = read_crl(n.crl);
   if (!crl) return Error(crl.error().code, "reload refused, running config kept: " + crl.error().message);
@@ -195,6 +198,7 @@ Result<nlohmann::json> Server::apply_reload() {
   cfg_ = std::move(n);
   crl_ = *crl;
   dtls_->set_crl(crl_);
+  reload_dns_proxy();
   const size_t revoked_closed = crl_ ? close_revoked(*crl_) : 0;
   peer_config_.clear();
   for (const auto& p : cfg_.peers) peer_config_[p.name] = &p;

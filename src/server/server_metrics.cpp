@@ -111,6 +111,7 @@ std::string Server::metrics_text() {
   for (const auto& [cause, v] : ingress)
     m.counter("ptun_server_ingress_dropped_total", "Datagrams or handshakes refused, by cause.", double(v),
               Labels{{"cause", cause}});
+  dns_proxy_metrics(m);
   if (forwarder_) {   // userspace forwarding: live flows by protocol, and what happened to flows
     const nlohmann::json fj = forwarder_json();
     for (const auto& [key, v] : fj.items()) {

@@ -49,12 +49,18 @@ TEST_CASE("the example configs in conf/ load", "[config][load]") {
   CHECK(s->listen.size() == 2);
   CHECK(s->peers.size() == 2);
   CHECK(s->tunnel.masquerade);
-  // The names `ptun pki init/issue` write; no uplink name guessed; DNS that answers (a public
-  // resolver through the tunnel, not the server's own tunnel address where nothing listens).
+  // The names `ptun pki init/issue` write; no uplink name guessed; DNS that answers: the
+  // server's own tunnel addresses, with the DNS proxy on (auto) to answer there.
   CHECK(s->ca == "/etc/ptun/pki/ca.crt");
   CHECK(s->cert == "/etc/ptun/pki/vpn.example.com.crt");
   CHECK(s->tunnel.masquerade_interfaces.empty());
-  for (const auto& d : s->push.dns_servers) CHECK(d.str() != "10.99.0.1");
+  CHECK(s->push.dns_servers == server_addresses(*s));
+  CHECK(s->tunnel.dns_proxy == "auto");
+  CHECK(dns_proxy_active(*s));
+  // The userspace example pushes public resolvers: no TUN, so no proxy.
+  auto us = load_server((kConfDir / "server-userspace.toml").string(), false);
+  REQUIRE(us.ok());
+  CHECK_FALSE(dns_proxy_active(*us));
 
   for (const char* name : {"client.toml", "router.toml"}) {
     auto c = load_client((kConfDir / name).string(), false);

@@ -132,7 +132,9 @@ e2e_pki() {
   for n in "$@"; do "$E2E_PTUN" pki issue "$E2E_DIR/pki" "$n" >/dev/null || e2e_fail "pki issue $n"; done
 }
 
-# e2e_server_config [EXTRA_TOML]: writes $E2E_DIR/server.toml
+# e2e_server_config [EXTRA_TOML]: writes $E2E_DIR/server.toml (EXTRA_TOML goes into [push]; the
+# lines of E2E_SERVER_TUNNEL into [tunnel]). Tests that run their own resolver on the server's
+# tunnel address set E2E_SERVER_TUNNEL='dns_proxy = "off"' (the proxy would hold its port 53).
 e2e_server_config() {
   cat >"$E2E_DIR/server.toml" <<TOML
 listen = ["0.0.0.0:4433", "[::]:4433"]
@@ -148,6 +150,7 @@ interface = "ptun-s0"
 mtu = 1400
 ipv4_pool = "10.99.0.0/24"
 ipv6_pool = "fd99::/64"
+${E2E_SERVER_TUNNEL:-}
 
 [push]
 keepalive_secs = 2

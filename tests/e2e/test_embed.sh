@@ -9,6 +9,7 @@
 # outside the pushed routes, an unknown name, a DNS query via open_udp, and a config without
 # mode = "userspace" refused.
 source "$(dirname "$0")/lib.sh"
+E2E_SERVER_TUNNEL='dns_proxy = "off"'   # its own resolver listens on the tunnel address
 e2e_init
 FETCH=${PTUN_EMBED_FETCH:-$(dirname "$E2E_PTUN")/embed_fetch}
 [ -x "$FETCH" ] || e2e_fail "embed_fetch not built at $FETCH (set PTUN_EMBED_FETCH)"

@@ -8,6 +8,7 @@
 # resolv.conf identical before connect and after SIGTERM in both cases.
 #   [c1] 198.18.0.1 ==veth== 198.18.0.2 [srv]   tunnel 10.99.0.0/24
 source "$(dirname "$0")/lib.sh"
+E2E_SERVER_TUNNEL='dns_proxy = "off"'   # its own resolver listens on the tunnel address
 e2e_init
 e2e_need dnsmasq tcpdump getent
 [ -e /run/systemd/resolve/io.systemd.Resolve ] && e2e_skip "systemd-resolved runs here: this test covers the resolv.conf back end"

@@ -12,6 +12,7 @@
 # change, answers and an HTTP fetch from the LAN host through the tunnel; after SIGTERM and after
 # SIGKILL + `ptun cleanup`, the file is gone and corp.example goes to the upstream again.
 source "$(dirname "$0")/lib.sh"
+E2E_SERVER_TUNNEL='dns_proxy = "off"'   # its own resolver listens on the tunnel address
 e2e_init
 e2e_need dnsmasq getent curl nft sysctl
 e2e_ns lan; e2e_ns c1; e2e_ns srv; e2e_ns web

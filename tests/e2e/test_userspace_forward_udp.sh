@@ -10,6 +10,7 @@
 # and back to the socket that sent it (the echo saw two distinct tunnel-side peers); a DNS query
 # through a UDP forward; a forward to a destination outside the pushed routes carries nothing.
 source "$(dirname "$0")/lib.sh"
+E2E_SERVER_TUNNEL='dns_proxy = "off"'   # its own resolver listens on the tunnel address
 e2e_init
 e2e_need dnsmasq setpriv
 here=$(dirname "$(realpath "$0")")

@@ -9,6 +9,7 @@
 # forbidden destination (SOCKS reply 2), a TCP port forward carrying 20 MB up and down (sha256),
 # a DNS query through SOCKS5 UDP ASSOCIATE, a garbage client closed, a stalled client timed out.
 source "$(dirname "$0")/lib.sh"
+E2E_SERVER_TUNNEL='dns_proxy = "off"'   # its own resolver listens on the tunnel address
 e2e_init
 e2e_need curl dnsmasq setpriv
 here=$(dirname "$(realpath "$0")")
