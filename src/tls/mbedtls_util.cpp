@@ -21,15 +21,16 @@
 
 namespace ptun::tls::detail {
 
+// Civil date to days since 1970-01-01 (H. Hinnant's days_from_civil), in 64-bit arithmetic: timegm()
+// fails with -1 past 2038 where time_t is 32 bits (mips/armhf glibc), and certificates run longer.
 int64_t x509_time_to_unix(const mbedtls_x509_time& x) {
-  struct tm tm {};
-  tm.tm_year = x.year - 1900;
-  tm.tm_mon = x.mon - 1;
-  tm.tm_mday = x.day;
-  tm.tm_hour = x.hour;
-  tm.tm_min = x.min;
-  tm.tm_sec = x.sec;
-  return int64_t(timegm(&tm));
+  int64_t y = int64_t(x.year) - (x.mon <= 2 ? 1 : 0);
+  int64_t era = (y >= 0 ? y : y - 399) / 400;
+  int64_t yoe = y - era * 400;
+  int64_t doy = (153 * (x.mon + (x.mon > 2 ? -3 : 9)) + 2) / 5 + x.day - 1;
+  int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  int64_t days = era * 146097 + doe - 719468;
+  return days * 86400 + int64_t(x.hour) * 3600 + int64_t(x.min) * 60 + x.sec;
 }
 
 int rng_fill(void* p, unsigned char* out, size_t len) {

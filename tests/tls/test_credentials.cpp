@@ -141,3 +141,17 @@ TEST_CASE("Credentials list every certificate's expiry, own chain first", "[tls]
   CHECK(e[2].subject == "some other CA");
   CHECK(e[1].not_after > 1900000000);
 }
+
+TEST_CASE("X.509 times convert to unix seconds past 2038 on every target", "[credentials]") {
+  auto at = [](int y, int mo, int d, int h, int mi, int s) {
+    mbedtls_x509_time t{};
+    t.year = y, t.mon = mo, t.day = d, t.hour = h, t.min = mi, t.sec = s;
+    return detail::x509_time_to_unix(t);
+  };
+  CHECK(at(1970, 1, 1, 0, 0, 0) == 0);
+  CHECK(at(2000, 2, 29, 0, 0, 0) == 951782400);
+  CHECK(at(2030, 6, 15, 12, 0, 0) == 1907755200);
+  CHECK(at(2038, 1, 19, 3, 14, 8) == 2147483648LL);   // one past a 32-bit time_t (timegm gave -1 there)
+  CHECK(at(2050, 1, 1, 0, 0, 0) == 2524608000LL);
+  CHECK(at(9999, 12, 31, 23, 59, 59) == 253402300799LL);   // RFC 5280's "no well-defined expiry"
+}

@@ -20,6 +20,7 @@
 #include <string>
 
 #include "common/rng.hpp"
+#include "tls/mbedtls_util.hpp"
 #include "tls/pki.hpp"
 
 namespace pki = ptun::tls::pki;
@@ -87,16 +88,8 @@ int rng_cb(void* p, unsigned char* out, size_t n) {
   return 0;
 }
 
-time_t to_time(const mbedtls_x509_time& x) {
-  struct tm tm {};
-  tm.tm_year = x.year - 1900;
-  tm.tm_mon = x.mon - 1;
-  tm.tm_mday = x.day;
-  tm.tm_hour = x.hour;
-  tm.tm_min = x.min;
-  tm.tm_sec = x.sec;
-  return timegm(&tm);
-}
+// 64-bit on every target (timegm fails past 2038 with a 32-bit time_t).
+int64_t to_time(const mbedtls_x509_time& x) { return ptun::tls::detail::x509_time_to_unix(x); }
 
 bool same_bytes(const mbedtls_x509_buf& a, const mbedtls_x509_buf& b) {
   return a.len == b.len && std::equal(a.p, a.p + a.len, b.p);
