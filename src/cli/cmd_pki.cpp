@@ -12,6 +12,7 @@
 
 #include "cli/command.hpp"
 #include "common/rng.hpp"
+#include "common/utc_time.hpp"
 #include "config/config.hpp"
 #include "config/validate.hpp"
 #include "tls/pki.hpp"
@@ -87,15 +88,7 @@ Result<std::string> write_profile(const std::string& dir, const std::string& nam
   return path;
 }
 
-std::string utc_date(int64_t t) {
-  if (t == 0) return "-";
-  time_t tt = time_t(t);
-  struct tm tm {};
-  gmtime_r(&tt, &tm);
-  char s[32];
-  std::strftime(s, sizeof s, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return s;
-}
+std::string utc_date(int64_t t) { return t == 0 ? "-" : utc_iso_text(t); }
 }  // namespace
 
 void register_pki_commands(CommandSet& cmds) {

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <ctime>
 
+#include "common/utc_time.hpp"
 #include "tls/mbedtls_util.hpp"
 
 namespace ptun::tls {
@@ -22,32 +23,15 @@ Result<void> check_key_file_mode(const std::string& key, const std::string& what
 
 namespace {
 
-// YYYY-MM-DD of a unix time, in 64-bit arithmetic (H. Hinnant's civil_from_days): gmtime_r on a
-// 32-bit time_t (mips/armhf glibc) cannot show dates past 2038.
-std::string day_text(int64_t t) {
-  int64_t z = (t >= 0 ? t : t - 86399) / 86400 + 719468;
-  int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  int64_t doe = z - era * 146097;
-  int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  int64_t mp = (5 * doy + 2) / 153;
-  int64_t d = doy - (153 * mp + 2) / 5 + 1;
-  int64_t m = mp < 10 ? mp + 3 : mp - 9;
-  int64_t y = yoe + era * 400 + (m <= 2 ? 1 : 0);
-  char buf[80];
-  std::snprintf(buf, sizeof buf, "%04lld-%02lld-%02lld", (long long)y, (long long)m, (long long)d);
-  return buf;
-}
-
 void validity(const mbedtls_x509_crt& c, const std::string& what, int64_t now, int warn_days,
               std::vector<std::string>* out) {
   int64_t from = detail::x509_time_to_unix(c.valid_from), to = detail::x509_time_to_unix(c.valid_to);
   if (now < from)
-    out->push_back(what + " is not valid before " + day_text(from) + " (check the clock)");
+    out->push_back(what + " is not valid before " + utc_day_text(from) + " (check the clock)");
   else if (now >= to)
-    out->push_back(what + " expired on " + day_text(to));
+    out->push_back(what + " expired on " + utc_day_text(to));
   else if (to - now < int64_t(warn_days) * 86400)
-    out->push_back(what + " expires on " + day_text(to) + " (in " + std::to_string((to - now) / 86400) +
+    out->push_back(what + " expires on " + utc_day_text(to) + " (in " + std::to_string((to - now) / 86400) +
                    " days)");
 }
 

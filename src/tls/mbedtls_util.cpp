@@ -3,6 +3,7 @@
 // shares with mbedTLS. ptun builds its own pinned mbedTLS 3.6, so the layout is
 // known; keep every such access here.
 #define MBEDTLS_ALLOW_PRIVATE_ACCESS
+#include "common/utc_time.hpp"
 #include "tls/mbedtls_util.hpp"
 
 #include <mbedtls/error.h>
@@ -21,16 +22,8 @@
 
 namespace ptun::tls::detail {
 
-// Civil date to days since 1970-01-01 (H. Hinnant's days_from_civil), in 64-bit arithmetic: timegm()
-// fails with -1 past 2038 where time_t is 32 bits (mips/armhf glibc), and certificates run longer.
 int64_t x509_time_to_unix(const mbedtls_x509_time& x) {
-  int64_t y = int64_t(x.year) - (x.mon <= 2 ? 1 : 0);
-  int64_t era = (y >= 0 ? y : y - 399) / 400;
-  int64_t yoe = y - era * 400;
-  int64_t doy = (153 * (x.mon + (x.mon > 2 ? -3 : 9)) + 2) / 5 + x.day - 1;
-  int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  int64_t days = era * 146097 + doe - 719468;
-  return days * 86400 + int64_t(x.hour) * 3600 + int64_t(x.min) * 60 + x.sec;
+  return unix_from_utc(UtcTime{x.year, x.mon, x.day, x.hour, x.min, x.sec});
 }
 
 int rng_fill(void* p, unsigned char* out, size_t len) {

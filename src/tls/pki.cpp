@@ -23,6 +23,7 @@
 #include <ctime>
 
 #include "common/log.hpp"
+#include "common/utc_time.hpp"
 #include "tls/mbedtls_util.hpp"
 #include "tls/pki.hpp"
 
@@ -138,12 +139,11 @@ Result<Names> copy_subject(const mbedtls_x509_crt& ca) {
 // --- time ------------------------------------------------------------------------------------
 
 // mbedTLS takes validity as "YYYYMMDDhhmmss" in UTC.
-std::string x509_time(time_t t) {
-  struct tm tm {};
-  gmtime_r(&t, &tm);
-  char s[32];
-  std::snprintf(s, sizeof s, "%04d%02d%02d%02d%02d%02d", tm.tm_year + 1900, tm.tm_mon + 1,
-                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+std::string x509_time(int64_t t) {
+  const UtcTime u = utc_from_unix(t);
+  char s[80];
+  std::snprintf(s, sizeof s, "%04lld%02d%02d%02d%02d%02d", (long long)u.year, u.mon, u.day, u.hour, u.min,
+                u.sec);
   return s;
 }
 

@@ -20,6 +20,7 @@
 #include <sstream>
 
 #include "common/log.hpp"
+#include "common/utc_time.hpp"
 #include "tls/mbedtls_util.hpp"
 #include "tls/pki.hpp"
 
@@ -71,17 +72,15 @@ std::vector<uint8_t> der_uint(uint64_t v) {
 
 // UTCTime through 2049, GeneralizedTime from 2050 on (RFC 5280 5.1.2.4).
 std::vector<uint8_t> der_time(int64_t t) {
-  time_t tt = time_t(t);
-  struct tm tm {};
-  gmtime_r(&tt, &tm);
-  const int year = tm.tm_year + 1900;
+  const UtcTime tm = utc_from_unix(t);
+  const int year = int(tm.year);
   char s[32];
   if (year < 2050) {
-    std::snprintf(s, sizeof s, "%02d%02d%02d%02d%02d%02dZ", year % 100, tm.tm_mon + 1,
-                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    std::snprintf(s, sizeof s, "%02d%02d%02d%02d%02d%02dZ", year % 100, tm.mon, tm.day,
+                  tm.hour, tm.min, tm.sec);
   } else {
-    std::snprintf(s, sizeof s, "%04d%02d%02d%02d%02d%02dZ", year, tm.tm_mon + 1, tm.tm_mday,
-                  tm.tm_hour, tm.tm_min, tm.tm_sec);
+    std::snprintf(s, sizeof s, "%04d%02d%02d%02d%02d%02dZ", year, tm.mon, tm.day, tm.hour,
+                  tm.min, tm.sec);
   }
   return tlv(year < 2050 ? 0x17 : 0x18, std::vector<uint8_t>(s, s + std::strlen(s)));
 }
