@@ -119,4 +119,13 @@ void Loop::drain() {
   }
 }
 
+void start_timer_at(Loop& loop, uv_timer_t* timer, uint64_t deadline_ms, uv_timer_cb cb) {
+  if (deadline_ms == UINT64_MAX) {
+    uv_timer_stop(timer);
+    return;
+  }
+  uint64_t now = loop.now_ms();
+  uv_timer_start(timer, cb, deadline_ms > now ? deadline_ms - now : 1, 0);
+}
+
 }  // namespace ptun::core

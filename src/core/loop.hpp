@@ -102,4 +102,8 @@ class Loop {
   ReadyNode head_;  // sentinel of the circular intrusive list
 };
 
+// Callback-style code with one deadline (a sans-I/O core's next_deadline()): `timer` fires `cb` once
+// at `deadline_ms` (loop time; due ones on the next iteration), or is stopped for UINT64_MAX.
+void start_timer_at(Loop& loop, uv_timer_t* timer, uint64_t deadline_ms, uv_timer_cb cb);
+
 }  // namespace ptun::core

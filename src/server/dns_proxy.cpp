@@ -152,18 +152,12 @@ struct DnsProxy::Impl {
   }
 
   void arm() {
-    uint64_t d = core.next_deadline();
-    if (d == UINT64_MAX) {
-      uv_timer_stop(timer);
-      return;
-    }
-    uint64_t now = loop.now_ms();
-    uv_timer_start(timer, [](uv_timer_t* t) {
+    ptun::core::start_timer_at(loop, timer, core.next_deadline(), [](uv_timer_t* t) {
       auto* self = static_cast<Impl*>(t->data);
       if (!self) return;
       self->expire_now();
       self->arm();
-    }, d > now ? d - now : 1, 0);
+    });
   }
 
   void sweep_idle() {
