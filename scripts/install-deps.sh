@@ -30,6 +30,7 @@ pkgs=(
   busybox shellcheck         # tests/packaging: the OpenWrt init script under ash, and linted
   help2man                   # ptun(8) from ptun --help (packaging/man, built with ptun)
   systemd file               # tests/packaging/test_deb.sh: systemd-analyze verify; cpack's dpkg-shlibdeps step
+  ufw iptables               # tests/packaging/test_deploy_doc.sh: the firewalls docs/deploy.md opens
 )
 for group in "$@"; do
   case "$group" in

@@ -1,5 +1,7 @@
 // Commands that talk to a running ptun over its control socket: status, sessions, kick, down, up,
 // stop, reload, stats, message.
+#include <sys/stat.h>
+
 #include <iostream>
 
 #include "cli/command.hpp"
@@ -17,6 +19,16 @@ struct Target {
 void add_target_options(CLI::App* sub, Target& t) {
   sub->add_option("-s,--socket", t.socket, "control socket");
   sub->add_option("-c,--config", t.config, "take the control socket from this config");
+}
+
+// The default socket of a command either role answers (status, stop, reload): the client's if it
+// exists, else the server's if that exists (`ptun status` on a server just works), else the
+// client's, which then names the missing file in the error.
+const char* either_role() {
+  struct stat st {};
+  if (::stat("/run/ptun/client.sock", &st) != 0 && ::stat("/run/ptun/server.sock", &st) == 0 && S_ISSOCK(st.st_mode))
+    return "/run/ptun/server.sock";
+  return "/run/ptun/client.sock";
 }
 
 // The control socket to talk to: --socket, else the one in --config, else the default.
@@ -51,7 +63,7 @@ void register_control_commands(CommandSet& cmds) {
   static bool status_json = false, sessions_json = false;
   static std::string kick_name;
   auto* status = cmds.add("status", "show the tunnel's state (client or server)", [] {
-    return call(socket_path(status_t, "/run/ptun/client.sock"), {{"cmd", "status"}}, status_json, print_status);
+    return call(socket_path(status_t, either_role()), {{"cmd", "status"}}, status_json, print_status);
   });
   status->add_flag("--json", status_json, "machine-readable output");
   add_target_options(status, status_t);
@@ -77,11 +89,11 @@ void register_control_commands(CommandSet& cmds) {
   });
   add_target_options(up, up_t);
   auto* stopc = cmds.add("stop", "disconnect and end a running client or server", [] {
-    return call(socket_path(stop_t, "/run/ptun/client.sock"), {{"cmd", "stop"}}, true, nullptr);
+    return call(socket_path(stop_t, either_role()), {{"cmd", "stop"}}, true, nullptr);
   });
   add_target_options(stopc, stop_t);
   auto* reload = cmds.add("reload", "re-read the config of a running client or server (a broken one is refused)", [] {
-    return call(socket_path(reload_t, "/run/ptun/client.sock"), {{"cmd", "reload"}}, true, nullptr);
+    return call(socket_path(reload_t, either_role()), {{"cmd", "reload"}}, true, nullptr);
   });
   add_target_options(reload, reload_t);
   auto* stats = cmds.add("stats", "counters of a running client (JSON)", [] {

@@ -3,6 +3,8 @@
 #include <linux/rtnetlink.h>
 #include <sys/stat.h>
 
+#include <algorithm>
+
 #include "common/log.hpp"
 #include "common/rng.hpp"
 #include "core/loop.hpp"
@@ -57,12 +59,34 @@ Result<std::unique_ptr<ClientHost>> ClientHost::open(core::Loop& loop, netlink::
   return h;
 }
 
+namespace {
+bool is_loopback(const IpAddr& a) {
+  static const Cidr v4 = *Cidr::parse("127.0.0.0/8"), v6 = *Cidr::parse("::1/128");
+  return v4.contains(a) || v6.contains(a);
+}
+}  // namespace
+
+// The resolvers the system asks, for the server name's lookup through the kill switch: those of
+// resolv.conf, and systemd-resolved's upstreams when resolv.conf names its stub (loopback is let
+// through anyway). resolv.conf is read now: before ptun's own DNS settings replace it.
+std::vector<IpAddr> ClientHost::system_resolvers() {
+  std::vector<IpAddr> out;
+  for (const char* path : {kResolvConf, "/run/systemd/resolve/resolv.conf"}) {
+    auto text = ops_.read_file(path);
+    if (!text || !*text) continue;
+    for (const auto& a : parse_nameservers(**text))
+      if (!is_loopback(a) && std::find(out.begin(), out.end(), a) == out.end()) out.push_back(a);
+  }
+  return out;
+}
+
 Result<void> ClientHost::install_kill_switch() {
   KillSwitchSpec ks;
   ks.table = nft_table_;
   ks.tun_iface = cfg_.tunnel.interface;
   ks.fwmark = cfg_.tunnel.fwmark;
   ks.server = server_;
+  if (server_.addr.empty()) ks.resolvers = system_resolvers();
   if (cfg_.protocol.exclude_local_networks) {
     auto addrs = rtnl_.addrs();
     if (!addrs) return addrs.error();

@@ -52,6 +52,7 @@ class ClientHost {
  private:
   ClientHost(core::Loop& loop, netlink::Rtnl& rtnl, const config::ClientConfig& cfg, const Endpoint& server);
   Result<void> install_kill_switch();
+  std::vector<IpAddr> system_resolvers();
   Result<void> apply_dns(const DnsPlan& dns);
 
   core::Loop& loop_;

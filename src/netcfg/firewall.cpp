@@ -71,10 +71,19 @@ std::string killswitch_script(const KillSwitchSpec& s) {
     << "    type filter hook output priority -10; policy drop;\n"
     << "    oifname \"lo\" accept\n"
     << "    oifname \"" << s.tun_iface << "\" accept\n";
-  // No server address yet (a name not resolved so far): nothing to let through until there is.
-  if (!s.server.addr.empty())
+  if (!s.server.addr.empty()) {
     o << "    meta mark " << hex(s.fwmark) << " " << sfam << " daddr " << s.server.addr.str()
       << " udp dport " << s.server.port << " accept\n";
+  } else {
+    // A name not resolved so far: its lookup may reach the resolvers, and only on port 53.
+    for (Family f : {Family::v4, Family::v6}) {
+      std::string set;
+      for (const auto& a : s.resolvers)
+        if (a.family == f) set += (set.empty() ? "{ " : ", ") + a.str();
+      if (!set.empty())
+        o << "    " << (f == Family::v4 ? "ip" : "ip6") << " daddr " << set << " } meta l4proto { udp, tcp } th dport 53 accept\n";
+    }
+  }
   o << "    udp sport 68 udp dport 67 accept\n"
     << "    ip6 daddr ff02::1:2 udp sport 546 udp dport 547 accept\n"
     << "    icmpv6 type { nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert } ip6 hoplimit 255 accept\n";

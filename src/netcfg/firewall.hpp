@@ -3,7 +3,9 @@
 // Kill switch (include_all_networks): table inet <name>, output and forward chains with policy
 // drop. Allowed: loopback, the TUN, ptun's own datagrams to the VPN server (fwmark AND server
 // address AND port), DHCPv4/DHCPv6 client traffic, router/neighbour solicitation and
-// advertisement, and (exclude_local_networks) the directly connected private networks.
+// advertisement, and (exclude_local_networks) the directly connected private networks. While the
+// server is a name never resolved yet (no address), DNS (port 53, UDP and TCP) to the system's
+// resolvers instead: the lookup that finds the server must get out, and nothing else does.
 // Forwarded traffic (a LAN routed through this host) may only leave through the TUN.
 //
 // Enforced routes (enforce_routes without include_all_networks): an output chain with policy
@@ -34,6 +36,7 @@ struct KillSwitchSpec {
   uint32_t fwmark = 0;
   Endpoint server;
   std::vector<Cidr> local_networks;   // allowed outside the tunnel (exclude_local_networks)
+  std::vector<IpAddr> resolvers;      // port 53 to these while `server` has no address
 };
 
 struct EnforceSpec {
