@@ -44,6 +44,16 @@ TEST_CASE("kill switch ruleset: atomic replace, drop policy, the exceptions only
   CHECK_FALSE(has(s, "meta mark"));
   CHECK_FALSE(has(s, "udp dport 4433"));
   CHECK(has(s, "oifname \"ptun0\" accept\n    udp sport 68"));
+  // ...unless the system's resolvers are known: its lookup, port 53 only, to them only.
+  ks.resolvers = {*IpAddr::parse("198.18.3.53"), *IpAddr::parse("2001:db8::53"), *IpAddr::parse("9.9.9.9")};
+  s = killswitch_script(ks);
+  CHECK(has(s, "ip daddr { 198.18.3.53, 9.9.9.9 } meta l4proto { udp, tcp } th dport 53 accept\n"));
+  CHECK(has(s, "ip6 daddr { 2001:db8::53 } meta l4proto { udp, tcp } th dport 53 accept\n"));
+  // Once the server has an address, the resolvers are shut out again.
+  ks.server = *Endpoint::parse("198.18.0.2:4433");
+  s = killswitch_script(ks);
+  CHECK_FALSE(has(s, "dport 53"));
+  CHECK(has(s, "meta mark 0x00007074 ip daddr 198.18.0.2 udp dport 4433 accept"));
 }
 
 TEST_CASE("enforced routes ruleset", "[firewall]") {
