@@ -194,14 +194,7 @@ void Client::handle_session_end() {
   roaming_ = false;
   roam_deadline_ = UINT64_MAX;
   if (!want_up_) return;   // closed by disconnect(): stay down
-  if (fatal(end_reason_)) {
-    LOG_ERROR("client: %s: %s", proto::to_string(end_reason_), end_detail_.c_str());
-    transition(State::disconnecting, Reason::auth_refused, end_detail_);
-    exit_code_ = 1;
-    stop();
-    return;
-  }
-  if (session_up_) {
+  if (session_up_ && !fatal(end_reason_)) {
     // A lost session (it was up, maybe roaming): the next round starts with this server.
     LOG_WARN("client: session ended (%s%s%s), reconnecting", proto::to_string(end_reason_),
              end_detail_.empty() ? "" : ": ", end_detail_.c_str());
@@ -215,8 +208,14 @@ void Client::handle_session_end() {
     ++reconnects_;
     return;
   }
-  // The attempt never got a session (no answer, turned away): the next server (client_servers.cpp).
-  attempt_failed(std::string(proto::to_string(end_reason_)) + (end_detail_.empty() ? "" : ": ") + end_detail_);
+  if (session_up_) {   // refused mid-session (revoked, pin changed): no longer connected anywhere
+    session_up_ = false;
+    if (life_.state() == State::connected) transition(State::reasserting, Reason::auth_refused, end_detail_);
+  }
+  // The attempt never got a session (no answer, turned away), or its session was refused (a
+  // revocation): the next address or server (client_servers.cpp); all refused: the end.
+  attempt_failed(std::string(proto::to_string(end_reason_)) + (end_detail_.empty() ? "" : ": ") + end_detail_,
+                 fatal(end_reason_));
 }
 
 core::Task<void> Client::run_timers(core::CancelToken stop) {

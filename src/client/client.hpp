@@ -95,7 +95,7 @@ class Client final : public proto::ClientSession::Callbacks, public datapath::Po
   void on_resolved(const Result<std::vector<Endpoint>>& r);
   // The attempt on the current server failed (`why`: shown in status and logged): the next
   // server now, or after the reconnect backoff once the whole list failed.
-  void attempt_failed(const std::string& why);
+  void attempt_failed(const std::string& why, bool refused = false);
   // Points the socket, the kill switch and the path at `ep`; false (attempt failed) if the
   // socket or the kill switch cannot follow.
   bool set_server_endpoint(const Endpoint& ep);
@@ -183,6 +183,7 @@ class Client final : public proto::ClientSession::Callbacks, public datapath::Po
   Endpoint server_ep_;                               // the current server's address (empty: not resolved yet)
   ServerList servers_;                               // failover order over cfg_.servers
   std::vector<std::optional<Endpoint>> resolved_;    // last address each server resolved to
+  std::vector<Endpoint> addresses_;                   // the current server's addresses, tried in order
   std::string attempt_error_;                        // why the last attempt failed ("" once connected)
   bool session_up_ = false;                          // session_ got as far as connected
   bool resolving_ = false;                           // the current attempt waits for run_resolver

@@ -1,7 +1,9 @@
 // The servers of the failover list (ServerList): each attempt resolves its server afresh (a name
 // through core::resolve_host in libuv's pool, never blocking the loop; a literal at once), points
 // the socket, kill switch and path at the address, and starts a handshake. An attempt that fails
-// moves to the next server; the reconnect backoff only comes after the whole list failed.
+// moves to the server's next address, else to the next server; the reconnect backoff only comes
+// after the whole list failed. A server that refuses the client is skipped too; the client gives
+// up (exit 1) only when every server of a round refused it.
 //
 //   start_session --literal--> set_server_endpoint --> start_handshake --> ClientSession
 //        |                        ^
@@ -26,7 +28,9 @@ void Client::start_session() {
   ++resolve_gen_;
   const config::ServerAddress& srv = current_server();
   if (auto a = IpAddr::parse(srv.host)) {
-    if (set_server_endpoint(Endpoint{*a, srv.port})) start_handshake();
+    addresses_ = {Endpoint{*a, srv.port}};
+    servers_.set_addresses(1);
+    if (set_server_endpoint(addresses_[0])) start_handshake();
     return;
   }
   LOG_INFO("client: resolving %s", srv.host.c_str());
@@ -65,22 +69,26 @@ void Client::on_resolved(const Result<std::vector<Endpoint>>& r) {
   if (!want_up_) return;
   const config::ServerAddress& srv = current_server();
   std::optional<Endpoint>& known = resolved_[servers_.current()];
-  Endpoint ep;
   if (r) {
-    // The first address as getaddrinfo sorted them (RFC 6724); the others are not tried.
-    ep = r->front();
-    if (!known || !(*known == ep)) LOG_INFO("client: %s is %s", srv.host.c_str(), ep.addr.str().c_str());
-    known = ep;
+    // Every address, in getaddrinfo's order (RFC 6724), each tried before the next server.
+    addresses_ = *r;
+    if (!known || !(*known == addresses_[0]))
+      LOG_INFO("client: %s is %s%s", srv.host.c_str(), addresses_[0].addr.str().c_str(),
+               addresses_.size() > 1 ? (" (and " + std::to_string(addresses_.size() - 1) + " more)").c_str() : "");
+    known = addresses_[0];
   } else if (known) {
     // The name worked before: its last address beats no attempt at all (the DNS server may be
     // down, or only reachable through the tunnel, or blocked by the kill switch).
     LOG_WARN("client: %s; trying its last address %s", r.error().message.c_str(), known->str().c_str());
-    ep = *known;
+    addresses_ = {*known};
   } else {
+    addresses_.clear();
+    servers_.set_addresses(0);
     attempt_failed(r.error().message);
     return;
   }
-  if (set_server_endpoint(ep)) start_handshake();
+  servers_.set_addresses(addresses_.size());
+  if (set_server_endpoint(addresses_[0])) start_handshake();
 }
 
 bool Client::set_server_endpoint(const Endpoint& ep) {
@@ -124,10 +132,27 @@ void Client::start_handshake() {
   poke_timer();
 }
 
-void Client::attempt_failed(const std::string& why) {
+void Client::attempt_failed(const std::string& why, bool refused) {
   now_ = loop_.now_ms();
-  attempt_error_ = current_server().str() + ": " + why;
-  ServerList::Step step = servers_.on_failure();
+  attempt_error_ = current_server().str() + (addresses_.size() > 1 ? " at " + server_ep_.str() : "") + ": " + why;
+  ServerList::Step step = servers_.on_failure(refused);
+  if (step.next_address) {
+    // The same server at its next address, at once (no lookup: the answer is fresh).
+    LOG_WARN("client: attempt failed (%s), next: address %zu of %zu", attempt_error_.c_str(), servers_.address() + 1,
+             addresses_.size());
+    ++reconnects_;
+    if (set_server_endpoint(addresses_[servers_.address()])) start_handshake();
+    return;
+  }
+  if (step.all_refused) {
+    // Every server turned this client away: retrying will not change that (a revoked or unknown
+    // certificate). The end the client has always had for a refusal.
+    LOG_ERROR("client: %s", attempt_error_.c_str());
+    transition(State::disconnecting, Reason::auth_refused, why);
+    exit_code_ = 1;
+    stop();
+    return;
+  }
   uint64_t delay = 0;   // the next server of the round at once
   if (step.wrapped)
     delay = backoff_ms(attempt_++, uint64_t(cfg_.reconnect_max_secs) * 1000, double(rng_.u32()) / 4294967295.0);

@@ -4,6 +4,10 @@
 // began, the list wraps around and the caller waits with its reconnect backoff before the next
 // round. A session that was established and is then lost starts the next round with the server
 // that worked, so a client does not drift to a backup while its usual server is fine.
+// A server whose name resolved to several addresses has each of them tried (in the resolver's
+// order, RFC 6724) before the next server. A server that turns the client away (authentication
+// refused) counts as a failure like any other; only when every attempt of a whole round was
+// refused is the round `all_refused` (the caller gives up: retrying will not change a verdict).
 //
 //   start/restart --> try current() --established--> on_established(): last_good = current
 //                        |  ^
@@ -27,12 +31,21 @@ class ServerList {
   // Rounds that ended with every server failed since the last restart() or on_established().
   uint32_t failed_rounds() const { return failed_rounds_; }
 
+  // The address of current() to try now (0-based), of how many it resolved to.
+  size_t address() const { return address_; }
+  size_t addresses() const { return addresses_; }
+  // current() resolved to `n` addresses (0: it did not resolve); the first is tried now.
+  void set_addresses(size_t n);
+
   struct Step {
-    size_t next;    // the server to try next
-    bool wrapped;   // true: every server failed this round, back off before trying `next`
+    size_t next;              // the server to try next
+    bool wrapped;             // true: every server failed this round, back off before trying `next`
+    bool next_address = false;  // true: `next` is the same server, at its next address()
+    bool all_refused = false;   // with wrapped: every attempt of the round was refused
   };
-  // The attempt on current() failed: moves to the next server.
-  Step on_failure();
+  // The attempt on current() (at address()) failed: moves to its next address, else to the next
+  // server. `refused`: the server turned the client away (auth refused, handshake failed).
+  Step on_failure(bool refused = false);
   // A session with current() was established: the next round starts from it.
   void on_established();
   // A new round from the server that worked last (a lost session, a new network, `ptun up`).
@@ -46,8 +59,12 @@ class ServerList {
   uint32_t handshake_timeout_ms() const;
 
  private:
+  void new_round();
+
   size_t count_ = 1, current_ = 0, last_good_ = 0, round_start_ = 0;
+  size_t address_ = 0, addresses_ = 1;
   uint32_t failed_rounds_ = 0;
+  size_t attempts_in_round_ = 0, refused_in_round_ = 0;
 };
 
 }  // namespace ptun::client

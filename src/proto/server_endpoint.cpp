@@ -238,8 +238,9 @@ uint64_t ServerEndpoint::session_deadline(const Session& s) const {
   uint64_t d = s.dtls->next_timeout();
   if (s.state != ServerSessionState::established)
     d = std::min(d, s.created_ms + limits_.handshake_timeout_ms);
-  else if (s.dead_ms)
-    d = std::min(d, s.stats.last_rx_ms + s.dead_ms);
+  else
+    d = std::min(d, s.rtt_probe_ms);
+  if (s.state == ServerSessionState::established && s.dead_ms) d = std::min(d, s.stats.last_rx_ms + s.dead_ms);
   return d;
 }
 
@@ -289,7 +290,9 @@ void ServerEndpoint::session_timer(Session& s, uint64_t now) {
   }
   if (s.state == ServerSessionState::established && s.dead_ms && now >= s.stats.last_rx_ms + s.dead_ms) {
     end_session(s, CloseReason::dead_peer, true, "no packets from the client", now);
+    return;
   }
+  if (s.state == ServerSessionState::established && now >= s.rtt_probe_ms) probe_rtt(s, now);
 }
 
 void ServerEndpoint::reap() { graveyard_.clear(); }

@@ -191,6 +191,7 @@ class ServerEndpoint {
   // Return routability of a new address (PathCheck in server_session.hpp).
   void path_seen(Session& s, const Endpoint& from, size_t datagram_bytes);
   void challenge_path(Session& s, uint64_t now);
+  void probe_rtt(Session& s, uint64_t now);
   void path_validated(Session& s);
   bool write_on_path(Session& s, std::span<const uint8_t> rec, uint64_t now);  // to s.path->addr, budgeted
   // Sends CLOSE (if DTLS is up and send_close), removes the session, fires on_closed if it was
@@ -224,6 +225,7 @@ class ServerEndpoint {
   uint64_t hint_window_ms_ = 0;
   uint32_t hints_in_window_ = 0;
   uint64_t path_challenges_ = 0;  // challenge values: unique per endpoint (the PONG is authenticated)
+  uint64_t rtt_probes_ = 0;       // RTT probe values (tagged with the top bit)
   // Shared by all sessions (single-threaded): tx_ has the outer header's room in front.
   std::vector<uint8_t> tx_, rx_;
 };

@@ -18,6 +18,12 @@ constexpr uint64_t kPathBudgetFactor = 3;
 // The challenge is repeated (same value) on later datagrams from the new address at most this
 // often, in case it or its PONG was lost.
 constexpr uint64_t kPathChallengeMinMs = 250;
+// The server's own RTT samples (docs/protocol.md §5): a PING soon after the session starts, then
+// one per interval; the client answers every PING with a PONG. Probe values carry the top bit, so
+// they never equal a path challenge (a small counter).
+constexpr uint64_t kRttFirstProbeMs = 1000;
+constexpr uint64_t kRttProbeIntervalMs = 30000;   // rarer than keepalives: the client keeps its own
+constexpr uint64_t kRttProbeTag = uint64_t(1) << 63;
 }  // namespace
 
 void ServerEndpoint::session_ingress(Session& s, std::span<const uint8_t> dtls, const Endpoint& from,
@@ -183,9 +189,18 @@ void ServerEndpoint::handle_control(Session& s, std::span<const uint8_t> rec, ui
         ++s.stats.drop_malformed;
         return;
       }
-      // The server pings only to challenge a new address; the answer must come from there.
+      // The server pings to challenge a new address (the answer must come from there) and to
+      // sample the RTT on the session's own path (its clock, echoed).
       if (s.rx_on_path && s.path && s.path->challenged && m->seq == s.path->challenge) {
         path_validated(s);
+        return;
+      }
+      if (!s.rx_on_path && s.rtt_probe_seq && m->seq == s.rtt_probe_seq && m->timestamp_ms <= now) {
+        s.rtt_probe_seq = 0;
+        uint64_t rtt = (now - m->timestamp_ms) * 1000;
+        s.stats.rtt_us_last = rtt;
+        s.stats.rtt_us_smoothed = s.stats.rtt_us_smoothed ? (7 * s.stats.rtt_us_smoothed + rtt) / 8 : rtt;
+        ++s.stats.pongs_received;
         return;
       }
       ++s.stats.drop_unexpected;
@@ -247,7 +262,15 @@ void ServerEndpoint::handle_client_hello(Session& s, std::span<const uint8_t> re
   s.state = ServerSessionState::established;
   ++counters_.sessions_established;
   s.stats.established_at_ms = now;
+  s.rtt_probe_ms = now + kRttFirstProbeMs;
   cb_.on_established(s.id, s.peer_cn, s.peer);
+}
+
+void ServerEndpoint::probe_rtt(Session& s, uint64_t now) {
+  s.rtt_probe_ms = now + kRttProbeIntervalMs;
+  s.rtt_probe_seq = kRttProbeTag | ++rtt_probes_;
+  uint8_t buf[kPingSize];
+  write_record(s, {buf, encode_ping(Ping{s.rtt_probe_seq, now}, buf)}, now);
 }
 
 bool ServerEndpoint::send_settings(Session& s, uint64_t now) {

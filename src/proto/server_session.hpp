@@ -39,6 +39,8 @@ struct ServerEndpoint::Session {
   uint64_t armed_at = UINT64_MAX;  // the deadline of this session's live timer entry
   uint64_t dead_ms = 0;            // dead-peer interval from the pushed settings (0: off)
   uint64_t last_settings_ms = 0;   // SETTINGS resends are rate-limited
+  uint64_t rtt_probe_ms = UINT64_MAX;  // when the server's next own PING (an RTT sample) is due
+  uint64_t rtt_probe_seq = 0;          // the outstanding probe's value (0: none)
   NetworkSettings settings;
   SessionStats stats;
 };

@@ -123,3 +123,59 @@ TEST_CASE("server list: random event sequences against a reference model", "[cli
     }
   }
 }
+
+TEST_CASE("server list: every address of a server before the next server", "[client][server_list]") {
+  ServerList s(2);
+  s.set_addresses(3);   // server 0 resolved to three addresses
+  CHECK(s.address() == 0);
+  auto a = s.on_failure();
+  CHECK((a.next == 0 && a.next_address && !a.wrapped && s.address() == 1));
+  auto b = s.on_failure();
+  CHECK((b.next == 0 && b.next_address && s.address() == 2));
+  auto c = s.on_failure();   // the last address of 0: server 1, its first address
+  CHECK((c.next == 1 && !c.next_address && !c.wrapped && s.address() == 0 && s.addresses() == 1));
+  auto d = s.on_failure();   // 1 (one address) failed too: the round wraps
+  CHECK((d.next == 0 && d.wrapped && !d.next_address));
+  CHECK(s.failed_rounds() == 1);
+  // A name that did not resolve has no address to move along: straight to the next server.
+  s.set_addresses(0);
+  auto e = s.on_failure();
+  CHECK((e.next == 1 && !e.next_address));
+}
+
+TEST_CASE("server list: one server with several addresses gets the short timeout", "[client][server_list]") {
+  ServerList one(1);
+  CHECK(one.handshake_timeout_ms() == 30000);
+  one.set_addresses(2);
+  CHECK(one.handshake_timeout_ms() == 5000);   // a dead first address costs seconds
+  one.on_failure();                            // the second address
+  CHECK(one.handshake_timeout_ms() == 5000);
+  one.on_failure();                            // wrapped: the next round waits longer
+  one.set_addresses(2);
+  CHECK(one.handshake_timeout_ms() == 10000);
+  one.on_established();
+  CHECK(one.handshake_timeout_ms() == 30000);  // back to one address until the next lookup
+}
+
+TEST_CASE("server list: a refusal moves on; a round of refusals only is all_refused", "[client][server_list]") {
+  ServerList s(3);
+  auto a = s.on_failure(true);    // 0 refuses (e.g. not yet updated with this client's certificate)
+  CHECK((a.next == 1 && !a.wrapped && !a.all_refused));
+  auto b = s.on_failure(false);   // 1 does not answer
+  auto c = s.on_failure(true);    // 2 refuses: a mixed round is not all_refused
+  CHECK((b.next == 2 && c.next == 0 && c.wrapped && !c.all_refused));
+  auto d = s.on_failure(true);
+  auto e = s.on_failure(true);
+  auto f = s.on_failure(true);    // every server refused this round
+  CHECK((!d.all_refused && !e.all_refused && f.wrapped && f.all_refused));
+  // One server: a refusal is at once a round of refusals (the old behaviour: give up).
+  ServerList one(1);
+  CHECK(one.on_failure(true).all_refused);
+  CHECK_FALSE(one.on_failure(false).all_refused);
+  // A restart forgets the round's refusals.
+  ServerList r(2);
+  r.on_failure(true);
+  r.restart();
+  r.on_failure(true);
+  CHECK_FALSE(r.on_failure(false).all_refused);
+}

@@ -184,10 +184,20 @@ TEST_CASE("keepalive PING/PONG measures the RTT", "[proto][session][keepalive]")
   CHECK(c.session->stats().pongs_received >= 2);
   CHECK(c.session->stats().rtt_us_last == 40'000);
   CHECK(c.session->stats().rtt_us_smoothed == 40'000);
+  // The server samples it too, with its own PINGs (1 s after the start, then every 30 s): its
+  // per-peer RTT metric is no longer always 0. The client answers them like any PING.
+  auto info = w.server->endpoint->session(c.session->session_id());
+  REQUIRE(info);
+  CHECK(info->stats.rtt_us_last == 40'000);
+  CHECK(info->stats.rtt_us_smoothed == 40'000);
+  CHECK(info->stats.pongs_received == 1);
+  CHECK(info->stats.drop_unexpected == 0);
+  CHECK(c.session->stats().drop_unexpected == 0);
   // Keepalive keeps both sides alive far past dead_peer_secs.
   w.run_for(120'000);
   CHECK(up(c));
   CHECK(w.server->endpoint->session_count() == 1);
+  CHECK(w.server->endpoint->session(c.session->session_id())->stats.pongs_received >= 5);
 }
 
 TEST_CASE("dead peer detected on both sides when the network drops everything", "[proto][session][keepalive]") {
