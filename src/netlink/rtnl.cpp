@@ -61,7 +61,8 @@ Result<std::unique_ptr<Rtnl>> Rtnl::open() {
 }
 
 Rtnl::Rtnl(mnl_socket* nl)
-    : nl_(nl), portid_(mnl_socket_get_portid(nl)), seq_(uint32_t(time(nullptr))), rx_(kRxBufSize) {}
+    : nl_(nl), portid_(mnl_socket_get_portid(nl)), seq_(uint32_t(time(nullptr))),
+      rx_(new uint8_t[kRxBufSize]) {}
 
 Rtnl::~Rtnl() { mnl_socket_close(nl_); }
 
@@ -75,7 +76,7 @@ Result<void> Rtnl::transact(nlmsghdr* req, const char* what, F&& on_msg) {
   // refuse the next one on this socket (EBUSY).
   Result<void> failure;
   for (;;) {
-    ssize_t n = mnl_socket_recvfrom(nl_, rx_.data(), rx_.size());
+    ssize_t n = mnl_socket_recvfrom(nl_, rx_.get(), kRxBufSize);
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK)
@@ -83,7 +84,7 @@ Result<void> Rtnl::transact(nlmsghdr* req, const char* what, F&& on_msg) {
       return sys_error(what, errno);
     }
     int len = int(n);
-    for (auto* nlh = reinterpret_cast<const nlmsghdr*>(rx_.data()); message_ok(nlh, len);
+    for (auto* nlh = reinterpret_cast<const nlmsghdr*>(rx_.get()); message_ok(nlh, len);
          nlh = mnl_nlmsg_next(nlh, &len)) {
       // Replies to an earlier request that timed out are skipped.
       if (nlh->nlmsg_seq != seq || nlh->nlmsg_pid != portid_) continue;

@@ -72,7 +72,10 @@ class Rtnl {
   mnl_socket* nl_;
   uint32_t portid_;
   uint32_t seq_;
-  std::vector<uint8_t> rx_;  // one receive buffer, sized for the kernel's largest dump skb
+  // One receive buffer, sized for the kernel's largest dump skb; left uninitialised so only the
+  // pages replies reach become resident (a vector's zero fill made 64 KiB resident per socket,
+  // and a client holds two).
+  std::unique_ptr<uint8_t[]> rx_;
 };
 
 }  // namespace ptun::netlink
