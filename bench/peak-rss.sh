@@ -43,6 +43,7 @@ transfer() {
 # Referenced bits cleared now (clear_refs 1 leaves VmHWM alone): after the transfers, smaps'
 # Referenced is what the load itself touched, apart from what the kernel mapped around it.
 echo 1 >"/proc/$cpid/clear_refs"
+idle=$(for k in VmHWM RssAnon RssFile; do printf '%s %s kB  ' "$k" "$(kib $k)"; done)
 results=()
 for r in $(seq 1 "$ROUNDS"); do
   results+=("$(transfer up)" "$(transfer down -R)" "$(transfer 4-streams -P 4)")
@@ -57,6 +58,7 @@ by = {}
 for line in sys.stdin:
     k, v = line.split(); by.setdefault(k, []).append(int(v))
 print("  " + ", ".join(f"{k} {statistics.median(v):.0f} Mbit/s [{min(v)}-{max(v)}]" for k, v in by.items()))'
+echo "  connected, before the transfers: $idle"
 for k in VmHWM VmRSS RssAnon RssFile RssShmem; do printf '  %-9s %6s kB\n' "$k:" "$(kib $k)"; done
 awk '/^(Private_Dirty|Private_Clean|Shared_Clean|Anonymous):/ {printf "  rollup %-15s %6s kB\n", $1, $2}' "/proc/$cpid/smaps_rollup"
 echo "  threads: $(ls /proc/$cpid/task | wc -l)"
