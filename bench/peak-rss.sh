@@ -7,7 +7,8 @@
 # bytes and, with MAPS=N, its N largest mappings by Rss (where the memory is). Throughput per
 # transfer and the medians. Namespaces and processes are removed on exit by the e2e harness's trap.
 # Not a test: it prints figures and fails only when something does not work.
-# usage: bench/peak-rss.sh PATH_TO_PTUN   (root; env: SIZE_MIB=100 ROUNDS=1 MAPS=0)
+# usage: bench/peak-rss.sh PATH_TO_PTUN   (root; env: SIZE_MIB=100 ROUNDS=1 MAPS=0, BY_NAME=1: the
+#        client names its server through /etc/hosts in its namespace, so it resolves it)
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 ptun=$(realpath "${1:?usage: bench/peak-rss.sh PATH_TO_PTUN}")
@@ -23,7 +24,13 @@ e2e_ns srv; e2e_ns cli
 e2e_link cli srv 198.18.0.1/30 198.18.0.2/30
 e2e_pki cli
 e2e_server_config 'included_routes = ["10.99.0.0/24"]'
-e2e_client_config cli 198.18.0.2:4433
+server=198.18.0.2
+if [ "${BY_NAME:-0}" = 1 ]; then   # the server by name: resolved in libuv's thread pool
+  e2e_netns_etc cli
+  echo "198.18.0.2 vpn.example.test" >"$E2E_NETNS_ETC/hosts"
+  server=vpn.example.test
+fi
+e2e_client_config cli "$server:4433"
 sed -i 's/^log_level = "debug"$/log_level = "warn"/' "$E2E_DIR/server.toml" "$E2E_DIR/cli.toml"  # as deployed
 e2e_up cli
 cpid=$E2E_PID
@@ -63,9 +70,9 @@ for k in VmHWM VmRSS RssAnon RssFile RssShmem; do printf '  %-9s %6s kB\n' "$k:"
 awk '/^(Private_Dirty|Private_Clean|Shared_Clean|Anonymous):/ {printf "  rollup %-15s %6s kB\n", $1, $2}' "/proc/$cpid/smaps_rollup"
 echo "  threads: $(ls /proc/$cpid/task | wc -l)"
 if [ "$MAPS" -gt 0 ]; then
-  echo "  largest mappings by Rss (kB: Rss, referenced during the transfers; name):"
+  echo "  largest mappings by Rss (kB: Rss, of it anonymous (written copies of file pages included), referenced during the transfers; name):"
   awk '/^[0-9a-f]+-[0-9a-f]+ / {name = ($6 == "" ? "[anon " $1 "]" : $6)} /^Rss:/ {rss[name] += $2}
-       /^Referenced:/ {ref[name] += $2}
-       END {for (n in rss) if (rss[n] > 0) print rss[n], ref[n], n}' "/proc/$cpid/smaps" |
+       /^Anonymous:/ {anon[name] += $2} /^Referenced:/ {ref[name] += $2}
+       END {for (n in rss) if (rss[n] > 0) print rss[n], anon[n], ref[n], n}' "/proc/$cpid/smaps" |
     sort -rn | head -"$MAPS" | sed 's/^/    /'
 fi
