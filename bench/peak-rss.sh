@@ -8,7 +8,8 @@
 # transfer and the medians. Namespaces and processes are removed on exit by the e2e harness's trap.
 # Not a test: it prints figures and fails only when something does not work.
 # usage: bench/peak-rss.sh PATH_TO_PTUN   (root; env: SIZE_MIB=100 ROUNDS=1 MAPS=0, BY_NAME=1: the
-#        client names its server through /etc/hosts in its namespace, so it resolves it)
+#        client names its server through /etc/hosts in its namespace, so it resolves it; HEAPTRACK=1:
+#        the client runs under heaptrack (dynamic builds), its largest heap consumers are listed)
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 ptun=$(realpath "${1:?usage: bench/peak-rss.sh PATH_TO_PTUN}")
@@ -32,8 +33,19 @@ if [ "${BY_NAME:-0}" = 1 ]; then   # the server by name: resolved in libuv's thr
 fi
 e2e_client_config cli "$server:4433"
 sed -i 's/^log_level = "debug"$/log_level = "warn"/' "$E2E_DIR/server.toml" "$E2E_DIR/cli.toml"  # as deployed
-e2e_up cli
-cpid=$E2E_PID
+if [ "${HEAPTRACK:-0}" = 1 ]; then   # the client under heaptrack (LD_PRELOAD: dynamic builds only)
+  e2e_need heaptrack heaptrack_print
+  e2e_start server server
+  E2E_LOG=cli e2e_start client cli heaptrack -o "$E2E_DIR/heap"
+  htpid=$E2E_PID cpid=""
+  for p in $(pgrep -f "client -c $E2E_DIR/cli.toml"); do
+    [ "$(readlink "/proc/$p/exe")" = "$ptun" ] && cpid=$p
+  done
+  [ -n "$cpid" ] || e2e_fail "no ptun process under heaptrack"
+else
+  e2e_up cli
+  cpid=$E2E_PID
+fi
 e2e_bg srv iperf3 iperf3 -s -B 10.99.0.1 -p 5201 >/dev/null
 e2e_listening srv tcp 5201
 
@@ -75,4 +87,22 @@ if [ "$MAPS" -gt 0 ]; then
        /^Anonymous:/ {anon[name] += $2} /^Referenced:/ {ref[name] += $2}
        END {for (n in rss) if (rss[n] > 0) print rss[n], anon[n], ref[n], n}' "/proc/$cpid/smaps" |
     sort -rn | head -"$MAPS" | sed 's/^/    /'
+fi
+if [ "${HEAPTRACK:-0}" = 1 ]; then
+  echo "  (under heaptrack: the figures above include its own memory)"
+  kill -TERM "$cpid"
+  e2e_wait_exit "$htpid" || e2e_fail "heaptrack did not finish"
+  ht=$(ls "$E2E_DIR"/heap.*) || e2e_fail "heaptrack wrote no file"
+  echo "  heap, largest peak consumers (heaptrack_print; mmap-sized blocks are resident only where touched):"
+  # Per peak: its size, the allocating function and the first ptun function on its backtrace.
+  heaptrack_print -f "$ht" --print-peaks 1 --print-allocators 0 --print-temporary 0 --print-leaks 0 \
+    -n "${HEAP_TOP:-15}" -s 1 | awk '
+      function show() { if (size != "") printf "    %-8s %s%s\n", size, fn, (own != "" && own != fn ? "  <- " own : "") }
+      /^[0-9.]+[KMGB]* peak memory consumed/ { show(); size = $1; fn = ""; own = ""; want_fn = 1; next }
+      size != "" && want_fn && NF { fn = $0; sub(/^ +/, "", fn); want_fn = 0; if (fn ~ /^ptun::/) own = fn; next }
+      size != "" && own == "" && /^ +ptun::/ { own = $0; sub(/^ +/, "", own) }
+      /^(MOST CALLS|MOST TEMPORARY|total runtime)/ { show(); size = "" }
+      END { show() }' | sed -E 's/\(([^()]|\([^()]*\))*\)//g'
+  heaptrack_print -f "$ht" --print-peaks 0 --print-allocators 0 --print-temporary 0 --print-leaks 0 |
+    grep -E '^peak heap memory' | sed 's/^/  /'
 fi

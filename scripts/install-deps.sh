@@ -26,6 +26,7 @@ pkgs=(
   ethtool                    # test_lifecycle_loss: UDP offloads off on the veths
   python3                    # probes and JSON checks (standard library only)
   curl tcpdump dnsmasq-base iperf3
+  heaptrack                  # bench/peak-rss.sh HEAPTRACK=1: the client's largest heap consumers
   prometheus                 # promtool: test_lifecycle_control checks the metrics text
   busybox shellcheck         # tests/packaging: the OpenWrt init script under ash, and linted
   help2man                   # ptun(8) from ptun --help (packaging/man, built with ptun)
