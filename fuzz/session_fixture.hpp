@@ -3,6 +3,9 @@
 // (tls::DtlsSnapshot). Each input restores fresh copies of both ends in microseconds instead of
 // paying milliseconds for a handshake, so every input starts from the same established state (a
 // finding reproduces from its file) and the fuzzer spends its time past the handshake.
+// The same state in every process, too: fixed RNG seeds, certificates issued at a fixed time, and
+// (fuzz builds, PTUN_FUZZ_FIXED_CLOCK) mbedTLS's clock fixed, so the handshake randoms, hence the
+// keys and every byte the targets send, do not depend on when the process started.
 #pragma once
 #include <sys/stat.h>
 #include <unistd.h>
@@ -15,6 +18,10 @@
 #include <memory>
 #include <string>
 #include <vector>
+
+#ifdef PTUN_FUZZ_FIXED_CLOCK
+#include <mbedtls/platform_time.h>
+#endif
 
 #include "common/log.hpp"
 #include "common/rng.hpp"
@@ -33,6 +40,11 @@ extern "C" const char* __asan_default_options() { return "quarantine_size_mb=16:
 namespace ptun::fuzz {
 
 inline const Endpoint kClientAddr = *Endpoint::parse("203.0.113.5:50000");
+// The certificates are issued as of 2024-01-01T00:00:00Z, valid for ten years (a real clock
+// before 2034 accepts them: the replay builds keep mbedTLS's own clock).
+inline constexpr int64_t kIssuedAt = 1704067200;
+// mbedTLS's clock in fuzz builds: a day after the issue.
+inline constexpr int64_t kFixedClock = kIssuedAt + 86400;
 
 struct SessionFixture {
   std::shared_ptr<tls::DtlsConfig> server_conf, client_conf;
@@ -101,15 +113,29 @@ inline void deliver(Queue& q, tls::DtlsSession& to, uint64_t now) {
   }
 }
 
+#ifdef PTUN_FUZZ_FIXED_CLOCK
+inline mbedtls_time_t fixed_clock(mbedtls_time_t* t) {
+  if (t) *t = kFixedClock;
+  return kFixedClock;
+}
+#endif
+
 inline SessionFixture make_fixture() {
   log::set_level(log::Level::error);
+#ifdef PTUN_FUZZ_FIXED_CLOCK
+  if (mbedtls_platform_set_time(&fixed_clock) != 0) abort();
+#endif
   char dir[] = "/tmp/ptun-fuzz-XXXXXX";
   if (!mkdtemp(dir)) abort();
   SeededRng rng(42);
-  tls::pki::IssueOptions server_opts;
+  tls::pki::IssueOptions server_opts, client_opts;
   server_opts.server = true;
-  if (!tls::pki::init_ca(dir, "fuzz CA", rng) || !tls::pki::issue(dir, "vpn.example.org", server_opts, rng) ||
-      !tls::pki::issue(dir, "alice", {}, rng))
+  for (auto* o : {&server_opts, &client_opts}) {
+    o->now = kIssuedAt;
+    o->days = tls::pki::kMaxLeafDays;
+  }
+  if (!tls::pki::init_ca(dir, "fuzz CA", rng, kIssuedAt) ||
+      !tls::pki::issue(dir, "vpn.example.org", server_opts, rng) || !tls::pki::issue(dir, "alice", client_opts, rng))
     abort();
   std::string d(dir);
   auto sc = tls::Credentials::load(d + "/ca.crt", d + "/vpn.example.org.crt", d + "/vpn.example.org.key");

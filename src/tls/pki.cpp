@@ -355,7 +355,7 @@ Result<void> write_private_file(const std::string& path, std::string_view text) 
   return write_exclusive_0600(path, reinterpret_cast<const unsigned char*>(text.data()), text.size());
 }
 
-Result<void> init_ca(const std::string& dir, const std::string& ca_name, Rng& rng) {
+Result<void> init_ca(const std::string& dir, const std::string& ca_name, Rng& rng, int64_t at) {
   if (dir.empty()) return Error(Errc::invalid_argument, "no PKI directory given");
   if (ca_name.empty() || ca_name.size() > kMaxNameLen || !is_printable_ascii(ca_name)) {
     return Error(Errc::invalid_argument, "CA name must be 1.." + std::to_string(kMaxNameLen) +
@@ -379,7 +379,7 @@ Result<void> init_ca(const std::string& dir, const std::string& ca_name, Rng& rn
   mbedtls_x509write_crt_set_issuer_key(&cw.w, &key.pk);
   mbedtls_x509write_crt_set_md_alg(&cw.w, MBEDTLS_MD_SHA256);
   if (auto r = set_random_serial(cw, drbg); !r.ok()) return r;
-  const time_t now = ::time(nullptr);
+  const int64_t now = at != 0 ? at : int64_t(::time(nullptr));
   int ret = mbedtls_x509write_crt_set_validity(
       &cw.w, x509_time(now - kBackdateSeconds).c_str(),
       x509_time(now + int64_t(kCaValidityDays) * 86400).c_str());
@@ -437,9 +437,9 @@ Result<void> issue(const std::string& dir, const std::string& name, const IssueO
   auto issuer = copy_subject(ca.crt.crt);
   if (!issuer.ok()) return issuer.error();
 
-  const time_t now = ::time(nullptr);
-  time_t not_after = now + int64_t(opts.days) * 86400;
-  const time_t ca_end = detail::x509_time_to_unix(ca.crt.crt.valid_to);
+  const int64_t now = opts.now != 0 ? opts.now : int64_t(::time(nullptr));
+  int64_t not_after = now + int64_t(opts.days) * 86400;
+  const int64_t ca_end = detail::x509_time_to_unix(ca.crt.crt.valid_to);
   if (not_after > ca_end) {
     LOG_WARN("pki: %s would outlive the CA; it expires with the CA on %s UTC", name.c_str(),
              x509_time(ca_end).c_str());

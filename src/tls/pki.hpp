@@ -38,6 +38,9 @@ struct IssueOptions {
   // certificate carries a subjectAltName only if entries are given here.
   std::vector<std::string> dns_names;
   std::vector<IpAddr> ip_addresses;
+  // Issue as of this time (unix seconds) instead of the clock's: reproducible certificates (the
+  // fuzz fixture's). 0: now.
+  int64_t now = 0;
 };
 
 // Creates DIR (mode 0700; an existing directory is accepted) holding ca.key (0600) and ca.crt:
@@ -47,7 +50,8 @@ struct IssueOptions {
 // Errors: invalid_argument (dir empty; ca_name empty, longer than kMaxNameLen or not printable
 // ASCII), exists (DIR/ca.key already exists: a CA is never overwritten), io (mkdir/open/write
 // failed, or an mbedTLS call failed; the message says which).
-Result<void> init_ca(const std::string& dir, const std::string& ca_name, Rng& rng);
+// `now`: as IssueOptions::now (0: the clock).
+Result<void> init_ca(const std::string& dir, const std::string& ca_name, Rng& rng, int64_t now = 0);
 
 // Issues DIR/NAME.key (0600) + DIR/NAME.crt signed by the CA in DIR: CN = NAME, ECDSA P-256,
 // basicConstraints CA:false, keyUsage digitalSignature, extendedKeyUsage serverAuth (server) or

@@ -359,6 +359,34 @@ TEST_CASE("pki: issued server and client certificates verify against the CA", "[
   }
 }
 
+TEST_CASE("pki: a fixed issue time gives the same certificates in every run", "[pki]") {
+  // The fuzz fixture's way: fixed seed and time, so two processes hold the same credentials.
+  const int64_t at = 1704067200;  // 2024-01-01T00:00:00Z
+  std::string first[2];
+  for (int run = 0; run < 2; ++run) {
+    TempDir t;
+    ptun::SeededRng rng(42);
+    pki::IssueOptions o;
+    o.now = at;
+    o.days = pki::kMaxLeafDays;
+    REQUIRE(pki::init_ca(t.path, "fuzz CA", rng, at).ok());
+    REQUIRE(pki::issue(t.path, "alice", o, rng).ok());
+    auto ca = load(t / "ca.crt");
+    auto leaf = load(t / "alice.crt");
+    CHECK(to_time(ca->c.valid_from) == at - 3600);
+    CHECK(to_time(ca->c.valid_to) == at + pki::kCaValidityDays * 86400L);
+    CHECK(to_time(leaf->c.valid_from) == at - 3600);
+    CHECK(to_time(leaf->c.valid_to) == at + pki::kMaxLeafDays * 86400L);
+    CHECK(verify(t / "alice.crt", t / "ca.crt") == 0);
+    const std::string both = read_file(t / "ca.crt") + read_file(t / "alice.crt");
+    if (run == 0)
+      first[0] = both;
+    else
+      CHECK(both == first[0]);
+    if (run == 0) ::sleep(1);  // a second later: the clock must not show in the bytes
+  }
+}
+
 TEST_CASE("pki: a certificate from another CA does not verify", "[pki]") {
   TempDir t;
   ptun::SeededRng rng1(11), rng2(12);

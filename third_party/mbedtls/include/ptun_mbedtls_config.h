@@ -18,6 +18,12 @@
 #define MBEDTLS_HAVE_TIME_DATE
 #define MBEDTLS_FS_IO
 #define MBEDTLS_PLATFORM_C
+/* Fuzz builds (PTUN_FUZZ_FIXED_CLOCK, third_party/CMakeLists.txt): mbedTLS's clock is a pointer the
+ * session fixture sets to a fixed time, so the handshake randoms (gmt_unix_time), the cookies and
+ * the certificate checks, hence every key, are the same in every process. */
+#if defined(PTUN_FUZZ_FIXED_CLOCK)
+#define MBEDTLS_PLATFORM_TIME_ALT
+#endif
 #define MBEDTLS_ERROR_C
 #define MBEDTLS_VERSION_C
 
