@@ -1,8 +1,9 @@
 // `ptun doctor -c CONFIG [--json]`: checks a running client from the outside (issue 16 item 3).
 // This file gathers the facts - the client's status over its control socket, the kernel's route
 // lookups for traffic that must use the tunnel (RTM_GETROUTE with protocol and port, unmarked),
-// the nftables kill switch table, /etc/resolv.conf's resolvers, the certificate's expiry, DF
-// pings through the TUN to the server's tunnel address - and netcfg/doctor.hpp judges them.
+// the nftables kill switch table, /etc/resolv.conf's resolvers (and a real query to each), the
+// certificate's expiry, the clock skew the server's SETTINGS showed, DF pings over IPv4 and IPv6
+// through the TUN to the server's tunnel addresses - and netcfg/doctor.hpp judges them.
 // Exit 0 clean, 1 on any finding.
 #include <linux/rtnetlink.h>
 #include <netinet/in.h>
@@ -21,6 +22,7 @@
 #include <sstream>
 
 #include "cli/command.hpp"
+#include "cli/doctor_probes.hpp"
 #include "config/config.hpp"
 #include "control/control_client.hpp"
 #include "netcfg/dns_plan.hpp"
@@ -39,6 +41,7 @@ constexpr size_t kMaxProbedPrefixes = 16;   // lookups stay bounded whatever the
 constexpr uint32_t kMinProbeMtu = 576;
 constexpr int kMtuProbes = 9;               // one at the TUN's MTU, then a bisection
 constexpr int kPingWaitMs = 1000;
+constexpr int kDnsWaitMs = 2000;
 
 dr::Lookup lookup(netlink::Rtnl& nl, const std::string& what, const IpAddr& dst, uint8_t proto, uint16_t port) {
   dr::Lookup l;
@@ -60,95 +63,41 @@ std::string read_file(const std::string& path) {
   return ss.str().substr(0, 1 << 16);
 }
 
-uint16_t icmp_checksum(const uint8_t* p, size_t n) {
-  uint32_t sum = 0;
-  for (size_t i = 0; i + 1 < n; i += 2) sum += uint32_t(p[i] << 8 | p[i + 1]);
-  if (n & 1) sum += uint32_t(p[n - 1] << 8);
-  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
-  return uint16_t(~sum);
-}
-
-// One ICMP echo of `size` bytes (IPv4 header included) with DF, out of `ifname` to `dst`; true if
-// its reply came back within kPingWaitMs. A raw socket (CAP_NET_RAW), as ping's.
-Result<bool> df_ping(const std::string& ifname, const IpAddr& dst, uint32_t size, uint16_t seq) {
-  int fd = ::socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMP);
-  if (fd < 0) return Error::from_errno("raw ICMP socket", errno);
-  int pmtu = IP_PMTUDISC_PROBE;   // DF set, the route's cached PMTU ignored: the tunnel decides
-  ::setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu, sizeof pmtu);
-  if (::setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, ifname.c_str(), socklen_t(ifname.size())) < 0) {
-    int e = errno;
-    ::close(fd);
-    return Error::from_errno("bind to " + ifname, e);
-  }
-  std::vector<uint8_t> pkt(size - 20, 0x5a);
-  uint16_t id = uint16_t(::getpid());
-  pkt[0] = ICMP_ECHO;
-  pkt[1] = 0;
-  pkt[2] = pkt[3] = 0;
-  pkt[4] = uint8_t(id >> 8);
-  pkt[5] = uint8_t(id);
-  pkt[6] = uint8_t(seq >> 8);
-  pkt[7] = uint8_t(seq);
-  uint16_t ck = icmp_checksum(pkt.data(), pkt.size());
-  pkt[2] = uint8_t(ck >> 8);
-  pkt[3] = uint8_t(ck);
-  sockaddr_in to{};
-  to.sin_family = AF_INET;
-  std::memcpy(&to.sin_addr, dst.bytes.data(), 4);
-  if (::sendto(fd, pkt.data(), pkt.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to) < 0) {
-    ::close(fd);
-    return false;   // EMSGSIZE: larger than the TUN itself takes
-  }
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kPingWaitMs);
-  bool got = false;
-  for (int i = 0; i < 256 && !got; ++i) {   // bounded: other ICMP on the host arrives here too
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) break;
-    pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, int(left.count())) <= 0) break;
-    uint8_t buf[65536];
-    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-    if (n < 20) continue;
-    size_t ihl = size_t(buf[0] & 0x0f) * 4;
-    if (size_t(n) < ihl + 8 || std::memcmp(buf + 12, dst.bytes.data(), 4) != 0) continue;
-    const uint8_t* icmp = buf + ihl;
-    got = icmp[0] == ICMP_ECHOREPLY && icmp[4] == uint8_t(id >> 8) && icmp[5] == uint8_t(id) &&
-          icmp[6] == uint8_t(seq >> 8) && icmp[7] == uint8_t(seq);
-  }
-  ::close(fd);
-  return got;
-}
-
-void probe_mtu(const nlohmann::json& st, dr::Facts& f) {
-  if (!st.contains("server_tunnel_ipv4")) {
-    f.mtu_note = "not measured: the server pushed no IPv4 tunnel address to ping";
+// The largest ping that crosses the tunnel to the server's tunnel address `key` of the status
+// (server_tunnel_ipv4/6): one at the TUN's MTU, then a bisection down to kMinProbeMtu.
+void probe_mtu(const nlohmann::json& st, const dr::Facts& f, const char* key, std::optional<uint32_t>* crossed,
+               std::string* note) {
+  bool v6 = std::string(key).back() == '6';
+  if (!st.contains(key)) {
+    *note = std::string("not measured: the server pushed no IPv") + (v6 ? "6" : "4") + " tunnel address to ping";
     return;
   }
-  auto dst = IpAddr::parse(st["server_tunnel_ipv4"].get<std::string>());
-  if (!dst || f.tun_mtu < kMinProbeMtu) {
-    f.mtu_note = "not measured: no usable tunnel address or MTU";
+  auto dst = IpAddr::parse(st[key].get<std::string>());
+  uint32_t floor = v6 ? 1280 : kMinProbeMtu;   // IPv6's minimum link MTU
+  if (!dst || f.tun_mtu < floor) {
+    *note = "not measured: no usable tunnel address or MTU";
     return;
   }
-  uint16_t seq = 1;
-  auto first = df_ping(f.tun_iface, *dst, f.tun_mtu, seq++);
+  uint16_t seq = v6 ? 100 : 1;
+  auto first = df_ping(f.tun_iface, *dst, f.tun_mtu, seq++, kPingWaitMs);
   if (!first) {
-    f.mtu_note = "not measured: " + first.error().message;
+    *note = "not measured: " + first.error().message;
     return;
   }
   if (*first) {
-    f.mtu_crossed = f.tun_mtu;
+    *crossed = f.tun_mtu;
     return;
   }
   uint32_t lo = 0, hi = f.tun_mtu;   // lo crossed (0: none yet), hi did not
-  uint32_t next = kMinProbeMtu;
+  uint32_t next = floor;
   for (int i = 1; i < kMtuProbes && next < hi && next > lo; ++i) {
-    auto r = df_ping(f.tun_iface, *dst, next, seq++);
+    auto r = df_ping(f.tun_iface, *dst, next, seq++, kPingWaitMs);
     if (r && *r) lo = next;
     else hi = next;
     if (lo == 0) break;   // not even the minimum crosses
     next = lo + (hi - lo) / 2;
   }
-  f.mtu_crossed = lo;
+  *crossed = lo;
 }
 
 dr::Facts gather(const config::ClientConfig& cfg) {
@@ -218,8 +167,32 @@ dr::Facts gather(const config::ClientConfig& cfg) {
   }
   for (const auto& r : netcfg::parse_nameservers(read_file("/etc/resolv.conf")))
     f.resolvers.push_back(lookup(**nl, "dns " + r.str(), r, IPPROTO_UDP, 53));
-  if (f.state == "connected") probe_mtu(*st, f);
+  // A real query to each resolver, for a name this client needs anyway: its server's.
+  std::string qname = IpAddr::parse(cfg.servers[0].host) ? "example.com" : cfg.servers[0].host;
+  for (const auto& r : f.resolvers) f.dns_answers.push_back(ask_dns(r.dst, qname, kDnsWaitMs));
+  if (st->contains("clock_skew_s") && (*st)["clock_skew_s"].is_number_integer())
+    f.clock_skew = (*st)["clock_skew_s"].get<int64_t>();
+  if (f.state == "connected") {
+    probe_mtu(*st, f, "server_tunnel_ipv4", &f.mtu_crossed, &f.mtu_note);
+    probe_mtu(*st, f, "server_tunnel_ipv6", &f.mtu6_crossed, &f.mtu6_note);
+  }
   return f;
+}
+
+int report(const std::vector<dr::Check>& checks, bool json, const std::string& title) {
+  size_t n = dr::findings(checks);
+  if (json) {
+    nlohmann::json a = nlohmann::json::array();
+    for (const auto& c : checks) a.push_back({{"check", c.name}, {"result", dr::to_string(c.result)}, {"detail", c.detail}});
+    std::cout << nlohmann::json{{"checks", a}, {"findings", n}}.dump(2) << "\n";
+  } else {
+    std::printf("ptun doctor: %s\n", title.c_str());
+    for (const auto& c : checks)
+      std::printf("  %-8s %s: %s\n", c.result == dr::Outcome::fail ? "FAIL" : dr::to_string(c.result), c.name.c_str(),
+                  c.detail.c_str());
+    std::printf("%zu finding(s)\n", n);
+  }
+  return n ? 1 : 0;
 }
 
 }  // namespace
@@ -227,27 +200,21 @@ dr::Facts gather(const config::ClientConfig& cfg) {
 void register_doctor_commands(CommandSet& cmds) {
   static std::string path;
   static bool json = false;
-  auto* sub = cmds.add("doctor", "check a running client: leaks, routes that beat the tunnel's, DNS, kill switch, "
-                                 "certificate, MTU (exit 1 on any finding)", [] {
+  auto* sub = cmds.add("doctor", "check a running client (leaks, routes that beat the tunnel's, DNS, kill switch, "
+                                 "certificate, clock, MTU) or server (forwarding, NAT, firewalls, certificate); "
+                                 "exit 1 on any finding", [] {
+    auto role = config::detect_role_file(path);
+    if (!role) return fail(role.error().message);
+    if (*role == config::Role::server) {
+      auto cfg = config::load_server(path, false);
+      if (!cfg) return fail(cfg.error().message);
+      return report(dr::evaluate_server(gather_server(*cfg)), json, "server " + cfg->tunnel.interface + " (" + path + ")");
+    }
     auto cfg = config::load_client(path, false);
     if (!cfg) return fail(cfg.error().message);
-    auto checks = dr::evaluate(gather(*cfg));
-    size_t n = dr::findings(checks);
-    if (json) {
-      nlohmann::json a = nlohmann::json::array();
-      for (const auto& c : checks)
-        a.push_back({{"check", c.name}, {"result", dr::to_string(c.result)}, {"detail", c.detail}});
-      std::cout << nlohmann::json{{"checks", a}, {"findings", n}}.dump(2) << "\n";
-    } else {
-      std::printf("ptun doctor: %s (%s)\n", cfg->tunnel.interface.c_str(), path.c_str());
-      for (const auto& c : checks)
-        std::printf("  %-8s %s: %s\n", c.result == dr::Outcome::fail ? "FAIL" : dr::to_string(c.result),
-                    c.name.c_str(), c.detail.c_str());
-      std::printf("%zu finding(s)\n", n);
-    }
-    return n ? 1 : 0;
+    return report(dr::evaluate(gather(*cfg)), json, cfg->tunnel.interface + " (" + path + ")");
   });
-  sub->add_option("-c,--config", path, "the client's config file")->required();
+  sub->add_option("-c,--config", path, "the client's or the server's config file")->required();
   sub->add_flag("--json", json, "machine-readable output");
 }
 

@@ -80,6 +80,7 @@ void print_status(const nlohmann::json& j) {
   if (j.contains("session_uptime_s")) line("session uptime:", duration(u(j, "session_uptime_s")));
   if (j.contains("last_handshake_ago_s")) line("last handshake:", duration(u(j, "last_handshake_ago_s")) + " ago");
   line("cipher:", s(j, "cipher") + (j.contains("record_crypto") ? " (records: " + s(j, "record_crypto") + ")" : ""));
+  if (j.contains("clock_skew_s")) line("clock skew:", std::to_string(j["clock_skew_s"].get<int64_t>()) + " s (server minus this host)");
   if (j.contains("rtt_ms")) {
     char b[32];
     std::snprintf(b, sizeof b, "%.2f ms", j["rtt_ms"].get<double>());

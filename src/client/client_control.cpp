@@ -1,6 +1,8 @@
 // The client's answers on its control socket: status (as `wg show` shows a tunnel), down.
 #include <linux/rtnetlink.h>
 
+#include <ctime>
+
 #include "client/client.hpp"
 #include "tls/record_aead.hpp"
 
@@ -64,6 +66,12 @@ nlohmann::json Client::status_json() {
       j["session_uptime_s"] = (now - established_ms_) / 1000;
       j["cipher"] = session_->ciphersuite();
       j["record_crypto"] = tls::kRecordAeadBackend;   // who seals data records: openssl or mbedtls
+      if (session_->server_time()) {
+        // The server's clock minus ours at the moment its SETTINGS arrived (one-way delay aside):
+        // certificates and CRLs are judged by these clocks.
+        int64_t ours_then = int64_t(::time(nullptr)) - int64_t((now - session_->settings_at_ms()) / 1000);
+        j["clock_skew_s"] = session_->server_time() - ours_then;
+      }
     }
     if (st.last_handshake_ms) j["last_handshake_ago_s"] = (now - st.last_handshake_ms) / 1000;
     j["rtt_ms"] = double(st.rtt_us_smoothed) / 1000.0;
@@ -88,6 +96,7 @@ nlohmann::json Client::status_json() {
     j["search_domains"] = applied_->search_domains;
     j["match_domains"] = applied_->match_domains;
     if (applied_->server_ipv4) j["server_tunnel_ipv4"] = applied_->server_ipv4->str();   // doctor's DF pings
+    if (applied_->server_ipv6) j["server_tunnel_ipv6"] = applied_->server_ipv6->str();
     j["protect_routes"] = protect_routes();
     j["route_overrides"] = overrides_json();
   }

@@ -42,4 +42,20 @@ Result<DnsQuestion> parse_question(std::span<const uint8_t> m, bool response) {
 Result<DnsQuestion> parse_dns_query(std::span<const uint8_t> m) { return parse_question(m, false); }
 Result<DnsQuestion> parse_dns_response(std::span<const uint8_t> m) { return parse_question(m, true); }
 
+std::vector<uint8_t> build_dns_query(uint16_t id, std::string_view name, uint16_t qtype) {
+  std::vector<uint8_t> m = {uint8_t(id >> 8), uint8_t(id), 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0};
+  while (!name.empty()) {
+    size_t dot = name.find('.');
+    std::string_view label = name.substr(0, dot);
+    if (label.empty() || label.size() > 63) return {};
+    m.push_back(uint8_t(label.size()));
+    m.insert(m.end(), label.begin(), label.end());
+    name.remove_prefix(dot == std::string_view::npos ? name.size() : dot + 1);
+  }
+  m.push_back(0);
+  m.insert(m.end(), {uint8_t(qtype >> 8), uint8_t(qtype), 0, 1});
+  if (!parse_dns_query(m)) return {};   // one definition of a name ptun asks for
+  return m;
+}
+
 }  // namespace ptun::netcfg

@@ -5,6 +5,8 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "common/result.hpp"
 
@@ -25,6 +27,12 @@ struct DnsQuestion {
 Result<DnsQuestion> parse_dns_query(std::span<const uint8_t> msg);
 // The same for an answer (QR set): its id and first question, which must repeat the query's.
 Result<DnsQuestion> parse_dns_response(std::span<const uint8_t> msg);
+
+// A recursive query for `name` (dotted, no final dot), `qtype` (1 A, 28 AAAA), class IN, RD set:
+// what `ptun doctor` asks each resolver. Empty when the name is not one parse_dns_query accepts.
+std::vector<uint8_t> build_dns_query(uint16_t id, std::string_view name, uint16_t qtype);
+// The RCODE of a message (0 NOERROR, 2 SERVFAIL, 3 NXDOMAIN, 5 REFUSED, ...); 0xff if too short.
+inline uint8_t dns_rcode(std::span<const uint8_t> msg) { return msg.size() >= 4 ? uint8_t(msg[3] & 0x0f) : 0xff; }
 
 inline uint16_t dns_id(std::span<const uint8_t> msg) { return msg.size() >= 2 ? uint16_t(msg[0] << 8 | msg[1]) : 0; }
 inline void set_dns_id(std::span<uint8_t> msg, uint16_t id) {

@@ -86,6 +86,41 @@ Check check_dns(const Facts& f) {
   return c;
 }
 
+Check check_dns_answers(const Facts& f) {
+  Check c{"dns answers", Outcome::ok, ""};
+  if (f.dns_answers.empty()) return {c.name, Outcome::skipped, "no resolver in resolv.conf"};
+  std::vector<std::string> good, bad;
+  for (const auto& a : f.dns_answers) {
+    std::string who = a.server.str();
+    if (!a.answered)
+      bad.push_back(who + ": " + (a.error.empty() ? "no answer" : a.error));
+    else if (a.rcode != 0 && a.rcode != 3)
+      bad.push_back(who + ": RCODE " + std::to_string(a.rcode) + (a.rcode == 5 ? " (refused)" : a.rcode == 2 ? " (server failure)" : ""));
+    else
+      good.push_back(who + " (" + std::to_string(a.ms) + " ms)");
+  }
+  c.detail = f.dns_answers[0].name + " A: " + (good.empty() ? std::string("no resolver answers") : "answered by " + join(good));
+  if (!bad.empty()) {
+    c.result = Outcome::fail;
+    c.detail += "; not by " + join(bad);
+  }
+  return c;
+}
+
+Check check_clock(const Facts& f) {
+  Check c{"clock skew", Outcome::ok, ""};
+  if (!f.clock_skew) return {c.name, Outcome::skipped, "not checked: the server does not send its time (an older server)"};
+  int64_t s = *f.clock_skew;
+  int64_t a = s < 0 ? -s : s;
+  c.detail = a <= 1 ? "this host's clock agrees with the server's"
+                    : "this host's clock is " + std::to_string(a) + " s " + (s > 0 ? "behind" : "ahead of") + " the server's";
+  if (a > kSkewWarnSecs) {
+    c.result = Outcome::fail;
+    c.detail += ": certificates and the CRL are judged by these clocks (is NTP running?)";
+  }
+  return c;
+}
+
 Check check_cert(const Facts& f) {
   Check c{"certificate", Outcome::ok, ""};
   if (!f.cert_not_after) return {c.name, Outcome::fail, "cannot read the client certificate: " + f.cert_error};
@@ -96,16 +131,17 @@ Check check_cert(const Facts& f) {
   return c;
 }
 
-Check check_mtu(const Facts& f) {
-  Check c{"mtu", Outcome::ok, ""};
-  if (!f.mtu_crossed) return {c.name, Outcome::skipped, f.mtu_note};
-  if (*f.mtu_crossed >= f.tun_mtu) {
-    c.detail = std::to_string(f.tun_mtu) + "-byte packets (the TUN's MTU) cross the tunnel with DF set";
+Check check_mtu(const char* name, const std::optional<uint32_t>& crossed, const std::string& note, uint32_t tun_mtu,
+                const char* how) {
+  Check c{name, Outcome::ok, ""};
+  if (!crossed) return {c.name, Outcome::skipped, note};
+  if (*crossed >= tun_mtu) {
+    c.detail = std::to_string(tun_mtu) + "-byte packets (the TUN's MTU) cross the tunnel " + how;
   } else {
     c.result = Outcome::fail;
-    c.detail = *f.mtu_crossed ? "only " + std::to_string(*f.mtu_crossed) + "-byte packets cross the tunnel, the TUN's MTU is " +
-                                    std::to_string(f.tun_mtu)
-                              : "no DF ping crossed the tunnel";
+    c.detail = *crossed ? "only " + std::to_string(*crossed) + "-byte packets cross the tunnel, the TUN's MTU is " +
+                              std::to_string(tun_mtu)
+                        : std::string("no ping crossed the tunnel ") + how;
   }
   return c;
 }
@@ -143,9 +179,11 @@ std::vector<Check> evaluate(const Facts& f) {
   out.push_back(check_kill_switch(f));
   out.push_back(check_leaks(f));
   out.push_back(check_dns(f));
+  out.push_back(check_dns_answers(f));
   out.push_back(check_cert(f));
-  out.push_back({"clock skew", Outcome::skipped, "not checked: the protocol carries no server time"});
-  out.push_back(check_mtu(f));
+  out.push_back(check_clock(f));
+  out.push_back(check_mtu("mtu", f.mtu_crossed, f.mtu_note, f.tun_mtu, "with DF set"));
+  out.push_back(check_mtu("mtu ipv6", f.mtu6_crossed, f.mtu6_note, f.tun_mtu, "over IPv6 (no fragmentation)"));
   return out;
 }
 

@@ -42,6 +42,18 @@ struct Facts {
   uint32_t tun_mtu = 0;
   std::optional<uint32_t> mtu_crossed;         // largest DF packet that crossed (0: none)
   std::string mtu_note;                        // why it was not measured
+  std::optional<uint32_t> mtu6_crossed;        // the same over IPv6 (ICMPv6 echo)
+  std::string mtu6_note;
+  std::optional<int64_t> clock_skew;           // the server's clock minus ours (s); nullopt: not sent
+  struct DnsAnswer {
+    IpAddr server;
+    std::string name;   // what was asked
+    bool answered = false;
+    uint8_t rcode = 0;
+    uint32_t ms = 0;
+    std::string error;
+  };
+  std::vector<DnsAnswer> dns_answers;          // a real query to each of the host's resolvers
 };
 
 enum class Outcome { ok, fail, skipped };
@@ -52,6 +64,7 @@ struct Check {
 };
 
 inline constexpr int64_t kCertWarnSecs = 14 * 86400;   // a certificate this close to expiry is a finding
+inline constexpr int64_t kSkewWarnSecs = 120;          // clocks further apart than this are a finding
 
 std::vector<Check> evaluate(const Facts& f);
 size_t findings(const std::vector<Check>& checks);

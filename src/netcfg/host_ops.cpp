@@ -10,7 +10,7 @@
 
 namespace ptun::netcfg {
 
-Result<void> run_command(const std::vector<std::string>& argv, const std::string& input) {
+Result<void> run_command(const std::vector<std::string>& argv, const std::string& input, std::string* output) {
   if (argv.empty()) return Error(Errc::invalid_argument, "empty command");
   int in_pipe[2], err_pipe[2];
   if (::pipe2(in_pipe, O_CLOEXEC) < 0) return Error::from_errno("pipe", errno);
@@ -56,7 +56,8 @@ Result<void> run_command(const std::vector<std::string>& argv, const std::string
   std::string err;
   char buf[512];
   ssize_t n;
-  while ((n = ::read(err_pipe[0], buf, sizeof buf)) > 0 && err.size() < 4096) err.append(buf, size_t(n));
+  const size_t cap = output ? (4u << 20) : 4096;
+  while ((n = ::read(err_pipe[0], buf, sizeof buf)) > 0 && err.size() < cap) err.append(buf, size_t(n));
   ::close(err_pipe[0]);
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
@@ -64,8 +65,9 @@ Result<void> run_command(const std::vector<std::string>& argv, const std::string
   if (off != input.size() || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     for (auto& c : err)
       if (c == '\n') c = ' ';
-    return Error(Errc::io, argv[0] + " failed: " + err);
+    return Error(Errc::io, argv[0] + " failed: " + err.substr(0, 4096));
   }
+  if (output) *output = std::move(err);
   return {};
 }
 

@@ -269,7 +269,8 @@ void ClientSession::handle_settings(std::span<const uint8_t> rec, uint64_t now) 
     case SettingsAssembler::Status::complete: break;
   }
   uint64_t echo = 0;
-  auto s = assembler_.result(&echo);
+  int64_t server_time = 0;
+  auto s = assembler_.result(&echo, &server_time);
   if (!s) {
     abort_session(CloseReason::protocol_error, s.error().message, now);
     return;
@@ -283,6 +284,8 @@ void ClientSession::handle_settings(std::span<const uint8_t> rec, uint64_t now) 
     return;
   }
   settings_ = std::move(*s);
+  server_time_ = server_time;
+  settings_at_ms_ = now;
   state_ = State::established;
   hello_retry_at_ = UINT64_MAX;
   stats_.established_at_ms = now;

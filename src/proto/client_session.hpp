@@ -89,6 +89,10 @@ class ClientSession {
   uint64_t session_id() const { return session_id_; }
   const SessionStats& stats() const { return stats_; }
   const NetworkSettings& settings() const { return settings_; }
+  // The server's clock in its SETTINGS (seconds since the epoch; 0: an older server that does not
+  // send it) and when they arrived (this session's clock, ms): the caller turns them into a skew.
+  int64_t server_time() const { return server_time_; }
+  uint64_t settings_at_ms() const { return settings_at_ms_; }
   CloseReason close_reason() const { return close_reason_; }
   // Largest IP packet send_packet() accepts (0 before the handshake).
   size_t max_packet() const;
@@ -134,6 +138,8 @@ class ClientSession {
   uint64_t ping_seq_ = 0;
   SettingsAssembler assembler_;
   NetworkSettings settings_;
+  int64_t server_time_ = 0;
+  uint64_t settings_at_ms_ = 0;
   SessionStats stats_;
   // tx_: outer header written in place in front of the DTLS datagram (no second copy).
   std::vector<uint8_t> tx_, rx_;

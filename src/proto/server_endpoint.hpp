@@ -102,6 +102,8 @@ class ServerEndpoint {
     // Only for sessions that reached on_established (half-open ones vanish silently, counted).
     // `final_stats`: the session's counters at the end (session() no longer knows it).
     virtual void on_closed(uint64_t session_id, CloseReason reason, const SessionStats& final_stats) = 0;
+    // The wall clock (seconds since the epoch) for SETTINGS' server-time TLV; 0: not sent.
+    virtual int64_t wall_time() { return 0; }
   };
   struct Limits {
     uint32_t max_sessions = 4096, max_half_open = 256;

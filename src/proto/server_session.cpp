@@ -274,7 +274,7 @@ void ServerEndpoint::probe_rtt(Session& s, uint64_t now) {
 }
 
 bool ServerEndpoint::send_settings(Session& s, uint64_t now) {
-  auto parts = encode_settings(s.settings, s.id, s.dtls->max_plaintext());
+  auto parts = encode_settings(s.settings, s.id, s.dtls->max_plaintext(), cb_.wall_time());
   if (!parts) {
     uint64_t suppressed = 0;
     if (log_limit_.allow(now, &suppressed))

@@ -23,6 +23,7 @@ enum : uint8_t {
   kTlvDeadPeer = 0x0c,      // u32 seconds
   kTlvSessionId = 0x0d,     // u64 (56 significant bits)
   kTlvProtectRoutes = 0x0e, // u8: 1 = on (absent = off)
+  kTlvServerTime = 0x0f,    // i64: the server's clock (seconds since the epoch) when it sent SETTINGS
 };
 
 Error bad(const char* what) { return Error(Errc::protocol, std::string("SETTINGS: ") + what); }
@@ -129,7 +130,7 @@ bool valid_domain(std::string_view d) {
 bool valid_match_domain(std::string_view d) { return d.empty() || valid_domain(d); }
 
 Result<std::vector<std::vector<uint8_t>>> encode_settings(const NetworkSettings& s, uint64_t session_id,
-                                                          size_t max_part) {
+                                                          size_t max_part, int64_t server_time) {
   if (auto r = check(s); !r) return r.error();
   TlvList t;
   if (s.ipv4) t.add_cidr(kTlvIpv4, *s.ipv4);
@@ -148,6 +149,11 @@ Result<std::vector<std::vector<uint8_t>>> encode_settings(const NetworkSettings&
   if (s.protect_routes) {
     uint8_t on = 1;
     t.add(kTlvProtectRoutes, &on, 1);
+  }
+  if (server_time) {
+    uint8_t b[8];
+    for (int i = 0; i < 8; ++i) b[i] = uint8_t(uint64_t(server_time) >> (56 - 8 * i));
+    t.add(kTlvServerTime, b, 8);
   }
   // Order matters for DNS servers (first is preferred) and is kept for every list.
   for (const IpAddr& a : s.dns_servers) t.add_addr(kTlvDnsServer, a);
@@ -197,9 +203,11 @@ Result<SettingsPart> decode_settings_part(std::span<const uint8_t> msg) {
   return p;
 }
 
-Result<NetworkSettings> decode_settings_tlvs(std::span<const uint8_t> tlvs, uint64_t* session_id) {
+Result<NetworkSettings> decode_settings_tlvs(std::span<const uint8_t> tlvs, uint64_t* session_id,
+                                             int64_t* server_time) {
   NetworkSettings s;
   *session_id = 0;
+  if (server_time) *server_time = 0;
   ByteReader r(tlvs);
   while (!r.empty()) {
     uint8_t t = 0;
@@ -272,6 +280,13 @@ Result<NetworkSettings> decode_settings_tlvs(std::span<const uint8_t> tlvs, uint
         if (v.size() != 1 || v[0] > 1) return bad("protect_routes is not 0 or 1");
         s.protect_routes = v[0] == 1;
         break;
+      case kTlvServerTime: {
+        if (v.size() != 8) return bad("server time length");
+        uint64_t x = 0;
+        for (uint8_t b : v) x = (x << 8) | b;
+        if (server_time) *server_time = int64_t(x);
+        break;
+      }
       default:
         break;  // unknown TLV: skipped (forward compatibility)
     }
@@ -279,11 +294,11 @@ Result<NetworkSettings> decode_settings_tlvs(std::span<const uint8_t> tlvs, uint
   return s;
 }
 
-Result<NetworkSettings> decode_settings(std::span<const uint8_t> msg, uint64_t* session_id) {
+Result<NetworkSettings> decode_settings(std::span<const uint8_t> msg, uint64_t* session_id, int64_t* server_time) {
   auto p = decode_settings_part(msg);
   if (!p) return p.error();
   if (p->count != 1) return bad("multi-part message");
-  return decode_settings_tlvs(p->tlvs, session_id);
+  return decode_settings_tlvs(p->tlvs, session_id, server_time);
 }
 
 SettingsAssembler::Status SettingsAssembler::add(std::span<const uint8_t> msg) {
@@ -301,10 +316,10 @@ SettingsAssembler::Status SettingsAssembler::add(std::span<const uint8_t> msg) {
   return have_ == (uint32_t(1) << count_) - 1 ? Status::complete : Status::incomplete;
 }
 
-Result<NetworkSettings> SettingsAssembler::result(uint64_t* session_id) const {
+Result<NetworkSettings> SettingsAssembler::result(uint64_t* session_id, int64_t* server_time) const {
   std::vector<uint8_t> all;
   for (size_t i = 0; i < count_; ++i) all.insert(all.end(), parts_[i].begin(), parts_[i].end());
-  return decode_settings_tlvs(all, session_id);
+  return decode_settings_tlvs(all, session_id, server_time);
 }
 
 void SettingsAssembler::reset() {

@@ -49,8 +49,9 @@ inline constexpr size_t kSettingsPartHeader = 3;
 // Errors: invalid_argument (a value out of the bounds above, a domain that is not a DNS name,
 // an address of the wrong family), limit (more than kMaxSettingsParts parts needed, or
 // max_part too small for one TLV).
+// `server_time` (seconds since the epoch; 0: not sent) lets the client see its clock skew.
 Result<std::vector<std::vector<uint8_t>>> encode_settings(const NetworkSettings& s, uint64_t session_id,
-                                                          size_t max_part);
+                                                          size_t max_part, int64_t server_time = 0);
 
 struct SettingsPart {
   uint8_t index = 0, count = 0;
@@ -60,13 +61,16 @@ struct SettingsPart {
 Result<SettingsPart> decode_settings_part(std::span<const uint8_t> msg);
 
 // Decode a whole TLV stream. Unknown TLVs are skipped; a repeated scalar TLV overrides the earlier
-// one; list TLVs append. `*session_id` is the echo (0 if absent).
+// one; list TLVs append. `*session_id` is the echo (0 if absent); `*server_time` the server's
+// clock when it sent them (0 if absent; an older server does not send it).
 // Errors: protocol (truncated TLV, bad length for its type, prefix out of range, a list above its
 // bound, a domain that is not a DNS name, timer values above kMaxTimerSecs, mtu 1..575).
-Result<NetworkSettings> decode_settings_tlvs(std::span<const uint8_t> tlvs, uint64_t* session_id);
+Result<NetworkSettings> decode_settings_tlvs(std::span<const uint8_t> tlvs, uint64_t* session_id,
+                                             int64_t* server_time = nullptr);
 
 // Convenience for a single-part message (count must be 1).
-Result<NetworkSettings> decode_settings(std::span<const uint8_t> msg, uint64_t* session_id);
+Result<NetworkSettings> decode_settings(std::span<const uint8_t> msg, uint64_t* session_id,
+                                        int64_t* server_time = nullptr);
 
 // Reassembles SETTINGS parts that may arrive duplicated, reordered or partially.
 class SettingsAssembler {
@@ -76,7 +80,7 @@ class SettingsAssembler {
   // the assembly (the server changed the settings). `bad` means the message is malformed.
   Status add(std::span<const uint8_t> msg);
   // After `complete`: decode the joined TLV stream.
-  Result<NetworkSettings> result(uint64_t* session_id) const;
+  Result<NetworkSettings> result(uint64_t* session_id, int64_t* server_time = nullptr) const;
   void reset();
 
  private:

@@ -65,6 +65,13 @@ Result<void> nft_apply(const std::string& script) {
   return {};
 }
 
+std::string masquerade_table(const std::string& tun_iface) {
+  std::string table = "ptun_" + tun_iface;
+  for (auto& c : table)
+    if (c == '-' || c == '.') c = '_';
+  return table;
+}
+
 Result<void> HostSetup::enable_forwarding(bool v4, bool v6) {
   std::vector<std::string> paths;
   if (v4) paths.push_back("/proc/sys/net/ipv4/ip_forward");

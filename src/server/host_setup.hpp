@@ -10,6 +10,10 @@
 
 namespace ptun::server {
 
+// The nftables table of the server's masquerade: "ptun_" + the TUN's name, '-' and '.' as '_'
+// (ptun-s0 -> ptun_ptun_s0). `ptun doctor` looks for it under the same name.
+std::string masquerade_table(const std::string& tun_iface);
+
 class HostSetup {
  public:
   ~HostSetup() { undo(); }

@@ -135,9 +135,7 @@ Result<void> Server::setup_kernel_forwarding() {
     std::vector<Cidr> pools;
     if (cfg_.tunnel.ipv4_pool) pools.push_back(*cfg_.tunnel.ipv4_pool);
     if (cfg_.tunnel.ipv6_pool) pools.push_back(*cfg_.tunnel.ipv6_pool);
-    std::string table = "ptun_" + cfg_.tunnel.interface;
-    for (auto& c : table) if (c == '-' || c == '.') c = '_';
-    if (auto r = host_.enable_masquerade(table, cfg_.tunnel.interface, pools, cfg_.tunnel.masquerade_interfaces); !r)
+    if (auto r = host_.enable_masquerade(masquerade_table(cfg_.tunnel.interface), cfg_.tunnel.interface, pools, cfg_.tunnel.masquerade_interfaces); !r)
       return r;
   }
   dev_ = tun_.get();

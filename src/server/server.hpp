@@ -68,6 +68,7 @@ class Server final : public proto::ServerEndpoint::Callbacks, public datapath::P
   void on_established(uint64_t session_id, const std::string& peer_cn, const Endpoint& from) override;
   void on_roamed(uint64_t session_id, const Endpoint& from) override;
   void on_closed(uint64_t session_id, proto::CloseReason reason, const proto::SessionStats& final_stats) override;
+  int64_t wall_time() override { return int64_t(::time(nullptr)); }
 
   // datapath::Policy (server_datapath.cpp)
   void on_device_packet(std::span<uint8_t> pkt, const packet::Parsed& p, uint64_t now) override;

@@ -135,3 +135,25 @@ TEST_CASE("DNS query parser", "[dns]") {
     CHECK_FALSE(parse_dns_query(longname));                               // 255 > 253
   }
 }
+
+TEST_CASE("build_dns_query: what doctor asks parses back; bad names give nothing", "[dns]") {
+  auto q = build_dns_query(0xbeef, "vpn.Example.com", 1);
+  REQUIRE(q.size() == 12 + 17 + 4);
+  auto p = parse_dns_query(q);
+  REQUIRE(p);
+  CHECK(p->id == 0xbeef);
+  CHECK(p->name == "vpn.example.com");
+  CHECK(p->qtype == 1);
+  CHECK(p->qclass == 1);
+  CHECK((q[2] & 0x01) == 0x01);   // recursion desired
+  CHECK(dns_rcode(q) == 0);
+  CHECK(build_dns_query(1, "", 2).size() == 12 + 1 + 4);   // the root
+  CHECK(build_dns_query(1, "a..b", 1).empty());
+  CHECK(build_dns_query(1, std::string(64, 'a') + ".com", 1).empty());
+  CHECK(build_dns_query(1, "bad name.com", 1).empty());
+  std::vector<uint8_t> refused = q;
+  refused[2] |= 0x80;
+  refused[3] = 0x05;
+  CHECK(dns_rcode(refused) == 5);
+  CHECK(dns_rcode(std::vector<uint8_t>{1, 2}) == 0xff);
+}

@@ -39,6 +39,14 @@ Facts healthy() {
   f.cert_not_after = f.now + 365 * 86400;
   f.tun_mtu = 1400;
   f.mtu_crossed = 1400;
+  f.mtu6_crossed = 1400;
+  f.clock_skew = 1;
+  Facts::DnsAnswer a;
+  a.server = A("10.99.0.1");
+  a.name = "vpn.example.com";
+  a.answered = true;
+  a.ms = 4;
+  f.dns_answers = {a};
   return f;
 }
 
@@ -55,8 +63,19 @@ TEST_CASE("doctor: a healthy full tunnel has no finding", "[doctor]") {
   auto checks = evaluate(healthy());
   for (const auto& c : checks) INFO(c.name << ": " << c.detail);
   CHECK(findings(checks) == 0);
-  CHECK(find(checks, "clock skew").result == Outcome::skipped);   // said, not hidden
+  CHECK(find(checks, "clock skew").detail == "this host's clock agrees with the server's");
+  CHECK(find(checks, "dns answers").detail == "vpn.example.com A: answered by 10.99.0.1 (4 ms)");
   CHECK(find(checks, "mtu").detail == "1400-byte packets (the TUN's MTU) cross the tunnel with DF set");
+  CHECK(find(checks, "mtu ipv6").detail == "1400-byte packets (the TUN's MTU) cross the tunnel over IPv6 (no fragmentation)");
+  // An older server sends no time; a tunnel without IPv6 has no IPv6 probe: said, not hidden.
+  auto f = healthy();
+  f.clock_skew.reset();
+  f.mtu6_crossed.reset();
+  f.mtu6_note = "not measured: the server pushed no IPv6 tunnel address to ping";
+  auto c = evaluate(f);
+  CHECK(findings(c) == 0);
+  CHECK(find(c, "clock skew").result == Outcome::skipped);
+  CHECK(find(c, "mtu ipv6").detail == f.mtu6_note);
 }
 
 TEST_CASE("doctor: each planted fault is one finding", "[doctor]") {
@@ -96,7 +115,39 @@ TEST_CASE("doctor: each planted fault is one finding", "[doctor]") {
     f.mtu_crossed = 1200;
     CHECK(find(evaluate(f), "mtu").result == Outcome::fail);
     f.mtu_crossed = 0;
-    CHECK(find(evaluate(f), "mtu").detail == "no DF ping crossed the tunnel");
+    CHECK(find(evaluate(f), "mtu").detail == "no ping crossed the tunnel with DF set");
+  }
+  SECTION("a clock minutes off the server's") {
+    f.clock_skew = 600;
+    auto c = evaluate(f);
+    CHECK(findings(c) == 1);
+    CHECK_THAT(find(c, "clock skew").detail, Catch::StartsWith("this host's clock is 600 s behind the server's"));
+    f.clock_skew = -kSkewWarnSecs;   // at the limit: still fine
+    CHECK(find(evaluate(f), "clock skew").detail == "this host's clock is 120 s ahead of the server's");
+    CHECK(findings(evaluate(f)) == 0);
+  }
+  SECTION("a resolver that does not answer, or refuses") {
+    Facts::DnsAnswer silent;
+    silent.server = A("10.99.0.53");
+    silent.name = "vpn.example.com";
+    f.dns_answers.push_back(silent);
+    auto refusing = silent;
+    refusing.server = A("10.99.0.54");
+    refusing.answered = true;
+    refusing.rcode = 5;
+    f.dns_answers.push_back(refusing);
+    auto c = evaluate(f);
+    CHECK(findings(c) == 1);
+    CHECK(find(c, "dns answers").detail ==
+          "vpn.example.com A: answered by 10.99.0.1 (4 ms); not by 10.99.0.53: no answer; 10.99.0.54: RCODE 5 (refused)");
+    f.dns_answers.erase(f.dns_answers.begin());
+    CHECK_THAT(find(evaluate(f), "dns answers").detail, Catch::StartsWith("vpn.example.com A: no resolver answers"));
+  }
+  SECTION("an IPv6 path narrower than the TUN") {
+    f.mtu6_crossed = 1280;
+    auto c = evaluate(f);
+    CHECK(findings(c) == 1);
+    CHECK(find(c, "mtu ipv6").detail == "only 1280-byte packets cross the tunnel, the TUN's MTU is 1400");
   }
   SECTION("not connected") {
     f.state = "reasserting";

@@ -140,6 +140,23 @@ for f in "$E2E_DIR"/blocks/*; do
   if [ "$role" = vps ] && on vps test -e /etc/ptun/pki/alice-laptop.toml && ! on laptop test -e /root/alice-laptop.toml; then
     on vps cat /etc/ptun/pki/alice-laptop.toml | on laptop sh -c 'umask 077; cat >/root/alice-laptop.toml' || e2e_fail "copy the profile"
   fi
+  # Before the firewall section opens anything, the server's doctor names what would drop the
+  # tunnel (the real rulesets of nftables, ufw and Docker's iptables-nft rules, not a fixture).
+  if grep -q 'check-config --strict /etc/ptun/server.toml' "$f"; then
+    on vps ptun doctor --json -c /etc/ptun/server.toml >"$E2E_DIR/doctor-closed.json" 2>&1 &&
+      e2e_fail "server doctor found nothing behind closed firewalls"
+    python3 - "$E2E_DIR/doctor-closed.json" <<'PY' || e2e_fail "server doctor before the firewall section: $(cat "$E2E_DIR/doctor-closed.json")"
+import json, sys
+c = {x["check"]: x for x in json.load(open(sys.argv[1]))["checks"]}
+d = c["firewall"]["detail"]
+assert c["firewall"]["result"] == "fail", d
+for want in ("inet filter input drops by default and no rule of its table names udp port 4433",
+             "inet filter forward drops by default and no rule of its table names ptun-s0",
+             "ip filter FORWARD drops by default", "ip6 filter INPUT drops by default"):
+    assert want in d, (want, d)
+PY
+    e2e_log "server doctor named the closed firewalls (nftables, ufw, Docker) before section 5"
+  fi
   case $id in
     status) grep -q "connected" "$E2E_DIR/out/$id" || e2e_fail "ptun status on the laptop: $(cat "$E2E_DIR/out/$id")" ;;
     whoami)

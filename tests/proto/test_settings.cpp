@@ -81,6 +81,34 @@ TEST_CASE("SETTINGS: protect_routes is one byte when on, absent when off (older 
   CHECK(d->protect_routes);
 }
 
+TEST_CASE("SETTINGS: the server's clock (TLV 0x0f) for the client's clock skew; absent = 0", "[proto][settings]") {
+  NetworkSettings s = full_settings();
+  auto with = encode_settings(s, 7, 1400, 1'796'000'000);   // 2026-11-29
+  auto without = encode_settings(s, 7, 1400);
+  REQUIRE((with.ok() && without.ok()));
+  CHECK((*with)[0].size() == (*without)[0].size() + 11);   // type, length, 8 bytes
+  uint64_t sid = 0;
+  int64_t t = -1;
+  auto d = decode_settings((*with)[0], &sid, &t);
+  REQUIRE(d.ok());
+  CHECK(t == 1'796'000'000);
+  CHECK(*d == s);   // not a network setting: equal settings stay equal whatever the clock said
+  d = decode_settings((*without)[0], &sid, &t);
+  REQUIRE(d.ok());
+  CHECK(t == 0);
+  // A decoder that does not ask (older code paths) skips it.
+  REQUIRE(decode_settings((*with)[0], &sid).ok());
+  // Any other length is refused.
+  std::vector<uint8_t> bad = (*without)[0];
+  bad.insert(bad.end(), {0x0f, 0x00, 0x04, 0, 0, 0, 1});
+  CHECK_FALSE(decode_settings(bad, &sid, &t).ok());
+  // Past 2038 (64 bits on every target).
+  auto late = encode_settings(s, 7, 1400, int64_t(1) << 33);
+  REQUIRE(late.ok());
+  REQUIRE(decode_settings((*late)[0], &sid, &t).ok());
+  CHECK(t == int64_t(1) << 33);
+}
+
 TEST_CASE("SETTINGS with nothing optional", "[proto][settings]") {
   NetworkSettings s;
   s.keepalive_secs = 0;
