@@ -23,6 +23,7 @@
 
 #include "cli/command.hpp"
 #include "cli/doctor_probes.hpp"
+#include "hostio/process.hpp"
 #include "config/config.hpp"
 #include "control/control_client.hpp"
 #include "netcfg/dns_plan.hpp"
@@ -106,9 +107,9 @@ dr::Facts gather(const config::ClientConfig& cfg) {
   f.now = int64_t(::time(nullptr));
   f.kill_switch_wanted = cfg.protocol.include_all_networks;
   f.kill_switch_table = netcfg::instance_nft_table(cfg.tunnel.interface);
-  if (auto r = netcfg::run_command({"nft", "list", "table", "inet", f.kill_switch_table}); r) {
+  if (auto r = hostio::run({"nft", "list", "table", "inet", f.kill_switch_table}); r) {
     f.kill_switch_present = true;
-  } else if (r.error().message.find("nft not found") != std::string::npos) {
+  } else if (r.error().code == Errc::not_found) {
     f.kill_switch_error = "nft is not installed";
   } else {
     f.kill_switch_present = false;

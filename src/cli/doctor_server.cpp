@@ -7,7 +7,7 @@
 
 #include "cli/doctor_probes.hpp"
 #include "control/control_client.hpp"
-#include "netcfg/host_ops.hpp"
+#include "hostio/process.hpp"
 #include "server/host_setup.hpp"
 #include "tls/pki.hpp"
 
@@ -41,14 +41,16 @@ netcfg::doctor::ServerFacts gather_server(const config::ServerConfig& cfg) {
   }
   f.ip_forward = sysctl_on("/proc/sys/net/ipv4/ip_forward");
   f.ip6_forward = sysctl_on("/proc/sys/net/ipv6/conf/all/forwarding");
-  std::string out;
-  if (auto r = netcfg::run_command({"nft", "-j", "list", "ruleset"}, {}, &out); !r) {
-    f.firewall_error = r.error().message.find("not found") != std::string::npos ? "nft is not installed" : r.error().message;
-  } else if (auto chains = netcfg::doctor::firewall_chains(out, f.tun_iface, f.port); !chains) {
+  hostio::RunOptions o;
+  o.max_output = 4 << 20;
+  auto out = hostio::run({"nft", "-j", "list", "ruleset"}, o);
+  if (!out) {
+    f.firewall_error = out.error().code == Errc::not_found ? "nft is not installed" : out.error().message;
+  } else if (auto chains = netcfg::doctor::firewall_chains(*out, f.tun_iface, f.port); !chains) {
     f.firewall_error = "nft -j list ruleset: " + chains.error().message;
   } else {
     f.chains = std::move(*chains);
-    f.masquerade_present = netcfg::run_command({"nft", "list", "table", "inet", f.masquerade_table}).ok();
+    f.masquerade_present = hostio::run({"nft", "list", "table", "inet", f.masquerade_table}).ok();
   }
   if (auto na = tls::pki::cert_not_after(cfg.cert)) f.cert_not_after = *na;
   else f.cert_error = na.error().message;

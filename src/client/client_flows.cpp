@@ -9,7 +9,8 @@
 #include <cinttypes>
 
 #include "apps/app_firewall.hpp"
-#include "apps/nft_exec.hpp"
+#include "hostio/process.hpp"
+#include "hostio/sysctl.hpp"
 #include "client/client.hpp"
 #include "netcfg/firewall.hpp"
 #include "metrics/exposition.hpp"
@@ -26,7 +27,7 @@ std::string Client::apps_table() const { return netcfg::instance_nft_table(cfg_.
 Result<void> Client::setup_flows() {
   app_rules_ = apps::RuleSet(cfg_.app_rules);
   // A per-app table left by a crashed run goes now, whatever this run's config says.
-  if (!stack_ && !app_rules_.empty()) (void)apps::run_nft(apps::firewall_remove_script(apps_table()));
+  if (!stack_ && !app_rules_.empty()) (void)hostio::run_nft(apps::firewall_remove_script(apps_table()));
   if (!cfg_.flows.classify) return {};
   flows_ = std::make_unique<flow::FlowTable>(cfg_.flows.max_flows);
   auto diag = apps::SockDiag::open();
@@ -89,12 +90,12 @@ Result<void> Client::apply_app_rules() {
   // Replies of bypassing connections carry ptun's mark (restored from conntrack): strict reverse
   // path filtering must use it, as wg-quick arranges for its own traffic.
   if (!saved_src_valid_mark_) {
-    if (auto v = apps::read_sysctl(kSrcValidMark)) {
+    if (auto v = hostio::read_sysctl(kSrcValidMark)) {
       saved_src_valid_mark_ = *v;
-      if (*v != "1") (void)apps::write_sysctl(kSrcValidMark, "1");
+      if (*v != "1") (void)hostio::write_sysctl(kSrcValidMark, "1");
     }
   }
-  if (auto r = apps::run_nft(*script); !r) return Error(r.error().code, "per-app rules: " + r.error().message);
+  if (auto r = hostio::run_nft(*script); !r) return Error(r.error().code, "per-app rules: " + r.error().message);
   app_fw_installed_ = true;
   LOG_INFO("client: per-app VPN: %zu rule(s), mode %s%s", app_rules_.rules().size(),
            app_rules_.mode() == apps::Mode::only ? "only" : "except",
@@ -104,7 +105,7 @@ Result<void> Client::apply_app_rules() {
 
 void Client::remove_app_rules() {
   if (app_fw_installed_) {
-    if (auto r = apps::run_nft(apps::firewall_remove_script(apps_table())); !r)
+    if (auto r = hostio::run_nft(apps::firewall_remove_script(apps_table())); !r)
       LOG_WARN("client: removing per-app rules: %s", r.error().message.c_str());
     app_fw_installed_ = false;
   }
@@ -114,7 +115,7 @@ void Client::remove_app_rules() {
     app_cgroups_.reset();
   }
   if (saved_src_valid_mark_) {
-    if (*saved_src_valid_mark_ != "1") (void)apps::write_sysctl(kSrcValidMark, *saved_src_valid_mark_);
+    if (*saved_src_valid_mark_ != "1") (void)hostio::write_sysctl(kSrcValidMark, *saved_src_valid_mark_);
     saved_src_valid_mark_.reset();
   }
 }

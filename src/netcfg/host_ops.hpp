@@ -48,9 +48,7 @@ class SystemOps final : public HostOps {
 // Runs argv (argv[0] as given if it holds a '/', else looked up in /usr/sbin, /sbin, /usr/bin,
 // /bin) with `input` on stdin; its stdout and stderr are read until EOF (a daemon it starts must
 // not keep them open). Errc::io with its stderr if it cannot start or exits non-zero.
-// `output`: what the command wrote (stdout and stderr together), up to 4 MiB.
-Result<void> run_command(const std::vector<std::string>& argv, const std::string& input = {},
-                         std::string* output = nullptr);
+
 
 // systemd-resolved is running (its varlink socket exists).
 bool resolved_running();

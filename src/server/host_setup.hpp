@@ -28,13 +28,11 @@ class HostSetup {
 
  private:
   struct Sysctl {
-    std::string path, old_value;
+    std::string path, old_value;   // path: the sysctl's name (net.ipv4.ip_forward)
   };
   std::vector<Sysctl> sysctls_;
   std::string nft_table_;
 };
 
-// Runs `nft -f -` with `script` on stdin; Errc::io with nft's stderr on failure.
-Result<void> nft_apply(const std::string& script);
 
 }  // namespace ptun::server
