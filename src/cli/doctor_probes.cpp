@@ -34,22 +34,6 @@ int left_ms(Clock::time_point deadline) {
   return l > 0 ? int(l) : 0;
 }
 
-socklen_t to_sockaddr(const IpAddr& a, uint16_t port, sockaddr_storage* ss) {
-  std::memset(ss, 0, sizeof *ss);
-  if (a.is_v4()) {
-    auto* s = reinterpret_cast<sockaddr_in*>(ss);
-    s->sin_family = AF_INET;
-    s->sin_port = htons(port);
-    std::memcpy(&s->sin_addr, a.bytes.data(), 4);
-    return sizeof *s;
-  }
-  auto* s = reinterpret_cast<sockaddr_in6*>(ss);
-  s->sin6_family = AF_INET6;
-  s->sin6_port = htons(port);
-  std::memcpy(&s->sin6_addr, a.bytes.data(), 16);
-  return sizeof *s;
-}
-
 }  // namespace
 
 Result<bool> df_ping(const std::string& ifname, const IpAddr& dst, uint32_t size, uint16_t seq, int wait_ms) {
@@ -86,7 +70,7 @@ Result<bool> df_ping(const std::string& ifname, const IpAddr& dst, uint32_t size
     pkt[3] = uint8_t(ck);
   }
   sockaddr_storage to;
-  socklen_t tolen = to_sockaddr(dst, 0, &to);
+  socklen_t tolen = Endpoint{dst, 0}.to_sockaddr(&to);
   if (::sendto(fd, pkt.data(), pkt.size(), 0, reinterpret_cast<sockaddr*>(&to), tolen) < 0) {
     ::close(fd);
     return false;   // EMSGSIZE: larger than the TUN itself takes
@@ -134,7 +118,7 @@ netcfg::doctor::Facts::DnsAnswer ask_dns(const IpAddr& server, const std::string
     return a;
   }
   sockaddr_storage to;
-  socklen_t tolen = to_sockaddr(server, 53, &to);
+  socklen_t tolen = Endpoint{server, 53}.to_sockaddr(&to);
   auto t0 = Clock::now();
   if (::connect(fd, reinterpret_cast<sockaddr*>(&to), tolen) < 0 || ::send(fd, q.data(), q.size(), 0) < 0) {
     a.error = std::strerror(errno);

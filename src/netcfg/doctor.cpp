@@ -121,16 +121,6 @@ Check check_clock(const Facts& f) {
   return c;
 }
 
-Check check_cert(const Facts& f) {
-  Check c{"certificate", Outcome::ok, ""};
-  if (!f.cert_not_after) return {c.name, Outcome::fail, "cannot read the client certificate: " + f.cert_error};
-  int64_t left = *f.cert_not_after - f.now;
-  if (left <= 0) return {c.name, Outcome::fail, "expired " + std::to_string(-left / 86400) + " day(s) ago"};
-  c.detail = "expires in " + std::to_string(left / 86400) + " day(s)";
-  if (left < kCertWarnSecs) c.result = Outcome::fail;
-  return c;
-}
-
 Check check_mtu(const char* name, const std::optional<uint32_t>& crossed, const std::string& note, uint32_t tun_mtu,
                 const char* how) {
   Check c{name, Outcome::ok, ""};
@@ -147,6 +137,17 @@ Check check_mtu(const char* name, const std::optional<uint32_t>& crossed, const 
 }
 
 }  // namespace
+
+Check check_expiry(const std::optional<int64_t>& not_after, const std::string& error, int64_t now, const std::string& whose,
+                   const std::string& expired_note) {
+  Check c{"certificate", Outcome::ok, ""};
+  if (!not_after) return {c.name, Outcome::fail, "cannot read the " + whose + " certificate: " + error};
+  int64_t left = *not_after - now;
+  if (left <= 0) return {c.name, Outcome::fail, "expired " + std::to_string(-left / 86400) + " day(s) ago" + expired_note};
+  c.detail = "expires in " + std::to_string(left / 86400) + " day(s)";
+  if (left < kCertWarnSecs) c.result = Outcome::fail;
+  return c;
+}
 
 const char* to_string(Outcome r) {
   switch (r) {
@@ -171,7 +172,7 @@ std::vector<Check> evaluate(const Facts& f) {
   if (f.state != "connected") {
     out.push_back({"connected", Outcome::fail, "the client is " + (f.state.empty() ? std::string("not running") : f.state)});
     out.push_back(check_kill_switch(f));   // the kill switch matters most while not connected
-    out.push_back(check_cert(f));
+    out.push_back(check_expiry(f.cert_not_after, f.cert_error, f.now, "client"));
     return out;
   }
   out.push_back({"connected", Outcome::ok, "through " + f.tun_iface});
@@ -180,7 +181,7 @@ std::vector<Check> evaluate(const Facts& f) {
   out.push_back(check_leaks(f));
   out.push_back(check_dns(f));
   out.push_back(check_dns_answers(f));
-  out.push_back(check_cert(f));
+  out.push_back(check_expiry(f.cert_not_after, f.cert_error, f.now, "client"));
   out.push_back(check_clock(f));
   out.push_back(check_mtu("mtu", f.mtu_crossed, f.mtu_note, f.tun_mtu, "with DF set"));
   out.push_back(check_mtu("mtu ipv6", f.mtu6_crossed, f.mtu6_note, f.tun_mtu, "over IPv6 (no fragmentation)"));

@@ -67,6 +67,10 @@ inline constexpr int64_t kCertWarnSecs = 14 * 86400;   // a certificate this clo
 inline constexpr int64_t kSkewWarnSecs = 120;          // clocks further apart than this are a finding
 
 std::vector<Check> evaluate(const Facts& f);
+// A certificate's expiry as a check (client and server): a finding when unreadable (`error`),
+// expired (`expired_note` appended), or within kCertWarnSecs.
+Check check_expiry(const std::optional<int64_t>& not_after, const std::string& error, int64_t now, const std::string& whose,
+                   const std::string& expired_note = "");
 size_t findings(const std::vector<Check>& checks);
 const char* to_string(Outcome r);
 

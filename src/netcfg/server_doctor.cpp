@@ -103,16 +103,6 @@ Check check_firewall(const ServerFacts& f) {
   return c;
 }
 
-Check check_server_cert(const ServerFacts& f) {
-  Check c{"certificate", Outcome::ok, ""};
-  if (!f.cert_not_after) return {c.name, Outcome::fail, "cannot read the server certificate: " + f.cert_error};
-  int64_t left = *f.cert_not_after - f.now;
-  if (left <= 0) return {c.name, Outcome::fail, "expired " + std::to_string(-left / 86400) + " day(s) ago: every client is refused"};
-  c.detail = "expires in " + std::to_string(left / 86400) + " day(s)";
-  if (left < kCertWarnSecs) c.result = Outcome::fail;
-  return c;
-}
-
 }  // namespace
 
 Result<std::vector<FirewallChain>> firewall_chains(std::string_view nft_json, const std::string& iface, uint16_t port) {
@@ -162,7 +152,7 @@ std::vector<Check> evaluate_server(const ServerFacts& f) {
   out.push_back(check_forwarding(f));
   out.push_back(check_masquerade(f));
   out.push_back(check_firewall(f));
-  out.push_back(check_server_cert(f));
+  out.push_back(check_expiry(f.cert_not_after, f.cert_error, f.now, "server", ": every client is refused"));
   return out;
 }
 
