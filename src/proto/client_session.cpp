@@ -1,4 +1,5 @@
 #include "proto/client_session.hpp"
+#include "proto/client_rekey_link.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -32,7 +33,7 @@ ClientSession::ClientSession(std::shared_ptr<tls::DtlsConfig> config, std::strin
                              std::string software_version, Rng& rng, Callbacks& cb, const ClientParams& params)
     : config_(std::move(config)), server_name_(std::move(server_name)),
       software_version_(utf8_prefix(software_version, kMaxSoftwareVersion)), rng_(rng), cb_(cb),
-      params_(params), tx_(kOuterHeaderSize + kRecordBuf), rx_(kRecordBuf) {
+      params_(params), rekey_(params.rekey), tx_(kOuterHeaderSize + kRecordBuf), rx_(kRecordBuf) {
   if (!valid_utf8(software_version_)) software_version_ = "unknown";
 }
 
@@ -42,14 +43,21 @@ void ClientSession::output_thunk(void* ctx, std::span<const uint8_t> datagram) {
   static_cast<ClientSession*>(ctx)->emit(datagram);
 }
 
-void ClientSession::emit(std::span<const uint8_t> d) {
+void ClientSession::old_output_thunk(void* ctx, std::span<const uint8_t> datagram) {
+  auto* self = static_cast<ClientSession*>(ctx);
+  self->emit_as(self->old_id_, datagram);
+}
+
+void ClientSession::emit(std::span<const uint8_t> d) { emit_as(session_id_, d); }
+
+void ClientSession::emit_as(uint64_t id, std::span<const uint8_t> d) {
   if (d.size() > tx_.size() - kOuterHeaderSize) {
     ++stats_.drop_send_error;
     return;
   }
   // The one copy out of mbedTLS's buffer lands just behind the header's room.
   std::memcpy(tx_.data() + kOuterHeaderSize, d.data(), d.size());
-  encode_outer_header(tx_.data(), session_id_);
+  encode_outer_header(tx_.data(), id);
   cb_.send_datagram({tx_.data(), kOuterHeaderSize + d.size()});
 }
 
@@ -74,6 +82,8 @@ void ClientSession::start_from_snapshot(const tls::DtlsSnapshot& snap, uint64_t 
 void ClientSession::reset_for_start(uint64_t now) {
   ++gen_;
   retired_ = std::move(dtls_);  // may be mid-call if start() runs from a callback
+  drop_rekey_state(now, false);
+  rekey_ = RekeySchedule(params_.rekey);
   session_id_ = random_session_id(rng_);
   stats_ = SessionStats{};
   settings_ = NetworkSettings{};
@@ -111,6 +121,7 @@ void ClientSession::send_client_hello(uint64_t now) {
   h.software_version = software_version_;
   h.want_ipv4 = params_.want_ipv4;
   h.want_ipv6 = params_.want_ipv6;
+  h.rekey_of = rekey_of_;
   uint8_t buf[128];
   auto n = encode_client_hello(h, buf);
   if (n) write_record({buf, *n}, now);
@@ -130,10 +141,23 @@ bool ClientSession::write_record(std::span<const uint8_t> rec, uint64_t now) {
 
 void ClientSession::on_datagram(std::span<const uint8_t> p, uint64_t now) {
   retired_.reset();
+  next_retired_.reset();
+  old_retired_.reset();
+  now_ = now;
   if (state_ == State::idle || state_ == State::closed) return;
   OuterHeader h;
-  if (decode_outer_header(p, &h) != HeaderStatus::ok || h.session_id != session_id_) {
+  if (decode_outer_header(p, &h) != HeaderStatus::ok) {
     ++stats_.drop_bad_header;
+    return;
+  }
+  if (h.session_id != session_id_) {
+    if (next_ && h.session_id == next_->session_id_) {
+      next_->on_datagram(p, now);   // the rekey attempt's handshake and first records
+    } else if (old_dtls_ && h.session_id == old_id_ && h.kind == Kind::dtls) {
+      old_ingress(p, now);          // the replaced keys, in their grace
+    } else {
+      ++stats_.drop_bad_header;
+    }
     return;
   }
   if (h.kind == Kind::unknown_session) {
@@ -175,12 +199,15 @@ void ClientSession::on_datagram(std::span<const uint8_t> p, uint64_t now) {
 }
 
 void ClientSession::on_datagram_in_place(std::span<uint8_t> p, uint64_t now) {
+  now_ = now;
   OuterHeader h;
   tls::RecordCursor cursor;
   if ((state_ == State::waiting_settings || state_ == State::established) &&
       decode_outer_header(p, &h) == HeaderStatus::ok && h.kind == Kind::dtls && h.session_id == session_id_ &&
       dtls_->open_begin(p.subspan(kOuterHeaderSize), &cursor) == tls::DatagramPath::fast) {
     retired_.reset();
+    next_retired_.reset();
+    old_retired_.reset();
     const uint64_t gen = gen_;
     bool any = false;
     std::span<uint8_t> plain;
@@ -200,7 +227,9 @@ void ClientSession::handle_record(std::span<const uint8_t> rec, uint64_t now) {
   switch (classify_inner(rec)) {
     case InnerKind::ipv4:
     case InnerKind::ipv6:
-      if (state_ != State::established) {
+      // A rekey attempt delivers before its SETTINGS: the server moved the peer's traffic to it
+      // when it authorized it, and the records are authentic.
+      if (state_ != State::established && !(rekey_of_ && state_ == State::waiting_settings)) {
         ++stats_.drop_not_established;
         return;
       }
@@ -290,11 +319,13 @@ void ClientSession::handle_settings(std::span<const uint8_t> rec, uint64_t now) 
   hello_retry_at_ = UINT64_MAX;
   stats_.established_at_ms = now;
   last_ping_ms_ = now;
+  rekey_.keys_made(now, stats_.packets_in + stats_.packets_out, stats_.bytes_in + stats_.bytes_out);
   cb_.on_established(settings_);
 }
 
 bool ClientSession::send_packet(std::span<const uint8_t> ip, uint64_t now) {
   retired_.reset();
+  now_ = now;
   if (state_ != State::established) {
     ++stats_.drop_not_established;
     return false;
@@ -334,11 +365,13 @@ bool ClientSession::send_packet_in_place(std::span<uint8_t> ip, size_t head, siz
 
 void ClientSession::close(CloseReason reason, uint64_t now) {
   retired_.reset();
+  now_ = now;
   abort_session(reason, "", now);
 }
 
 void ClientSession::abort_session(CloseReason reason, const std::string& detail, uint64_t now) {
   if (state_ == State::idle || state_ == State::closed) return;
+  drop_rekey_state(now, true);
   if (dtls_->established()) {
     uint8_t buf[1 + 1 + kMaxCloseText];
     if (auto n = encode_close(reason, detail, buf); n) write_record({buf, *n}, now);
@@ -352,6 +385,7 @@ void ClientSession::finish(CloseReason reason, const std::string& detail) {
   ++gen_;
   state_ = State::closed;
   close_reason_ = reason;
+  drop_rekey_state(now_, false);
   hello_retry_at_ = UINT64_MAX;
   cb_.on_closed(reason, detail);
 }
@@ -384,13 +418,16 @@ uint64_t ClientSession::next_deadline() const {
     d = std::min(d, started_ms_ + params_.handshake_timeout_ms);
     d = std::min(d, hello_retry_at_);
   } else {
-    d = std::min({d, next_ping_at(), dead_at()});
+    d = std::min({d, next_ping_at(), dead_at(), rekey_deadline()});
   }
   return d;
 }
 
 void ClientSession::on_timer(uint64_t now) {
   retired_.reset();
+  next_retired_.reset();
+  old_retired_.reset();
+  now_ = now;
   if (state_ == State::idle || state_ == State::closed) return;
   const uint64_t gen = gen_;
   if (state_ != State::established && now >= started_ms_ + params_.handshake_timeout_ms) {
@@ -411,6 +448,7 @@ void ClientSession::on_timer(uint64_t now) {
     return;
   }
   if (now >= next_ping_at()) send_ping(now);
+  rekey_timers(now);
 }
 
 void ClientSession::on_path_changed(uint64_t now) {

@@ -7,6 +7,13 @@
 //                  +------------------+----------+-------------------------------+--> closed
 //   closed: on_closed(reason, detail) fires exactly once per start(), whoever closed it.
 //
+// Rekeying (proto/rekey.hpp): while established, a second session (next_, a nested ClientSession
+// whose CLIENT_HELLO names this one in rekey_of) handshakes beside the current one. When its
+// SETTINGS equal ours, its keys and id become ours (the state stays established, no callback but
+// on_rekeyed); the old keys are still accepted for grace_ms, then closed with CLOSE(rekeyed).
+// Different SETTINGS: the session closes (reason none) so the caller reconnects. A failed attempt
+// leaves the current keys working and is retried after retry_ms.
+//
 // Callbacks run synchronously from inside on_datagram/on_timer/send_packet/close/start. They may
 // call close() or start() (e.g. to reconnect), but must not destroy the ClientSession.
 #pragma once
@@ -19,6 +26,7 @@
 
 #include "common/rng.hpp"
 #include "proto/messages.hpp"
+#include "proto/rekey.hpp"
 #include "proto/session_stats.hpp"
 #include "proto/settings.hpp"
 #include "tls/dtls_session.hpp"
@@ -29,6 +37,7 @@ struct ClientParams {
   uint32_t handshake_timeout_ms = 30000;  // start() to SETTINGS; then closed(handshake_timeout)
   uint32_t hello_retry_ms = 1000;         // first CLIENT_HELLO resend; doubles up to 8 s
   bool want_ipv4 = true, want_ipv6 = true;
+  RekeyParams rekey;
 };
 
 class ClientSession {
@@ -42,6 +51,8 @@ class ClientSession {
     virtual void on_established(const NetworkSettings& settings) = 0;
     // detail: the TLS error text, the server's CLOSE text, or a description of the timeout.
     virtual void on_closed(CloseReason reason, const std::string& detail) = 0;
+    // The session now transmits with fresh keys under session_id() (stats().rekeys counts them).
+    virtual void on_rekeyed() {}
   };
   enum class State { idle, handshaking, waiting_settings, established, closed };
 
@@ -99,8 +110,23 @@ class ClientSession {
   // Bytes DTLS adds to each record of the negotiated suite (0 before the handshake).
   size_t record_overhead() const;
   std::string ciphersuite() const;
+  // Rekeying: an attempt is under way / old keys are still accepted (their session id, else 0).
+  bool rekeying() const { return next_ != nullptr; }
+  uint64_t old_session_id() const { return old_dtls_ ? old_id_ : 0; }
 
  private:
+  struct NextLink;  // next_'s Callbacks: into this session
+  static void old_output_thunk(void* ctx, std::span<const uint8_t> datagram);
+  void emit_as(uint64_t id, std::span<const uint8_t> datagram);
+  // Rekeying (client_rekey.cpp).
+  void start_rekey(uint64_t now);
+  void rekey_established(const NetworkSettings& s);
+  void rekey_failed(CloseReason reason, const std::string& detail);
+  void old_ingress(std::span<const uint8_t> p, uint64_t now);
+  void close_old(uint64_t now);
+  void rekey_timers(uint64_t now);   // from on_timer, established
+  uint64_t rekey_deadline() const;
+  void drop_rekey_state(uint64_t now, bool send_close);   // session ends or restarts
   static void output_thunk(void* ctx, std::span<const uint8_t> datagram);
   void emit(std::span<const uint8_t> datagram);
   void reset_for_start(uint64_t now);  // start()'s fresh state, up to the new DtlsSession
@@ -127,6 +153,15 @@ class ClientSession {
 
   std::unique_ptr<tls::DtlsSession> dtls_;
   std::unique_ptr<tls::DtlsSession> retired_;  // replaced by start() from inside a callback
+  // Rekeying: the attempt (nested session), the replaced keys in their grace, and what is freed
+  // outside the calls that retired them.
+  std::unique_ptr<NextLink> link_;
+  std::unique_ptr<ClientSession> next_, next_retired_;
+  std::unique_ptr<tls::DtlsSession> old_dtls_, old_retired_;
+  uint64_t old_id_ = 0, old_until_ = UINT64_MAX;
+  uint64_t rekey_of_ = 0;  // set on a nested session: the id it replaces (CLIENT_HELLO TLV)
+  RekeySchedule rekey_;
+  uint64_t now_ = 0;       // of the current entry point, for next_'s callbacks
   State state_ = State::idle;
   CloseReason close_reason_ = CloseReason::none;
   uint64_t gen_ = 0;  // bumped by start() and finish(): loops stop if a callback changed it

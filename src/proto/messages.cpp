@@ -9,6 +9,7 @@ namespace {
 // CLIENT_HELLO TLV types.
 constexpr uint8_t kHelloSoftwareVersion = 0x01;
 constexpr uint8_t kHelloFlags = 0x02;
+constexpr uint8_t kHelloRekeyOf = 0x03;
 constexpr uint8_t kFlagWantIpv4 = 0x01;
 constexpr uint8_t kFlagWantIpv6 = 0x02;
 
@@ -35,6 +36,7 @@ const char* to_string(CloseReason r) {
     case CloseReason::handshake_failed: return "handshake failed";
     case CloseReason::handshake_timeout: return "handshake timeout";
     case CloseReason::version_mismatch: return "version mismatch";
+    case CloseReason::rekeyed: return "rekeyed";
   }
   return "unspecified";
 }
@@ -48,6 +50,11 @@ Result<size_t> encode_client_hello(const ClientHello& m, std::span<uint8_t> out)
   w.tlv(kHelloSoftwareVersion, m.software_version.data(), m.software_version.size());
   uint8_t flags = uint8_t((m.want_ipv4 ? kFlagWantIpv4 : 0) | (m.want_ipv6 ? kFlagWantIpv6 : 0));
   w.tlv(kHelloFlags, &flags, 1);
+  if (m.rekey_of != 0) {
+    uint8_t id[8];
+    for (int i = 0; i < 8; ++i) id[i] = uint8_t(m.rekey_of >> (56 - 8 * i));
+    w.tlv(kHelloRekeyOf, id, sizeof id);
+  }
   if (!w.ok()) return Error(Errc::limit, "CLIENT_HELLO does not fit");
   return w.size();
 }
@@ -74,6 +81,10 @@ Result<ClientHello> decode_client_hello(std::span<const uint8_t> msg) {
         // Unknown flag bits are reserved and ignored.
         m.want_ipv4 = v[0] & kFlagWantIpv4;
         m.want_ipv6 = v[0] & kFlagWantIpv6;
+        break;
+      case kHelloRekeyOf:
+        if (v.size() != 8) return malformed("CLIENT_HELLO rekey length");
+        ByteReader(v).u64(&m.rekey_of);
         break;
       default:
         break;  // unknown TLV: skipped (forward compatibility)

@@ -43,8 +43,9 @@ enum class CloseReason : uint8_t {
   handshake_failed = 10,
   handshake_timeout = 11,
   version_mismatch = 12,
+  rekeyed = 13,  // the client replaced this session by a rekeyed one (docs/protocol.md §5)
 };
-inline constexpr uint8_t kMaxCloseReason = 12;
+inline constexpr uint8_t kMaxCloseReason = 13;
 const char* to_string(CloseReason r);
 
 inline constexpr size_t kMaxSoftwareVersion = 64;  // bytes of CLIENT_HELLO's version string
@@ -55,6 +56,8 @@ struct ClientHello {
   std::string software_version;  // UTF-8, at most kMaxSoftwareVersion bytes
   bool want_ipv4 = true;
   bool want_ipv6 = true;
+  // Rekey (TLV 0x03): the id of the live session this one replaces with fresh keys; 0 = none.
+  uint64_t rekey_of = 0;
   bool operator==(const ClientHello&) const = default;
 };
 

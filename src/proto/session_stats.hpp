@@ -11,6 +11,7 @@ struct SessionStats {
   uint64_t rtt_us_last = 0, rtt_us_smoothed = 0;  // from PING/PONG (client side); 0 = no sample
   uint64_t established_at_ms = 0, last_handshake_ms = 0, last_rx_ms = 0, last_tx_ms = 0;
   uint64_t pings_sent = 0, pongs_received = 0, roams = 0;
+  uint64_t rekeys = 0, rekey_failures = 0;  // client: keys replaced; attempts that failed or were refused
   // Drops by cause.
   uint64_t drop_bad_header = 0;       // client: bad outer header or another session's id
   uint64_t drop_no_record = 0;        // a datagram that yielded no authenticated record (replay, forgery)

@@ -83,6 +83,11 @@ class DtlsSession {
   // mbedtls_ssl_setup; a failure there (out of memory) makes handshake() return failed.
   DtlsSession(std::shared_ptr<DtlsConfig> config, OutputFn out, void* ctx);
   ~DtlsSession();
+  // Where datagrams go from now on (a rekeyed session's keys change owner: proto/client_session).
+  void set_output(OutputFn out, void* ctx) {
+    out_ = out;
+    out_ctx_ = ctx;
+  }
   DtlsSession(const DtlsSession&) = delete;
   DtlsSession& operator=(const DtlsSession&) = delete;
 

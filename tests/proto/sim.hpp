@@ -136,6 +136,8 @@ struct ServerNode : ServerEndpoint::Callbacks {
   // authorize() refuses with this reason and text when set.
   std::optional<std::pair<CloseReason, std::string>> refuse;
   uint32_t next_host = 2;
+  bool sticky = false;   // every session gets 10.99.0.2, as a peer's lease does (rekey tests)
+  std::vector<ClientHello> hellos;
 
   ServerNode(World& world, const ServerEndpoint::Limits& limits, const tls::DtlsOptions& opts);
   void send_datagram(const Endpoint& to, std::span<const uint8_t> d) override;
@@ -147,14 +149,15 @@ struct ServerNode : ServerEndpoint::Callbacks {
     if (!capture_only()) delivered[id].emplace_back(ip.begin(), ip.end());
   }
   bool capture_only() const;
-  Result<NetworkSettings> authorize(uint64_t, const std::string& cn, const ClientHello&, CloseReason* why) override {
+  Result<NetworkSettings> authorize(uint64_t, const std::string& cn, const ClientHello& hello, CloseReason* why) override {
     authorized_cns.push_back(cn);
+    hellos.push_back(hello);
     if (refuse) {
       *why = refuse->first;
       return Error(Errc::auth, refuse->second);
     }
     NetworkSettings s;
-    s.ipv4 = Cidr{IpAddr::v4(0x0a630000u | next_host++), 24};
+    s.ipv4 = Cidr{IpAddr::v4(0x0a630000u | (sticky ? 2 : next_host++)), 24};
     s.server_ipv4 = *IpAddr::parse("10.99.0.1");
     s.mtu = 1380;
     s.included_routes = {*Cidr::parse("0.0.0.0/0")};
