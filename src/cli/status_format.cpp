@@ -109,6 +109,8 @@ void print_status(const nlohmann::json& j) {
                           std::to_string(u(j, "packets_out")) + " packets)");
   line("reconnects:", s(j, "reconnects"));
   line("roams:", s(j, "roams"));
+  if (j.contains("rekeys"))
+    line("rekeys:", s(j, "rekeys") + (u(j, "rekey_failures") ? " (" + s(j, "rekey_failures") + " failed)" : ""));
   line("path:", s(j, "path"));
   line("on-demand:", s(j, "on_demand"));
 }

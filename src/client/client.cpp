@@ -180,6 +180,12 @@ void Client::on_established(const proto::NetworkSettings& s) {
            s.ipv4 && s.ipv6 ? " " : "", s.ipv6 ? s.ipv6->str().c_str() : "", session_->ciphersuite().c_str());
 }
 
+void Client::on_rekeyed() {
+  ++rekeys_;
+  LOG_INFO("client: fresh keys (rekey %llu), session %016llx", (unsigned long long)rekeys_,
+           (unsigned long long)session_->session_id());
+}
+
 void Client::on_closed(proto::CloseReason reason, const std::string& detail) {
   // Called from inside the session: only record it here; run_timers acts on it.
   session_ended_ = true;

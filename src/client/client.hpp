@@ -63,6 +63,7 @@ class Client final : public proto::ClientSession::Callbacks, public datapath::Po
   void deliver_packet(std::span<const uint8_t> ip) override;
   void on_established(const proto::NetworkSettings& settings) override;
   void on_closed(proto::CloseReason reason, const std::string& detail) override;
+  void on_rekeyed() override;
 
   // datapath::Policy (client_datapath.cpp)
   void on_device_packet(std::span<uint8_t> pkt, const packet::Parsed& p, uint64_t now) override;
@@ -239,6 +240,7 @@ class Client final : public proto::ClientSession::Callbacks, public datapath::Po
   uint64_t roam_started_ms_ = 0, roam_deadline_ = UINT64_MAX, roam_pongs_mark_ = 0;
   uint32_t roam_pings_ = 0;
   uint64_t roams_ = 0, roam_failures_ = 0, path_changes_ = 0;
+  uint64_t rekeys_ = 0, rekey_failures_prior_ = 0;   // over the client's life (sessions come and go)
   std::unique_ptr<metrics::Exporter> metrics_;
 
   // Flows and apps (client_flows.cpp).

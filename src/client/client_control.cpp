@@ -48,6 +48,8 @@ nlohmann::json Client::status_json() {
   }
   j["reconnects"] = reconnects_;
   j["roams"] = roams_;
+  j["rekeys"] = rekeys_;
+  j["rekey_failures"] = rekey_failures_prior_ + (session_ ? session_->stats().rekey_failures : 0);
   if (path_.ifindex) {
     j["path"] = path_.ifname + (path_.source ? " src " + path_.source->str() : std::string());
   } else {

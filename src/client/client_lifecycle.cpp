@@ -73,7 +73,10 @@ void Client::disconnect(Reason why) {
   flush();
   session_ended_ = false;
   session_up_ = false;
-  if (session_) retired_ = std::move(session_);
+  if (session_) {
+    rekey_failures_prior_ += session_->stats().rekey_failures;
+    retired_ = std::move(session_);
+  }
   remove_settings();
   if (host_) host_->release(user_down_);   // always_on keeps the kill switch unless `ptun down`
   transition(State::disconnected, why);
@@ -85,6 +88,7 @@ nlohmann::json Client::stats_json() {
   j["state"] = to_string(life_.state());
   j["reconnects"] = reconnects_;
   j["roams"] = roams_;
+  j["rekeys"] = rekeys_;
   j["roam_failures"] = roam_failures_;
   j["path_changes"] = path_changes_;
   if (session_) {
@@ -267,6 +271,9 @@ std::string Client::metrics_text() {
   m.gauge("ptun_client_state_seconds", "Seconds in the current state.", double(now - life_.since_ms()) / 1000.0);
   m.counter("ptun_client_reconnects_total", "Sessions started again after one ended.", double(reconnects_));
   m.counter("ptun_client_roams_total", "Path changes survived by the same session.", double(roams_));
+  m.counter("ptun_client_rekeys_total", "Sessions given fresh keys without a break.", double(rekeys_));
+  m.counter("ptun_client_rekey_failures_total", "Rekey attempts that failed (the old keys stayed).",
+            double(rekey_failures_prior_ + (session_ ? session_->stats().rekey_failures : 0)));
   m.counter("ptun_client_roam_failures_total", "Roams that needed a new handshake.", double(roam_failures_));
   m.counter("ptun_client_path_changes_total", "Changes of the route to the server.", double(path_changes_));
   m.gauge("ptun_client_route_overrides", "Host routes that take traffic from the tunnel's routes (TunnelVision).",

@@ -17,6 +17,7 @@ void Client::start_session() {
   session_up_ = false;
   if (session_) {
     last_rtt_ms_ = session_->stats().rtt_us_smoothed / 1000;
+    rekey_failures_prior_ += session_->stats().rekey_failures;
     retired_ = std::move(session_);
   }
   session_ended_ = false;
@@ -113,9 +114,14 @@ bool Client::set_server_endpoint(const Endpoint& ep) {
 
 void Client::start_handshake() {
   now_ = loop_.now_ms();
-  if (session_) retired_ = std::move(session_);
+  if (session_) {
+    rekey_failures_prior_ += session_->stats().rekey_failures;
+    retired_ = std::move(session_);
+  }
   proto::ClientParams params;
   params.handshake_timeout_ms = servers_.handshake_timeout_ms();
+  params.rekey.after_ms = uint64_t(cfg_.rekey_after_secs) * 1000;
+  params.rekey.after_bytes = uint64_t(cfg_.rekey_after_mib) << 20;
   if (life_.state() == State::reasserting) {
     // Healing a lost session: short attempts, so that a server that comes back is found within
     // about two seconds (a full 30 s attempt would sit in DTLS retransmission backoff instead).

@@ -125,6 +125,9 @@ Result<ClientConfig> read_client(const toml::table& root, const std::string& nam
     return s == "tun" || s == "userspace" ? "" : "'" + s + "' is not a mode (tun|userspace)";
   });
   r.u32("reconnect_max_secs", c.reconnect_max_secs, 1, 3600);
+  if (r.u32("rekey_after_secs", c.rekey_after_secs, 0, 604800) && c.rekey_after_secs == 1)
+    r.fail_at("rekey_after_secs", "rekey_after_secs: 1 is too short (0 = off, or 2..604800)");
+  r.u32("rekey_after_mib", c.rekey_after_mib, 0, 1u << 30);
   if (auto t = r.table("tunnel")) read_tunnel(*t, c.tunnel);
   if (auto t = r.table("routes")) read_routes(*t, c.routes);
   if (auto t = r.table("dns")) read_dns(*t, c.dns);

@@ -205,6 +205,9 @@ struct ClientConfig {
     bool operator==(const Protocol&) const = default;
   } protocol;
   uint32_t reconnect_max_secs = 30;         // 1..3600
+  // Rekeying (proto/rekey.hpp): fresh keys after this age (0: never by age, else 2..604800) or
+  // this much inner traffic in MiB (0: no byte limit); a packet-count limit always applies.
+  uint32_t rekey_after_secs = 3600, rekey_after_mib = 0;
   std::optional<Endpoint> metrics_listen;   // loopback only
   // [[on_demand]] rules in order (ondemand/rules.hpp). Non-empty: `ptun client` is a daemon that
   // brings the tunnel up and down by them. Keys: action (required), interface_type, interface_name

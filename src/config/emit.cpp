@@ -166,6 +166,8 @@ std::string to_toml(const ClientConfig& c) {
   shared_keys(w, c);
   w.str("mode", c.mode);
   w.num("reconnect_max_secs", c.reconnect_max_secs);
+  w.num("rekey_after_secs", c.rekey_after_secs);
+  w.num("rekey_after_mib", c.rekey_after_mib);
   w.line("\n[tunnel]");
   w.str("interface", c.tunnel.interface);
   w.num("mtu", c.tunnel.mtu);

@@ -75,7 +75,7 @@ void ClientSession::rekey_established(const NetworkSettings& s) {
   stats_.last_handshake_ms = n.stats_.last_handshake_ms;
   stats_.last_rx_ms = now;
   rekey_.keys_made(now, stats_.packets_in + stats_.packets_out, stats_.bytes_in + stats_.bytes_out);
-  LOG_INFO("session %016llx: rekeyed, now %016llx (%llu rekeys)", (unsigned long long)old_id_,
+  LOG_DEBUG("session %016llx: rekeyed, now %016llx (%llu rekeys)", (unsigned long long)old_id_,
            (unsigned long long)session_id_, (unsigned long long)stats_.rekeys);
   cb_.on_rekeyed();
 }

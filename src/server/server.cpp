@@ -16,6 +16,12 @@
 
 namespace ptun::server {
 
+namespace {
+// How long a session replaced by a rekey is still accepted if the client does not close it
+// itself (it does after its own, shorter grace: ClientParams::rekey.grace_ms).
+constexpr uint64_t kRekeyGraceMs = 10000;
+}  // namespace
+
 Server::Server(core::Loop& loop, config::ServerConfig cfg)
     : loop_(loop),
       cfg_(std::move(cfg)),
@@ -193,24 +199,32 @@ core::Task<void> Server::run_signals(core::CancelSource& stop) {
 
 core::Task<void> Server::run_timers(core::CancelToken stop) {
   while (!stop.cancelled()) {
-    scheduled_deadline_ = endpoint_->next_deadline();
+    scheduled_deadline_ = next_deadline();
     uint64_t deadline = scheduled_deadline_ == UINT64_MAX ? loop_.now_ms() + 60000 : scheduled_deadline_;
     auto r = co_await timer_->wait_until(deadline, stop);
     if (!r && r.error().code == Errc::cancelled) break;
     now_ = loop_.now_ms();
     if (now_ >= endpoint_->next_deadline()) endpoint_->on_timer(now_);
+    rekey_timers(now_);
     flush();
   }
 }
 
+uint64_t Server::next_deadline() const { return std::min(endpoint_->next_deadline(), rekey_grace_.next_deadline()); }
+
+void Server::rekey_timers(uint64_t now) {
+  if (now < rekey_grace_.next_deadline()) return;
+  for (uint64_t old : rekey_grace_.take_due(now)) endpoint_->close_session(old, proto::CloseReason::rekeyed, now);
+}
+
 void Server::poke_timer() {
-  if (endpoint_->next_deadline() < scheduled_deadline_) timer_->poke();
+  if (next_deadline() < scheduled_deadline_) timer_->poke();
 }
 
 // ---- session callbacks -------------------------------------------------------------------
 
 Result<proto::NetworkSettings> Server::authorize(uint64_t session_id, const std::string& peer_cn,
-                                                 const proto::ClientHello&,
+                                                 const proto::ClientHello& hello,
                                                  proto::CloseReason* refuse_reason) {
   // Counted before any refusal: failed attempts of a name show in its metrics too.
   auto hs = endpoint_->session(session_id);
@@ -243,8 +257,20 @@ Result<proto::NetworkSettings> Server::authorize(uint64_t session_id, const std:
     return lease.error();
   }
   lease_writer_.submit(peers_.leases());   // off the loop thread, and only if a lease changed
+  // A rekey of the peer's live session takes over its addresses and routes at once; the old session
+  // still counts as this one until the client closes it or the grace ends (proto/rekey.hpp).
+  const uint64_t live = peers_.session_of(peer_cn).value_or(0);
+  const auto verdict = proto::judge_rekey(hello.rekey_of, live, session_id);
+  if (verdict == proto::RekeyVerdict::adopt) {
+    ++counters_.rekeys;
+    rekey_grace_.adopt(live, session_id, now_ + kRekeyGraceMs);
+    LOG_DEBUG("server: peer %s rekeyed: session %016llx replaces %016llx", peer_cn.c_str(),
+              (unsigned long long)session_id, (unsigned long long)live);
+  } else if (verdict == proto::RekeyVerdict::stale) {
+    ++counters_.rekey_stale;
+  }
   // One session per peer: a new session replaces the old one (the device reconnected).
-  if (auto old = peers_.session_of(peer_cn); old && *old != session_id) {
+  if (auto old = peers_.session_of(peer_cn); old && *old != session_id && verdict != proto::RekeyVerdict::adopt) {
     LOG_INFO("server: peer %s reconnected, closing its old session", peer_cn.c_str());
     endpoint_->close_session(*old, proto::CloseReason::kicked, now_);
   }
@@ -293,6 +319,9 @@ void Server::on_roamed(uint64_t session_id, const Endpoint& from) {
 }
 
 void Server::on_closed(uint64_t session_id, proto::CloseReason reason, const proto::SessionStats& final_stats) {
+  // A rekeyed session that ends takes the sessions it replaced along (they carry its traffic).
+  if (rekey_grace_.size())
+    for (uint64_t orphan : rekey_grace_.forget(session_id)) endpoint_->close_session(orphan, proto::CloseReason::kicked, now_);
   // The lease's expiry counts from now; saved with the next lease change or at exit.
   auto gone = peers_.remove(session_id, ::time(nullptr));
   if (!gone) return;

@@ -24,6 +24,7 @@
 #include "core/core.hpp"
 #include "datapath/pipeline.hpp"
 #include "packet/parse.hpp"
+#include "proto/rekey.hpp"
 #include "proto/server_endpoint.hpp"
 #include "server/address_pool.hpp"
 #include "server/dns_proxy.hpp"
@@ -48,6 +49,9 @@ struct ServerCounters {
   // Handshakes of a pinned [[peer]] presenting another certificate (also in ingress.refused),
   // and sessions a reload closed because their certificate no longer matches the pin.
   uint64_t fingerprint_refused = 0, fingerprint_closed = 0;
+  // Rekeys (CLIENT_HELLO rekey_of = the peer's live session: adopted without a break), and rekey
+  // requests naming a session that is not the peer's live one (served as new sessions).
+  uint64_t rekeys = 0, rekey_stale = 0;
 };
 
 class Server final : public proto::ServerEndpoint::Callbacks, public datapath::Policy {
@@ -112,6 +116,10 @@ class Server final : public proto::ServerEndpoint::Callbacks, public datapath::P
   nlohmann::json dns_proxy_json() const;
   void dns_proxy_metrics(metrics::Exposition& m) const;
 
+  // Old sessions whose rekey grace ended are closed (CLOSE rekeyed) if the client did not.
+  void rekey_timers(uint64_t now);
+  uint64_t next_deadline() const;
+
   // server_datapath.cpp
   void flush();
   void poke_timer();
@@ -135,6 +143,7 @@ class Server final : public proto::ServerEndpoint::Callbacks, public datapath::P
   std::unique_ptr<DnsProxy> dns_proxy_;          // null unless dns_proxy_active(cfg_)
   HostSetup host_;
   PeerTable peers_;   // sessions, leases, routes (pure; unit-tested in tests/server)
+  proto::RekeyGrace rekey_grace_;   // replaced sessions still accepted as their successor
   PeerLedger ledger_;  // lifetime numbers per peer name, for the metrics
   metrics::Histogram handshake_seconds_{metrics::handshake_buckets()};   // ClientHello to established
   LeaseStore leases_;          // read once at start

@@ -31,6 +31,9 @@ nlohmann::json Server::status_json() {
   j["counters"]["drop_client_to_client"] = counters_.drop_client_to_client;
   j["counters"]["fingerprint_refused"] = counters_.fingerprint_refused;
   j["counters"]["fingerprint_closed"] = counters_.fingerprint_closed;
+  j["rekeys"] = counters_.rekeys;
+  j["rekey_stale"] = counters_.rekey_stale;
+  j["rekeys_in_grace"] = rekey_grace_.size();
   const auto& c = endpoint_->counters();
   j["half_open"] = endpoint_->half_open_count();
   j["ingress"] = {{"datagrams_in", c.datagrams_in},       {"bad_header", c.bad_header},

@@ -31,6 +31,8 @@ void Server::on_device_gone(const Error& e) {   // the interface was deleted und
 
 // A decrypted packet from a client.
 void Server::deliver_packet(uint64_t session_id, std::span<const uint8_t> ip) {
+  // A session replaced by a rekey, in its grace: its packets are its successor's.
+  if (rekey_grace_.size()) session_id = rekey_grace_.resolve(session_id);
   packet::Parsed p;
   if (packet::parse(ip, &p) != packet::ParseStatus::ok) {
     ++dp_.counters().drop_malformed;

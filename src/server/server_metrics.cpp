@@ -105,6 +105,8 @@ std::string Server::metrics_text() {
       {"handshake_failed", c.handshake_failed}, {"handshake_timeout", c.handshake_timeout},
       {"refused", c.refused},                 {"half_open_source_limit", c.half_open_source_limit},
       {"half_open_evicted", c.half_open_evicted}};
+  m.counter("ptun_server_rekeys_total", "Sessions replaced by a rekey of the same peer without a break.",
+            double(counters_.rekeys));
   m.counter("ptun_server_fingerprint_refused_total",
             "Handshakes of a pinned peer refused: the certificate is not the pinned one.",
             double(counters_.fingerprint_refused));

@@ -43,6 +43,8 @@ TEST_CASE("minimal client file gets the documented defaults", "[config][client]"
   CHECK(c.tunnel.fwmark == 0x7074);
   CHECK(c.tunnel.table == 7074);
   CHECK(c.reconnect_max_secs == 30);
+  CHECK(c.rekey_after_secs == 3600);
+  CHECK(c.rekey_after_mib == 0);
   CHECK_FALSE(c.protocol.include_all_networks);
 }
 
@@ -116,6 +118,9 @@ TEST_CASE("client values at the edges of their ranges are accepted", "[config][c
       doc("mode = \"userspace\"\n"),
       doc("reconnect_max_secs = 1\n"),
       doc("reconnect_max_secs = 3600\n"),
+      doc("rekey_after_secs = 0\nrekey_after_mib = 0\n"),
+      doc("rekey_after_secs = 2\nrekey_after_mib = 1073741824\n"),
+      doc("rekey_after_secs = 604800\n"),
       drop_name(doc("server_name = \"198.18.0.10\"\n")),
       doc("", "[tunnel]\nmtu = 1280\nfwmark = 1\ntable = 1\n"),
       doc("", "[tunnel]\nmtu = 1500\nfwmark = 0xffffffff\ntable = 252\n"),
@@ -153,6 +158,9 @@ TEST_CASE("invalid client files name file, line, column and key", "[config][clie
       {doc("reconnect_max_secs = 0\n"), "reconnect_max_secs: 0 is out of range 1..3600"},
       {doc("reconnect_max_secs = 3601\n"), "reconnect_max_secs: 3601 is out of range 1..3600"},
       {doc("reconnect_max_secs = -5\n"), "reconnect_max_secs: -5 is out of range"},
+      {doc("rekey_after_secs = 1\n"), "rekey_after_secs: 1 is too short"},
+      {doc("rekey_after_secs = 604801\n"), "rekey_after_secs: 604801 is out of range 0..604800"},
+      {doc("rekey_after_mib = 1073741825\n"), "rekey_after_mib: 1073741825 is out of range"},
       {doc("log_level = \"verbose\"\n"), "log_level: 'verbose' is not a log level"},
       {doc("metrics_listen = \"10.0.0.1:9\"\n"), "is not a loopback address"},
       {doc("", "[tunnel]\nmtu = 1000\n"), "c.toml:7:7: tunnel.mtu: 1000 is out of range 0 (take the server's) or 1280..1500"},
