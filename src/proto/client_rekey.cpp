@@ -73,6 +73,8 @@ void ClientSession::rekey_established(const NetworkSettings& s) {
   next_retired_ = std::move(next_);
   ++stats_.rekeys;
   stats_.last_handshake_ms = n.stats_.last_handshake_ms;
+  server_time_ = n.server_time_;   // the clock skew as of the newest SETTINGS
+  settings_at_ms_ = n.settings_at_ms_;
   stats_.last_rx_ms = now;
   rekey_.keys_made(now, stats_.packets_in + stats_.packets_out, stats_.bytes_in + stats_.bytes_out);
   LOG_DEBUG("session %016llx: rekeyed, now %016llx (%llu rekeys)", (unsigned long long)old_id_,

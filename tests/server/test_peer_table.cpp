@@ -8,6 +8,7 @@
 #include <fstream>
 #include <random>
 
+#include "proto/rekey.hpp"
 #include "server/peer_table.hpp"
 
 using namespace ptun;
@@ -217,4 +218,37 @@ TEST_CASE("lease store: round trip, missing file, refused garbage", "[server][le
   std::remove(path.c_str());
   std::remove((path + ".tmp").c_str());
   ::rmdir(dir);
+}
+
+TEST_CASE("peer table: a rekeyed session takes over the peer's addresses without a break", "[server][peer_table][rekey]") {
+  // What Server::authorize does for CLIENT_HELLO rekey_of = the live session: same lease, the new
+  // session registered while the old one lives on in its grace (proto::RekeyGrace), then removed.
+  auto t = table();
+  connect(t, 7, "laptop", 100, {net("192.168.7.0/24")});
+  const auto v4 = t.find(7)->lease.ipv4;
+  REQUIRE(v4);
+  REQUIRE(proto::judge_rekey(7, *t.session_of("laptop"), 9) == proto::RekeyVerdict::adopt);
+  auto l = t.lease("laptop", 101);
+  REQUIRE(l);
+  CHECK(l->ipv4 == v4);   // the peer's lease, unchanged
+  Peer p;
+  p.name = "laptop";
+  p.lease = *l;
+  p.routes_behind = {net("192.168.7.0/24")};
+  t.add(9, std::move(p));
+  proto::RekeyGrace grace;
+  grace.adopt(7, 9, 5000);
+  CHECK(t.lookup(*v4) == 9);   // traffic to the peer goes out on the new keys at once
+  CHECK(t.lookup(ip("192.168.7.5")) == 9);
+  CHECK(t.session_of("laptop") == 9u);
+  CHECK(t.source_allowed(grace.resolve(7), *v4));   // the old session's packets still pass as the new one's
+  CHECK(t.size() == 2);
+  auto gone = t.remove(7, 102);   // the old session closes (CLOSE rekeyed or grace over)
+  REQUIRE(gone);
+  CHECK(grace.forget(7).empty());
+  CHECK(t.lookup(*v4) == 9);
+  CHECK(t.lookup(ip("192.168.7.5")) == 9);
+  CHECK(t.session_of("laptop") == 9u);
+  CHECK(t.source_allowed(9, *v4));
+  CHECK(t.size() == 1);
 }
