@@ -7,6 +7,8 @@
 //
 // Time only moves in run(): to the earliest of the next delivery and every peer's deadline.
 #pragma once
+#include <catch2/catch.hpp>
+
 #include <algorithm>
 #include <cstring>
 #include <functional>
@@ -268,6 +270,16 @@ inline ServerNode::ServerNode(World& world, const ServerEndpoint::Limits& limits
 inline void ServerNode::send_datagram(const Endpoint& to, std::span<const uint8_t> d) { w.net.send(addr, to, d, w.now); }
 
 // A minimal valid-looking IPv4 packet: version/IHL, total length, and a marker byte.
+// The client's session is established (the tests' usual condition).
+inline bool up(ClientNode& c) { return c.session->state() == ClientSession::State::established; }
+
+// Starts `c` and runs the world until its session is established (or fails the test).
+inline void establish(World& w, ClientNode& c) {
+  c.session->start(w.now);
+  REQUIRE(w.run([&] { return up(c) || c.closed; }, 60'000));
+  REQUIRE(up(c));
+}
+
 inline std::vector<uint8_t> ip4_packet(size_t len, uint8_t marker) {
   std::vector<uint8_t> p(len, marker);
   p[0] = 0x45;

@@ -12,14 +12,6 @@ using namespace ptun::proto::testing;
 
 namespace {
 
-bool up(ClientNode& c) { return c.session->state() == ClientSession::State::established; }
-
-void establish(World& w, ClientNode& c) {
-  c.session->start(w.now);
-  REQUIRE(w.run([&] { return up(c) || c.closed; }, 60'000));
-  REQUIRE(up(c));
-}
-
 ClientParams rekey_every(uint64_t ms) {
   ClientParams p;
   p.rekey.after_ms = ms;

@@ -11,14 +11,6 @@ using namespace ptun::proto::testing;
 
 namespace {
 
-bool up(ClientNode& c) { return c.session->state() == ClientSession::State::established; }
-
-void establish(World& w, ClientNode& c) {
-  c.session->start(w.now);
-  REQUIRE(w.run([&] { return up(c) || c.closed; }, 60'000));
-  REQUIRE(up(c));
-}
-
 // Bytes the server sent to `to` since log position `from` (w.net.keep_log must be on).
 uint64_t bytes_sent_to(const World& w, const Endpoint& to, size_t from = 0) {
   uint64_t n = 0;

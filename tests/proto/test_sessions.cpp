@@ -10,18 +10,6 @@ using namespace ptun;
 using namespace ptun::proto;
 using namespace ptun::proto::testing;
 
-namespace {
-
-bool up(ClientNode& c) { return c.session->state() == ClientSession::State::established; }
-
-void establish(World& w, ClientNode& c) {
-  c.session->start(w.now);
-  REQUIRE(w.run([&] { return up(c) || c.closed; }, 60'000));
-  REQUIRE(up(c));
-}
-
-}  // namespace
-
 TEST_CASE("handshake, SETTINGS and IP packets both ways", "[proto][session]") {
   World w;
   auto& c = w.add_client("203.0.113.5:50000");
