@@ -59,16 +59,9 @@ Result<std::unique_ptr<ClientHost>> ClientHost::open(core::Loop& loop, netlink::
   return h;
 }
 
-namespace {
-bool is_loopback(const IpAddr& a) {
-  static const Cidr v4 = *Cidr::parse("127.0.0.0/8"), v6 = *Cidr::parse("::1/128");
-  return v4.contains(a) || v6.contains(a);
-}
-}  // namespace
-
 // The resolvers the system asks, for the server name's lookup through the kill switch: those of
-// resolv.conf, and systemd-resolved's upstreams when resolv.conf names its stub (loopback is let
-// through anyway). resolv.conf is read now: before ptun's own DNS settings replace it.
+// resolv.conf, and systemd-resolved's upstreams when resolv.conf names its local listener
+// 127.0.0.53 (loopback itself is let through anyway). resolv.conf is read now: before ptun's own DNS settings replace it.
 std::vector<IpAddr> ClientHost::system_resolvers() {
   std::vector<IpAddr> out;
   for (const char* path : {kResolvConf, "/run/systemd/resolve/resolv.conf"}) {

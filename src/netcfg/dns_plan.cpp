@@ -143,4 +143,12 @@ std::vector<std::string> resolved_revert_command(const std::string& ifname) {
   return {"resolvectl", "revert", ifname};
 }
 
+bool is_loopback(const IpAddr& a) {
+  if (a.is_v4()) return a.bytes[0] == 127;
+  if (!a.is_v6()) return false;
+  for (size_t i = 0; i < 15; ++i)
+    if (a.bytes[i]) return false;
+  return a.bytes[15] == 1;
+}
+
 }  // namespace ptun::netcfg

@@ -46,6 +46,8 @@ std::string render_resolv_conf(const DnsPlan& plan, std::string_view original);
 
 // The nameserver addresses of a resolv.conf (the forwarder's upstreams for non-matching names).
 std::vector<IpAddr> parse_nameservers(std::string_view resolv_conf);
+// 127.0.0.0/8 or ::1: a resolver on this host (systemd-resolved's 127.0.0.53, ptun's forwarder).
+bool is_loopback(const IpAddr& a);
 
 // The resolvectl command lines that configure the TUN link for the plan (systemd-resolved
 // back end), and the one that reverts it.

@@ -1,15 +1,9 @@
 #include "netcfg/doctor.hpp"
 
+#include "netcfg/dns_plan.hpp"
+
 namespace ptun::netcfg::doctor {
 namespace {
-
-bool is_loopback(const IpAddr& a) {
-  if (a.is_v4()) return a.bytes[0] == 127;
-  if (!a.is_v6()) return false;
-  for (size_t i = 0; i < 15; ++i)
-    if (a.bytes[i]) return false;
-  return a.bytes[15] == 1;
-}
 
 std::string join(const std::vector<std::string>& v) {
   std::string s;
