@@ -9,10 +9,12 @@
 // Input: a sequence of ops, each one byte (op % 8) followed by its operands:
 //   0 rec sel u16len bytes  the bytes sealed as one record by the server; sel&1: opened in place
 //                           (fast path), sel&2: two records in one datagram, sel>>4&3: content
-//                           type application data / alert / handshake / CCS
+//                           type application data / alert / handshake / CCS; sel&0x40: the bytes
+//                           are one byte repeated u16len times (Reader::body)
 //   1 settings sel         a valid SETTINGS for the session (parts of sel*8+64 bytes at most)
 //   2 c2s                  the server reads the client's datagrams and answers each PING with PONG
-//   3 raw sel u16len bytes  a datagram to the client; sel&1: stamp the live session id
+//   3 raw sel u16len bytes  a datagram to the client; sel&1: stamp the live session id; sel&0x40:
+//                           one byte repeated
 //   4 mutate u16pos u8xor  the last sealed datagram, one byte flipped
 //   5 time u8              advance the clock by u8*50 ms and run the client's due timers
 //   6 send u8len bytes     client send_packet (first nibble forced to 6)
@@ -43,6 +45,7 @@ struct Harness : ClientSession::Callbacks {
   std::vector<uint8_t> sealed;   // the server's records, behind one outer header
   std::vector<uint8_t> last;     // the last sealed datagram (outer header included)
   std::vector<uint8_t> scratch;  // a datagram or packet being built
+  std::vector<uint8_t> fill;     // a repeated-byte body (Reader::body)
   std::vector<Ping> pings;
   bool established = false;
   fuzz::Trace trace;
@@ -133,7 +136,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     switch (r.u8() % 8) {
       case 0: {
         uint8_t sel = r.u8();
-        auto body = r.bytes(r.u16());
+        auto body = r.body(sel & 0x40, h.fill);
         begin_datagram(h, client);
         server.seal(h.sealed, body, kTypes[(sel >> 4) & 3]);
         if (sel & 2) server.seal(h.sealed, body.subspan(body.size() / 2));
@@ -172,7 +175,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
       case 3: {
         uint8_t sel = r.u8();
-        auto body = r.bytes(r.u16());
+        auto body = r.body(sel & 0x40, h.fill);
         std::vector<uint8_t>& d = h.scratch;
         d.assign(body.begin(), body.end());
         if ((sel & 1) && d.size() >= kOuterHeaderSize) encode_outer_header(d.data(), client.session_id());

@@ -9,11 +9,13 @@
 // Input: a sequence of ops, each one byte (op % 8) followed by its operands:
 //   0 rec sel u16len bytes  the bytes sealed as one record by the client, sent from addr[sel&3];
 //                           sel&4: opened in place (fast path), sel&8: two records in one datagram,
-//                           sel>>4&3: content type application data / alert / handshake / CCS
+//                           sel>>4&3: content type application data / alert / handshake / CCS;
+//                           sel&0x40: the bytes are one byte repeated u16len times (Reader::body)
 //   1 hello sel            a valid CLIENT_HELLO record (want_ipv4/6 = sel bits) from addr[sel>>2&3]
 //   2 s2c sel              the client reads the server's datagrams and answers each PING with its
 //                          PONG from addr[sel&3] (a roam's return-routability check)
-//   3 raw sel u16len bytes  a datagram from addr[sel&3]; sel&4: stamp the live session id
+//   3 raw sel u16len bytes  a datagram from addr[sel&3]; sel&4: stamp the live session id;
+//                           sel&0x40: one byte repeated
 //   4 mutate sel u16pos u8xor  the last sealed datagram, one byte flipped, from addr[sel&3]
 //   5 time u8              advance the clock by u8*50 ms and run the server's due timers
 //   6 send sel u8len bytes  server send_packet (first nibble forced to 4/6); sel&1: in place
@@ -46,6 +48,7 @@ struct Harness : ServerEndpoint::Callbacks {
   std::vector<uint8_t> sealed;        // the client's records, behind one outer header
   std::vector<uint8_t> last;          // the last sealed datagram (outer header included)
   std::vector<uint8_t> scratch;       // a datagram or packet being built
+  std::vector<uint8_t> fill;          // a repeated-byte body (Reader::body)
   std::vector<Ping> pings;
   fuzz::Trace trace;
 
@@ -113,7 +116,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     switch (r.u8() % 8) {
       case 0: {
         uint8_t sel = r.u8();
-        auto body = r.bytes(r.u16());
+        auto body = r.body(sel & 0x40, h.fill);
         begin_datagram(h);
         client.seal(h.sealed, body, kTypes[(sel >> 4) & 3]);
         if (sel & 8) client.seal(h.sealed, body.subspan(body.size() / 2));
@@ -157,7 +160,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
       case 3: {
         uint8_t sel = r.u8();
-        auto body = r.bytes(r.u16());
+        auto body = r.body(sel & 0x40, h.fill);
         std::vector<uint8_t>& d = h.scratch;
         d.assign(body.begin(), body.end());
         if ((sel & 4) && d.size() >= kOuterHeaderSize) encode_outer_header(d.data(), kSessionId);

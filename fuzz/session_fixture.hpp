@@ -275,6 +275,15 @@ struct Reader {
     n -= len;
     return s;
   }
+  // A u16 length, then that many bytes of input, or (fill) the next byte repeated that often:
+  // records and datagrams up to 64 KiB stay reachable from short inputs (fuzz/*_ingress.flags
+  // caps those inputs at 1 KiB so that more of them run).
+  std::span<const uint8_t> body(bool fill, std::vector<uint8_t>& room) {
+    uint16_t len = u16();
+    if (!fill) return bytes(len);
+    room.assign(len, u8());
+    return room;
+  }
 };
 
 }  // namespace ptun::fuzz
