@@ -3,9 +3,11 @@
 #include <catch2/catch.hpp>
 
 #include "netcfg/doctor.hpp"
+#include "doctor_checks.hpp"
 
 using namespace ptun;
 using namespace ptun::netcfg::doctor;
+using ptun::netcfg::doctor::test::find;
 
 namespace {
 
@@ -48,13 +50,6 @@ Facts healthy() {
   a.ms = 4;
   f.dns_answers = {a};
   return f;
-}
-
-const Check& find(const std::vector<Check>& v, const std::string& name) {
-  for (const auto& c : v)
-    if (c.name == name) return c;
-  FAIL("no check " << name);
-  return v.front();
 }
 
 }  // namespace

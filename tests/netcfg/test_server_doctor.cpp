@@ -4,9 +4,11 @@
 #include <catch2/catch.hpp>
 
 #include "netcfg/server_doctor.hpp"
+#include "doctor_checks.hpp"
 
 using namespace ptun;
 using namespace ptun::netcfg::doctor;
+using ptun::netcfg::doctor::test::find;
 
 namespace {
 
@@ -48,13 +50,6 @@ ServerFacts healthy() {
   f.now = 1'000'000'000;
   f.cert_not_after = f.now + 400 * 86400;
   return f;
-}
-
-const Check& find(const std::vector<Check>& v, const std::string& name) {
-  for (const auto& c : v)
-    if (c.name == name) return c;
-  FAIL("no check " << name);
-  return v.front();
 }
 
 }  // namespace
