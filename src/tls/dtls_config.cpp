@@ -30,6 +30,21 @@ Error conf_error(const char* what, int ret) {
 
 }  // namespace
 
+void detail::conf_ecdsa_profile(mbedtls_ssl_config* conf) {
+  mbedtls_ssl_conf_groups(conf, kGroups);
+  mbedtls_ssl_conf_sig_algs(conf, kSigAlgs);
+  mbedtls_ssl_conf_cert_profile(conf, &mbedtls_x509_crt_profile_next);
+  // Renegotiation and session tickets are compiled out of our mbedTLS (ptun_mbedtls_config.h);
+  // the calls stay for a build against a distribution's library that has them.
+#if defined(MBEDTLS_SSL_RENEGOTIATION)
+  mbedtls_ssl_conf_renegotiation(conf, MBEDTLS_SSL_RENEGOTIATION_DISABLED);
+#endif
+  mbedtls_ssl_conf_legacy_renegotiation(conf, MBEDTLS_SSL_LEGACY_NO_RENEGOTIATION);
+#if defined(MBEDTLS_SSL_SESSION_TICKETS)
+  mbedtls_ssl_conf_session_tickets(conf, MBEDTLS_SSL_SESSION_TICKETS_DISABLED);
+#endif
+}
+
 // mbedTLS 3 keeps its own detection internal; this asks CPUID for the same two bits it uses
 // (leaf 1, ECX: AES-NI bit 25, PCLMULQDQ bit 1).
 bool has_aesni() {
@@ -121,24 +136,12 @@ Result<void> DtlsConfig::init(Rng& rng) {
     case SuiteOrder::chacha_only: suites_[0] = kChaCha; break;
   }
   mbedtls_ssl_conf_ciphersuites(&conf_, suites_);
-  mbedtls_ssl_conf_groups(&conf_, kGroups);
-  mbedtls_ssl_conf_sig_algs(&conf_, kSigAlgs);
-  mbedtls_ssl_conf_cert_profile(&conf_, &mbedtls_x509_crt_profile_next);
+  detail::conf_ecdsa_profile(&conf_);
 
   mbedtls_ssl_conf_authmode(&conf_, MBEDTLS_SSL_VERIFY_REQUIRED);
   mbedtls_ssl_conf_ca_chain(&conf_, creds_->ca(), nullptr);
   ret = mbedtls_ssl_conf_own_cert(&conf_, creds_->cert(), creds_->key());
   if (ret != 0) return conf_error("own certificate", ret);
-
-  // Renegotiation and session tickets are compiled out of our mbedTLS (ptun_mbedtls_config.h);
-  // the calls stay for a build against a distribution's library that has them.
-#if defined(MBEDTLS_SSL_RENEGOTIATION)
-  mbedtls_ssl_conf_renegotiation(&conf_, MBEDTLS_SSL_RENEGOTIATION_DISABLED);
-#endif
-  mbedtls_ssl_conf_legacy_renegotiation(&conf_, MBEDTLS_SSL_LEGACY_NO_RENEGOTIATION);
-#if defined(MBEDTLS_SSL_SESSION_TICKETS)
-  mbedtls_ssl_conf_session_tickets(&conf_, MBEDTLS_SSL_SESSION_TICKETS_DISABLED);
-#endif
   mbedtls_ssl_conf_dtls_anti_replay(&conf_, MBEDTLS_SSL_ANTI_REPLAY_ENABLED);
   // Records failing authentication are dropped silently and must never end the association (an
   // off-path attacker could forge them); the limit is only set so mbedTLS counts them (badmac_seen

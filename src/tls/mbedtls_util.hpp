@@ -33,6 +33,10 @@ struct Crt {
 // An X.509 time (UTC) as seconds since the epoch.
 int64_t x509_time_to_unix(const mbedtls_x509_time& x);
 
+// What every ptun TLS and DTLS config shares: groups P-256 and X25519, ECDSA signatures with
+// SHA-256/384, the "next" certificate profile, no renegotiation, no session tickets.
+void conf_ecdsa_profile(mbedtls_ssl_config* conf);
+
 // mbedTLS f_rng / f_entropy shape over a ptun::Rng (p is a Rng*). Never fails.
 int rng_fill(void* p, unsigned char* out, size_t len);
 
