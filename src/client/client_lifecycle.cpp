@@ -5,6 +5,7 @@
 #include <mbedtls/build_info.h>
 
 #include "client/client.hpp"
+#include "config/client_reload.hpp"
 #include "common/sd_notify.hpp"
 #include "metrics/exporter.hpp"
 #include "metrics/exposition.hpp"
@@ -170,36 +171,12 @@ Result<nlohmann::json> Client::apply_reload() {
   auto fresh = config::load_client(cfg_.path);
   if (!fresh) return Error(fresh.error().code, "reload refused, running config kept: " + fresh.error().message);
   config::ClientConfig& n = *fresh;
-  // Reload applies: server, server_name, ca/cert/key (new handshake), [routes], [dns],
-  // tunnel.mtu (settings re-applied), log_level, reconnect_max_secs, [[on_demand]]. Anything else
-  // (the control socket, the device, the mode, privileges, apps, ...) needs a restart: the reload
-  // is refused as a whole, so a running client never runs half of a config.
-  {
-    config::ClientConfig rest = n;
-    rest.servers = cfg_.servers;
-    rest.server_name = cfg_.server_name;
-    rest.ca = cfg_.ca;
-    rest.cert = cfg_.cert;
-    rest.key = cfg_.key;
-    rest.ca_pem = cfg_.ca_pem;
-    rest.cert_pem = cfg_.cert_pem;
-    rest.key_pem = cfg_.key_pem;
-    rest.routes = cfg_.routes;
-    rest.dns = cfg_.dns;
-    rest.tunnel.mtu = cfg_.tunnel.mtu;
-    rest.log_level = cfg_.log_level;
-    rest.reconnect_max_secs = cfg_.reconnect_max_secs;
-    rest.on_demand = cfg_.on_demand;
-    rest.path = cfg_.path;
-    if (!(rest == cfg_))
-      return Error(Errc::unsupported,
-                   "reload refused, running config kept: only server, server_name, ca, cert, key, [routes], [dns], "
-                   "tunnel.mtu, log_level, reconnect_max_secs and [[on_demand]] can change without a restart");
-  }
-  nlohmann::json changed = nlohmann::json::array();
-  bool new_servers = n.servers != cfg_.servers;
-  bool new_session = new_servers || n.server_name != cfg_.server_name || n.ca != cfg_.ca || n.cert != cfg_.cert ||
-                     n.key != cfg_.key || n.ca_pem != cfg_.ca_pem || n.cert_pem != cfg_.cert_pem || n.key_pem != cfg_.key_pem;
+  // What may change and what each change takes: config/client_reload.cpp's table. Anything else
+  // (the control socket, the device, the mode, privileges, apps, ...) needs a restart.
+  auto plan = config::plan_reload(cfg_, n);
+  if (!plan) return Error(plan.error().code, "reload refused, running config kept: " + plan.error().message);
+  bool new_servers = plan->has(config::reload_new_servers);
+  bool new_session = plan->has(config::reload_new_session);
   std::shared_ptr<tls::DtlsConfig> dtls = dtls_;
   if (new_session) {
     // Everything that can fail is done before anything is changed.
@@ -210,18 +187,14 @@ Result<nlohmann::json> Client::apply_reload() {
     dtls = *d;
     // The servers' addresses (names resolved, socket family, kill switch) follow at the new
     // session's first attempt (client_servers.cpp), as at every reconnect.
-    changed.push_back("server/credentials");
   }
-  bool host_settings = n.routes != cfg_.routes || n.dns != cfg_.dns || n.tunnel.mtu != cfg_.tunnel.mtu;
-  if (host_settings) changed.push_back("routes/dns/mtu");
-  if (n.log_level != cfg_.log_level) {
+  bool host_settings = plan->has(config::reload_host_settings);
+  if (plan->has(config::reload_log_level)) {
     log::Level lvl;
     if (log::parse_level(n.log_level.c_str(), &lvl)) log::set_level(lvl);
-    changed.push_back("log_level");
   }
-  if (n.reconnect_max_secs != cfg_.reconnect_max_secs) changed.push_back("reconnect_max_secs");
-  bool rules = n.on_demand != cfg_.on_demand;
-  if (rules) changed.push_back("on_demand");
+  bool rules = plan->has(config::reload_on_demand);
+  nlohmann::json changed = plan->groups();
 
   cfg_ = std::move(n);
   dtls_ = dtls;
