@@ -128,6 +128,10 @@ Result<ClientConfig> read_client(const toml::table& root, const std::string& nam
   if (r.u32("rekey_after_secs", c.rekey_after_secs, 0, 604800) && c.rekey_after_secs == 1)
     r.fail_at("rekey_after_secs", "rekey_after_secs: 1 is too short (0 = off, or 2..604800)");
   r.u32("rekey_after_mib", c.rekey_after_mib, 0, 1u << 30);
+  uint32_t tcp_port = c.tcp_port;
+  if (r.u32("tcp_port", tcp_port, 0, 65535)) c.tcp_port = uint16_t(tcp_port);
+  r.u32("tcp_fallback_secs", c.tcp_fallback_secs, 1, 300);
+  r.u32("udp_probe_secs", c.udp_probe_secs, 1, 3600);
   if (auto t = r.table("tunnel")) read_tunnel(*t, c.tunnel);
   if (auto t = r.table("routes")) read_routes(*t, c.routes);
   if (auto t = r.table("dns")) read_dns(*t, c.dns);

@@ -66,6 +66,11 @@ std::vector<Cidr> default_userspace_deny();
 struct ServerConfig {
   std::string path;                         // file it came from (as given)
   std::vector<Endpoint> listen;             // required, 1..16, port != 0
+  // The TCP fallback transport (docs/protocol.md §7): 0..16 addresses; absent = each `listen`
+  // address on port 443; [] = off. Connection caps: in all, and per source address (IPv6: /64).
+  std::vector<Endpoint> listen_tcp;
+  uint32_t tcp_max_connections = 1024;      // 1..100000
+  uint32_t tcp_max_connections_per_source = 8;  // 0 (off)..100000
   std::string ca, cert, key;                // required file paths (resolved)
   // Optional certificate revocation list (PEM or DER, e.g. `ptun pki`'s crl.pem): revoked client
   // certificates are refused; re-read on every reload, which also closes their live sessions.
@@ -208,6 +213,11 @@ struct ClientConfig {
   // Rekeying (proto/rekey.hpp): fresh keys after this age (0: never by age, else 2..604800) or
   // this much inner traffic in MiB (0: no byte limit); a packet-count limit always applies.
   uint32_t rekey_after_secs = 3600, rekey_after_mib = 0;
+  // The TCP fallback (docs/protocol.md §7): the server's TCP port (0 = never over TCP), the UDP
+  // silence that moves the session to TCP, and how often UDP is tried again from TCP.
+  uint16_t tcp_port = 443;
+  uint32_t tcp_fallback_secs = 5;           // 1..300
+  uint32_t udp_probe_secs = 30;             // 1..3600
   std::optional<Endpoint> metrics_listen;   // loopback only
   // [[on_demand]] rules in order (ondemand/rules.hpp). Non-empty: `ptun client` is a daemon that
   // brings the tunnel up and down by them. Keys: action (required), interface_type, interface_name

@@ -108,6 +108,9 @@ std::string to_toml(const ServerConfig& c) {
   Writer w;
   w.line("# ptun server: effective configuration of " + comment_safe(c.path) + " (defaults filled in)");
   w.addrs("listen", c.listen);
+  w.addrs("listen_tcp", c.listen_tcp);
+  w.num("tcp_max_connections", c.tcp_max_connections);
+  w.num("tcp_max_connections_per_source", c.tcp_max_connections_per_source);
   shared_keys(w, c);
   if (!c.crl.empty()) w.str("crl", c.crl);
   w.num("max_sessions", c.max_sessions);
@@ -168,6 +171,9 @@ std::string to_toml(const ClientConfig& c) {
   w.num("reconnect_max_secs", c.reconnect_max_secs);
   w.num("rekey_after_secs", c.rekey_after_secs);
   w.num("rekey_after_mib", c.rekey_after_mib);
+  w.num("tcp_port", c.tcp_port);
+  w.num("tcp_fallback_secs", c.tcp_fallback_secs);
+  w.num("udp_probe_secs", c.udp_probe_secs);
   w.line("\n[tunnel]");
   w.str("interface", c.tunnel.interface);
   w.num("mtu", c.tunnel.mtu);

@@ -1,4 +1,5 @@
 // The server's file: top-level keys, [tunnel], [push] and [[peer]].
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -224,6 +225,20 @@ Result<ServerConfig> read_server(const toml::table& root, const std::string& nam
       return why.empty() ? append_unique(c.listen, ep, ep.str()) : why;
     });
   if (!r.failed() && c.listen.empty()) r.fail_at("listen", "at least one address is required");
+  if (r.get("listen_tcp")) {
+    r.string_array("listen_tcp", bounds::kMaxListen, [&](const std::string& s) {
+      Endpoint ep;
+      std::string why = parse_listen(s, &ep);
+      return why.empty() ? append_unique(c.listen_tcp, ep, ep.str()) : why;
+    });
+  } else {
+    for (Endpoint ep : c.listen) {   // the default: the same addresses on port 443
+      ep.port = 443;
+      if (std::find(c.listen_tcp.begin(), c.listen_tcp.end(), ep) == c.listen_tcp.end()) c.listen_tcp.push_back(ep);
+    }
+  }
+  r.u32("tcp_max_connections", c.tcp_max_connections, 1, 100000);
+  r.u32("tcp_max_connections_per_source", c.tcp_max_connections_per_source, 0, 100000);
   read_shared_keys(r, c, base_dir, check_files);
   r.string("crl", [&](const std::string& s) {
     std::string why = resolve_path(base_dir, s, &c.crl);

@@ -18,5 +18,6 @@
 #include "core/task.hpp"
 #include "core/task_scope.hpp"
 #include "core/timer.hpp"
+#include "core/tcp_stream.hpp"
 #include "core/udp_socket.hpp"
 #include "core/unix_socket.hpp"

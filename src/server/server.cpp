@@ -113,6 +113,19 @@ Result<void> Server::setup() {
     sockets_.push_back(std::move(*s));
     LOG_INFO("server: listening on %s", ep.str().c_str());
   }
+  if (!cfg_.listen_tcp.empty()) {
+    proto::StreamLimits sl;
+    sl.max_connections = cfg_.tcp_max_connections;
+    sl.max_per_source = cfg_.tcp_max_connections_per_source;
+    sl.handshake_ms = cfg_.handshake_timeout_secs * 1000;
+    streams_ = std::make_unique<StreamTransport>(loop_, sl, *this);
+    for (const auto& ep : cfg_.listen_tcp) {
+      // Not fatal: the UDP transport works without it (port 443 needs root or
+      // CAP_NET_BIND_SERVICE; another program may hold it).
+      if (auto r = streams_->listen(ep); !r) LOG_WARN("server: no TCP transport on %s: %s", ep.str().c_str(), r.error().message.c_str());
+      else LOG_INFO("server: listening on tcp %s", streams_->listening().back().str().c_str());
+    }
+  }
   if (forwarder_)
     LOG_INFO("server: userspace forwarding, mtu %u (no TUN, no kernel NAT)", cfg_.tunnel.mtu);
   else
@@ -174,6 +187,7 @@ core::Task<int> Server::run() {
   scope.spawn(run_timers(stop.token()));
   scope.spawn(control_->run(stop.token()));
   if (metrics_) scope.spawn(metrics_->run(stop.token()));
+  if (streams_) scope.spawn(streams_->run(stop.token()));
   notify_status("READY=1\n");   // sockets bound and the tunnel up since setup()
   co_await run_signals(stop);
   sd::notify("STOPPING=1\nSTATUS=shutting down");
@@ -302,6 +316,7 @@ void Server::on_established(uint64_t session_id, const std::string& peer_cn, con
   const Peer* p = peers_.find(session_id);
   if (!p) return;
   peers_.set_endpoint(session_id, from);
+  if (streams_) streams_->established(from);   // over TCP: its handshake deadline is met
   ledger_.established(peer_cn);
   if (auto info = endpoint_->session(session_id))
     handshake_seconds_.observe(double(info->stats.established_at_ms - info->created_ms) / 1000.0);
@@ -314,8 +329,11 @@ void Server::on_established(uint64_t session_id, const std::string& peer_cn, con
 void Server::on_roamed(uint64_t session_id, const Endpoint& from) {
   const Peer* p = peers_.find(session_id);
   if (!p) return;
-  LOG_INFO("server: peer %s moved from %s to %s", p->name.c_str(), p->endpoint.str().c_str(), from.str().c_str());
+  bool tcp = streams_ && streams_->owns(from);
+  LOG_INFO("server: peer %s moved from %s to %s%s", p->name.c_str(), p->endpoint.str().c_str(), tcp ? "tcp " : "",
+           from.str().c_str());
   peers_.set_endpoint(session_id, from);
+  if (tcp) streams_->established(from);
 }
 
 void Server::on_closed(uint64_t session_id, proto::CloseReason reason, const proto::SessionStats& final_stats) {

@@ -33,6 +33,7 @@
 #include "server/lease_writer.hpp"
 #include "server/peer_ledger.hpp"
 #include "server/peer_table.hpp"
+#include "server/stream_transport.hpp"
 #include "tls/crl.hpp"
 #include "tls/credentials.hpp"
 #include "tls/dtls_config.hpp"
@@ -54,7 +55,7 @@ struct ServerCounters {
   uint64_t rekeys = 0, rekey_stale = 0;
 };
 
-class Server final : public proto::ServerEndpoint::Callbacks, public datapath::Policy {
+class Server final : public proto::ServerEndpoint::Callbacks, public datapath::Policy, public StreamTransport::Sink {
  public:
   static Result<std::unique_ptr<Server>> create(core::Loop& loop, config::ServerConfig cfg);
   ~Server() override;
@@ -79,6 +80,8 @@ class Server final : public proto::ServerEndpoint::Callbacks, public datapath::P
   void on_datagram(size_t index, const Endpoint& peer, std::span<uint8_t> payload, uint64_t now) override;
   void after_batch(uint64_t now) override;
   void on_device_gone(const Error& e) override;
+  // StreamTransport::Sink: a datagram of the TCP transport (server_datapath.cpp)
+  void on_stream_datagram(const Endpoint& from, std::span<uint8_t> dgram, uint64_t now) override;
 
  private:
   Server(core::Loop& loop, config::ServerConfig cfg);
@@ -133,6 +136,7 @@ class Server final : public proto::ServerEndpoint::Callbacks, public datapath::P
   std::shared_ptr<tls::Crl> crl_;           // null without `crl`
   std::unique_ptr<proto::ServerEndpoint> endpoint_;
   std::vector<std::unique_ptr<core::UdpSocket>> sockets_;
+  std::unique_ptr<StreamTransport> streams_;   // the TCP transport (listen_tcp; null when off)
   std::unique_ptr<tun::TunDevice> tun_;
   std::unique_ptr<forward::Forwarder> forwarder_;
   std::unique_ptr<HostAddresses> host_addrs_;   // userspace forwarding: the host's addresses

@@ -19,6 +19,7 @@ nlohmann::json Server::status_json() {
   nlohmann::json listen = nlohmann::json::array();
   for (const auto& e : cfg_.listen) listen.push_back(e.str());
   j["listen"] = listen;
+  if (streams_) j["tcp"] = streams_->to_json();   // the TCP transport: listeners, connections, drops
   if (auto a = peers_.server_v4()) j["ipv4"] = a->str();
   if (auto a = peers_.server_v6()) j["ipv6"] = a->str();
   j["sessions"] = peers_.size();

@@ -69,12 +69,24 @@ void Server::deliver_packet(uint64_t session_id, std::span<const uint8_t> ip) {
 // addresses of one family, a client that reached another one sees replies from a different
 // source address (a known limit, see README "Server").
 void Server::send_datagram(const Endpoint& to, std::span<const uint8_t> dgram) {
+  // A TCP connection's endpoint: framed onto it (a full queue drops it, counted there).
+  if (streams_ && streams_->owns(to)) {
+    (void)streams_->send(to, dgram);
+    return;
+  }
   int slot = socket_for_family_[to.addr.is_v4() ? 0 : 1];
   if (slot < 0) {
     ++dp_.counters().drop_udp_send;
     return;
   }
   dp_.send_to(size_t(slot), to, dgram);
+}
+
+void Server::on_stream_datagram(const Endpoint& from, std::span<uint8_t> dgram, uint64_t now) {
+  now_ = now;
+  endpoint_->on_datagram_in_place(from, dgram, now);
+  flush();   // packets for the TUN and datagrams for other peers, as after a UDP batch
+  poke_timer();
 }
 
 void Server::flush() { dp_.flush(); }

@@ -1,0 +1,130 @@
+#include "server/stream_transport.hpp"
+
+#include <unistd.h>
+
+#include "common/log.hpp"
+
+namespace ptun::server {
+
+struct StreamTransport::Conn {
+  Conn(std::unique_ptr<core::TcpStream> st, const proto::StreamLimits& l, uint64_t now)
+      : s(std::move(st)), clock(l, now), deframer(true) {}
+  std::unique_ptr<core::TcpStream> s;
+  proto::StreamClock clock;
+  proto::Deframer deframer;
+};
+
+StreamTransport::StreamTransport(core::Loop& loop, const proto::StreamLimits& limits, Sink& sink)
+    : loop_(loop), sink_(sink), gate_(limits) {}
+
+StreamTransport::~StreamTransport() = default;
+
+Result<void> StreamTransport::listen(const Endpoint& ep) {
+  auto l = core::TcpListener::listen(loop_, ep);
+  if (!l) return l.error();
+  bound_.push_back((*l)->local());
+  listeners_.push_back(std::move(*l));
+  return {};
+}
+
+core::Task<void> StreamTransport::run(core::CancelToken stop) {
+  core::TaskScope scope(loop_);
+  for (auto& l : listeners_) scope.spawn(accept_loop(*l, scope, stop));
+  scope.spawn(sweep(stop));
+  co_await scope.join();
+}
+
+core::Task<void> StreamTransport::accept_loop(core::TcpListener& l, core::TaskScope& scope, core::CancelToken stop) {
+  while (!stop.cancelled()) {
+    auto a = co_await l.accept(stop);
+    if (!a) {
+      if (a.error().code == Errc::cancelled || a.error().code == Errc::closed) break;
+      LOG_WARN("server: tcp accept: %s", a.error().message.c_str());
+      (void)co_await core::sleep_for(loop_, 1000, stop);  // EMFILE and the like: breathe
+      continue;
+    }
+    if (gate_.admit(a->peer.addr) != proto::StreamGate::Admit::ok || conns_.count(a->peer)) {
+      ::close(a->fd);  // refused (counted by the gate): the peer sees a reset or EOF
+      continue;
+    }
+    core::TcpOptions o;
+    auto c = std::make_unique<Conn>(core::TcpStream::adopt(loop_, a->fd, a->peer, o), gate_.limits(), loop_.now_ms());
+    conns_[a->peer] = c.get();
+    scope.spawn(serve(std::move(c), stop));
+  }
+}
+
+core::Task<void> StreamTransport::serve(std::unique_ptr<Conn> c, core::CancelToken stop) {
+  Endpoint peer = c->s->peer();
+  auto& st = gate_.counters();
+  std::vector<uint8_t> buf(16 << 10);
+  for (;;) {
+    auto n = co_await c->s->read_some(buf, stop);
+    if (!n || *n == 0) {
+      if (c->deframer.pending()) ++st.truncated;
+      break;
+    }
+    uint64_t now = loop_.now_ms();
+    auto status = c->deframer.feed(std::span<const uint8_t>(buf.data(), *n),
+                                   [&](std::span<uint8_t> d) { sink_.on_stream_datagram(peer, d, now); });
+    if (status == proto::Deframer::Status::bad_preamble) ++st.bad_preamble;
+    if (status == proto::Deframer::Status::bad_length) ++st.bad_length;
+    if (status != proto::Deframer::Status::ok || !c->s->is_open()) break;
+    c->clock.bytes_in(now, c->deframer.mid_frame());
+  }
+  conns_.erase(peer);
+  c->s->close();
+  gate_.release(peer.addr);
+}
+
+core::Task<void> StreamTransport::sweep(core::CancelToken stop) {
+  auto& st = gate_.counters();
+  while (!stop.cancelled()) {
+    auto r = co_await core::sleep_for(loop_, 1000, stop);
+    if (!r) break;
+    uint64_t now = loop_.now_ms();
+    for (auto& [ep, c] : conns_) {
+      auto e = c->clock.expired(now);
+      if (e == proto::StreamClock::Expiry::none) continue;
+      ++(e == proto::StreamClock::Expiry::handshake ? st.handshake_timeouts : st.frame_timeouts);
+      c->s->close();  // serve() ends, removes it from conns_ and releases its slot
+    }
+  }
+  // Stopping: serve() sees the cancellation; close anything still open so no wait lingers.
+  for (auto& [ep, c] : conns_) c->s->close();
+}
+
+bool StreamTransport::send(const Endpoint& to, std::span<const uint8_t> dgram) {
+  auto it = conns_.find(to);
+  if (it == conns_.end()) return false;
+  tx_.clear();
+  if (!proto::append_frame(tx_, dgram) || !it->second->s->send(tx_)) {
+    ++gate_.counters().send_dropped;
+    return false;
+  }
+  return true;
+}
+
+void StreamTransport::established(const Endpoint& ep) {
+  if (auto it = conns_.find(ep); it != conns_.end()) it->second->clock.established();
+}
+
+nlohmann::json StreamTransport::to_json() const {
+  const auto& c = gate_.counters();
+  nlohmann::json listen = nlohmann::json::array();
+  for (const auto& ep : bound_) listen.push_back(ep.str());
+  return {{"listen", listen},
+          {"connections", conns_.size()},
+          {"accepted", c.accepted},
+          {"refused_total", c.refused_total},
+          {"refused_source", c.refused_source},
+          {"handshake_timeouts", c.handshake_timeouts},
+          {"frame_timeouts", c.frame_timeouts},
+          {"bad_preamble", c.bad_preamble},
+          {"bad_length", c.bad_length},
+          {"truncated", c.truncated},
+          {"closed", c.closed},
+          {"send_dropped", c.send_dropped}};
+}
+
+}  // namespace ptun::server
