@@ -23,7 +23,13 @@ bool fatal(proto::CloseReason r) {
 }  // namespace
 
 Client::Client(core::Loop& loop, config::ClientConfig cfg)
-    : loop_(loop), cfg_(std::move(cfg)), dp_(loop, *this, 512), servers_(cfg_.servers.size()) {}
+    : loop_(loop), cfg_(std::move(cfg)), dp_(loop, *this, 512), servers_(cfg_.servers.size()) {
+  proto::TransportParams tp;
+  tp.tcp_enabled = cfg_.tcp_port != 0;
+  tp.fallback_ms = cfg_.tcp_fallback_secs * 1000;
+  tp.probe_ms = cfg_.udp_probe_secs * 1000;
+  choice_ = proto::TransportChoice(tp);
+}
 
 Client::~Client() { teardown(); }
 
@@ -86,6 +92,7 @@ Result<void> Client::setup() {
   }
   timer_ = std::make_unique<core::Timer>(loop_);
   resolve_wake_ = std::make_unique<core::Timer>(loop_);
+  tcp_wake_ = std::make_unique<core::Timer>(loop_);
 
   core::UdpOptions o;
   o.fwmark = stack_ ? 0 : cfg_.tunnel.fwmark;   // ptun's own datagrams bypass the tunnel's routes
@@ -126,6 +133,7 @@ core::Task<int> Client::run() {
   scope.spawn(stack_ ? run_userspace(stop.token()) : dp_.run_device(stop.token()));
   scope.spawn(run_timers(stop.token()));
   scope.spawn(run_resolver(stop.token()));
+  if (cfg_.tcp_port) scope.spawn(run_tcp(stop.token()));
   scope.spawn(control_->run(stop.token()));
   co_await run_signals(stop.token());   // returns on a stop signal, `ptun stop` or a fatal error
   if (!embedded_) sd::notify("STOPPING=1");
@@ -241,6 +249,7 @@ core::Task<void> Client::run_timers(core::CancelToken stop) {
     }
     if (roaming_) roam_timer();
     if (session_ && now_ >= session_->next_deadline()) session_->on_timer(now_);
+    if (now_ >= transport_deadline()) transport_tick();
     flush();
   }
 }
@@ -249,7 +258,7 @@ uint64_t Client::next_deadline() const {
   uint64_t d = std::min(reconnect_at_, roam_deadline_);
   if (roam_confirmed()) return 0;   // a PONG on the new path arrived: finish the roam now
   if (session_ && !session_ended_) d = std::min(d, session_->next_deadline());
-  return d;
+  return std::min(d, transport_deadline());
 }
 
 void Client::poke_timer() {

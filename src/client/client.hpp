@@ -33,6 +33,8 @@
 #include "netstack/netstack.hpp"
 #include "proxy/proxy.hpp"
 #include "proto/client_session.hpp"
+#include "proto/stream_frame.hpp"
+#include "proto/transport_choice.hpp"
 #include "tun/tun_device.hpp"
 
 namespace ptun::control { class ControlServer; }
@@ -152,6 +154,29 @@ class Client final : public proto::ClientSession::Callbacks, public datapath::Po
 
   core::Task<void> run_timers(core::CancelToken stop);
   core::Task<void> run_signals(core::CancelToken stop);
+
+  // ---- the TCP fallback transport (client_transport.cpp) ----
+  proto::TransportChoice::View transport_view() const;
+  uint64_t transport_deadline() const;
+  void transport_tick();                 // from run_timers: TransportChoice's actions, TCP deadlines
+  void on_tcp_connected();               // the session's datagrams go over TCP from now on
+  void on_tcp_lost(const std::string& why);
+  void on_tcp_datagram(std::span<uint8_t> d);
+  void on_udp_while_tcp(std::span<uint8_t> payload, uint64_t now);   // a UDP probe's answer?
+  void close_tcp();
+  void send_tcp(std::span<const uint8_t> dgram);
+  core::Task<void> run_tcp(core::CancelToken stop);
+  nlohmann::json transport_json() const;
+  proto::TransportChoice choice_;
+  proto::Transport transport_ = proto::Transport::udp;   // where the session's datagrams go
+  core::TcpStream* tcp_ = nullptr;       // owned by run_tcp while connected
+  core::CancelSource* tcp_cancel_ = nullptr;   // run_tcp's connect or connection
+  std::unique_ptr<core::Timer> tcp_wake_;
+  bool tcp_wanted_ = false;              // run_tcp: connect (or stay connected)
+  bool force_udp_ = false;               // this call's datagrams go over UDP whatever transport_ is
+  uint64_t tcp_connect_deadline_ = UINT64_MAX, tcp_close_at_ = UINT64_MAX;
+  std::vector<uint8_t> tcp_tx_;          // one frame being built
+  uint64_t tcp_drops_ = 0, tcp_connect_failures_ = 0;
   // client_userspace.cpp
   Result<void> setup_userspace();
   Result<void> apply_settings_userspace(const proto::NetworkSettings& s);

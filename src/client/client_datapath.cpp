@@ -22,7 +22,13 @@ void Client::on_datagram(size_t, const Endpoint& peer, std::span<uint8_t> payloa
     ++counters_.drop_foreign_source;
     return;
   }
-  if (session_ && !session_ended_) session_->on_datagram_in_place(payload, now);
+  if (!session_ || session_ended_) return;
+  if (transport_ == proto::Transport::tcp && tcp_) {
+    on_udp_while_tcp(payload, now);   // client_transport.cpp
+    return;
+  }
+  choice_.heard(now);
+  session_->on_datagram_in_place(payload, now);
 }
 
 void Client::after_batch(uint64_t) { poke_timer(); }
@@ -43,7 +49,10 @@ void Client::deliver_packet(std::span<const uint8_t> ip) {
   dp_.to_device(ip.first(p.total_len), &p);
 }
 
-void Client::send_datagram(std::span<const uint8_t> dgram) { dp_.send_to(0, server_ep_, dgram); }
+void Client::send_datagram(std::span<const uint8_t> dgram) {
+  if (transport_ == proto::Transport::tcp && tcp_ && !force_udp_) return send_tcp(dgram);
+  dp_.send_to(0, server_ep_, dgram);
+}
 
 void Client::flush() { dp_.flush(); }
 

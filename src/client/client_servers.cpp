@@ -107,6 +107,10 @@ bool Client::set_server_endpoint(const Endpoint& ep) {
       attempt_failed("kill switch: " + r.error().message);
       return false;
     }
+  if (tcp_ || tcp_cancel_) {   // another server: its TCP transport is another connection
+    transport_ = proto::Transport::udp;
+    close_tcp();
+  }
   server_ep_ = ep;
   path_ = current_path();   // the route to this server is the new starting point, not a change
   return true;
@@ -133,6 +137,8 @@ void Client::start_handshake() {
   LOG_INFO("client: connecting to %s (%s, server %zu of %zu, %s)", server_ep_.str().c_str(),
            current_server().str().c_str(), servers_.current() + 1, servers_.size(), cfg_.server_name.c_str());
   attempt_started_ms_ = now_;   // handshake latency: from here (the name already resolved)
+  if (!tcp_) transport_ = proto::Transport::udp;   // TCP only while its connection lives
+  choice_.attempt_started(transport_, now_);
   session_->start(now_);
   flush();
   poke_timer();

@@ -79,6 +79,7 @@ Result<void> ClientHost::install_kill_switch() {
   ks.tun_iface = cfg_.tunnel.interface;
   ks.fwmark = cfg_.tunnel.fwmark;
   ks.server = server_;
+  ks.server_tcp_port = cfg_.tcp_port;
   if (server_.addr.empty()) ks.resolvers = system_resolvers();
   if (cfg_.protocol.exclude_local_networks) {
     auto addrs = rtnl_.addrs();

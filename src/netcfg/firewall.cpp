@@ -74,6 +74,9 @@ std::string killswitch_script(const KillSwitchSpec& s) {
   if (!s.server.addr.empty()) {
     o << "    meta mark " << hex(s.fwmark) << " " << sfam << " daddr " << s.server.addr.str()
       << " udp dport " << s.server.port << " accept\n";
+    if (s.server_tcp_port)
+      o << "    meta mark " << hex(s.fwmark) << " " << sfam << " daddr " << s.server.addr.str()
+        << " tcp dport " << s.server_tcp_port << " accept\n";
   } else {
     // A name not resolved so far: its lookup may reach the resolvers, and only on port 53.
     for (Family f : {Family::v4, Family::v6}) {

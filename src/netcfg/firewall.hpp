@@ -35,6 +35,7 @@ struct KillSwitchSpec {
   std::string tun_iface;
   uint32_t fwmark = 0;
   Endpoint server;
+  uint16_t server_tcp_port = 0;       // the TCP fallback transport's port (0: none)
   std::vector<Cidr> local_networks;   // allowed outside the tunnel (exclude_local_networks)
   std::vector<IpAddr> resolvers;      // port 53 to these while `server` has no address
 };

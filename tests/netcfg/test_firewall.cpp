@@ -28,6 +28,10 @@ TEST_CASE("kill switch ruleset: atomic replace, drop policy, the exceptions only
   CHECK(has(s, "oifname \"lo\" accept"));
   CHECK(has(s, "oifname \"ptun0\" accept"));
   CHECK(has(s, "meta mark 0x00007074 ip daddr 198.18.0.2 udp dport 4433 accept"));
+  CHECK_FALSE(has(s, "tcp dport"));   // no TCP fallback port given
+  ks.server_tcp_port = 443;
+  CHECK(has(killswitch_script(ks), "meta mark 0x00007074 ip daddr 198.18.0.2 tcp dport 443 accept"));
+  ks.server_tcp_port = 0;
   CHECK(has(s, "udp sport 68 udp dport 67 accept"));
   CHECK(has(s, "udp sport 546 udp dport 547 accept"));
   CHECK(has(s, "nd-neighbor-solicit"));
