@@ -61,7 +61,7 @@ core::Task<void> StreamTransport::serve(std::unique_ptr<Conn> c, core::CancelTok
   for (;;) {
     auto n = co_await c->s->read_some(buf, stop);
     if (!n || *n == 0) {
-      if (c->deframer.pending()) ++st.truncated;
+      if (n && c->deframer.pending()) ++st.truncated;   // the peer ended mid-frame (not our close)
       break;
     }
     uint64_t now = loop_.now_ms();

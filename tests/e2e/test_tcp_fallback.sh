@@ -14,7 +14,7 @@ e2e_ns srv; e2e_ns c1
 e2e_link c1 srv 198.18.0.1/24 198.18.0.2/24
 e2e_pki c1
 e2e_server_config
-sed -i 's/^listen = .*/&\nlisten_tcp = ["0.0.0.0:8443"]/' "$E2E_DIR/server.toml"
+sed -i 's/^listen = .*/&\nlisten_tcp = ["0.0.0.0:8443"]\nhandshake_timeout_secs = 3/' "$E2E_DIR/server.toml"
 grep -q '^listen_tcp' "$E2E_DIR/server.toml" || e2e_fail "listen_tcp not in the server config"
 e2e_client_config c1 198.18.0.2:4433
 sed -i 's/^reconnect_max_secs = 2$/&\ntcp_port = 8443\ntcp_fallback_secs = 2\nudp_probe_secs = 2/' "$E2E_DIR/c1.toml"
@@ -74,4 +74,35 @@ on tcp || e2e_fail "(c) not on tcp after UDP was dropped: $(e2e_status c1)"
 [ "$(e2e_json c1 reconnects)" = 0 ] || e2e_fail "(c) the client reconnected: $(e2e_status c1)"
 [ "$(e2e_json c1 state)" = connected ] || e2e_fail "not connected at the end"
 e2e_log "(c) 20 MiB completed across the fallback; fallbacks $(tcp_json fallbacks), returns $(tcp_json returns_to_udp), $((SECONDS - start)) s"
+
+# Bad input on the server's TCP port, from the client's namespace (outside the tunnel): an HTTP
+# request, a truncated frame, 10 idle connections from one source (cap 8), one of them a
+# slow-loris that never completes a handshake. Each is counted; the session carries on.
+in_ns c1 timeout 20 python3 - 198.18.0.2 8443 <<'PY' || e2e_fail "bad-input client failed"
+import socket, sys, time
+a = (sys.argv[1], int(sys.argv[2]))
+s = socket.create_connection(a, timeout=5); s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+assert s.recv(100) == b"", "the server answered garbage"
+s = socket.create_connection(a, timeout=5); s.sendall(b"ptun\x01\x00\x00\x00\x01\x00abc"); s.close()
+idle = []
+for _ in range(10):
+    c = socket.create_connection(a, timeout=5); c.sendall(b"pt"); idle.append(c)
+time.sleep(5.5)   # handshake_timeout_secs = 3 (+ the 1 s sweep): the admitted ones are closed by then
+closed = 0
+for c in idle:
+    try: closed += c.recv(1) == b""
+    except OSError: closed += 1
+print("idle connections closed by the server:", closed)
+assert closed == 10, closed
+PY
+srv_tcp() { "$E2E_PTUN" status --json -s "$E2E_DIR/run/server.sock" | python3 -c 'import json,sys; print(json.load(sys.stdin)["tcp"][sys.argv[1]])' "$1"; }
+[ "$(srv_tcp bad_preamble)" -ge 1 ] || e2e_fail "bad preamble not counted: $(srv_tcp bad_preamble)"
+[ "$(srv_tcp truncated)" -ge 1 ] || e2e_fail "truncated frame not counted"
+[ "$(srv_tcp refused_source)" -ge 2 ] || e2e_fail "per-source cap: refused_source $(srv_tcp refused_source)"
+# The 10 idle ones: each either refused (cap 8 per source, the client's own connection and the two
+# above, if not yet released, count too) or admitted and closed by the handshake deadline.
+ht=$(srv_tcp handshake_timeouts); rs=$(srv_tcp refused_source)
+[ "$ht" -ge 5 ] && [ $((ht + rs)) -ge 10 ] || e2e_fail "slow-loris: handshake_timeouts $ht, refused_source $rs"
+[ "$(e2e_json c1 state)" = connected ] || e2e_fail "not connected after the bad input"
+e2e_log "bad input counted: bad_preamble $(srv_tcp bad_preamble), truncated $(srv_tcp truncated), refused_source $(srv_tcp refused_source), handshake_timeouts $(srv_tcp handshake_timeouts)"
 exit 0
