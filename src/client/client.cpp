@@ -136,7 +136,7 @@ core::Task<int> Client::run() {
   if (cfg_.tcp_port) scope.spawn(run_tcp(stop.token()));
   scope.spawn(control_->run(stop.token()));
   co_await run_signals(stop.token());   // returns on a stop signal, `ptun stop` or a fatal error
-  if (!embedded_) sd::notify("STOPPING=1");
+  if (hosting_.notify_systemd) sd::notify("STOPPING=1");
   now_ = loop_.now_ms();
   transition(State::disconnecting, exit_code_ ? Reason::fatal : Reason::user);
   if (session_ && session_->state() != proto::ClientSession::State::closed)
@@ -152,7 +152,7 @@ core::Task<int> Client::run() {
 }
 
 core::Task<void> Client::run_signals(core::CancelToken stop) {
-  if (embedded_) {   // the embedding program owns the process's signals
+  if (!hosting_.handle_signals) {   // the embedding program owns the process's signals
     co_await wait_stopped(stop);
     co_return;
   }

@@ -181,8 +181,15 @@ class Client final : public proto::ClientSession::Callbacks, public datapath::Po
   Result<void> setup_userspace();
   Result<void> apply_settings_userspace(const proto::NetworkSettings& s);
   core::Task<void> run_userspace(core::CancelToken stop);
-  bool embedded_ = false;   // create_embedded(): no listeners needed, no signal handlers
-  core::Task<void> wait_stopped(core::CancelToken stop);   // run_signals when embedded
+  // How the process hosts the client: a daemon of its own (`ptun client`), or a library inside
+  // another program (create_embedded), which owns the signals and the service manager.
+  struct Hosting {
+    bool notify_systemd = true;      // READY, STATUS, RELOADING, STOPPING through sd_notify
+    bool handle_signals = true;      // SIGTERM/SIGINT stop, SIGHUP reloads
+    bool require_listeners = true;   // userspace mode: [proxy] listeners or [[forward]] rules
+  };
+  Hosting hosting_;
+  core::Task<void> wait_stopped(core::CancelToken stop);   // run_signals without signals
 
   // ---- flows and apps (client_flows.cpp) ----
   Result<void> setup_flows();

@@ -9,7 +9,7 @@ Result<std::unique_ptr<Client>> Client::create_embedded(core::Loop& loop, config
   if (cfg.mode != "userspace")
     return Error(Errc::invalid_argument, cfg.path + ": an embedded client needs mode = \"userspace\"");
   std::unique_ptr<Client> c(new Client(loop, std::move(cfg)));
-  c->embedded_ = true;   // before setup(): listeners become optional
+  c->hosting_ = {.notify_systemd = false, .handle_signals = false, .require_listeners = false};   // before setup()
   if (auto r = c->setup(); !r) {
     c->teardown();
     return r.error();

@@ -149,16 +149,16 @@ Result<nlohmann::json> Client::provider_message(const nlohmann::json& args) {
 }
 
 Result<nlohmann::json> Client::reload() {
-  if (!embedded_) sd::notify(sd::reloading_message());
+  if (hosting_.notify_systemd) sd::notify(sd::reloading_message());
   auto r = apply_reload();
-  if (!embedded_ && ready_sent_) sd::notify("READY=1");
+  if (hosting_.notify_systemd && ready_sent_) sd::notify("READY=1");
   return r;
 }
 
 // READY=1 once connected (or at start with on-demand rules, which may keep it down for good):
 // `systemctl start` returns when the tunnel is usable. The embedding program owns its unit.
 void Client::notify_state(bool ready) {
-  if (embedded_) return;
+  if (!hosting_.notify_systemd) return;
   std::string m;
   if (ready && !ready_sent_) {
     ready_sent_ = true;

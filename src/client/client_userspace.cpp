@@ -13,7 +13,7 @@
 namespace ptun::client {
 
 Result<void> Client::setup_userspace() {
-  if (!embedded_ && cfg_.proxy.socks5.empty() && cfg_.proxy.http.empty() && cfg_.forwards.empty())
+  if (hosting_.require_listeners && cfg_.proxy.socks5.empty() && cfg_.proxy.http.empty() && cfg_.forwards.empty())
     return Error(Errc::invalid_argument, "mode = \"userspace\" needs [proxy] listeners or [[forward]] rules");
   // Each proxied connection holds a descriptor: the usual soft limit (1024) would bite first.
   if (uint64_t fds = raise_fd_limit(); fds < uint64_t(cfg_.proxy.max_connections) + 64)
