@@ -133,6 +133,11 @@ Result<std::vector<std::vector<uint8_t>>> encode_settings(const NetworkSettings&
                                                           size_t max_part, int64_t server_time) {
   if (auto r = check(s); !r) return r.error();
   TlvList t;
+  // One allocation each in the common case (a route TLV is at most 20 bytes).
+  size_t tlvs = 10 + s.dns_servers.size() + s.search_domains.size() + s.match_domains.size() +
+                s.included_routes.size() + s.excluded_routes.size();
+  t.ends.reserve(tlvs);
+  t.bytes.reserve(tlvs * 20);
   if (s.ipv4) t.add_cidr(kTlvIpv4, *s.ipv4);
   if (s.ipv6) t.add_cidr(kTlvIpv6, *s.ipv6);
   if (s.server_ipv4) t.add_addr(kTlvServerIpv4, *s.server_ipv4);
@@ -166,6 +171,7 @@ Result<std::vector<std::vector<uint8_t>>> encode_settings(const NetworkSettings&
   size_t budget = max_part - kSettingsPartHeader;
   // Greedy cut: each part takes as many whole TLVs as fit.
   std::vector<std::pair<size_t, size_t>> ranges;
+  ranges.reserve(kMaxSettingsParts + 1);
   size_t start = 0, prev_end = 0;
   for (size_t end : t.ends) {
     if (end - prev_end > budget) return Error(Errc::limit, "settings: one TLV exceeds the part size");
