@@ -76,19 +76,19 @@ Result<void> Client::setup() {
   if (cfg_.mode == "userspace") {
     if (auto r = setup_userspace(); !r) return r;
   } else {
-  auto rtnl = netlink::Rtnl::open();
-  if (!rtnl) return rtnl.error();
-  rtnl_ = std::move(*rtnl);
-  // Host settings: undo what a crashed run left, and the kill switch before the first datagram.
-  auto host = netcfg::ClientHost::open(loop_, *rtnl_, cfg_, server_ep_);
-  if (!host) return host.error();
-  host_ = std::move(*host);
-  tun::TunOptions topt;
-  topt.name = cfg_.tunnel.interface;
-  auto tun = tun::TunDevice::open(topt);
-  if (!tun) return tun.error();
-  tun_ = std::move(*tun);
-  dev_ = tun_.get();
+    auto rtnl = netlink::Rtnl::open();
+    if (!rtnl) return rtnl.error();
+    rtnl_ = std::move(*rtnl);
+    // Host settings: undo what a crashed run left, and the kill switch before the first datagram.
+    auto host = netcfg::ClientHost::open(loop_, *rtnl_, cfg_, server_ep_);
+    if (!host) return host.error();
+    host_ = std::move(*host);
+    tun::TunOptions topt;
+    topt.name = cfg_.tunnel.interface;
+    auto tun = tun::TunDevice::open(topt);
+    if (!tun) return tun.error();
+    tun_ = std::move(*tun);
+    dev_ = tun_.get();
   }
   timer_ = std::make_unique<core::Timer>(loop_);
   resolve_wake_ = std::make_unique<core::Timer>(loop_);

@@ -8,8 +8,9 @@
 // run_until_complete) resumes the next one. Stack depth is therefore constant for any number of
 // immediately-completing awaits and any await recursion depth, in every build: plain symmetric
 // transfer is only a real tail call with sibling-call optimisation, which g++ does not give at
-// -O0 or under ASan (DEPENDENCIES.md; measured: 100000 awaits overflowed the stack). A coroutine
-// resumed by foreign code (outside core::resume) falls back to symmetric transfer.
+// -O0 or under ASan (measured: 100000 awaits overflowed the stack; the "symmetric transfer" cases
+// of tests/core/test_task.cpp run them). A coroutine resumed by foreign code (outside
+// core::resume) falls back to symmetric transfer.
 //
 // Ownership: the Task object owns the coroutine frame. Destroying a Task destroys its frame (and,
 // recursively, the frames of the tasks it is awaiting); every awaitable in ptun::core detaches
