@@ -10,7 +10,7 @@
 #include "embed/status.hpp"
 #include "netstack/tcp_conn.hpp"
 #include "netstack/udp_conn.hpp"
-#include "proxy/relay.hpp"
+#include "relay/relay.hpp"
 
 namespace ptun::embed {
 namespace {
@@ -64,10 +64,10 @@ core::Task<void> serve_tcp(core::Loop& loop, proxy::Proxy& p, std::unique_ptr<Jo
     job->socket.set_value(failed(to_status(fds.error())));
     co_return;
   }
-  auto host = proxy::HostTcp::adopt(loop, fds->second);   // owns and closes ptun's end
+  auto host = relay::HostTcp::adopt(loop, fds->second);   // owns and closes ptun's end
   job->socket.set_value(Socket{fds->first, {}});
   job.reset();
-  co_await proxy::relay_streams(loop, *host, **conn, {}, stop);
+  co_await relay::relay_streams(loop, *host, **conn, {}, stop);
 }
 
 namespace {

@@ -8,8 +8,8 @@
 #include "core/core.hpp"
 #include "forward/forwarder.hpp"
 #include "netstack/tcp_conn.hpp"
-#include "proxy/host_socket.hpp"
-#include "proxy/relay.hpp"
+#include "relay/host_socket.hpp"
+#include "relay/relay.hpp"
 
 namespace ptun::forward {
 
@@ -21,7 +21,7 @@ struct Forwarder::Flow {
   uint64_t idle_ms;
   uint64_t deadline_ms = UINT64_MAX;   // connecting/accepting: give up then
   bool timed_out = false;              // cancelled by the sweeper (not by shutdown)
-  proxy::RelayActivity act;            // last_ms drives the idle timeout
+  relay::RelayActivity act;            // last_ms drives the idle timeout
   uint64_t stalled_since_ms = 0;       // relaying TCP: the client's window closed then (0: open)
   bool stalled_out = false;            // timed out for a zero window (not idleness)
   // TCP
@@ -29,7 +29,7 @@ struct Forwarder::Flow {
   std::unique_ptr<netstack::TcpConn> conn;
   std::unique_ptr<core::Timer> wake;   // poked when lwIP accepted the connection
   // UDP
-  std::unique_ptr<proxy::HostUdp> udp;
+  std::unique_ptr<relay::HostUdp> udp;
   std::vector<uint8_t> last_head;      // the client's latest datagram's first bytes, for ICMP errors
   // ICMP echo: a ping socket (SOCK_DGRAM, IPPROTO_ICMP[V6]); the kernel owns the wire identifier
   int ping_fd = -1;

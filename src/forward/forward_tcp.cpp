@@ -63,7 +63,7 @@ core::Task<void> Forwarder::run_tcp(Flow& f) {
     emit([&](uint8_t* out, size_t cap) { return packet::build_tcp_reset(f.syn, p, out, cap); });
   };
   Endpoint dst{f.key.dst, f.key.dport};
-  auto host = co_await proxy::HostTcp::connect(loop_, dst, f.cancel.token());
+  auto host = co_await relay::HostTcp::connect(loop_, dst, f.cancel.token());
   if (!host) {
     if (host.error().code == Errc::not_found) {
       ++stats_.tcp_unreachable;   // no route from here: what a router would say
@@ -99,7 +99,7 @@ core::Task<void> Forwarder::run_tcp(Flow& f) {
   }
   f.state = Flow::State::relaying;
   ++stats_.tcp_opened;
-  (void)co_await proxy::relay_streams(loop_, **host, *f.conn, {}, f.cancel.token(), &f.act);
+  (void)co_await relay::relay_streams(loop_, **host, *f.conn, {}, f.cancel.token(), &f.act);
   if (f.timed_out) {   // idle or stalled: both sides hear a reset, as from a NAT that forgot the flow
     if (!f.stalled_out) ++stats_.tcp_idle_closed;
     f.conn->abort();

@@ -56,7 +56,7 @@ void Forwarder::handle_udp(std::span<const uint8_t> pkt, const packet::Parsed& p
     return;
   }
   Flow* f = datagram_flow(p, opts_.udp_idle_ms, &Forwarder::run_udp, [&](Flow& nf) {
-    auto s = proxy::HostUdp::connect(loop_, Endpoint{p.dst, p.dport});
+    auto s = relay::HostUdp::connect(loop_, Endpoint{p.dst, p.dport});
     if (!s) {
       ++stats_.refused_destination;   // e.g. no route from the server
       return false;

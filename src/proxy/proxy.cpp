@@ -1,7 +1,7 @@
 // Proxy lifecycle: listeners, the connection cap, handshake deadlines, name resolution through
 // the tunnel, connecting inside lwIP and the byte relay with back-pressure.
 #include "proxy/proxy.hpp"
-#include "proxy/relay.hpp"
+#include "relay/relay.hpp"
 
 #include "common/log.hpp"
 #include "netstack/netstack.hpp"
@@ -18,23 +18,23 @@ Proxy::~Proxy() = default;
 
 Result<void> Proxy::open() {
   for (const auto& ep : opts_.socks_listen) {
-    auto l = HostTcp::listen(loop_, ep);
+    auto l = relay::HostTcp::listen(loop_, ep);
     if (!l) return l.error();
     socks_.push_back(std::move(*l));
   }
   for (const auto& ep : opts_.http_listen) {
-    auto l = HostTcp::listen(loop_, ep);
+    auto l = relay::HostTcp::listen(loop_, ep);
     if (!l) return l.error();
     http_.push_back(std::move(*l));
   }
   for (size_t i = 0; i < opts_.forwards.size(); ++i) {
     const auto& f = opts_.forwards[i];
     if (f.udp) {
-      auto s = HostUdp::bind(loop_, f.listen);
+      auto s = relay::HostUdp::bind(loop_, f.listen);
       if (!s) return s.error();
       udp_forwards_.emplace_back(std::move(*s), i);
     } else {
-      auto l = HostTcp::listen(loop_, f.listen);
+      auto l = relay::HostTcp::listen(loop_, f.listen);
       if (!l) return l.error();
       tcp_forwards_.push_back(std::move(*l));
       tcp_forward_rules_.push_back(i);
@@ -62,7 +62,7 @@ core::Task<void> Proxy::run(core::CancelToken stop) {
   co_await scope.join();
 }
 
-core::Task<void> Proxy::run_accept(HostTcp& listener, Kind kind, size_t forward_index, core::TaskScope& scope) {
+core::Task<void> Proxy::run_accept(relay::HostTcp& listener, Kind kind, size_t forward_index, core::TaskScope& scope) {
   for (;;) {
     auto c = co_await listener.accept(scope.token());
     if (!c) {
@@ -94,7 +94,7 @@ core::Task<void> Proxy::run_sweeper(core::CancelToken stop) {
   }
 }
 
-core::Task<void> Proxy::serve(std::unique_ptr<HostTcp> client, Kind kind, size_t forward_index, core::CancelToken stop) {
+core::Task<void> Proxy::serve(std::unique_ptr<relay::HostTcp> client, Kind kind, size_t forward_index, core::CancelToken stop) {
   Guard g(stop, loop_.now_ms() + opts_.handshake_timeout_ms);
   guards_.push_front(&g);
   auto it = guards_.begin();
@@ -105,7 +105,7 @@ core::Task<void> Proxy::serve(std::unique_ptr<HostTcp> client, Kind kind, size_t
   --active_;
 }
 
-core::Task<Result<void>> Proxy::read_more(HostTcp& c, std::vector<uint8_t>& buf, size_t max, core::CancelToken t) {
+core::Task<Result<void>> Proxy::read_more(relay::HostTcp& c, std::vector<uint8_t>& buf, size_t max, core::CancelToken t) {
   if (buf.size() >= max) co_return Error(Errc::limit, "request too large");
   size_t old = buf.size();
   buf.resize(max);
@@ -171,9 +171,9 @@ core::Task<Result<std::unique_ptr<netstack::TcpConn>>> Proxy::open_tunnel(const 
   co_return std::move(*c);
 }
 
-core::Task<void> Proxy::relay(HostTcp& host, netstack::TcpConn& conn, std::vector<uint8_t> pending, core::CancelToken token) {
+core::Task<void> Proxy::relay(relay::HostTcp& host, netstack::TcpConn& conn, std::vector<uint8_t> pending, core::CancelToken token) {
   ++stats_.relayed;
-  (void)co_await relay_streams(loop_, host, conn, std::move(pending), token);
+  (void)co_await relay::relay_streams(loop_, host, conn, std::move(pending), token);
 }
 
 }  // namespace ptun::proxy

@@ -18,7 +18,7 @@
 #include "common/net_addr.hpp"
 #include "common/rng.hpp"
 #include "core/core.hpp"
-#include "proxy/host_socket.hpp"
+#include "relay/host_socket.hpp"
 #include "proxy/reach.hpp"
 #include "proxy/socks_codec.hpp"
 
@@ -84,16 +84,16 @@ class Proxy {
 
  private:
   enum class Kind { socks, http, forward };
-  core::Task<void> run_accept(HostTcp& listener, Kind kind, size_t forward_index, core::TaskScope& scope);
+  core::Task<void> run_accept(relay::HostTcp& listener, Kind kind, size_t forward_index, core::TaskScope& scope);
   core::Task<void> run_sweeper(core::CancelToken stop);
-  core::Task<void> serve(std::unique_ptr<HostTcp> client, Kind kind, size_t forward_index, core::CancelToken stop);
-  core::Task<void> serve_socks(HostTcp& client, Guard& g);
-  core::Task<void> serve_http(HostTcp& client, Guard& g);
-  core::Task<void> serve_forward(HostTcp& client, const ForwardRule& rule, Guard& g);
-  core::Task<void> serve_udp_associate(HostTcp& client, const Target& requested, Guard& g);
-  core::Task<void> run_udp_forward(HostUdp& sock, const ForwardRule& rule, core::CancelToken stop);
+  core::Task<void> serve(std::unique_ptr<relay::HostTcp> client, Kind kind, size_t forward_index, core::CancelToken stop);
+  core::Task<void> serve_socks(relay::HostTcp& client, Guard& g);
+  core::Task<void> serve_http(relay::HostTcp& client, Guard& g);
+  core::Task<void> serve_forward(relay::HostTcp& client, const ForwardRule& rule, Guard& g);
+  core::Task<void> serve_udp_associate(relay::HostTcp& client, const Target& requested, Guard& g);
+  core::Task<void> run_udp_forward(relay::HostUdp& sock, const ForwardRule& rule, core::CancelToken stop);
   // Reads more bytes into buf (at most `max` in all). Errc::limit past max, Errc::closed on EOF.
-  core::Task<Result<void>> read_more(HostTcp& c, std::vector<uint8_t>& buf, size_t max, core::CancelToken t);
+  core::Task<Result<void>> read_more(relay::HostTcp& c, std::vector<uint8_t>& buf, size_t max, core::CancelToken t);
   // DNS name -> address through the tunnel's DNS servers (literal addresses pass through).
   core::Task<Result<IpAddr>> resolve(const Target& t, core::CancelToken token);
   // Connects inside the tunnel, mapping failures to a SOCKS reply code in *code.
@@ -101,7 +101,7 @@ class Proxy {
                                                                       core::CancelToken token);
   // Copies both ways until both sides closed (or either failed). `pending` = bytes the client
   // sent after its request, forwarded first.
-  core::Task<void> relay(HostTcp& host, netstack::TcpConn& conn, std::vector<uint8_t> pending, core::CancelToken token);
+  core::Task<void> relay(relay::HostTcp& host, netstack::TcpConn& conn, std::vector<uint8_t> pending, core::CancelToken token);
 
   core::Loop& loop_;
   netstack::Netstack& stack_;
@@ -109,9 +109,9 @@ class Proxy {
   SystemRng rng_;
   Reach reach_;
   std::vector<IpAddr> dns_;
-  std::vector<std::unique_ptr<HostTcp>> socks_, http_, tcp_forwards_;
+  std::vector<std::unique_ptr<relay::HostTcp>> socks_, http_, tcp_forwards_;
   std::vector<size_t> tcp_forward_rules_;
-  std::vector<std::pair<std::unique_ptr<HostUdp>, size_t>> udp_forwards_;
+  std::vector<std::pair<std::unique_ptr<relay::HostUdp>, size_t>> udp_forwards_;
   std::list<Guard*> guards_;
   size_t active_ = 0;
   ProxyStats stats_;

@@ -15,7 +15,7 @@ bool same_secret(const std::string& a, const std::string& b) {
 }
 }  // namespace
 
-core::Task<void> Proxy::serve_socks(HostTcp& c, Guard& g) {
+core::Task<void> Proxy::serve_socks(relay::HostTcp& c, Guard& g) {
   auto tok = g.cancel.token();
   std::vector<uint8_t> buf;
   size_t used = 0;
@@ -87,7 +87,7 @@ core::Task<void> Proxy::serve_socks(HostTcp& c, Guard& g) {
   co_await relay(c, **conn, std::move(buf), tok);
 }
 
-core::Task<void> Proxy::serve_http(HostTcp& c, Guard& g) {
+core::Task<void> Proxy::serve_http(relay::HostTcp& c, Guard& g) {
   auto tok = g.cancel.token();
   std::vector<uint8_t> buf;
   size_t used = 0;

@@ -14,7 +14,7 @@
 namespace ptun::proxy {
 namespace {
 
-core::Task<void> watch_control(HostTcp& c, core::TaskScope& rs) {
+core::Task<void> watch_control(relay::HostTcp& c, core::TaskScope& rs) {
   std::array<uint8_t, 256> sink;
   for (;;) {
     auto n = co_await c.read_some(sink, rs.token());
@@ -24,7 +24,7 @@ core::Task<void> watch_control(HostTcp& c, core::TaskScope& rs) {
 }
 
 // Tunnel -> client: every datagram gets a SOCKS header naming its source.
-core::Task<void> udp_down(netstack::UdpConn& conn, HostUdp& sock, const UdpAssociation& assoc, core::CancelToken tok,
+core::Task<void> udp_down(netstack::UdpConn& conn, relay::HostUdp& sock, const UdpAssociation& assoc, core::CancelToken tok,
                           core::Loop& loop) {
   for (;;) {
     auto d = co_await conn.recv(loop.now_ms() + 3600 * 1000, tok);
@@ -40,11 +40,11 @@ core::Task<void> udp_down(netstack::UdpConn& conn, HostUdp& sock, const UdpAssoc
 
 }  // namespace
 
-core::Task<void> Proxy::serve_udp_associate(HostTcp& c, const Target& requested, Guard& g) {
+core::Task<void> Proxy::serve_udp_associate(relay::HostTcp& c, const Target& requested, Guard& g) {
   auto tok = g.cancel.token();
   Endpoint local = c.local();
   local.port = 0;
-  auto sock = HostUdp::bind(loop_, local);
+  auto sock = relay::HostUdp::bind(loop_, local);
   auto reply = encode_reply(sock ? rep::succeeded : rep::general_failure, sock ? (*sock)->local() : Endpoint{});
   if (!co_await c.write_all(reply, tok) || !sock) co_return;
   g.deadline = UINT64_MAX;
@@ -82,7 +82,7 @@ core::Task<void> Proxy::serve_udp_associate(HostTcp& c, const Target& requested,
   co_await rs.join();
 }
 
-core::Task<void> Proxy::serve_forward(HostTcp& c, const ForwardRule& rule, Guard& g) {
+core::Task<void> Proxy::serve_forward(relay::HostTcp& c, const ForwardRule& rule, Guard& g) {
   auto tok = g.cancel.token();
   uint8_t code = 0;
   auto conn = co_await open_tunnel(rule.to.addr, rule.to.port, &code, tok);
@@ -104,7 +104,7 @@ struct UdpFlow {
 
 // Replies of one forwarded UDP flow go back to the host client that started it; the flow ends
 // after `idle_ms` without traffic either way.
-core::Task<void> udp_forward_down(UdpFlow& f, HostUdp& sock, Endpoint client, uint64_t idle_ms, core::Loop& loop,
+core::Task<void> udp_forward_down(UdpFlow& f, relay::HostUdp& sock, Endpoint client, uint64_t idle_ms, core::Loop& loop,
                                   core::CancelToken tok) {
   for (;;) {
     auto d = co_await f.conn->recv(f.last + idle_ms, tok);
@@ -120,7 +120,7 @@ core::Task<void> udp_forward_down(UdpFlow& f, HostUdp& sock, Endpoint client, ui
 
 }  // namespace
 
-core::Task<void> Proxy::run_udp_forward(HostUdp& sock, const ForwardRule& rule, core::CancelToken stop) {
+core::Task<void> Proxy::run_udp_forward(relay::HostUdp& sock, const ForwardRule& rule, core::CancelToken stop) {
   std::map<Endpoint, std::unique_ptr<UdpFlow>, bool (*)(const Endpoint&, const Endpoint&)> flows(
       [](const Endpoint& a, const Endpoint& b) { return a.str() < b.str(); });
   core::TaskScope rs(loop_, stop);

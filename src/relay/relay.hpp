@@ -8,11 +8,11 @@
 #include <vector>
 
 #include "core/core.hpp"
-#include "proxy/host_socket.hpp"
+#include "relay/host_socket.hpp"
 
 namespace ptun::netstack { class TcpConn; }
 
-namespace ptun::proxy {
+namespace ptun::relay {
 
 // Updated by the relay as bytes move, for idle timeouts and statistics.
 struct RelayActivity {
@@ -29,4 +29,4 @@ core::Task<RelayEnd> relay_streams(core::Loop& loop, HostTcp& host, netstack::Tc
                                std::vector<uint8_t> pending, core::CancelToken token,
                                RelayActivity* activity = nullptr);
 
-}  // namespace ptun::proxy
+}  // namespace ptun::relay

@@ -1,4 +1,4 @@
-#include "proxy/host_socket.hpp"
+#include "relay/host_socket.hpp"
 
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -9,7 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 
-namespace ptun::proxy {
+namespace ptun::relay {
 namespace {
 
 Endpoint sock_name(int fd, bool peer) {
@@ -211,4 +211,4 @@ Result<void> HostUdp::send_to(const Endpoint& to, std::span<const uint8_t> data)
 
 Endpoint HostUdp::local() const { return sock_name(fd_, false); }
 
-}  // namespace ptun::proxy
+}  // namespace ptun::relay

@@ -1,10 +1,10 @@
-#include "proxy/relay.hpp"
+#include "relay/relay.hpp"
 
 #include <memory>
 
 #include "netstack/tcp_conn.hpp"
 
-namespace ptun::proxy {
+namespace ptun::relay {
 namespace {
 
 constexpr size_t kChunk = 32768;
@@ -111,4 +111,4 @@ core::Task<RelayEnd> relay_streams(core::Loop& loop, HostTcp& host, netstack::Tc
   co_return end;
 }
 
-}  // namespace ptun::proxy
+}  // namespace ptun::relay

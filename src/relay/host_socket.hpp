@@ -9,7 +9,7 @@
 #include "common/result.hpp"
 #include "core/core.hpp"
 
-namespace ptun::proxy {
+namespace ptun::relay {
 
 class HostTcp {
  public:
@@ -70,4 +70,4 @@ class HostUdp {
   core::FdPoll poll_;
 };
 
-}  // namespace ptun::proxy
+}  // namespace ptun::relay
