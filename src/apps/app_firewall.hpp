@@ -42,11 +42,10 @@ struct FirewallSpec {
   std::optional<CgroupMount> cgroup2;   // nullopt: cgroup rules cannot be expressed
 };
 
-// The script (starts with add + delete + add table, so it replaces any previous one atomically).
-// Errc::unsupported if a rule names a cgroup but no cgroup v2 hierarchy is known.
+// The script (hostio::NftTable: add + delete + the table, so it replaces any previous one
+// atomically; removed with hostio::nft_remove_table_script). Errc::unsupported if a rule names a
+// cgroup but no cgroup v2 hierarchy is known; Errc::invalid_argument for a name or path nft
+// cannot take.
 Result<std::string> firewall_script(const RuleSet& rules, const FirewallSpec& spec);
-// Removes the table ("delete table"); harmless text if it is absent is not possible in nft 1.0,
-// so the caller ignores that error.
-std::string firewall_remove_script(const std::string& table);
 
 }  // namespace ptun::apps

@@ -27,7 +27,7 @@ std::string Client::apps_table() const { return netcfg::instance_nft_table(cfg_.
 Result<void> Client::setup_flows() {
   app_rules_ = apps::RuleSet(cfg_.app_rules);
   // A per-app table left by a crashed run goes now, whatever this run's config says.
-  if (!stack_ && !app_rules_.empty()) (void)hostio::run_nft(apps::firewall_remove_script(apps_table()));
+  if (!stack_ && !app_rules_.empty()) (void)hostio::remove_nft_table(apps_table());
   if (!cfg_.flows.classify) return {};
   flows_ = std::make_unique<flow::FlowTable>(cfg_.flows.max_flows);
   auto diag = apps::SockDiag::open();
@@ -105,7 +105,7 @@ Result<void> Client::apply_app_rules() {
 
 void Client::remove_app_rules() {
   if (app_fw_installed_) {
-    if (auto r = hostio::run_nft(apps::firewall_remove_script(apps_table())); !r)
+    if (auto r = hostio::remove_nft_table(apps_table()); !r)
       LOG_WARN("client: removing per-app rules: %s", r.error().message.c_str());
     app_fw_installed_ = false;
   }

@@ -12,6 +12,8 @@
 #include <chrono>
 #include <cstring>
 
+#include "hostio/nft_script.hpp"
+
 extern char** environ;
 
 namespace ptun::hostio {
@@ -163,6 +165,12 @@ Result<void> run_nft(const std::string& script) {
   auto r = run({"nft", "-f", "-"}, o);
   if (!r) return r.error();
   return {};
+}
+
+Result<void> remove_nft_table(std::string_view table) {
+  auto script = nft_remove_table_script(table);
+  if (!script) return script.error();
+  return run_nft(*script);
 }
 
 }  // namespace ptun::hostio

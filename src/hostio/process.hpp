@@ -6,6 +6,7 @@
 #pragma once
 #include <cstddef>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/result.hpp"
@@ -28,6 +29,9 @@ Result<std::string> run(const std::vector<std::string>& argv, const RunOptions& 
 // `nft -f -` with `script` on stdin: one nftables transaction (every ruleset ptun installs).
 // Errors as run()'s: not_found "nft not found" when nftables is not installed.
 Result<void> run_nft(const std::string& script);
+// Removes an nftables table, whether or not it exists (nft_script.hpp: nft_remove_table_script).
+// Errors as run_nft's; invalid_argument for a bad table name.
+Result<void> remove_nft_table(std::string_view table);
 
 // Where run() would find argv[0] ("" if nowhere).
 std::string find_program(const std::string& name);

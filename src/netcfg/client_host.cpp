@@ -87,7 +87,9 @@ Result<void> ClientHost::install_kill_switch() {
     for (const auto& n : connected_networks(*addrs, 0))
       if (is_private_or_link_local(n)) ks.local_networks.push_back(n);
   }
-  if (auto r = host_.set_nft_table(nft_table_, killswitch_script(ks)); !r) return r;
+  auto script = killswitch_script(ks);
+  if (!script) return script.error();
+  if (auto r = host_.set_nft_table(nft_table_, *script); !r) return r;
   kill_switch_ = true;
   LOG_INFO("netcfg: kill switch on (nftables table inet %s)", nft_table_.c_str());
   return {};

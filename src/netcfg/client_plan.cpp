@@ -88,7 +88,9 @@ Result<HostPlan> plan_host(const proto::NetworkSettings& s, const config::Client
       else if (r.type == RTN_UNICAST && r.ifindex == f.tun_ifindex) add(e.included, r.dst);
     }
     e.connected = f.connected;
-    plan.enforce_nft = enforce_script(e);
+    auto script = enforce_script(e);
+    if (!script) return script.error();
+    plan.enforce_nft = std::move(*script);
   }
   return plan;
 }

@@ -1,33 +1,28 @@
 #include "netcfg/firewall.hpp"
 
 #include <cstdio>
-#include <sstream>
+#include <type_traits>
+
+#include "hostio/nft_script.hpp"
 
 namespace ptun::netcfg {
 namespace {
 
-std::string hex(uint32_t v) {
-  char b[16];
-  std::snprintf(b, sizeof b, "0x%08x", v);
-  return b;
-}
-
-// "{ a, b }" of the prefixes of one family, or "" when there are none.
-std::string set_of(const std::vector<Cidr>& v, Family f) {
-  std::string s;
-  for (const auto& c : v) {
-    if (c.addr.family != f) continue;
-    s += s.empty() ? "{ " : ", ";
-    s += c.network().str();
+// The prefixes (or addresses) of one family, as set elements.
+template <typename T>
+std::vector<std::string> of_family(const std::vector<T>& v, Family f) {
+  std::vector<std::string> out;
+  for (const auto& x : v) {
+    if constexpr (std::is_same_v<T, Cidr>) {
+      if (x.addr.family == f) out.push_back(x.network().str());
+    } else {
+      if (x.family == f) out.push_back(x.str());
+    }
   }
-  return s.empty() ? s : s + " }";
+  return out;
 }
 
-void header(std::ostringstream& o, const std::string& table) {
-  // add + flush + define in one transaction: atomic replacement (see firewall.hpp).
-  o << "add table inet " << table << "\n"
-    << "flush table inet " << table << "\n";
-}
+const char* fam(Family f) { return f == Family::v4 ? "ip" : "ip6"; }
 
 }  // namespace
 
@@ -59,75 +54,64 @@ std::string instance_nft_table(const std::string& ifname, const std::string& suf
   return out;
 }
 
-std::string delete_table_script(const std::string& table) { return "delete table inet " + table + "\n"; }
-
-std::string killswitch_script(const KillSwitchSpec& s) {
-  std::ostringstream o;
-  header(o, s.table);
-  std::string l4 = set_of(s.local_networks, Family::v4), l6 = set_of(s.local_networks, Family::v6);
-  std::string sfam = s.server.addr.is_v4() ? "ip" : "ip6";
-  o << "table inet " << s.table << " {\n"
-    << "  chain output {\n"
-    << "    type filter hook output priority -10; policy drop;\n"
-    << "    oifname \"lo\" accept\n"
-    << "    oifname \"" << s.tun_iface << "\" accept\n";
+Result<std::string> killswitch_script(const KillSwitchSpec& s) {
+  // flush: the table object stays across updates (firewall.hpp)
+  hostio::NftTable t(s.table, hostio::NftReplace::flush);
+  const std::string tun = t.quote(s.tun_iface);
+  const Family fams[2] = {Family::v4, Family::v6};
+  std::string local[2];   // the local networks' sets, per family
+  for (int i = 0; i < 2; ++i) local[i] = t.set(of_family(s.local_networks, fams[i]));
+  auto allow_local = [&] {
+    for (int i = 0; i < 2; ++i)
+      if (!local[i].empty()) t.rule(std::string(fam(fams[i])) + " daddr " + local[i] + " accept");
+  };
+  t.chain("output", "type filter hook output priority -10; policy drop;")
+      .rule("oifname \"lo\" accept")
+      .rule("oifname " + tun + " accept");
   if (!s.server.addr.empty()) {
-    o << "    meta mark " << hex(s.fwmark) << " " << sfam << " daddr " << s.server.addr.str()
-      << " udp dport " << s.server.port << " accept\n";
-    if (s.server_tcp_port)
-      o << "    meta mark " << hex(s.fwmark) << " " << sfam << " daddr " << s.server.addr.str()
-        << " tcp dport " << s.server_tcp_port << " accept\n";
+    const std::string to_server = "meta mark " + hostio::nft_hex(s.fwmark, 8) + " " + fam(s.server.addr.family) +
+                                  " daddr " + s.server.addr.str();
+    t.rule(to_server + " udp dport " + std::to_string(s.server.port) + " accept");
+    if (s.server_tcp_port) t.rule(to_server + " tcp dport " + std::to_string(s.server_tcp_port) + " accept");
   } else {
     // A name not resolved so far: its lookup may reach the resolvers, and only on port 53.
     for (Family f : {Family::v4, Family::v6}) {
-      std::string set;
-      for (const auto& a : s.resolvers)
-        if (a.family == f) set += (set.empty() ? "{ " : ", ") + a.str();
-      if (!set.empty())
-        o << "    " << (f == Family::v4 ? "ip" : "ip6") << " daddr " << set << " } meta l4proto { udp, tcp } th dport 53 accept\n";
+      std::string set = t.set(of_family(s.resolvers, f));
+      if (!set.empty()) t.rule(std::string(fam(f)) + " daddr " + set + " meta l4proto { udp, tcp } th dport 53 accept");
     }
   }
-  o << "    udp sport 68 udp dport 67 accept\n"
-    << "    ip6 daddr ff02::1:2 udp sport 546 udp dport 547 accept\n"
-    << "    icmpv6 type { nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert } ip6 hoplimit 255 accept\n";
-  if (!l4.empty()) o << "    ip daddr " << l4 << " accept\n";
-  if (!l6.empty()) o << "    ip6 daddr " << l6 << " accept\n";
-  o << "    counter drop\n"
-    << "  }\n"
-    << "  chain forward {\n"
-    << "    type filter hook forward priority -10; policy drop;\n"
-    << "    oifname \"" << s.tun_iface << "\" accept\n"
-    << "    iifname \"" << s.tun_iface << "\" accept\n";
-  if (!l4.empty()) o << "    ip daddr " << l4 << " accept\n";
-  if (!l6.empty()) o << "    ip6 daddr " << l6 << " accept\n";
-  o << "    counter drop\n"
-    << "  }\n"
-    << "}\n";
-  return o.str();
+  t.rule("udp sport 68 udp dport 67 accept")
+      .rule("ip6 daddr ff02::1:2 udp sport 546 udp dport 547 accept")
+      .rule("icmpv6 type { nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert } ip6 hoplimit 255 accept");
+  allow_local();
+  t.rule("counter drop");
+  t.chain("forward", "type filter hook forward priority -10; policy drop;")
+      .rule("oifname " + tun + " accept")
+      .rule("iifname " + tun + " accept");
+  allow_local();
+  t.rule("counter drop");
+  return t.script();
 }
 
-std::string enforce_script(const EnforceSpec& s) {
-  std::ostringstream o;
-  header(o, s.table);
-  o << "table inet " << s.table << " {\n"
-    << "  chain output {\n"
-    << "    type filter hook output priority -10; policy accept;\n"
-    << "    oifname \"lo\" accept\n"
-    << "    meta mark " << hex(s.fwmark) << " accept\n";
+Result<std::string> enforce_script(const EnforceSpec& s) {
+  hostio::NftTable t(s.table, hostio::NftReplace::flush);
+  const std::string tun = t.quote(s.tun_iface);
+  t.chain("output", "type filter hook output priority -10; policy accept;")
+      .rule("oifname \"lo\" accept")
+      .rule("meta mark " + hostio::nft_hex(s.fwmark, 8) + " accept");
   for (Family f : {Family::v4, Family::v6}) {
-    const char* fam = f == Family::v4 ? "ip" : "ip6";
-    std::string exc = set_of(s.excluded, f), inc = set_of(s.included, f), con = set_of(s.connected, f);
+    const std::string daddr = std::string(fam(f)) + " daddr ";
+    std::string exc = t.set(of_family(s.excluded, f)), inc = t.set(of_family(s.included, f)),
+                con = t.set(of_family(s.connected, f));
     // Order matters: excluded prefixes are usually inside included ones (the more specific wins).
     if (!exc.empty()) {
-      o << "    " << fam << " daddr " << exc << " oifname \"" << s.tun_iface << "\" counter drop\n";
-      o << "    " << fam << " daddr " << exc << " accept\n";
+      t.rule(daddr + exc + " oifname " + tun + " counter drop");
+      t.rule(daddr + exc + " accept");
     }
-    if (!con.empty()) o << "    " << fam << " daddr " << con << " oifname != \"" << s.tun_iface << "\" accept\n";
-    if (!inc.empty()) o << "    " << fam << " daddr " << inc << " oifname != \"" << s.tun_iface << "\" counter drop\n";
+    if (!con.empty()) t.rule(daddr + con + " oifname != " + tun + " accept");
+    if (!inc.empty()) t.rule(daddr + inc + " oifname != " + tun + " counter drop");
   }
-  o << "  }\n"
-    << "}\n";
-  return o.str();
+  return t.script();
 }
 
 }  // namespace ptun::netcfg

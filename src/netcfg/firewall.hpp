@@ -12,14 +12,14 @@
 // accept that drops traffic to an included prefix leaving through any other interface and
 // traffic to an excluded prefix entering the TUN, whatever interface an app bound to.
 //
-// Every script starts with "add table" + "flush table" and recreates its chains, so one
-// `nft -f` transaction replaces the previous ruleset atomically: there is never a window without
-// rules, whether it is the first install, an update, or a restart over a table left by a crash.
+// Both are written with hostio::NftTable ("add table" + "flush table", then the chains): one
+// `nft -f` transaction replaces the previous ruleset atomically.
 #pragma once
 #include <string>
 #include <vector>
 
 #include "common/net_addr.hpp"
+#include "common/result.hpp"
 
 namespace ptun::netcfg {
 
@@ -47,9 +47,9 @@ struct EnforceSpec {
   std::vector<Cidr> included, excluded, connected;   // connected: host routes that keep precedence
 };
 
-std::string killswitch_script(const KillSwitchSpec& s);
-std::string enforce_script(const EnforceSpec& s);
-std::string delete_table_script(const std::string& table);
+// Errc::invalid_argument for a table or interface name nft cannot take (see valid_ifname).
+Result<std::string> killswitch_script(const KillSwitchSpec& s);
+Result<std::string> enforce_script(const EnforceSpec& s);
 
 // Interface names as nft accepts them in a quoted string: 1..15 bytes of [A-Za-z0-9_.-].
 bool valid_ifname(const std::string& name);

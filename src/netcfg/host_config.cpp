@@ -1,7 +1,7 @@
 #include "netcfg/host_config.hpp"
 
 #include "common/log.hpp"
-#include "netcfg/firewall.hpp"
+#include "hostio/nft_script.hpp"
 
 namespace ptun::netcfg {
 
@@ -107,8 +107,8 @@ void HostConfig::undo(HostOps& ops, const Change& c, const std::vector<std::stri
       break;
     }
     case Change::Kind::nft_table: {
-      // "add" first so that the delete succeeds (and stays one transaction) even if it is gone.
-      auto r = ops.nft("add table inet " + c.name + "\n" + delete_table_script(c.name));
+      auto script = hostio::nft_remove_table_script(c.name);   // works whether or not it is there
+      auto r = script ? ops.nft(*script) : Result<void>(script.error());
       if (!r) LOG_WARN("netcfg: removing nftables table %s: %s", c.name.c_str(), r.error().message.c_str());
       break;
     }

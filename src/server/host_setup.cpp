@@ -1,8 +1,7 @@
 #include "server/host_setup.hpp"
 
-#include <sstream>
-
 #include "common/log.hpp"
+#include "hostio/nft_script.hpp"
 #include "hostio/process.hpp"
 #include "hostio/sysctl.hpp"
 
@@ -30,25 +29,25 @@ Result<void> HostSetup::enable_forwarding(bool v4, bool v6) {
   return {};
 }
 
+Result<std::string> masquerade_script(const std::string& table, const std::string& tun_iface,
+                                      const std::vector<Cidr>& pools, const std::vector<std::string>& out_ifaces) {
+  // recreate: replaces a leftover table from a crashed run atomically
+  hostio::NftTable t(table, hostio::NftReplace::recreate);
+  t.chain("postrouting", "type nat hook postrouting priority srcnat; policy accept;");
+  for (const auto& p : pools) {
+    const std::string saddr = std::string(p.addr.is_v4() ? "ip" : "ip6") + " saddr " + p.str();
+    if (out_ifaces.empty()) t.rule(saddr + " oifname != " + t.quote(tun_iface) + " masquerade");
+    for (const auto& o : out_ifaces) t.rule(saddr + " oifname " + t.quote(o) + " masquerade");
+  }
+  return t.script();
+}
+
 Result<void> HostSetup::enable_masquerade(const std::string& table, const std::string& tun_iface,
                                           const std::vector<Cidr>& pools,
                                           const std::vector<std::string>& out_ifaces) {
-  std::ostringstream s;
-  // add+delete+create in one transaction: replaces a leftover table from a crashed run atomically.
-  s << "add table inet " << table << "\ndelete table inet " << table << "\n";
-  s << "table inet " << table << " {\n  chain postrouting {\n"
-    << "    type nat hook postrouting priority srcnat; policy accept;\n";
-  for (const auto& p : pools) {
-    const char* fam = p.addr.is_v4() ? "ip" : "ip6";
-    if (out_ifaces.empty()) {
-      s << "    " << fam << " saddr " << p.str() << " oifname != \"" << tun_iface << "\" masquerade\n";
-    } else {
-      for (const auto& o : out_ifaces)
-        s << "    " << fam << " saddr " << p.str() << " oifname \"" << o << "\" masquerade\n";
-    }
-  }
-  s << "  }\n}\n";
-  if (auto r = hostio::run_nft(s.str()); !r) return r;
+  auto script = masquerade_script(table, tun_iface, pools, out_ifaces);
+  if (!script) return script.error();
+  if (auto r = hostio::run_nft(*script); !r) return r;
   nft_table_ = table;
   LOG_INFO("server: masquerade on (nftables table inet %s)", table.c_str());
   return {};
@@ -56,7 +55,7 @@ Result<void> HostSetup::enable_masquerade(const std::string& table, const std::s
 
 void HostSetup::undo() {
   if (!nft_table_.empty()) {
-    auto r = hostio::run_nft("delete table inet " + nft_table_ + "\n");
+    auto r = hostio::remove_nft_table(nft_table_);
     if (!r) LOG_WARN("server: removing nftables table %s: %s", nft_table_.c_str(), r.error().message.c_str());
     nft_table_.clear();
   }

@@ -14,14 +14,19 @@ namespace ptun::server {
 // (ptun-s0 -> ptun_ptun_s0). `ptun doctor` looks for it under the same name.
 std::string masquerade_table(const std::string& tun_iface);
 
+// The masquerade's script (hostio::NftTable, replacing a table of that name): table inet <table>
+// with a postrouting NAT chain masquerading the pools' sources leaving through any interface but
+// the tunnel's (or only through `out_ifaces` when given). Errc::invalid_argument for a name nft
+// cannot take.
+Result<std::string> masquerade_script(const std::string& table, const std::string& tun_iface,
+                                      const std::vector<Cidr>& pools, const std::vector<std::string>& out_ifaces);
+
 class HostSetup {
  public:
   ~HostSetup() { undo(); }
   // Turns on forwarding for the pools' families (remembering the previous values).
   Result<void> enable_forwarding(bool v4, bool v6);
-  // One atomic nftables transaction (nft -f): table inet <table> with a postrouting NAT chain
-  // masquerading the pools' sources leaving through any interface but the tunnel's (or only
-  // through `out_ifaces` when given).
+  // masquerade_script's table, installed in one atomic nftables transaction (nft -f).
   Result<void> enable_masquerade(const std::string& table, const std::string& tun_iface,
                                  const std::vector<Cidr>& pools, const std::vector<std::string>& out_ifaces);
   void undo();
@@ -33,6 +38,5 @@ class HostSetup {
   std::vector<Sysctl> sysctls_;
   std::string nft_table_;
 };
-
 
 }  // namespace ptun::server
