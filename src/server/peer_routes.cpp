@@ -4,25 +4,45 @@
 
 namespace ptun::server {
 
+PeerRoutes::Level& PeerRoutes::level(Family f, uint8_t prefix) {
+  auto it = std::find_if(levels_.begin(), levels_.end(), [&](const Level& l) { return l.family == f && l.prefix == prefix; });
+  if (it != levels_.end()) return *it;
+  // kept sorted, longest first: the first match of a lookup is the longest
+  auto at = std::find_if(levels_.begin(), levels_.end(), [&](const Level& l) { return l.prefix < prefix; });
+  return *levels_.insert(at, Level{f, prefix, {}});
+}
+
 void PeerRoutes::add(uint64_t session, const std::vector<IpAddr>& hosts, const std::vector<Cidr>& behind) {
-  for (const auto& h : hosts) hosts_[h] = session;
-  for (const auto& n : behind) {
-    std::erase_if(behind_, [&](const Net& e) { return e.net == n; });
-    behind_.push_back({n, session});
+  Owned& own = owned_[session];
+  for (const auto& h : hosts) {
+    hosts_[h] = session;
+    own.hosts.push_back(h);
   }
-  std::stable_sort(behind_.begin(), behind_.end(),
-                   [](const Net& a, const Net& b) { return a.net.prefix > b.net.prefix; });
+  for (const auto& n : behind) {
+    const Cidr net = n.network();
+    level(net.addr.family, net.prefix).nets[net.addr] = session;
+    own.nets.push_back(net);
+  }
 }
 
 void PeerRoutes::remove(uint64_t session) {
-  std::erase_if(hosts_, [&](const auto& kv) { return kv.second == session; });
-  std::erase_if(behind_, [&](const Net& e) { return e.session == session; });
+  auto o = owned_.find(session);
+  if (o == owned_.end()) return;
+  for (const auto& h : o->second.hosts)
+    if (auto it = hosts_.find(h); it != hosts_.end() && it->second == session) hosts_.erase(it);
+  for (const auto& n : o->second.nets) {
+    Level& l = level(n.addr.family, n.prefix);
+    if (auto it = l.nets.find(n.addr); it != l.nets.end() && it->second == session) l.nets.erase(it);
+  }
+  std::erase_if(levels_, [](const Level& l) { return l.nets.empty(); });
+  owned_.erase(o);
 }
 
 uint64_t PeerRoutes::lookup(const IpAddr& dst) const {
   if (auto it = hosts_.find(dst); it != hosts_.end()) return it->second;
-  for (const auto& e : behind_) {
-    if (e.net.contains(dst)) return e.session;
+  for (const auto& l : levels_) {
+    if (l.family != dst.family) continue;
+    if (auto it = l.nets.find(Cidr{dst, l.prefix}.network().addr); it != l.nets.end()) return it->second;
   }
   return 0;
 }
@@ -33,12 +53,10 @@ uint64_t PeerRoutes::next_hop(uint64_t from, const IpAddr& dst, bool client_to_c
   return client_to_client ? to : kRefused;
 }
 
-bool PeerRoutes::source_allowed(uint64_t session, const IpAddr& src) const {
-  if (auto it = hosts_.find(src); it != hosts_.end()) return it->second == session;
-  for (const auto& e : behind_) {
-    if (e.net.contains(src)) return e.session == session;
-  }
-  return false;
+size_t PeerRoutes::networks() const {
+  size_t n = 0;
+  for (const auto& l : levels_) n += l.nets.size();
+  return n;
 }
 
 }  // namespace ptun::server

@@ -1,5 +1,5 @@
-// The server's peer state in one sans-I/O table: who is connected (session -> peer), which
-// addresses each peer holds (AddressPool: static, sticky leases, expiry) and which session owns
+// The server's peer state in one sans-I/O table: which peers are configured ([[peer]] by name),
+// who is connected (session -> peer), which addresses each peer holds (AddressPool: static, sticky leases, expiry) and which session owns
 // an inner address (PeerRoutes: forwarding and anti-spoofing). The Server feeds it the session
 // events and the clock; persisting the leases (LeaseStore) stays with the Server.
 //
@@ -16,6 +16,7 @@
 
 #include "common/net_addr.hpp"
 #include "common/result.hpp"
+#include "config/config.hpp"
 #include "server/address_pool.hpp"
 #include "server/peer_routes.hpp"
 
@@ -32,6 +33,13 @@ struct Peer {  // one live session's bookkeeping
 class PeerTable {
  public:
   PeerTable(std::optional<Cidr> v4_pool, std::optional<Cidr> v6_pool) : pool_(v4_pool, v6_pool) {}
+
+  // ---- configured peers ([[peer]]) ----------------------------------------------------------
+  // Set at start and on every reload; the entries must outlive the table's use of them (they
+  // are the Server's config, replaced only together with a new configure()).
+  void configure(const std::vector<config::PeerConfig>& peers);
+  // The [[peer]] entry of that certificate name, or nullptr.
+  const config::PeerConfig* configured(const std::string& name) const;
 
   // ---- addresses --------------------------------------------------------------------------
   std::optional<Cidr> server_v4() const { return pool_.server_v4(); }
@@ -52,8 +60,8 @@ class PeerTable {
   // becomes the peer's session. An earlier session of the peer should be closed first.
   void add(uint64_t session, Peer p);
   void set_endpoint(uint64_t session, const Endpoint& e);  // established, roamed
-  // The session ended: its routes go, the peer's lease ages from now_s; if the peer already has
-  // a newer session, that one's routes are registered again. The removed entry, or nullopt.
+  // The session ended: the routes it still owns go (a newer session of the peer keeps those it
+  // took over), the peer's lease ages from now_s. The removed entry, or nullopt.
   std::optional<Peer> remove(uint64_t session, int64_t now_s);
   const Peer* find(uint64_t session) const;
   std::optional<uint64_t> session_of(const std::string& peer) const;
@@ -69,12 +77,11 @@ class PeerTable {
   bool source_allowed(uint64_t session, const IpAddr& src) const { return routes_.source_allowed(session, src); }
 
  private:
-  void register_routes(uint64_t session, const Peer& p);
-
   AddressPool pool_;
   PeerRoutes routes_;
   std::unordered_map<uint64_t, Peer> peers_;
   std::map<std::string, uint64_t> session_by_peer_;
+  std::map<std::string, const config::PeerConfig*> configured_;
 };
 
 }  // namespace ptun::server

@@ -62,8 +62,8 @@ Result<void> Server::setup() {
     return Error::from_errno("cannot create state_dir " + cfg_.state_dir, errno);
 
   // Peers: static addresses, then leases kept from earlier runs.
+  peers_.configure(cfg_.peers);
   for (const auto& p : cfg_.peers) {
-    peer_config_[p.name] = &p;
     if (p.ipv4 || p.ipv6) {
       if (auto r = peers_.reserve_static(p.name, Lease{p.ipv4, p.ipv6}); !r) return r;
     }
@@ -245,13 +245,12 @@ Result<proto::NetworkSettings> Server::authorize(uint64_t session_id, const std:
   ledger_.handshake(peer_cn, ::time(nullptr), hs ? hs->peer_not_after : 0);
   const config::PeerConfig* pc = nullptr;
   if (!cfg_.peers.empty()) {
-    auto it = peer_config_.find(peer_cn);
-    if (it == peer_config_.end()) {
+    pc = peers_.configured(peer_cn);
+    if (!pc) {
       *refuse_reason = proto::CloseReason::auth_refused;
       LOG_WARN("server: refused certificate '%s': not a configured peer", peer_cn.c_str());
       return Error(Errc::auth, "certificate name '" + peer_cn + "' is not a configured peer");
     }
-    pc = it->second;
     if (pc->fingerprint) {
       auto info = endpoint_->session(session_id);
       const std::optional<Fingerprint> got = info ? info->peer_fingerprint : std::nullopt;

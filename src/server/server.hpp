@@ -146,13 +146,12 @@ class Server final : public proto::ServerEndpoint::Callbacks, public datapath::P
   std::unique_ptr<metrics::Exporter> metrics_;   // metrics_listen (server_control.cpp)
   std::unique_ptr<DnsProxy> dns_proxy_;          // null unless dns_proxy_active(cfg_)
   HostSetup host_;
-  PeerTable peers_;   // sessions, leases, routes (pure; unit-tested in tests/server)
+  PeerTable peers_;   // configured peers, sessions, leases, routes (pure; unit-tested in tests/server)
   proto::RekeyGrace rekey_grace_;   // replaced sessions still accepted as their successor
   PeerLedger ledger_;  // lifetime numbers per peer name, for the metrics
   metrics::Histogram handshake_seconds_{metrics::handshake_buckets()};   // ClientHello to established
   LeaseStore leases_;          // read once at start
   LeaseWriter lease_writer_;   // writes off the loop thread, only on change
-  std::map<std::string, const config::PeerConfig*> peer_config_;
   int socket_for_family_[2] = {-1, -1};   // [0] IPv4, [1] IPv6: the pipeline socket replies leave from
   uint64_t scheduled_deadline_ = UINT64_MAX;
   uint64_t now_ = 0;

@@ -204,8 +204,7 @@ Result<nlohmann::json> Server::apply_reload() {
   dtls_->set_crl(crl_);
   reload_dns_proxy();
   const size_t revoked_closed = crl_ ? close_revoked(*crl_) : 0;
-  peer_config_.clear();
-  for (const auto& p : cfg_.peers) peer_config_[p.name] = &p;
+  peers_.configure(cfg_.peers);
   list_peers_for_metrics();
   uint64_t now = loop_.now_ms();
   for (const auto& [sid, name] : to_close) {

@@ -252,3 +252,21 @@ TEST_CASE("peer table: a rekeyed session takes over the peer's addresses without
   CHECK(t.source_allowed(9, *v4));
   CHECK(t.size() == 1);
 }
+
+TEST_CASE("peer table: configured peers by name, replaced whole on reload", "[server][peer_table]") {
+  auto t = table();
+  std::vector<config::PeerConfig> cfg(2);
+  cfg[0].name = "alice";
+  cfg[1].name = "bob";
+  cfg[1].routes_behind = {net("192.168.7.0/24")};
+  t.configure(cfg);
+  REQUIRE(t.configured("bob"));
+  CHECK(t.configured("bob")->routes_behind == std::vector<Cidr>{net("192.168.7.0/24")});
+  CHECK(t.configured("alice") == &cfg[0]);
+  CHECK_FALSE(t.configured("mallory"));
+  std::vector<config::PeerConfig> reloaded(1);
+  reloaded[0].name = "bob";
+  t.configure(reloaded);   // alice was removed from the file
+  CHECK_FALSE(t.configured("alice"));
+  CHECK(t.configured("bob") == &reloaded[0]);
+}
