@@ -113,8 +113,8 @@ void print_status(const nlohmann::json& j) {
     line("rekeys:", s(j, "rekeys") + (u(j, "rekey_failures") ? " (" + s(j, "rekey_failures") + " failed)" : ""));
   if (j.contains("transport") && j.contains("tcp") && j["tcp"].is_object()) {
     const auto& t = j["tcp"];
-    line("transport:", s(j, "transport") + " (" + s(t, "fallbacks") + " fallbacks to tcp, " + s(t, "returns_to_udp") +
-                           " returns to udp" + (u(t, "tcp_drops") ? ", " + s(t, "tcp_drops") + " dropped on a full tcp queue" : "") + ")");
+    line("transport:", s(j, "transport") + " (" + s(t, "fallbacks") + " fallbacks to tls, " + s(t, "returns_to_dtls") +
+                           " returns to dtls" + (u(t, "tcp_drops") ? ", " + s(t, "tcp_drops") + " dropped on a full tcp queue" : "") + ")");
   }
   line("path:", s(j, "path"));
   line("on-demand:", s(j, "on_demand"));

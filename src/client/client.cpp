@@ -11,6 +11,7 @@
 #include "netlink/rtnl.hpp"
 #include "tls/credentials.hpp"
 #include "tls/dtls_config.hpp"
+#include "tls/tls_stream.hpp"
 
 namespace ptun::client {
 namespace {
@@ -66,6 +67,11 @@ Result<void> Client::setup() {
   auto dtls = tls::DtlsConfig::make_client(*creds, rng_);
   if (!dtls) return dtls.error();
   dtls_ = *dtls;
+  if (cfg_.tcp_port) {
+    auto ts = tls::TlsStreamConfig::make_client(*creds, rng_);
+    if (!ts) return ts.error();
+    tls_stream_ = *ts;
+  }
 
   // A literal first server is known now (the kill switch lets it through from the start); a
   // name is resolved by the first attempt (client_servers.cpp), never here: a name that does

@@ -39,7 +39,7 @@
 
 namespace ptun::control { class ControlServer; }
 namespace ptun::metrics { class Exporter; class Exposition; }
-namespace ptun::tls { class DtlsConfig; class Credentials; }
+namespace ptun::tls { class DtlsConfig; class Credentials; class TlsStream; class TlsStreamConfig; }
 
 namespace ptun::client {
 
@@ -169,7 +169,10 @@ class Client final : public proto::ClientSession::Callbacks, public datapath::Po
   nlohmann::json transport_json() const;
   proto::TransportChoice choice_;
   proto::Transport transport_ = proto::Transport::udp;   // where the session's datagrams go
-  core::TcpStream* tcp_ = nullptr;       // owned by run_tcp while connected
+  core::TcpStream* tcp_ = nullptr;       // owned by run_tcp while connected (and TLS established)
+  tls::TlsStream* tcp_tls_ = nullptr;    // its TLS layer
+  std::shared_ptr<tls::TlsStreamConfig> tls_stream_;   // the server's certificate, as for DTLS
+  void push_tls();                       // tcp_tls_'s outbox onto tcp_
   core::CancelSource* tcp_cancel_ = nullptr;   // run_tcp's connect or connection
   std::unique_ptr<core::Timer> tcp_wake_;
   bool tcp_wanted_ = false;              // run_tcp: connect (or stay connected)

@@ -49,7 +49,7 @@ nlohmann::json Client::status_json() {
   j["reconnects"] = reconnects_;
   j["roams"] = roams_;
   j["rekeys"] = rekeys_;
-  j["transport"] = proto::to_string(transport_);   // udp (DTLS) or tcp (the fallback, §7)
+  j["transport"] = proto::to_string(transport_);   // dtls (over UDP) or tls (the TCP fallback, §7)
   j["tcp"] = transport_json();
   j["rekey_failures"] = rekey_failures_prior_ + (session_ ? session_->stats().rekey_failures : 0);
   if (path_.ifindex) {

@@ -90,7 +90,7 @@ nlohmann::json Client::stats_json() {
   j["reconnects"] = reconnects_;
   j["roams"] = roams_;
   j["rekeys"] = rekeys_;
-  j["transport"] = proto::to_string(transport_);   // udp (DTLS) or tcp (the fallback, §7)
+  j["transport"] = proto::to_string(transport_);   // dtls (over UDP) or tls (the TCP fallback, §7)
   j["tcp"] = transport_json();
   j["roam_failures"] = roam_failures_;
   j["path_changes"] = path_changes_;

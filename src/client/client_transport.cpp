@@ -2,7 +2,8 @@
 // ClientSession either way; only where its datagrams go changes:
 //
 //   UDP handshake unanswered, or an established session deaf on UDP (proto::TransportChoice)
-//     -> connect TCP to server:tcp_port (fwmark: outside the tunnel) -> handshaking: a new
+//     -> connect TCP to server:tcp_port (fwmark: outside the tunnel), TLS (the server's
+//        certificate and name checked as for DTLS; tls::TlsStream) -> handshaking: a new
 //        handshake over TCP; established: PING over TCP, the server moves the session there
 //        (return routability, §6), same session id, keys and addresses
 //   on TCP, every udp_probe_secs: a PING over UDP; an authentic PONG back over UDP -> the
@@ -10,6 +11,7 @@
 //     moves the session back too); the TCP connection is closed a few seconds later
 //   TCP connection lost -> back on UDP (TransportChoice decides again)
 #include "client/client.hpp"
+#include "tls/tls_stream.hpp"
 
 namespace ptun::client {
 namespace {
@@ -128,9 +130,23 @@ void Client::close_tcp() {
   else if (tcp_cancel_) tcp_cancel_->cancel();
 }
 
+void Client::push_tls() {
+  auto& out = tcp_tls_->outbox();
+  if (!out.empty()) (void)tcp_->send(out);
+  out.clear();
+}
+
 void Client::send_tcp(std::span<const uint8_t> dgram) {
   tcp_tx_.clear();
-  if (!proto::append_frame(tcp_tx_, dgram) || !tcp_->send(tcp_tx_)) ++tcp_drops_;   // full: dropped, as UDP would
+  // Room first: a TLS record sealed and then not sent would break the stream. Full: dropped, as
+  // a full UDP socket would.
+  constexpr size_t kTlsRecordOverhead = 64;
+  if (!proto::append_frame(tcp_tx_, dgram) || !tcp_->fits(tcp_tx_.size() + kTlsRecordOverhead) ||
+      !tcp_tls_->write(tcp_tx_)) {
+    ++tcp_drops_;
+    return;
+  }
+  push_tls();
 }
 
 core::Task<void> Client::run_tcp(core::CancelToken stop) {
@@ -149,8 +165,8 @@ core::Task<void> Client::run_tcp(core::CancelToken stop) {
     core::TcpOptions o;
     o.fwmark = stack_ ? 0 : cfg_.tunnel.fwmark;   // outside the tunnel, like the UDP socket
     auto c = co_await core::TcpStream::connect(loop_, to, o, cancel.token());
-    tcp_connect_deadline_ = UINT64_MAX;
     if (!c) {
+      tcp_connect_deadline_ = UINT64_MAX;
       tcp_cancel_ = nullptr;
       if (stop.cancelled()) break;
       ++tcp_connect_failures_;
@@ -160,36 +176,65 @@ core::Task<void> Client::run_tcp(core::CancelToken stop) {
       continue;
     }
     std::unique_ptr<core::TcpStream> s = std::move(*c);
-    tcp_ = s.get();
-    (void)s->send(proto::kStreamPreamble);
-    if (tcp_wanted_) on_tcp_connected();
-    proto::Deframer d(false);
+    auto t = tls::TlsStream::make(tls_stream_, cfg_.server_name);
+    std::unique_ptr<tls::TlsStream> tls = t ? std::move(*t) : nullptr;
     std::string why = "closed by the server";
-    while (tcp_wanted_ || transport_ == proto::Transport::tcp || tcp_close_at_ != UINT64_MAX) {
+    if (!tls || !tls->start()) why = "TLS setup failed";
+    proto::Deframer d(false);
+    if (tls) {
+      (void)s->send(tls->outbox());   // the ClientHello
+      tls->outbox().clear();
+    }
+    while (tls && !tls->failed() && (tcp_wanted_ || transport_ == proto::Transport::tcp || tcp_close_at_ != UINT64_MAX)) {
       auto n = co_await s->read_some(buf, cancel.token());
       if (!n || *n == 0) {
         if (!n) why = n.error().message;
         break;
       }
-      if (d.feed(std::span<const uint8_t>(buf.data(), *n), [&](std::span<uint8_t> f) { on_tcp_datagram(f); }) !=
-          proto::Deframer::Status::ok) {
+      bool bad = false;
+      auto r = tls->feed(std::span<const uint8_t>(buf.data(), *n), [&](std::span<const uint8_t> plain) {
+        if (!bad) bad = d.feed(plain, [&](std::span<uint8_t> f) { on_tcp_datagram(f); }) != proto::Deframer::Status::ok;
+      });
+      if (!tls->outbox().empty()) {
+        (void)s->send(tls->outbox());
+        tls->outbox().clear();
+      }
+      if (!r) {
+        why = r.error().message;
+        break;
+      }
+      if (bad) {
         why = "malformed framing from the server";
         break;
       }
+      if (tls->established() && !tcp_) {
+        // TLS is up (the server's certificate verified): the stream is ours.
+        tcp_connect_deadline_ = UINT64_MAX;
+        tcp_ = s.get();
+        tcp_tls_ = tls.get();
+        (void)tls->write(proto::kStreamPreamble);
+        push_tls();
+        LOG_INFO("client: TLS to %s up (%s)", to.str().c_str(), tls->cipher().c_str());
+        if (tcp_wanted_) on_tcp_connected();
+      }
     }
+    if (!tcp_) ++tcp_connect_failures_;
+    tcp_connect_deadline_ = UINT64_MAX;
     tcp_ = nullptr;
+    tcp_tls_ = nullptr;
     tcp_cancel_ = nullptr;
     s->close();
     if (stop.cancelled()) break;
     on_tcp_lost(why);
   }
   tcp_ = nullptr;
+  tcp_tls_ = nullptr;
   tcp_cancel_ = nullptr;
 }
 
 nlohmann::json Client::transport_json() const {
   nlohmann::json j = {{"fallbacks", choice_.fallbacks()},
-                      {"returns_to_udp", choice_.returns()},
+                      {"returns_to_dtls", choice_.returns()},
                       {"tcp_port", cfg_.tcp_port},
                       {"tcp_drops", tcp_drops_},
                       {"tcp_connect_failures", tcp_connect_failures_},

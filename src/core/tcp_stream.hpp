@@ -47,6 +47,8 @@ class TcpStream {
   // written) when the queue would exceed max_queue, or the stream is closed or failed.
   bool send(std::span<const uint8_t> bytes);
   size_t queued() const { return q_.size() - q_off_; }
+  // Whether send() would take `n` more bytes now (check before sealing a record into them).
+  bool fits(size_t n) const { return queued() == 0 || queued() + n <= opts_.max_queue; }
   bool failed() const { return failed_; }
   bool is_open() const { return fd_ >= 0; }
   const Endpoint& peer() const { return peer_; }

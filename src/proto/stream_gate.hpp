@@ -25,7 +25,8 @@ struct StreamCounters {
   uint64_t refused_source = 0;      // max_per_source reached
   uint64_t handshake_timeouts = 0;  // closed: no established session within handshake_ms
   uint64_t frame_timeouts = 0;      // closed: a frame took longer than frame_ms
-  uint64_t bad_preamble = 0, bad_length = 0, truncated = 0;  // closed for garbage
+  uint64_t tls_failed = 0;          // closed: the TLS handshake or a record failed (garbage, a probe)
+  uint64_t bad_preamble = 0, bad_length = 0, truncated = 0;  // closed for garbage inside TLS
   uint64_t closed = 0;              // every connection that ended, whatever the cause
   uint64_t send_dropped = 0;        // datagrams dropped: the connection's send queue was full
 };

@@ -4,7 +4,8 @@
 
 namespace ptun::proto {
 
-const char* to_string(Transport t) { return t == Transport::tcp ? "tcp" : "udp"; }
+// As status shows them: DTLS over UDP, or (inside) TLS over TCP.
+const char* to_string(Transport t) { return t == Transport::tcp ? "tls" : "dtls"; }
 
 void TransportChoice::attempt_started(Transport t, uint64_t now) {
   t_ = t;

@@ -118,7 +118,9 @@ Result<void> Server::setup() {
     sl.max_connections = cfg_.tcp_max_connections;
     sl.max_per_source = cfg_.tcp_max_connections_per_source;
     sl.handshake_ms = cfg_.handshake_timeout_secs * 1000;
-    streams_ = std::make_unique<StreamTransport>(loop_, sl, *this);
+    auto tls = tls::TlsStreamConfig::make_server(creds_, rng_);
+    if (!tls) return tls.error();
+    streams_ = std::make_unique<StreamTransport>(loop_, sl, *tls, *this);
     for (const auto& ep : cfg_.listen_tcp) {
       // Not fatal: the UDP transport works without it (port 443 needs root or
       // CAP_NET_BIND_SERVICE; another program may hold it).

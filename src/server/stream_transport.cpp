@@ -3,19 +3,23 @@
 #include <unistd.h>
 
 #include "common/log.hpp"
+#include "tls/tls_stream.hpp"
 
 namespace ptun::server {
 
 struct StreamTransport::Conn {
-  Conn(std::unique_ptr<core::TcpStream> st, const proto::StreamLimits& l, uint64_t now)
-      : s(std::move(st)), clock(l, now), deframer(true) {}
+  Conn(std::unique_ptr<core::TcpStream> st, std::unique_ptr<tls::TlsStream> t, const proto::StreamLimits& l,
+       uint64_t now)
+      : s(std::move(st)), tls(std::move(t)), clock(l, now), deframer(true) {}
   std::unique_ptr<core::TcpStream> s;
+  std::unique_ptr<tls::TlsStream> tls;
   proto::StreamClock clock;
   proto::Deframer deframer;
 };
 
-StreamTransport::StreamTransport(core::Loop& loop, const proto::StreamLimits& limits, Sink& sink)
-    : loop_(loop), sink_(sink), gate_(limits) {}
+StreamTransport::StreamTransport(core::Loop& loop, const proto::StreamLimits& limits,
+                                 std::shared_ptr<tls::TlsStreamConfig> tls, Sink& sink)
+    : loop_(loop), tls_(std::move(tls)), sink_(sink), gate_(limits) {}
 
 StreamTransport::~StreamTransport() = default;
 
@@ -48,7 +52,14 @@ core::Task<void> StreamTransport::accept_loop(core::TcpListener& l, core::TaskSc
       continue;
     }
     core::TcpOptions o;
-    auto c = std::make_unique<Conn>(core::TcpStream::adopt(loop_, a->fd, a->peer, o), gate_.limits(), loop_.now_ms());
+    auto t = tls::TlsStream::make(tls_);
+    if (!t) {   // out of memory: as good as refused
+      ::close(a->fd);
+      gate_.release(a->peer.addr);
+      continue;
+    }
+    auto c = std::make_unique<Conn>(core::TcpStream::adopt(loop_, a->fd, a->peer, o), std::move(*t), gate_.limits(),
+                                    loop_.now_ms());
     conns_[a->peer] = c.get();
     scope.spawn(serve(std::move(c), stop));
   }
@@ -65,11 +76,16 @@ core::Task<void> StreamTransport::serve(std::unique_ptr<Conn> c, core::CancelTok
       break;
     }
     uint64_t now = loop_.now_ms();
-    auto status = c->deframer.feed(std::span<const uint8_t>(buf.data(), *n),
-                                   [&](std::span<uint8_t> d) { sink_.on_stream_datagram(peer, d, now); });
+    auto status = proto::Deframer::Status::ok;
+    auto r = c->tls->feed(std::span<const uint8_t>(buf.data(), *n), [&](std::span<const uint8_t> plain) {
+      if (status == proto::Deframer::Status::ok)
+        status = c->deframer.feed(plain, [&](std::span<uint8_t> d) { sink_.on_stream_datagram(peer, d, now); });
+    });
+    (void)push_out(*c);   // handshake messages (an alert, when it failed)
+    if (!r && r.error().code != Errc::closed) ++st.tls_failed;
     if (status == proto::Deframer::Status::bad_preamble) ++st.bad_preamble;
     if (status == proto::Deframer::Status::bad_length) ++st.bad_length;
-    if (status != proto::Deframer::Status::ok || !c->s->is_open()) break;
+    if (!r || status != proto::Deframer::Status::ok || !c->s->is_open()) break;
     c->clock.bytes_in(now, c->deframer.mid_frame());
   }
   conns_.erase(peer);
@@ -94,12 +110,24 @@ core::Task<void> StreamTransport::sweep(core::CancelToken stop) {
   for (auto& [ep, c] : conns_) c->s->close();
 }
 
+bool StreamTransport::push_out(Conn& c) {
+  auto& out = c.tls->outbox();
+  bool ok = out.empty() || c.s->send(out);
+  out.clear();
+  return ok;
+}
+
 bool StreamTransport::send(const Endpoint& to, std::span<const uint8_t> dgram) {
   auto it = conns_.find(to);
   if (it == conns_.end()) return false;
+  Conn& c = *it->second;
   tx_.clear();
-  if (!proto::append_frame(tx_, dgram) || !it->second->s->send(tx_)) {
+  // Room is checked before sealing: a TLS record sealed and then not sent would break the stream.
+  constexpr size_t kTlsRecordOverhead = 64;
+  if (!c.tls->established() || !proto::append_frame(tx_, dgram) || !c.s->fits(tx_.size() + kTlsRecordOverhead) ||
+      !c.tls->write(tx_) || !push_out(c)) {
     ++gate_.counters().send_dropped;
+    if (c.tls->failed() || c.s->failed()) c.s->close();   // serve() ends it
     return false;
   }
   return true;
@@ -120,6 +148,7 @@ nlohmann::json StreamTransport::to_json() const {
           {"refused_source", c.refused_source},
           {"handshake_timeouts", c.handshake_timeouts},
           {"frame_timeouts", c.frame_timeouts},
+          {"tls_failed", c.tls_failed},
           {"bad_preamble", c.bad_preamble},
           {"bad_length", c.bad_length},
           {"truncated", c.truncated},

@@ -1,5 +1,5 @@
 // The server's TCP transport (docs/protocol.md §7): listeners, one coroutine per connection,
-// frames in and out. The sessions stay ServerEndpoint's: a connection's frames are datagrams from
+// TLS (tls::TlsStream: the server's certificate, no client certificate) around frames in and out. The sessions stay ServerEndpoint's: a connection's frames are datagrams from
 // its remote endpoint (address:port of the TCP connection), and a datagram the endpoint sends to
 // such an endpoint leaves on that connection. Admission and deadlines are proto::StreamGate's.
 //
@@ -17,6 +17,7 @@
 #include "core/core.hpp"
 #include "proto/stream_frame.hpp"
 #include "proto/stream_gate.hpp"
+#include "tls/tls_stream.hpp"
 
 namespace ptun::server {
 
@@ -27,7 +28,8 @@ class StreamTransport {
     // One datagram from a connection (writable: opened in place). Valid during the call only.
     virtual void on_stream_datagram(const Endpoint& from, std::span<uint8_t> dgram, uint64_t now) = 0;
   };
-  StreamTransport(core::Loop& loop, const proto::StreamLimits& limits, Sink& sink);
+  StreamTransport(core::Loop& loop, const proto::StreamLimits& limits, std::shared_ptr<tls::TlsStreamConfig> tls,
+                  Sink& sink);
   ~StreamTransport();
 
   Result<void> listen(const Endpoint& ep);
@@ -50,8 +52,10 @@ class StreamTransport {
   core::Task<void> accept_loop(core::TcpListener& l, core::TaskScope& scope, core::CancelToken stop);
   core::Task<void> serve(std::unique_ptr<Conn> c, core::CancelToken stop);
   core::Task<void> sweep(core::CancelToken stop);
+  bool push_out(Conn& c);   // the TLS outbox onto the socket; false: it did not fit
 
   core::Loop& loop_;
+  std::shared_ptr<tls::TlsStreamConfig> tls_;
   Sink& sink_;
   proto::StreamGate gate_;
   std::vector<std::unique_ptr<core::TcpListener>> listeners_;

@@ -36,17 +36,17 @@ on() { [ "$(e2e_json c1 transport)" = "$1" ]; }
 block_udp
 start=$SECONDS
 e2e_up c1
-on tcp || e2e_fail "connected, but not over tcp: $(e2e_status c1)"
+on tls || e2e_fail "connected, but not over tls: $(e2e_status c1)"
 addrs=$(e2e_json c1 addresses)
 sid=$(e2e_json c1 session_id)
 [ -n "$addrs" ] || e2e_fail "no tunnel addresses"
-e2e_log "connected over tcp in $((SECONDS - start)) s, session $sid, addresses $addrs"
-e2e_transfer srv c1 10.99.0.1 5001 20971520 60 || e2e_fail "(a) 20 MiB over tcp failed or sha256 mismatch"
-on tcp || e2e_fail "(a) not on tcp after the transfer: $(e2e_status c1)"
-"$E2E_PTUN" status -s "$(e2e_sock c1)" | grep -q "^ *transport: *tcp (" || e2e_fail "ptun status shows no transport line"
+e2e_log "connected over tls in $((SECONDS - start)) s, session $sid, addresses $addrs"
+e2e_transfer srv c1 10.99.0.1 5001 20971520 60 || e2e_fail "(a) 20 MiB over tls failed or sha256 mismatch"
+on tls || e2e_fail "(a) not on tls after the transfer: $(e2e_status c1)"
+"$E2E_PTUN" status -s "$(e2e_sock c1)" | grep -q "^ *transport: *tls (" || e2e_fail "ptun status shows no transport line"
 srv_conns=$("$E2E_PTUN" status --json -s "$E2E_DIR/run/server.sock" | python3 -c 'import json,sys; print(json.load(sys.stdin)["tcp"]["connections"])')
 [ "$srv_conns" = 1 ] || e2e_fail "(a) the server shows $srv_conns tcp connections"
-e2e_log "(a) 20 MiB over tcp: sha256 matches"
+e2e_log "(a) 20 MiB over tls: sha256 matches"
 
 # (b) UDP comes back while a throttled transfer (about 6 s at 30 Mbit/s) is open.
 dev=$(in_ns c1 ip -o link show type veth | awk -F'[ :@]+' '{print $2}')
@@ -55,47 +55,53 @@ e2e_do c1 tc qdisc add dev "$dev" root tbf rate 30mbit burst 32kbit latency 200m
 ( for _ in $(seq 100); do e2e_json c1 transport >>"$E2E_DIR/transports"; sleep 0.2; done ) &
 poller=$!
 ( sleep 1; unblock_udp ) &
-e2e_transfer srv c1 10.99.0.1 5002 20971520 60 || e2e_fail "(b) the transfer across the return to udp failed or sha256 mismatch"
+e2e_transfer srv c1 10.99.0.1 5002 20971520 60 || e2e_fail "(b) the transfer across the return to dtls failed or sha256 mismatch"
 kill $poller 2>/dev/null; wait $poller 2>/dev/null
-grep -q '^udp$' "$E2E_DIR/transports" || e2e_fail "(b) never back on udp during the transfer: $(sort "$E2E_DIR/transports" | uniq -c | tr '\n' ' ')"
-e2e_wait_for 10 on udp || e2e_fail "(b) not on udp after the transfer: $(e2e_status c1)"
+grep -q '^dtls$' "$E2E_DIR/transports" || e2e_fail "(b) never back on dtls during the transfer: $(sort "$E2E_DIR/transports" | uniq -c | tr '\n' ' ')"
+e2e_wait_for 10 on dtls || e2e_fail "(b) not on dtls after the transfer: $(e2e_status c1)"
 [ "$(e2e_json c1 addresses)" = "$addrs" ] || e2e_fail "(b) addresses changed: $addrs -> $(e2e_json c1 addresses)"
 [ "$(e2e_json c1 session_id)" = "$sid" ] || e2e_fail "(b) another session: $sid -> $(e2e_json c1 session_id)"
 [ "$(e2e_json c1 reconnects)" = 0 ] || e2e_fail "(b) the client reconnected: $(e2e_status c1)"
-[ "$(tcp_json returns_to_udp)" -ge 1 ] || e2e_fail "(b) no return to udp counted"
-e2e_log "(b) back on udp during an open transfer (20 MiB, sha256 matches), same session and addresses"
+[ "$(tcp_json returns_to_dtls)" -ge 1 ] || e2e_fail "(b) no return to dtls counted"
+e2e_log "(b) back on dtls during an open transfer (20 MiB, sha256 matches), same session and addresses"
 
 # (c) UDP dropped mid-transfer.
 ( sleep 1.5; block_udp ) &
 e2e_transfer srv c1 10.99.0.1 5003 20971520 60 || e2e_fail "(c) the transfer across the fallback failed or sha256 mismatch"
-on tcp || e2e_fail "(c) not on tcp after UDP was dropped: $(e2e_status c1)"
+on tls || e2e_fail "(c) not on tls after UDP was dropped: $(e2e_status c1)"
 [ "$(tcp_json fallbacks)" -ge 2 ] || e2e_fail "(c) fallbacks: $(tcp_json fallbacks)"
 [ "$(e2e_json c1 addresses)" = "$addrs" ] || e2e_fail "(c) addresses changed"
 [ "$(e2e_json c1 reconnects)" = 0 ] || e2e_fail "(c) the client reconnected: $(e2e_status c1)"
 [ "$(e2e_json c1 state)" = connected ] || e2e_fail "not connected at the end"
-e2e_log "(c) 20 MiB completed across the fallback; fallbacks $(tcp_json fallbacks), returns $(tcp_json returns_to_udp), $((SECONDS - start)) s"
+e2e_log "(c) 20 MiB completed across the fallback; fallbacks $(tcp_json fallbacks), returns $(tcp_json returns_to_dtls), $((SECONDS - start)) s"
 
 # Bad input on the server's TCP port, from the client's namespace (outside the tunnel): an HTTP
-# request, a truncated frame, 10 idle connections from one source (cap 8), one of them a
-# slow-loris that never completes a handshake. Each is counted; the session carries on.
+# request (no TLS), inside TLS an HTTP request (no preamble) and a truncated frame, then 10 idle
+# connections from one source (cap 8): slow-loris, never past TLS. Each is counted; the session
+# carries on.
 in_ns c1 timeout 20 python3 - 198.18.0.2 8443 <<'PY' || e2e_fail "bad-input client failed"
-import socket, sys, time
+import socket, ssl, sys, time
 a = (sys.argv[1], int(sys.argv[2]))
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+def tls():
+    return ctx.wrap_socket(socket.create_connection(a, timeout=5), server_hostname="ptun-server")
+def ended(s):
+    try: return s.recv(100) == b""
+    except (OSError, ssl.SSLError): return True
 s = socket.create_connection(a, timeout=5); s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-assert s.recv(100) == b"", "the server answered garbage"
-s = socket.create_connection(a, timeout=5); s.sendall(b"ptun\x01\x00\x00\x00\x01\x00abc"); s.close()
+assert ended(s), "the server answered garbage"
+t = tls(); t.sendall(b"GET / HTTP/1.1\r\n\r\n"); assert ended(t), "no close after a bad preamble"
+t = tls(); t.sendall(b"ptun\x01\x00\x00\x00\x01\x00abc"); t.close()
 idle = []
 for _ in range(10):
-    c = socket.create_connection(a, timeout=5); c.sendall(b"pt"); idle.append(c)
+    c = socket.create_connection(a, timeout=5); c.sendall(b"\x16\x03"); idle.append(c)
 time.sleep(5.5)   # handshake_timeout_secs = 3 (+ the 1 s sweep): the admitted ones are closed by then
-closed = 0
-for c in idle:
-    try: closed += c.recv(1) == b""
-    except OSError: closed += 1
+closed = sum(ended(c) for c in idle)
 print("idle connections closed by the server:", closed)
 assert closed == 10, closed
 PY
 srv_tcp() { "$E2E_PTUN" status --json -s "$E2E_DIR/run/server.sock" | python3 -c 'import json,sys; print(json.load(sys.stdin)["tcp"][sys.argv[1]])' "$1"; }
+[ "$(srv_tcp tls_failed)" -ge 1 ] || e2e_fail "plain HTTP not counted as tls_failed: $(srv_tcp tls_failed)"
 [ "$(srv_tcp bad_preamble)" -ge 1 ] || e2e_fail "bad preamble not counted: $(srv_tcp bad_preamble)"
 [ "$(srv_tcp truncated)" -ge 1 ] || e2e_fail "truncated frame not counted"
 [ "$(srv_tcp refused_source)" -ge 2 ] || e2e_fail "per-source cap: refused_source $(srv_tcp refused_source)"
@@ -104,5 +110,5 @@ srv_tcp() { "$E2E_PTUN" status --json -s "$E2E_DIR/run/server.sock" | python3 -c
 ht=$(srv_tcp handshake_timeouts); rs=$(srv_tcp refused_source)
 [ "$ht" -ge 5 ] && [ $((ht + rs)) -ge 10 ] || e2e_fail "slow-loris: handshake_timeouts $ht, refused_source $rs"
 [ "$(e2e_json c1 state)" = connected ] || e2e_fail "not connected after the bad input"
-e2e_log "bad input counted: bad_preamble $(srv_tcp bad_preamble), truncated $(srv_tcp truncated), refused_source $(srv_tcp refused_source), handshake_timeouts $(srv_tcp handshake_timeouts)"
+e2e_log "bad input counted: tls_failed $(srv_tcp tls_failed), bad_preamble $(srv_tcp bad_preamble), truncated $(srv_tcp truncated), refused_source $(srv_tcp refused_source), handshake_timeouts $(srv_tcp handshake_timeouts)"
 exit 0
