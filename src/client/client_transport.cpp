@@ -104,9 +104,7 @@ void Client::on_tcp_datagram(std::span<uint8_t> d) {
   now_ = loop_.now_ms();
   if (!session_ || session_ended_) return;
   if (transport_ == proto::Transport::tcp) choice_.heard(now_);
-  session_->on_datagram_in_place(d, now_);
-  flush();
-  poke_timer();
+  session_->on_datagram_in_place(d, now_);   // run_tcp flushes once per read, not per datagram
 }
 
 void Client::on_udp_while_tcp(std::span<uint8_t> payload, uint64_t now) {
@@ -150,7 +148,7 @@ void Client::send_tcp(std::span<const uint8_t> dgram) {
 }
 
 core::Task<void> Client::run_tcp(core::CancelToken stop) {
-  std::vector<uint8_t> buf(16 << 10);
+  std::vector<uint8_t> buf(64 << 10);
   while (!stop.cancelled()) {
     if (!tcp_wanted_) {
       auto w = co_await tcp_wake_->wait_for(3600 * 1000, stop);
@@ -195,6 +193,8 @@ core::Task<void> Client::run_tcp(core::CancelToken stop) {
       auto r = tls->feed(std::span<const uint8_t>(buf.data(), *n), [&](std::span<const uint8_t> plain) {
         if (!bad) bad = d.feed(plain, [&](std::span<uint8_t> f) { on_tcp_datagram(f); }) != proto::Deframer::Status::ok;
       });
+      flush();   // the TUN writes of this read's packets, in one batch
+      poke_timer();
       if (!tls->outbox().empty()) {
         (void)s->send(tls->outbox());
         tls->outbox().clear();

@@ -82,6 +82,7 @@ class Server final : public proto::ServerEndpoint::Callbacks, public datapath::P
   void on_device_gone(const Error& e) override;
   // StreamTransport::Sink: a datagram of the TCP transport (server_datapath.cpp)
   void on_stream_datagram(const Endpoint& from, std::span<uint8_t> dgram, uint64_t now) override;
+  void after_stream_batch() override;
 
  private:
   Server(core::Loop& loop, config::ServerConfig cfg);

@@ -85,6 +85,9 @@ void Server::send_datagram(const Endpoint& to, std::span<const uint8_t> dgram) {
 void Server::on_stream_datagram(const Endpoint& from, std::span<uint8_t> dgram, uint64_t now) {
   now_ = now;
   endpoint_->on_datagram_in_place(from, dgram, now);
+}
+
+void Server::after_stream_batch() {
   flush();   // packets for the TUN and datagrams for other peers, as after a UDP batch
   poke_timer();
 }

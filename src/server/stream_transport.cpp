@@ -68,7 +68,7 @@ core::Task<void> StreamTransport::accept_loop(core::TcpListener& l, core::TaskSc
 core::Task<void> StreamTransport::serve(std::unique_ptr<Conn> c, core::CancelToken stop) {
   Endpoint peer = c->s->peer();
   auto& st = gate_.counters();
-  std::vector<uint8_t> buf(16 << 10);
+  std::vector<uint8_t> buf(64 << 10);
   for (;;) {
     auto n = co_await c->s->read_some(buf, stop);
     if (!n || *n == 0) {
@@ -81,6 +81,7 @@ core::Task<void> StreamTransport::serve(std::unique_ptr<Conn> c, core::CancelTok
       if (status == proto::Deframer::Status::ok)
         status = c->deframer.feed(plain, [&](std::span<uint8_t> d) { sink_.on_stream_datagram(peer, d, now); });
     });
+    sink_.after_stream_batch();
     (void)push_out(*c);   // handshake messages (an alert, when it failed)
     if (!r && r.error().code != Errc::closed) ++st.tls_failed;
     if (status == proto::Deframer::Status::bad_preamble) ++st.bad_preamble;

@@ -27,6 +27,8 @@ class StreamTransport {
     virtual ~Sink() = default;
     // One datagram from a connection (writable: opened in place). Valid during the call only.
     virtual void on_stream_datagram(const Endpoint& from, std::span<uint8_t> dgram, uint64_t now) = 0;
+    // After the datagrams of one read: flush what they queued, in one batch.
+    virtual void after_stream_batch() = 0;
   };
   StreamTransport(core::Loop& loop, const proto::StreamLimits& limits, std::shared_ptr<tls::TlsStreamConfig> tls,
                   Sink& sink);
