@@ -77,13 +77,16 @@ core::Task<Result<std::unique_ptr<HostTcp>>> HostTcp::connect(core::Loop& loop, 
     co_return Error::from_errno("connect " + dst.str(), errno);
   }
   auto r = co_await c->poll_.until(UV_WRITABLE, token);
-  if (!r) co_return r.error();
+  if (!r && r.error().code == Errc::cancelled) co_return r.error();
+  // A failed connect wakes the poll with POLLERR, which libuv reports to a poll handle as
+  // UV_EBADF: the connect's own error is in SO_ERROR either way.
   int err = 0;
   socklen_t el = sizeof err;
   if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) != 0) err = errno;
   if (err == ECONNREFUSED) co_return Error(Errc::closed, "connection refused");
   if (err == EHOSTUNREACH || err == ENETUNREACH) co_return Error(Errc::not_found, "no route to " + dst.str());
   if (err != 0) co_return Error::from_errno("connect " + dst.str(), err);
+  if (!r) co_return r.error();
   co_return c;
 }
 
