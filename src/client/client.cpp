@@ -157,6 +157,14 @@ core::Task<int> Client::run() {
   co_return exit_code_;
 }
 
+core::Task<void> Client::wait_stopped(core::CancelToken stop) {
+  core::Timer t(loop_);
+  while (!stop.cancelled()) {
+    auto r = co_await t.wait_until(loop_.now_ms() + 3600 * 1000, stop);   // not in an `if`: g++ 12
+    if (!r) break;
+  }
+}
+
 core::Task<void> Client::run_signals(core::CancelToken stop) {
   if (!hosting_.handle_signals) {   // the embedding program owns the process's signals
     co_await wait_stopped(stop);

@@ -114,7 +114,7 @@ class Client final : public proto::ClientSession::Callbacks, public datapath::Po
   bool protect_routes() const;
   void handle_session_end();
 
-  // ---- lifecycle and control (client_lifecycle.cpp) ----
+  // ---- lifecycle verbs (client_lifecycle.cpp) ----
   Result<void> setup_lifecycle();   // path lookups, path monitor, metrics exporter
   // The one place state changes: Lifecycle::go plus a log line.
   void transition(State to, Reason why, const std::string& detail = {});
@@ -123,13 +123,15 @@ class Client final : public proto::ClientSession::Callbacks, public datapath::Po
   // `ptun down` / an on-demand disconnect rule: close the session (CLOSE to the server), remove the
   // host settings, stay running in `disconnected` until connect().
   void disconnect(Reason why);
+  // systemd (sd_notify.hpp): STATUS= with the state; READY=1 the first time `ready` is true.
+  void notify_state(bool ready);
+  bool ready_sent_ = false;
+  // ---- reload (client_reload.cpp) ----
   // Re-reads cfg_.path; a broken file or a change that needs a restart is refused (nothing changes).
   // Told to systemd around it (RELOADING=1 ... READY=1); apply_reload does the work.
   Result<nlohmann::json> reload();
   Result<nlohmann::json> apply_reload();
-  // systemd (sd_notify.hpp): STATUS= with the state; READY=1 the first time `ready` is true.
-  void notify_state(bool ready);
-  bool ready_sent_ = false;
+  // ---- what the client tells the outside (client_control.cpp) ----
   nlohmann::json stats_json();
   Result<nlohmann::json> provider_message(const nlohmann::json& args);
   std::string metrics_text();
@@ -262,7 +264,7 @@ class Client final : public proto::ClientSession::Callbacks, public datapath::Po
   ClientCounters counters_;
   core::CancelSource* stop_source_ = nullptr;
 
-  // Lifecycle and control, path monitoring, on-demand (client_lifecycle.cpp, client_path.cpp).
+  // Lifecycle, path monitoring, on-demand (client_lifecycle.cpp, client_path.cpp).
   bool want_up_ = true;                          // false after `ptun down` or an on-demand disconnect
   bool on_demand_paused_ = false;                // `ptun down` pauses the rules until `ptun up`
   std::unique_ptr<netlink::Rtnl> path_rtnl_;     // route lookups for the path (any mode)

@@ -17,23 +17,4 @@ Result<std::unique_ptr<Client>> Client::create_embedded(core::Loop& loop, config
   return c;
 }
 
-std::string Client::state_reason() const {
-  const auto& h = life_.history();
-  auto said = [](const Lifecycle::Transition& t) {
-    return std::string(to_string(t.reason)) + (t.detail.empty() ? "" : ": " + t.detail);
-  };
-  if (h.empty()) return to_string(life_.reason());
-  // A fatal stop ends with "disconnecting (auth_refused: why) -> disconnected (fatal)".
-  if (h.size() >= 2 && h.back().reason == Reason::fatal && h.back().detail.empty()) return said(h[h.size() - 2]);
-  return said(h.back());
-}
-
-core::Task<void> Client::wait_stopped(core::CancelToken stop) {
-  core::Timer t(loop_);
-  while (!stop.cancelled()) {
-    auto r = co_await t.wait_until(loop_.now_ms() + 3600 * 1000, stop);   // not in an `if`: g++ 12
-    if (!r) break;
-  }
-}
-
 }  // namespace ptun::client
