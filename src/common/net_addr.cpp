@@ -169,4 +169,24 @@ size_t EndpointHash::operator()(const Endpoint& e) const noexcept {
   return IpAddrHash{}(e.addr) * 31 + e.port;
 }
 
+std::optional<IpAddr> pool_offset(const Cidr& pool, uint64_t n) {
+  IpAddr a = pool.network().addr;
+  size_t i = a.size();
+  uint64_t carry = n;
+  while (carry && i > 0) {
+    --i;
+    uint64_t v = a.bytes[i] + (carry & 0xff);
+    a.bytes[i] = uint8_t(v);
+    carry = (carry >> 8) + (v >> 8);
+  }
+  if (carry || !pool.contains(a)) return std::nullopt;
+  return a;
+}
+
+bool is_v4_broadcast(const Cidr& pool, const IpAddr& a) {
+  if (!a.is_v4() || pool.prefix >= 31) return false;
+  uint32_t host_mask = pool.prefix == 0 ? 0xffffffffu : (1u << (32 - pool.prefix)) - 1;
+  return (a.v4_host_order() & host_mask) == host_mask;
+}
+
 }  // namespace ptun

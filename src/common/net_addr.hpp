@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -49,6 +50,11 @@ struct Cidr {
   Cidr network() const;  // host bits cleared
   bool operator==(const Cidr&) const = default;
 };
+
+// Address pools (the server's, the cluster's): the network address + n, nullopt if that leaves
+// the prefix; and whether `a` is the IPv4 broadcast address of `pool` (never handed out).
+std::optional<IpAddr> pool_offset(const Cidr& pool, uint64_t n);
+bool is_v4_broadcast(const Cidr& pool, const IpAddr& a);
 
 // An address and UDP/TCP port. String forms: "1.2.3.4:443", "[2001:db8::1]:443".
 struct Endpoint {

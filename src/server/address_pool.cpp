@@ -9,31 +9,6 @@
 #include <sstream>
 
 namespace ptun::server {
-namespace {
-
-// a + n within a prefix (n small); nullopt if it leaves the prefix.
-std::optional<IpAddr> offset(const Cidr& pool, uint64_t n) {
-  IpAddr a = pool.network().addr;
-  size_t i = a.size();
-  uint64_t carry = n;
-  while (carry && i > 0) {
-    --i;
-    uint64_t v = a.bytes[i] + (carry & 0xff);
-    a.bytes[i] = uint8_t(v);
-    carry = (carry >> 8) + (v >> 8);
-  }
-  if (carry || !pool.contains(a)) return std::nullopt;
-  return a;
-}
-
-bool is_v4_broadcast(const Cidr& pool, const IpAddr& a) {
-  if (!a.is_v4() || pool.prefix >= 31) return false;
-  uint32_t host_mask = pool.prefix == 0 ? 0xffffffffu : (1u << (32 - pool.prefix)) - 1;
-  return (a.v4_host_order() & host_mask) == host_mask;
-}
-
-}  // namespace
-
 AddressPool::AddressPool(std::optional<Cidr> v4_pool, std::optional<Cidr> v6_pool)
     : v4_(v4_pool), v6_(v6_pool) {
   if (auto s = server_v4()) used_.insert(s->addr);
@@ -42,13 +17,13 @@ AddressPool::AddressPool(std::optional<Cidr> v4_pool, std::optional<Cidr> v6_poo
 
 std::optional<Cidr> AddressPool::server_v4() const {
   if (!v4_) return std::nullopt;
-  auto a = offset(*v4_, 1);
+  auto a = pool_offset(*v4_, 1);
   return a ? std::optional<Cidr>(Cidr{*a, v4_->prefix}) : std::nullopt;
 }
 
 std::optional<Cidr> AddressPool::server_v6() const {
   if (!v6_) return std::nullopt;
-  auto a = offset(*v6_, 1);
+  auto a = pool_offset(*v6_, 1);
   return a ? std::optional<Cidr>(Cidr{*a, v6_->prefix}) : std::nullopt;
 }
 
@@ -86,7 +61,7 @@ void AddressPool::restore(const std::map<std::string, Lease>& leases, int64_t no
 std::optional<IpAddr> AddressPool::next_free(const Cidr& pool, const std::set<IpAddr>& used) const {
   // Scan at most 65536 candidates: enough for any realistic pool, bounded for a /64.
   for (uint64_t n = 2; n < 65538; ++n) {
-    auto a = offset(pool, n);
+    auto a = pool_offset(pool, n);
     if (!a) return std::nullopt;
     if (is_v4_broadcast(pool, *a)) return std::nullopt;
     if (!used.count(*a)) return a;

@@ -1,0 +1,79 @@
+#include "cluster/etcd_client.hpp"
+
+#include <stdexcept>
+
+#include "common/log.hpp"
+
+namespace ptun::cluster {
+
+EtcdClient::EtcdClient(core::Loop& loop, EtcdOptions opts) : http_(loop), opts_(std::move(opts)) {
+  if (opts_.endpoints.empty()) throw std::invalid_argument("EtcdClient: no endpoints");
+  for (auto& e : opts_.endpoints)
+    while (!e.empty() && e.back() == '/') e.pop_back();
+}
+
+core::Task<Result<std::string>> EtcdClient::call(const char* path, std::string body) {
+  ++stats_.calls;
+  Error last(Errc::io, "no endpoint tried");
+  const size_t n = opts_.endpoints.size();
+  for (size_t i = 0; i < n; ++i) {
+    const size_t at = (current_ + i) % n;
+    if (i > 0) ++stats_.failovers;
+    ++stats_.attempts;
+    const std::string url = opts_.endpoints[at] + path;
+    auto r = co_await http_.post(url, body, opts_.tls, opts_.timeout_ms);
+    if (!r) {
+      if (r.error().code == Errc::closed) co_return r.error();  // shutting down
+      last = Error(r.error().code, opts_.endpoints[at] + ": " + r.error().message);
+      LOG_DEBUG("cluster: %s", last.message.c_str());
+      continue;
+    }
+    if (r->status >= 500 || r->status == 0) {
+      last = Error(Errc::io, opts_.endpoints[at] + ": HTTP " + std::to_string(r->status) + " " + r->body.substr(0, 200));
+      LOG_DEBUG("cluster: %s", last.message.c_str());
+      continue;
+    }
+    current_ = at;  // stay with the endpoint that answers
+    co_return std::move(r->body);
+  }
+  ++stats_.failed;
+  co_return last;
+}
+
+template <typename T>
+Result<T> EtcdClient::counted(Result<T> r) {
+  if (!r && r.error().code == Errc::protocol) ++stats_.bad_answers;
+  return r;
+}
+
+core::Task<Result<RangeResponse>> EtcdClient::range(RangeRequest q) {
+  auto b = co_await call("/v3/kv/range", encode_range(q));
+  if (!b) co_return b.error();
+  co_return counted(decode_range(*b));
+}
+
+core::Task<Result<TxnResponse>> EtcdClient::txn(TxnRequest t) {
+  auto b = co_await call("/v3/kv/txn", encode_txn(t));
+  if (!b) co_return b.error();
+  co_return counted(decode_txn(*b));
+}
+
+core::Task<Result<LeaseGrant>> EtcdClient::lease_grant(int64_t ttl_s) {
+  auto b = co_await call("/v3/lease/grant", encode_lease_grant(ttl_s));
+  if (!b) co_return b.error();
+  co_return counted(decode_lease_grant(*b));
+}
+
+core::Task<Result<LeaseGrant>> EtcdClient::lease_keepalive(int64_t id) {
+  auto b = co_await call("/v3/lease/keepalive", encode_lease_keepalive(id));
+  if (!b) co_return b.error();
+  co_return counted(decode_lease_keepalive(*b));
+}
+
+core::Task<Result<void>> EtcdClient::lease_revoke(int64_t id) {
+  auto b = co_await call("/v3/lease/revoke", encode_lease_revoke(id));
+  if (!b) co_return b.error();
+  co_return counted(decode_empty(*b));
+}
+
+}  // namespace ptun::cluster
