@@ -8,14 +8,30 @@ namespace {
 
 using json = nlohmann::json;
 
-// The lowest free address of a pool: not the servers' own (network + 1), not broadcast, not taken.
-std::optional<IpAddr> next_free(const Cidr& pool, const std::map<IpAddr, std::string>& taken,
-                                const std::set<IpAddr>& reserved) {
-  // At most 65536 candidates: enough for any realistic pool, bounded for a /64.
-  for (uint64_t n = 2; n < 65538; ++n) {
-    auto a = pool_offset(pool, n);
-    if (!a || is_v4_broadcast(pool, *a)) return std::nullopt;
-    if (!taken.count(*a) && !reserved.count(*a)) return a;
+// FNV-1a: a stable spread of peer names over a pool.
+uint64_t name_hash(const std::string& cn) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char ch : cn) h = (h ^ ch) * 1099511628211ull;
+  return h;
+}
+
+// A free address of a pool: not the servers' own (network + 1), not broadcast, not taken, not
+// claimed by an acquire in flight. The scan starts at a place given by the peer's name: servers
+// allocating for different peers at the same moment then try different addresses (every one
+// starting at the lowest made 60 concurrent handshakes lose their races up to 8 times in a row).
+std::optional<IpAddr> next_free(const Cidr& pool, const std::string& cn, const std::map<IpAddr, std::string>& taken,
+                                const std::set<IpAddr>& reserved, const std::set<IpAddr>& in_flight) {
+  // Candidates network+2 .. network+2+span-1 (at most 65536: enough for any realistic pool,
+  // bounded for a /64); broadcast excluded below.
+  const int host_bits = (pool.addr.is_v4() ? 32 : 128) - pool.prefix;
+  const uint64_t size = host_bits >= 17 ? 65538 : (uint64_t(1) << host_bits);
+  if (size < 3) return std::nullopt;
+  const uint64_t span = size - 2;
+  const uint64_t start = name_hash(cn) % span;
+  for (uint64_t i = 0; i < span; ++i) {
+    auto a = pool_offset(pool, 2 + (start + i) % span);
+    if (!a || is_v4_broadcast(pool, *a)) continue;
+    if (!taken.count(*a) && !reserved.count(*a) && !in_flight.count(*a)) return a;
   }
   return std::nullopt;
 }
@@ -43,6 +59,7 @@ Compare compare(std::string key, Compare::Target t, int64_t n) {
 
 std::string encode_peer_record(const PeerRecord& r) {
   json j = {{"server", r.server}, {"active", r.active}, {"at", r.at}};
+  if (r.gen) j["gen"] = r.gen;
   if (r.addrs.ipv4) j["ipv4"] = r.addrs.ipv4->str();
   if (r.addrs.ipv6) j["ipv6"] = r.addrs.ipv6->str();
   return j.dump();
@@ -71,6 +88,10 @@ Result<PeerRecord> decode_peer_record(std::string_view text) {
     if (!it->is_boolean()) return Error(Errc::protocol, "peer record: active is not a boolean");
     r.active = it->get<bool>();
   }
+  if (auto it = j.find("gen"); it != j.end()) {
+    if (!it->is_number_unsigned()) return Error(Errc::protocol, "peer record: gen is not an unsigned integer");
+    r.gen = it->get<uint64_t>();
+  }
   if (auto it = j.find("at"); it != j.end()) {
     if (!it->is_number_integer()) return Error(Errc::protocol, "peer record: at is not an integer");
     r.at = it->get<int64_t>();
@@ -91,7 +112,8 @@ TxnRequest AllocPlan::read(const AllocConfig& c, const std::string& cn) {
   return t;
 }
 
-Result<Claim> AllocPlan::decide(const AllocConfig& c, const std::string& cn, const TxnResponse& rd, int64_t now_s) {
+Result<Claim> AllocPlan::decide(const AllocConfig& c, const std::string& cn, const TxnResponse& rd, int64_t now_s,
+                                const std::set<IpAddr>& in_flight, uint64_t gen) {
   if (rd.ranges.size() != 2) return Error(Errc::protocol, "etcd answer: the read has no two ranges");
   // Who holds which address, and at which revision.
   const std::string lp = leases_prefix(c);
@@ -130,14 +152,14 @@ Result<Claim> AllocPlan::decide(const AllocConfig& c, const std::string& cn, con
         return {};
       }
     }
-    if (!*out) *out = next_free(*pool, taken, c.reserved);
+    if (!*out) *out = next_free(*pool, cn, taken, c.reserved, in_flight);
     if (!*out) return Error(Errc::limit, "pool " + pool->str() + " is exhausted (cluster)");
     t.compare.push_back(compare(lease_key(c, **out), Compare::Target::create, 0));
     return {};
   };
   if (auto e = pick(c.v4_pool, old ? old->addrs.ipv4 : std::nullopt, &cl.addrs.ipv4); !e) return e.error();
   if (auto e = pick(c.v6_pool, old ? old->addrs.ipv6 : std::nullopt, &cl.addrs.ipv6); !e) return e.error();
-  cl.record = PeerRecord{cl.addrs, c.server, true, now_s};
+  cl.record = PeerRecord{cl.addrs, c.server, true, now_s, gen};
   // Put without a lease: an active peer's keys never expire, and a put detaches a grace lease.
   t.success.push_back(put(pk, encode_peer_record(cl.record)));
   if (cl.addrs.ipv4) t.success.push_back(put(lease_key(c, *cl.addrs.ipv4), cn));

@@ -34,6 +34,9 @@ struct PeerRecord {
   std::string server;      // who holds (or last held) the peer
   bool active = false;     // connected (true) or released for the grace period
   int64_t at = 0;          // unix seconds of the last change
+  // Which acquire wrote it (ClusterLeases counts them): a release compares the whole record, and
+  // without it a re-acquire in the same second by the same server would look like the old one.
+  uint64_t gen = 0;
   bool operator==(const PeerRecord&) const = default;
 };
 std::string encode_peer_record(const PeerRecord& r);
@@ -64,9 +67,11 @@ class AllocPlan {
   // The read: ranges[0] = the peer's record, ranges[1] = every lease key with its owner.
   static TxnRequest read(const AllocConfig& c, const std::string& cn);
   // The commit for that read's answer: the record's addresses where still valid and owned by the
-  // peer, else the lowest free ones. Errc::limit: a pool is exhausted; Errc::protocol: the read's
+  // peer, else free ones (none of `in_flight`: addresses this server's other acquires are
+  // committing right now; the scan starts at a hash of the peer's name). Errc::limit: a pool is exhausted; Errc::protocol: the read's
   // answer does not have the two ranges.
-  static Result<Claim> decide(const AllocConfig& c, const std::string& cn, const TxnResponse& read, int64_t now_s);
+  static Result<Claim> decide(const AllocConfig& c, const std::string& cn, const TxnResponse& read, int64_t now_s,
+                              const std::set<IpAddr>& in_flight = {}, uint64_t gen = 0);
   // The release at session end: if the record is still the one `held` (no other server took the
   // peer since), put it back as released under `grace_lease` (an etcd lease of the grace TTL).
   static TxnRequest release(const AllocConfig& c, const std::string& cn, const PeerRecord& held,

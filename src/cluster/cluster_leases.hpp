@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 
 #include "cluster/alloc_plan.hpp"
@@ -29,18 +30,26 @@ class ClusterLeases {
   // The peer's addresses, the same whichever server asks; Errc::limit (a pool is exhausted),
   // Errc::io/timeout (etcd unreachable), Errc::exists (lost AllocPlan::kMaxAttempts races).
   core::Task<Result<Addresses>> acquire(std::string cn, int64_t now_s);
-  // The session ended: the addresses stay the peer's for the grace period (unless it is already
-  // connected to another server, whose record is left alone).
+  // The peer's last session on this server ended (not a session replaced by a newer one of the
+  // same peer here: that one holds the record now): the addresses stay the peer's for the grace
+  // period, unless another server has taken the peer since (its record is left alone).
+  // Errc::not_found if this server holds no record for `cn`. Which record is released is decided
+  // when release() is called, not when the task runs.
   core::Task<Result<void>> release(std::string cn, int64_t now_s);
 
   const LeaseStats& stats() const { return stats_; }
   const AllocConfig& config() const { return cfg_; }
 
  private:
+  static core::Task<Result<void>> not_held(std::string cn);
+  core::Task<Result<void>> release_record(std::string cn, PeerRecord held, int64_t now_s);
+
   EtcdClient& etcd_;
   AllocConfig cfg_;
   int64_t grace_s_;
   std::map<std::string, PeerRecord> held_;
+  std::set<IpAddr> in_flight_;   // addresses of commits on their way to etcd
+  uint64_t gen_;                 // PeerRecord::gen of the last acquire (starts at the clock in us)
   LeaseStats stats_;
 };
 

@@ -47,31 +47,36 @@ Result<T> EtcdClient::counted(Result<T> r) {
 }
 
 core::Task<Result<RangeResponse>> EtcdClient::range(RangeRequest q) {
-  auto b = co_await call("/v3/kv/range", encode_range(q));
+  std::string body = encode_range(q);
+  auto b = co_await call("/v3/kv/range", std::move(body));
   if (!b) co_return b.error();
   co_return counted(decode_range(*b));
 }
 
 core::Task<Result<TxnResponse>> EtcdClient::txn(TxnRequest t) {
-  auto b = co_await call("/v3/kv/txn", encode_txn(t));
+  std::string body = encode_txn(t);
+  auto b = co_await call("/v3/kv/txn", std::move(body));
   if (!b) co_return b.error();
   co_return counted(decode_txn(*b));
 }
 
 core::Task<Result<LeaseGrant>> EtcdClient::lease_grant(int64_t ttl_s) {
-  auto b = co_await call("/v3/lease/grant", encode_lease_grant(ttl_s));
+  std::string body = encode_lease_grant(ttl_s);
+  auto b = co_await call("/v3/lease/grant", std::move(body));
   if (!b) co_return b.error();
   co_return counted(decode_lease_grant(*b));
 }
 
 core::Task<Result<LeaseGrant>> EtcdClient::lease_keepalive(int64_t id) {
-  auto b = co_await call("/v3/lease/keepalive", encode_lease_keepalive(id));
+  std::string body = encode_lease_keepalive(id);
+  auto b = co_await call("/v3/lease/keepalive", std::move(body));
   if (!b) co_return b.error();
   co_return counted(decode_lease_keepalive(*b));
 }
 
 core::Task<Result<void>> EtcdClient::lease_revoke(int64_t id) {
-  auto b = co_await call("/v3/lease/revoke", encode_lease_revoke(id));
+  std::string body = encode_lease_revoke(id);
+  auto b = co_await call("/v3/lease/revoke", std::move(body));
   if (!b) co_return b.error();
   co_return counted(decode_empty(*b));
 }

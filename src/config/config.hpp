@@ -132,6 +132,18 @@ struct ServerConfig {
   // the pools.
   std::vector<PeerConfig> peers;
   std::optional<Endpoint> metrics_listen;   // loopback only
+  // [cluster]: several servers as one VPN, their shared state in etcd (docs/cluster.md). Only in
+  // builds with PTUN_CLUSTER (a build without it refuses the section, naming the option).
+  struct Cluster {
+    std::vector<std::string> endpoints;   // required, 1..16 "http(s)://host:port", no path
+    std::string name;                     // required: this server's name in the shared records
+    std::string prefix = "/ptun";         // key prefix: "/" + [A-Za-z0-9._/-], no trailing "/"
+    uint32_t grace_secs = 3600;           // addresses kept after a peer's last session, 10..2592000
+    uint32_t timeout_ms = 2000;           // per etcd request and endpoint, 100..60000
+    std::string ca, cert, key;            // optional PEM paths (resolved); cert and key together
+    bool operator==(const Cluster&) const = default;
+  };
+  std::optional<Cluster> cluster;
   bool operator==(const ServerConfig&) const = default;
 };
 

@@ -154,6 +154,17 @@ std::string to_toml(const ServerConfig& c) {
     w.addrs("routes_behind", p.routes_behind);
     if (p.fingerprint) w.str("fingerprint", fingerprint_str(*p.fingerprint));
   }
+  if (c.cluster) {
+    w.line("\n[cluster]");
+    w.strings("endpoints", c.cluster->endpoints);
+    w.str("name", c.cluster->name);
+    w.str("prefix", c.cluster->prefix);
+    w.num("grace_secs", c.cluster->grace_secs);
+    w.num("timeout_ms", c.cluster->timeout_ms);
+    if (!c.cluster->ca.empty()) w.str("ca", c.cluster->ca);
+    if (!c.cluster->cert.empty()) w.str("cert", c.cluster->cert);
+    if (!c.cluster->key.empty()) w.str("key", c.cluster->key);
+  }
   return w.take();
 }
 

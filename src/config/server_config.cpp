@@ -1,5 +1,6 @@
 // The server's file: top-level keys, [tunnel], [push] and [[peer]].
 #include <algorithm>
+#include <cctype>
 #include <map>
 #include <set>
 
@@ -130,6 +131,48 @@ void read_push(TableReader& t, PushSettings& p) {
                                     std::to_string(p.keepalive_secs) + ")");
 }
 
+void read_cluster(TableReader& t, ServerConfig::Cluster& cl, const std::string& base_dir, bool check_files) {
+#if !PTUN_CLUSTER_BUILT
+  (void)cl;
+  (void)base_dir;
+  (void)check_files;
+  t.fail_here("this ptun was built without cluster support (cmake -DPTUN_CLUSTER=ON; off in static and cross builds)");
+#else
+  t.string_array("endpoints", 16, [&](const std::string& s) -> std::string {
+    const bool tls = s.rfind("https://", 0) == 0;
+    if (!tls && s.rfind("http://", 0) != 0) return "'" + s + "' is not an http:// or https:// URL";
+    const std::string rest = s.substr(tls ? 8 : 7);
+    if (rest.empty() || rest.find_first_of("/?#@ \t") != std::string::npos)
+      return "'" + s + "': give scheme://host:port only (no path, user or spaces)";
+    for (const auto& e : cl.endpoints)
+      if (e == s) return "duplicate endpoint '" + s + "'";
+    cl.endpoints.push_back(s);
+    return "";
+  });
+  if (!t.failed() && !t.get("endpoints")) t.fail_here("endpoints is required (the etcd members' client URLs)");
+  t.string("name", [&](const std::string& s) { cl.name = s; return check_peer_name(s); }, true);
+  t.string("prefix", [&](const std::string& s) -> std::string {
+    if (s.size() < 2 || s.size() > 128 || s[0] != '/' || s.back() == '/')
+      return "'" + s + "' must start with '/', not end with '/', 2..128 characters";
+    for (char ch : s)
+      if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '.' || ch == '_' || ch == '-' || ch == '/'))
+        return "'" + s + "' may hold only letters, digits and . _ - /";
+    cl.prefix = s;
+    return "";
+  });
+  t.u32("grace_secs", cl.grace_secs, 10, 2592000);
+  t.u32("timeout_ms", cl.timeout_ms, 100, 60000);
+  for (auto [key, out] : {std::pair{"ca", &cl.ca}, std::pair{"cert", &cl.cert}, std::pair{"key", &cl.key}})
+    t.string(key, [&](const std::string& s) {
+      std::string why = resolve_path(base_dir, s, out);
+      if (why.empty() && check_files) why = check_readable_file(*out);
+      return why;
+    });
+  if (!t.finish()) return;
+  if (cl.cert.empty() != cl.key.empty()) t.fail_at(cl.cert.empty() ? "key" : "cert", "cert and key go together (a TLS client certificate)");
+#endif
+}
+
 // Cross-peer state: names, static addresses and routes behind peers must not collide.
 struct PeerIndex {
   std::set<std::string> names;
@@ -257,6 +300,10 @@ Result<ServerConfig> read_server(const toml::table& root, const std::string& nam
     c.peers.emplace_back();
     read_peer(t, c.tunnel, index, c.peers.back());
   });
+  if (auto t = r.table("cluster")) {
+    c.cluster.emplace();
+    read_cluster(*t, *c.cluster, base_dir, check_files);
+  }
   r.finish();
   if (ctx.failed()) return ctx.error();
   return c;

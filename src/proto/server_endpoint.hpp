@@ -94,7 +94,9 @@ class ServerEndpoint {
     virtual void deliver_packet(uint64_t session_id, std::span<const uint8_t> ip) = 0;
     // After the handshake and CLIENT_HELLO: map the verified certificate CN to a peer and assign
     // addresses. An Error refuses the session: the client gets CLOSE(*refuse_reason, error text);
-    // *refuse_reason starts as auth_refused.
+    // *refuse_reason starts as auth_refused. Errc::would_block defers the answer (addresses from a
+    // shared store): the session waits, half-open, until complete_authorize(); resent CLIENT_HELLOs
+    // are ignored meanwhile, and the handshake timeout still applies.
     virtual Result<NetworkSettings> authorize(uint64_t session_id, const std::string& peer_cn,
                                               const ClientHello& hello, CloseReason* refuse_reason) = 0;
     virtual void on_established(uint64_t session_id, const std::string& peer_cn, const Endpoint& from) = 0;
@@ -141,6 +143,11 @@ class ServerEndpoint {
   // Sends CLOSE(reason, text) + close_notify and forgets the session (on_closed if it was
   // established). False if there is no such session.
   bool close_session(uint64_t session_id, CloseReason reason, uint64_t now_ms, const std::string& text = "");
+  // The answer to an authorize() that returned Errc::would_block: settings (SETTINGS sent, the
+  // session established) or an Error (refused with `refuse_reason`). False, and nothing done, if
+  // the session is gone (closed, timed out, evicted) or was not waiting.
+  bool complete_authorize(uint64_t session_id, Result<NetworkSettings> settings, CloseReason refuse_reason,
+                          uint64_t now_ms);
   void close_all(CloseReason reason, uint64_t now_ms);
 
   // For the fuzz harnesses: a session `id` from `from` whose DTLS association is restored from a
@@ -188,6 +195,7 @@ class ServerEndpoint {
   void handle_record(Session& s, std::span<const uint8_t> rec, uint64_t now);
   void handle_control(Session& s, std::span<const uint8_t> rec, uint64_t now);
   void handle_client_hello(Session& s, std::span<const uint8_t> rec, uint64_t now);
+  void answer_hello(Session& s, Result<NetworkSettings> settings, CloseReason refuse, uint64_t now);
   bool send_settings(Session& s, uint64_t now);
   bool write_record(Session& s, std::span<const uint8_t> rec, uint64_t now);
   // Return routability of a new address (PathCheck in server_session.hpp).

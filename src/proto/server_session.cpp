@@ -226,6 +226,7 @@ void ServerEndpoint::handle_client_hello(Session& s, std::span<const uint8_t> re
     if (now >= s.last_settings_ms + kSettingsResendMinMs) send_settings(s, now);
     return;
   }
+  if (s.authorizing) return;  // the client resent it while the app decides
   auto hello = decode_client_hello(rec);
   if (!hello) {
     ++s.stats.drop_malformed;
@@ -247,6 +248,26 @@ void ServerEndpoint::handle_client_hello(Session& s, std::span<const uint8_t> re
   CloseReason refuse = CloseReason::auth_refused;
   auto settings = cb_.authorize(s.id, s.peer_cn, *hello, &refuse);
   if (s.closed) return;
+  if (!settings && settings.error().code == Errc::would_block) {
+    s.authorizing = true;
+    return;
+  }
+  answer_hello(s, std::move(settings), refuse, now);
+}
+
+bool ServerEndpoint::complete_authorize(uint64_t session_id, Result<NetworkSettings> settings, CloseReason refuse,
+                                        uint64_t now) {
+  Depth depth(*this);
+  auto it = sessions_.find(session_id);
+  if (it == sessions_.end() || !it->second->authorizing || it->second->closed) return false;
+  Session& s = *it->second;
+  s.authorizing = false;
+  answer_hello(s, std::move(settings), refuse, now);
+  schedule(s);
+  return true;
+}
+
+void ServerEndpoint::answer_hello(Session& s, Result<NetworkSettings> settings, CloseReason refuse, uint64_t now) {
   if (!settings) {
     ++counters_.refused;
     end_session(s, refuse, true, settings.error().message, now);

@@ -30,6 +30,7 @@ struct ServerEndpoint::Session {
   std::unique_ptr<tls::DtlsSession> dtls;
   ServerSessionState state = ServerSessionState::handshaking;
   bool closed = false;  // removed from sessions_, waiting in graveyard_
+  bool authorizing = false;  // authorize() deferred its answer (Errc::would_block)
   std::string peer_cn;
   std::string peer_serial;  // of the verified certificate (raw INTEGER octets)
   int64_t peer_not_after = 0;

@@ -45,6 +45,7 @@ Result<void> Server::setup() {
   log::Level lvl;
   if (log::parse_level(cfg_.log_level.c_str(), &lvl)) log::set_level(lvl);
   started_ms_ = loop_.now_ms();
+  if (auto r = setup_cluster(); !r) return r;   // [cluster]: before anything touches the host
 
   // Control socket first: a second instance stops here, before touching the host.
   control_ = nullptr;
@@ -198,6 +199,7 @@ core::Task<int> Server::run() {
   flush();
   // Once for all sessions just closed: their leases' expiry counts from now.
   (void)lease_writer_.flush(peers_.leases());   // exact last_seen; a failure is logged by the writer
+  co_await cluster_join();   // the releases of the sessions just closed reach etcd
   stop.cancel();
   co_await scope.join();
   stop_source_ = nullptr;
@@ -266,12 +268,21 @@ Result<proto::NetworkSettings> Server::authorize(uint64_t session_id, const std:
       }
     }
   }
+  if (cluster_leases_for(pc)) {   // addresses from etcd: answered by complete_authorize()
+    cluster_acquire(session_id, peer_cn, hello, pc);
+    return Error(Errc::would_block, "waiting for the cluster's lease");
+  }
   auto lease = peers_.lease(peer_cn, ::time(nullptr));
   if (!lease) {
     *refuse_reason = proto::CloseReason::no_address;
     return lease.error();
   }
   lease_writer_.submit(peers_.leases());   // off the loop thread, and only if a lease changed
+  return admit(session_id, peer_cn, hello, pc, *lease);
+}
+
+proto::NetworkSettings Server::admit(uint64_t session_id, const std::string& peer_cn, const proto::ClientHello& hello,
+                                     const config::PeerConfig* pc, const Lease& lease) {
   // A rekey of the peer's live session takes over its addresses and routes at once; the old session
   // still counts as this one until the client closes it or the grace ends (proto/rekey.hpp).
   const uint64_t live = peers_.session_of(peer_cn).value_or(0);
@@ -291,14 +302,14 @@ Result<proto::NetworkSettings> Server::authorize(uint64_t session_id, const std:
   }
   Peer p;
   p.name = peer_cn;
-  p.lease = *lease;
+  p.lease = lease;
   if (pc) p.routes_behind = pc->routes_behind;
   p.started_ms = loop_.now_ms();
   peers_.add(session_id, std::move(p));
 
   proto::NetworkSettings s;
-  if (lease->ipv4) s.ipv4 = Cidr{*lease->ipv4, cfg_.tunnel.ipv4_pool->prefix};
-  if (lease->ipv6) s.ipv6 = Cidr{*lease->ipv6, cfg_.tunnel.ipv6_pool->prefix};
+  if (lease.ipv4) s.ipv4 = Cidr{*lease.ipv4, cfg_.tunnel.ipv4_pool->prefix};
+  if (lease.ipv6) s.ipv6 = Cidr{*lease.ipv6, cfg_.tunnel.ipv6_pool->prefix};
   if (auto a = peers_.server_v4()) s.server_ipv4 = a->addr;
   if (auto a = peers_.server_v6()) s.server_ipv6 = a->addr;
   s.mtu = uint16_t(cfg_.tunnel.mtu);
@@ -344,6 +355,7 @@ void Server::on_closed(uint64_t session_id, proto::CloseReason reason, const pro
   // The lease's expiry counts from now; saved with the next lease change or at exit.
   auto gone = peers_.remove(session_id, ::time(nullptr));
   if (!gone) return;
+  if (!peers_.session_of(gone->name)) cluster_release(gone->name);   // its last session here
   ledger_.ended(gone->name, final_stats);
   notify_status();
   LOG_INFO("server: session %016llx peer %s closed: %s", (unsigned long long)session_id, gone->name.c_str(),

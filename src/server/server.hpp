@@ -38,6 +38,9 @@
 #include "tls/credentials.hpp"
 #include "tls/dtls_config.hpp"
 #include "tun/tun_device.hpp"
+#ifdef PTUN_CLUSTER
+#include "cluster/cluster_leases.hpp"
+#endif
 
 namespace ptun::control { class ControlServer; }
 namespace ptun::metrics { class Exporter; class Exposition; }
@@ -97,6 +100,26 @@ class Server final : public proto::ServerEndpoint::Callbacks, public datapath::P
   Result<nlohmann::json> apply_reload();
   // STATUS= for systemd (sd_notify.hpp): listening addresses and the session count.
   void notify_status(const char* extra = "");
+  // After the checks of authorize(): the peer's session with these addresses (rekey, replacing
+  // its old session) and the settings it is sent.
+  proto::NetworkSettings admit(uint64_t session_id, const std::string& peer_cn, const proto::ClientHello& hello,
+                               const config::PeerConfig* pc, const Lease& lease);
+  // server_cluster.cpp ([cluster], issue 18): addresses from etcd's shared leases. A no-op /
+  // false without [cluster] or in builds without PTUN_CLUSTER.
+  Result<void> setup_cluster();
+  bool cluster_leases_for(const config::PeerConfig* pc) const;   // this peer's addresses come from etcd
+  void cluster_acquire(uint64_t session_id, const std::string& peer_cn, const proto::ClientHello& hello,
+                       const config::PeerConfig* pc);
+  void cluster_release(const std::string& peer_cn);
+  core::Task<void> cluster_join();   // shutdown: pending acquires and releases finish (bounded)
+#ifdef PTUN_CLUSTER
+  core::Task<void> run_cluster_acquire(uint64_t session_id, std::string peer_cn, proto::ClientHello hello,
+                                       const config::PeerConfig* pc);
+  core::Task<void> run_cluster_release(std::string peer_cn);
+  std::unique_ptr<cluster::EtcdClient> etcd_;
+  std::unique_ptr<cluster::ClusterLeases> cluster_;
+  std::unique_ptr<core::TaskScope> cluster_tasks_;
+#endif
   // server_metrics.cpp: the Prometheus text; the [[peer]] names given to the ledger.
   std::string metrics_text();
   void list_peers_for_metrics();

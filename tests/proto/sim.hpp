@@ -140,6 +140,8 @@ struct ServerNode : ServerEndpoint::Callbacks {
   uint32_t next_host = 2;
   bool sticky = false;   // every session gets 10.99.0.2, as a peer's lease does (rekey tests)
   std::vector<ClientHello> hellos;
+  bool defer = false;               // authorize() answers Errc::would_block; deferred lists the ids
+  std::vector<uint64_t> deferred;
 
   ServerNode(World& world, const ServerEndpoint::Limits& limits, const tls::DtlsOptions& opts);
   void send_datagram(const Endpoint& to, std::span<const uint8_t> d) override;
@@ -151,9 +153,16 @@ struct ServerNode : ServerEndpoint::Callbacks {
     if (!capture_only()) delivered[id].emplace_back(ip.begin(), ip.end());
   }
   bool capture_only() const;
-  Result<NetworkSettings> authorize(uint64_t, const std::string& cn, const ClientHello& hello, CloseReason* why) override {
+  Result<NetworkSettings> authorize(uint64_t id, const std::string& cn, const ClientHello& hello, CloseReason* why) override {
     authorized_cns.push_back(cn);
     hellos.push_back(hello);
+    if (defer) {
+      deferred.push_back(id);
+      return Error(Errc::would_block, "deferred");
+    }
+    return settings_for(why);
+  }
+  Result<NetworkSettings> settings_for(CloseReason* why) {
     if (refuse) {
       *why = refuse->first;
       return Error(Errc::auth, refuse->second);

@@ -556,3 +556,49 @@ TEST_CASE("a server that lost the session answers the client's next datagram wit
   CHECK(c.reason == CloseReason::dead_peer);
   CHECK(w.server->endpoint->counters().unknown_session_hints >= 1);
 }
+
+TEST_CASE("a deferred authorize: the session waits, then SETTINGS or a refusal", "[proto][session]") {
+  // The cluster's shared leases answer after an etcd round trip: authorize() says would_block and
+  // the app calls complete_authorize() later (server_endpoint.hpp).
+  World w;
+  w.server->defer = true;
+  auto& c = w.add_client("203.0.113.5:50000");
+  c.session->start(w.now);
+  REQUIRE(w.run([&] { return !w.server->deferred.empty(); }, 10'000));
+  const uint64_t id = w.server->deferred[0];
+  // Meanwhile the client resends CLIENT_HELLO: ignored, not a second authorize().
+  w.run([&] { return false; }, 3'000);
+  CHECK(w.server->deferred.size() == 1);
+  CHECK_FALSE(up(c));
+  CHECK(w.server->endpoint->half_open_count() == 1);
+  CloseReason why = CloseReason::auth_refused;
+  CHECK(w.server->endpoint->complete_authorize(id, w.server->settings_for(&why), why, w.now));
+  REQUIRE(w.run([&] { return up(c); }, 10'000));
+  CHECK(c.settings.ipv4->str() == "10.99.0.2/24");
+  CHECK(w.server->established == std::vector<uint64_t>{id});
+  CHECK(w.server->endpoint->half_open_count() == 0);
+  // Not waiting any more (or gone): nothing happens.
+  CHECK_FALSE(w.server->endpoint->complete_authorize(id, w.server->settings_for(&why), why, w.now));
+  CHECK_FALSE(w.server->endpoint->complete_authorize(12345, w.server->settings_for(&why), why, w.now));
+
+  // A deferred refusal closes the session with its reason.
+  World r;
+  r.server->defer = true;
+  auto& d = r.add_client("203.0.113.6:50000");
+  d.session->start(r.now);
+  REQUIRE(r.run([&] { return !r.server->deferred.empty(); }, 10'000));
+  CHECK(r.server->endpoint->complete_authorize(r.server->deferred[0], Error(Errc::limit, "pool exhausted"),
+                                               CloseReason::no_address, r.now));
+  REQUIRE(r.run([&] { return d.closed; }, 10'000));
+  CHECK(r.server->endpoint->counters().refused == 1);
+
+  // No answer within the handshake timeout: the session expires; a late answer finds nothing.
+  World t;
+  t.server->defer = true;
+  auto& e = t.add_client("203.0.113.7:50000");
+  e.session->start(t.now);
+  REQUIRE(t.run([&] { return !t.server->deferred.empty(); }, 10'000));
+  t.run([&] { return t.server->endpoint->half_open_count() == 0; }, 20'000);
+  CHECK(t.server->endpoint->half_open_count() == 0);
+  CHECK_FALSE(t.server->endpoint->complete_authorize(t.server->deferred[0], t.server->settings_for(&why), why, t.now));
+}

@@ -1,0 +1,236 @@
+// ClusterLeases and EtcdClient against a real etcd (Debian's etcd-server), started by the test on
+// loopback inside a network namespace of its own (netns_child.hpp), data in a temp dir:
+//
+//   netns (lo only): etcd 127.0.0.1:23790 <- EtcdClient s1, EtcdClient s2 (one libuv loop)
+//
+// Two servers race for one pool with many handshakes in flight at once: no address is handed out
+// twice, and a peer that reconnects to the other server keeps its addresses.
+#include <catch2/catch.hpp>
+#include <fcntl.h>
+#include <net/if.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <map>
+#include <set>
+
+#include "cluster/cluster_leases.hpp"
+#include "core/run.hpp"
+#include "core/task_scope.hpp"
+#include "core/timer.hpp"
+#include "netlink/netns_child.hpp"
+
+using namespace ptun;
+using namespace ptun::cluster;
+using ptun::test::ChildChecks;
+
+namespace {
+
+const char* kEtcdUrl = "http://127.0.0.1:23790";
+
+bool lo_up() {
+  int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  ifreq ifr{};
+  std::strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+  bool ok = fd >= 0 && ioctl(fd, SIOCGIFFLAGS, &ifr) == 0;
+  ifr.ifr_flags |= IFF_UP;
+  ok = ok && ioctl(fd, SIOCSIFFLAGS, &ifr) == 0;
+  if (fd >= 0) close(fd);
+  return ok;
+}
+
+// etcd in the background, killed with the test (PDEATHSIG also if the child dies on its alarm).
+struct Etcd {
+  std::string dir;
+  pid_t pid = -1;
+  explicit Etcd(ChildChecks& c) {
+    char tmpl[] = "/tmp/ptun-etcd-XXXXXX";
+    if (!mkdtemp(tmpl)) {
+      c.fail(__FILE__, __LINE__, "mkdtemp failed");
+      return;
+    }
+    dir = tmpl;
+    pid = fork();
+    if (pid == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      int log = open((dir + "/etcd.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      if (log >= 0) {
+        dup2(log, 1);
+        dup2(log, 2);
+      }
+      const std::string data = dir + "/data";
+      execlp("etcd", "etcd", "--data-dir", data.c_str(), "--listen-client-urls", kEtcdUrl,
+             "--advertise-client-urls", kEtcdUrl, "--listen-peer-urls", "http://127.0.0.1:23800",
+             "--initial-advertise-peer-urls", "http://127.0.0.1:23800", "--initial-cluster",
+             "default=http://127.0.0.1:23800", static_cast<char*>(nullptr));
+      _exit(127);
+    }
+  }
+  ~Etcd() {
+    if (pid > 0) {
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+    }
+    if (!dir.empty()) std::filesystem::remove_all(dir);
+  }
+  bool exited_127() {
+    int st = 0;
+    return pid > 0 && waitpid(pid, &st, WNOHANG) == pid && (pid = -1, WIFEXITED(st) && WEXITSTATUS(st) == 127);
+  }
+};
+
+EtcdOptions options(std::vector<std::string> endpoints = {kEtcdUrl}) {
+  EtcdOptions o;
+  o.endpoints = std::move(endpoints);
+  o.timeout_ms = 1000;
+  return o;
+}
+
+AllocConfig server(const char* name) {
+  AllocConfig c;
+  c.prefix = "/ptun-test";
+  c.server = name;
+  c.v4_pool = *Cidr::parse("10.9.0.0/26");  // 61 addresses for peers
+  c.v6_pool = *Cidr::parse("fd09::/64");
+  c.reserved = {*IpAddr::parse("10.9.0.5")};
+  return c;
+}
+
+// Bounded wait for etcd to answer (about 10 s).
+core::Task<bool> wait_ready(core::Loop& loop, EtcdClient& etcd) {
+  // Named locals, not braced temporaries, in co_await operands: g++ 12 miscompiles those
+  // (the parameter copy kept the temporary's SSO pointer; DEPENDENCIES.md).
+  const RangeRequest probe{"probe", "", false, 0};
+  for (int i = 0; i < 100; ++i) {
+    auto r = co_await etcd.range(probe);
+    if (r.ok()) co_return true;
+    (void)co_await core::sleep_for(loop, 100);
+  }
+  co_return false;
+}
+
+}  // namespace
+
+TEST_CASE("two servers racing against a real etcd never hand out an address twice", "[cluster][etcd][netns]") {
+  ptun::test::run_in_netns([](ChildChecks& c) {
+    CHILD_CHECK(c, lo_up());
+    Etcd etcd(c);
+    core::Loop loop;
+    EtcdClient e1(loop, options()), e2(loop, options());
+    ClusterLeases s1(e1, server("s1"), 30), s2(e2, server("s2"), 30);
+    const bool ready = core::run_until_complete(loop, wait_ready(loop, e1));
+    if (!ready) {
+      c.fail(__FILE__, __LINE__, etcd.exited_127() ? "etcd not installed (scripts/install-deps.sh: etcd-server)"
+                                                   : "etcd did not answer within 10 s");
+      return;
+    }
+    // 25 peers per server, all handshakes in flight at once, overlapping names: p0..p29 on s1,
+    // p20..p49 on s2 (p20..p29 race for their own record from both sides).
+    std::map<std::string, std::vector<Addresses>> got;
+    std::vector<std::string> errors;
+    core::TaskScope scope(loop);
+    auto one = [&](ClusterLeases& s, std::string cn) -> core::Task<void> {
+      auto r = co_await s.acquire(cn, 1000);
+      if (r) got[cn].push_back(*r);
+      else errors.push_back(cn + ": " + r.error().message);
+    };
+    for (int i = 0; i < 30; ++i) {
+      scope.spawn(one(s1, "p" + std::to_string(i)));
+      scope.spawn(one(s2, "p" + std::to_string(i + 20)));
+    }
+    core::run_until_complete(loop, scope.join());
+    for (auto& e : errors) c.fail(__FILE__, __LINE__, e);
+    CHILD_CHECK(c, got.size() == 50);
+    if (got.size() != 50) return;
+    std::map<IpAddr, std::string> owner;
+    for (const auto& [cn, list] : got) {
+      for (const auto& a : list) {
+        CHILD_CHECK(c, a == list.front());  // both servers gave p20..p29 the same addresses
+        for (const auto& ip : {a.ipv4, a.ipv6}) {
+          CHILD_CHECK(c, ip.has_value());
+          auto [it, fresh] = owner.emplace(*ip, cn);
+          if (!fresh && it->second != cn) c.fail(__FILE__, __LINE__, ip->str() + " given to " + it->second + " and " + cn);
+        }
+      }
+    }
+    CHILD_CHECK(c, !owner.count(*IpAddr::parse("10.9.0.5")));   // the static one
+    CHILD_CHECK(c, !owner.count(*IpAddr::parse("10.9.0.1")));   // the servers'
+    // What etcd holds agrees: one lease key per address handed out, naming its peer.
+    const AllocConfig cfg = server("check");
+    auto keys = core::run_until_complete(loop, e1.range(RangeRequest{leases_prefix(cfg), prefix_end(leases_prefix(cfg)), false, 0}));
+    CHILD_OK(c, keys);
+    CHILD_CHECK(c, keys->kvs.size() == owner.size());
+    for (const auto& kv : keys->kvs) {
+      auto a = IpAddr::parse(kv.key.substr(leases_prefix(cfg).size()));
+      CHILD_CHECK(c, a.ok() && owner.count(*a) && owner[*a] == kv.value);
+    }
+    const uint64_t races = s1.stats().races + s2.stats().races;
+    std::printf("etcd live: %llu races lost and retried; %llu+%llu round trips for %llu+%llu acquires\n",
+                (unsigned long long)races, (unsigned long long)s1.stats().round_trips,
+                (unsigned long long)s2.stats().round_trips, (unsigned long long)s1.stats().acquired,
+                (unsigned long long)s2.stats().acquired);
+    std::fflush(stdout);
+    CHILD_CHECK(c, races > 0);  // 60 acquires in flight at once did race (else the test proves little)
+
+    // A reconnect: p3 leaves s1 and lands on s2 -> the same addresses. p25 was acquired by both:
+    // only the server whose commit came last holds its record, so exactly one release applies.
+    auto before = got["p3"].front();
+    CHILD_OK(c, core::run_until_complete(loop, s1.release("p3", 1100)));
+    auto again = core::run_until_complete(loop, s2.acquire("p3", 1101));
+    CHILD_OK(c, again);
+    CHILD_CHECK(c, *again == before);
+    auto p3 = core::run_until_complete(loop, e1.range(RangeRequest{peer_key(cfg, "p3"), "", false, 0}));
+    CHILD_OK(c, p3);
+    CHILD_CHECK(c, p3->kvs.size() == 1 && p3->kvs[0].lease == 0);  // active again: no grace lease
+    CHILD_OK(c, core::run_until_complete(loop, s2.release("p25", 1102)));
+    CHILD_OK(c, core::run_until_complete(loop, s1.release("p25", 1103)));
+    CHILD_CHECK(c, s1.stats().release_lost + s2.stats().release_lost == 1);
+    CHILD_CHECK(c, s1.stats().released + s2.stats().released == 2);   // p3 and p25
+  });
+}
+
+TEST_CASE("the client fails over to the next endpoint and reports a dead cluster", "[cluster][etcd][netns]") {
+  ptun::test::run_in_netns([](ChildChecks& c) {
+    CHILD_CHECK(c, lo_up());
+    Etcd etcd(c);
+    core::Loop loop;
+    // First endpoint: nothing listens there (connection refused at once).
+    EtcdClient e(loop, options({"http://127.0.0.1:1", kEtcdUrl}));
+    CHILD_CHECK(c, core::run_until_complete(loop, wait_ready(loop, e)));
+    CHILD_CHECK(c, e.stats().failovers >= 1);
+    CHILD_CHECK(c, e.current_endpoint() == kEtcdUrl);  // and stays there
+    const uint64_t attempts = e.stats().attempts;
+    auto g = core::run_until_complete(loop, e.lease_grant(30));
+    CHILD_OK(c, g);
+    CHILD_CHECK(c, e.stats().attempts == attempts + 1);
+    auto k = core::run_until_complete(loop, e.lease_keepalive(g->id));
+    CHILD_OK(c, k);
+    CHILD_CHECK(c, k->id == g->id && k->ttl > 0);
+    CHILD_OK(c, core::run_until_complete(loop, e.lease_revoke(g->id)));
+    auto gone = core::run_until_complete(loop, e.lease_keepalive(g->id));
+    CHILD_CHECK(c, gone.ok() && gone->ttl == 0);
+    // etcd's own refusals are errors with its message, not failovers.
+    TxnRequest big;
+    for (int i = 0; i < 200; ++i) {
+      TxnOp op;
+      op.put = PutRequest{"k" + std::to_string(i), "v", 0};
+      big.success.push_back(op);
+    }
+    auto refused = core::run_until_complete(loop, e.txn(big));
+    CHILD_CHECK(c, !refused.ok() && refused.error().message.find("too many operations") != std::string::npos);
+    // Every endpoint down: an error naming the last one, in bounded time.
+    kill(etcd.pid, SIGKILL);
+    waitpid(etcd.pid, nullptr, 0);
+    etcd.pid = -1;
+    const uint64_t t0 = loop.now_ms();
+    auto dead = core::run_until_complete(loop, e.range(RangeRequest{"x", "", false, 0}));
+    CHILD_CHECK(c, !dead.ok());
+    CHILD_CHECK(c, loop.now_ms() - t0 < 2500);
+    CHILD_CHECK(c, e.stats().failed >= 1);
+  });
+}
