@@ -64,8 +64,7 @@ core::Task<void> Server::run_cluster_acquire(uint64_t session_id, std::string pe
   now_ = loop_.now_ms();
   // The config may have been reloaded meanwhile: look the peer up again (pointers into the old
   // peer list are gone) and refuse one that was removed.
-  const config::PeerConfig* pc = nullptr;
-  if (auto it = peer_config_.find(peer_cn); it != peer_config_.end()) pc = it->second;
+  const config::PeerConfig* pc = peers_.configured(peer_cn);
   const bool gone = !endpoint_->session(session_id);
   if (got && (gone || (!cfg_.peers.empty() && !pc))) {
     // Nobody to give them to: released again unless another session of the peer holds them.
@@ -91,7 +90,7 @@ core::Task<void> Server::run_cluster_acquire(uint64_t session_id, std::string pe
 }
 
 void Server::cluster_release(const std::string& peer_cn) {
-  if (!cluster_ || !cluster_leases_for(peer_config_.count(peer_cn) ? peer_config_.at(peer_cn) : nullptr)) return;
+  if (!cluster_ || !cluster_leases_for(peers_.configured(peer_cn))) return;
   cluster_tasks_->spawn(run_cluster_release(peer_cn));
 }
 
