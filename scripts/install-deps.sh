@@ -14,6 +14,7 @@ pkgs=(
   # (third_party/fetch-debian-source.sh)
   build-essential cmake pkg-config git ca-certificates xz-utils bzip2 dpkg-dev patch
   libuv1-dev libtomlplusplus-dev catch2 libmnl-dev libcli11-dev nlohmann-json3-dev
+  libcurl4-openssl-dev       # src/cluster: etcd's JSON gateway over curl's multi interface (PTUN_CLUSTER)
   libssl-dev                 # OpenSSL libcrypto: bulk record AEAD in native builds (src/tls/record_aead.hpp)
   openssl                    # tests/tls/test_pki: certificates cross-checked with OpenSSL
   clang libclang-rt-14-dev   # make test-asan, make fuzz
@@ -32,6 +33,7 @@ pkgs=(
   help2man                   # ptun(8) from ptun --help (packaging/man, built with ptun)
   systemd file               # tests/packaging/test_deb.sh: systemd-analyze verify; cpack's dpkg-shlibdeps step
   ufw iptables               # tests/packaging/test_deploy_doc.sh: the firewalls docs/deploy.md opens
+  etcd-server etcd-client    # tests/cluster: a real etcd on loopback in a netns; etcdctl (docs/cluster.md)
 )
 for group in "$@"; do
   case "$group" in
