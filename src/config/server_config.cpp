@@ -301,7 +301,9 @@ Result<ServerConfig> read_server(const toml::table& root, const std::string& nam
     read_peer(t, c.tunnel, index, c.peers.back());
   });
   if (auto t = r.table("cluster")) {
-    c.cluster.emplace();
+    // Not emplace(): clang 14 decides too early (inside ServerConfig) that Cluster, with its
+    // default member initializers, is not default-constructible.
+    c.cluster = ServerConfig::Cluster{};
     read_cluster(*t, *c.cluster, base_dir, check_files);
   }
   r.finish();
