@@ -170,6 +170,9 @@ std::optional<std::string> base64_decode(std::string_view b64) {
       if (v[k] < 0) return std::nullopt;
     }
     uint32_t n = uint32_t(v[0]) << 18 | uint32_t(v[1]) << 12 | uint32_t(v[2]) << 6 | uint32_t(v[3]);
+    // Canonical text only (RFC 4648 §3.5): bits under the padding must be zero, so a key has
+    // exactly one spelling ("is==" and "ig==" would both be byte 0x8a).
+    if ((pad == 2 && (n & 0xffff)) || (pad == 1 && (n & 0xff))) return std::nullopt;
     out += char(n >> 16);
     if (pad < 2) out += char((n >> 8) & 0xff);
     if (pad < 1) out += char(n & 0xff);
