@@ -162,12 +162,14 @@ void read_cluster(TableReader& t, ServerConfig::Cluster& cl, const std::string& 
   });
   t.u32("grace_secs", cl.grace_secs, 10, 2592000);
   t.u32("timeout_ms", cl.timeout_ms, 100, 60000);
-  for (auto [key, out] : {std::pair{"ca", &cl.ca}, std::pair{"cert", &cl.cert}, std::pair{"key", &cl.key}})
+  for (auto [key, field] : {std::pair{"ca", &cl.ca}, std::pair{"cert", &cl.cert}, std::pair{"key", &cl.key}}) {
+    std::string* out = field;   // clang 14 cannot capture a structured binding in a lambda
     t.string(key, [&](const std::string& s) {
       std::string why = resolve_path(base_dir, s, out);
       if (why.empty() && check_files) why = check_readable_file(*out);
       return why;
     });
+  }
   if (!t.finish()) return;
   if (cl.cert.empty() != cl.key.empty()) t.fail_at(cl.cert.empty() ? "key" : "cert", "cert and key go together (a TLS client certificate)");
 #endif
