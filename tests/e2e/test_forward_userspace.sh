@@ -109,7 +109,7 @@ e2e_log "closed port refused with a reset in ${t}s; the server's own address ref
 # A destination the server has no route to: ICMP host unreachable, as from a router.
 if rt=$(in_ns srv ip route get 198.18.9.9 2>&1); then e2e_fail "the server's namespace routes 198.18.9.9: $rt"; fi
 read -r r t < <(probe c1 refused 198.18.9.9 80)
-# CI once saw "connected" here (stop 23, not reproduced in 30 runs): say what the server saw.
+# CI once saw "connected" here (stop 23; not reproduced in 18 runs since): say what the server saw.
 [ "$r" = unreachable ] || e2e_fail "destination without a route: $r in ${t}s, want unreachable;" \
   "server: $(sstatus | tr -d '\n '); srv routes: $(in_ns srv ip route | tr '\n' ';');" \
   "srv tcp: $(in_ns srv ss -tan | tr '\n' ';')"
