@@ -82,18 +82,28 @@ Task<Result<size_t>> TcpStream::read_some(std::span<uint8_t> buf, CancelToken to
   }
 }
 
-bool TcpStream::flush() {
-  while (q_off_ < q_.size()) {
-    ssize_t n = ::send(fd_, q_.data() + q_off_, q_.size() - q_off_, MSG_NOSIGNAL);
+namespace {
+// Writes what the kernel takes now (stops at EAGAIN); *failed when the socket broke.
+size_t send_now(int fd, std::span<const uint8_t> bytes, bool* failed) {
+  size_t off = 0;
+  while (off < bytes.size()) {
+    ssize_t n = ::send(fd, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
     if (n > 0) {
-      q_off_ += size_t(n);
+      off += size_t(n);
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
-    failed_ = true;
-    return false;
+    *failed = true;
+    break;
   }
+  return off;
+}
+}  // namespace
+
+bool TcpStream::flush() {
+  q_off_ += send_now(fd_, std::span<const uint8_t>(q_).subspan(q_off_), &failed_);
+  if (failed_) return false;
   if (q_off_ == q_.size()) {
     q_.clear();
     q_off_ = 0;
@@ -108,16 +118,8 @@ bool TcpStream::send(std::span<const uint8_t> bytes) {
   if (fd_ < 0 || failed_) return false;
   if (queued() == 0) {
     // The common case: straight to the kernel, no copy into the queue.
-    size_t off = 0;
-    while (off < bytes.size()) {
-      ssize_t n = ::send(fd_, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
-      if (n > 0) {
-        off += size_t(n);
-        continue;
-      }
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
-      failed_ = true;
+    size_t off = send_now(fd_, bytes, &failed_);
+    if (failed_) {
       if (rearm_) rearm_->cancel();
       return off > 0;  // a partial unit went out: the stream is dead anyway
     }
