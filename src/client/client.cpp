@@ -86,7 +86,7 @@ Result<void> Client::setup() {
     if (!rtnl) return rtnl.error();
     rtnl_ = std::move(*rtnl);
     // Host settings: undo what a crashed run left, and the kill switch before the first datagram.
-    auto host = netcfg::ClientHost::open(loop_, *rtnl_, cfg_, server_ep_);
+    auto host = netcfg::ClientHost::open(loop_, *rtnl_, netcfg::HostValues::from_config(cfg_), server_ep_);
     if (!host) return host.error();
     host_ = std::move(*host);
     tun::TunOptions topt;

@@ -43,6 +43,11 @@ Result<nlohmann::json> Client::apply_reload() {
   }
   bool rules = plan->has(config::reload_on_demand);
   nlohmann::json changed = plan->groups();
+  if (host_settings && host_) {
+    // The host side holds values, not the config: new [routes]/[dns] for the next apply.
+    if (auto r = host_->update(netcfg::HostValues::from_config(n)); !r)
+      return Error(r.error().code, "reload refused, running config kept: " + r.error().message);
+  }
 
   cfg_ = std::move(n);
   dtls_ = dtls;

@@ -17,13 +17,13 @@ namespace {
 // The client's journal and what it may hold: the files, tables and link this config makes ptun
 // touch (journal.hpp: a replay refuses anything else). The dnsmasq file is allowed whatever the
 // back end, so that a journal written before the config switched back to "auto" still replays.
-Journal client_journal(const config::ClientConfig& cfg) {
+Journal client_journal(const HostValues& v) {
   JournalPolicy p;
   p.files = {kResolvConf};
-  p.tables = {RT_TABLE_MAIN, cfg.tunnel.table};
-  p.interface = cfg.tunnel.interface;
-  p.dnsmasq_files = {dnsmasq_file_path(cfg.dns.dnsmasq_conf_dir, cfg.tunnel.interface)};
-  return Journal(cfg.state_dir + "/" + kJournalName, std::move(p));
+  p.tables = {RT_TABLE_MAIN, v.table};
+  p.interface = v.interface;
+  p.dnsmasq_files = {dnsmasq_file_path(v.dns.dnsmasq_conf_dir, v.interface)};
+  return Journal(v.state_dir + "/" + kJournalName, std::move(p));
 }
 
 bool is_table(const Change& c, const std::string& table) {
@@ -32,22 +32,29 @@ bool is_table(const Change& c, const std::string& table) {
 
 }  // namespace
 
-ClientHost::ClientHost(core::Loop& loop, netlink::Rtnl& rtnl, const config::ClientConfig& cfg, const Endpoint& server)
-    : loop_(loop), rtnl_(rtnl), cfg_(cfg), server_(server), nft_table_(instance_nft_table(cfg.tunnel.interface)),
-      ops_(rtnl), host_(ops_, client_journal(cfg)) {
-  host_.set_dnsmasq_restart(cfg.dns.dnsmasq_restart);
+ClientHost::ClientHost(core::Loop& loop, std::unique_ptr<HostOps> ops, std::unique_ptr<HostProbe> probe,
+                       HostValues values, const Endpoint& server)
+    : loop_(loop), ops_(std::move(ops)), probe_(std::move(probe)), v_(std::move(values)), server_(server),
+      nft_table_(instance_nft_table(v_.interface)), host_(*ops_, client_journal(v_)) {
+  host_.set_dnsmasq_restart(v_.dns.dnsmasq_restart);
 }
 
 ClientHost::~ClientHost() { forwarder_.reset(); }
 
-Result<std::unique_ptr<ClientHost>> ClientHost::open(core::Loop& loop, netlink::Rtnl& rtnl,
-                                                     const config::ClientConfig& cfg, const Endpoint& server) {
-  if (!valid_ifname(cfg.tunnel.interface))
-    return Error(Errc::invalid_argument, "interface name '" + cfg.tunnel.interface + "' is not usable in nftables");
-  std::unique_ptr<ClientHost> h(new ClientHost(loop, rtnl, cfg, server));
+Result<std::unique_ptr<ClientHost>> ClientHost::open(core::Loop& loop, netlink::Rtnl& rtnl, HostValues values,
+                                                     const Endpoint& server) {
+  return open(loop, std::make_unique<SystemOps>(rtnl), std::make_unique<SystemProbe>(rtnl), std::move(values), server);
+}
+
+Result<std::unique_ptr<ClientHost>> ClientHost::open(core::Loop& loop, std::unique_ptr<HostOps> ops,
+                                                     std::unique_ptr<HostProbe> probe, HostValues values,
+                                                     const Endpoint& server) {
+  if (!valid_ifname(values.interface))
+    return Error(Errc::invalid_argument, "interface name '" + values.interface + "' is not usable in nftables");
+  std::unique_ptr<ClientHost> h(new ClientHost(loop, std::move(ops), std::move(probe), std::move(values), server));
   // A kill switch left by a previous run stays in place when this run installs one again: the
   // new ruleset replaces it atomically, so there is no window without rules across the restart.
-  bool ks = cfg.protocol.include_all_networks;
+  bool ks = h->v_.protocol.include_all_networks;
   const std::string table = h->nft_table_;
   auto undone = h->host_.recover([ks, &table](const Change& c) { return ks && is_table(c, table); });
   if (!undone) return undone.error();
@@ -65,7 +72,7 @@ Result<std::unique_ptr<ClientHost>> ClientHost::open(core::Loop& loop, netlink::
 std::vector<IpAddr> ClientHost::system_resolvers() {
   std::vector<IpAddr> out;
   for (const char* path : {kResolvConf, "/run/systemd/resolve/resolv.conf"}) {
-    auto text = ops_.read_file(path);
+    auto text = ops_->read_file(path);
     if (!text || !*text) continue;
     for (const auto& a : parse_nameservers(**text))
       if (!is_loopback(a) && std::find(out.begin(), out.end(), a) == out.end()) out.push_back(a);
@@ -76,13 +83,13 @@ std::vector<IpAddr> ClientHost::system_resolvers() {
 Result<void> ClientHost::install_kill_switch() {
   KillSwitchSpec ks;
   ks.table = nft_table_;
-  ks.tun_iface = cfg_.tunnel.interface;
-  ks.fwmark = cfg_.tunnel.fwmark;
+  ks.tun_iface = v_.interface;
+  ks.fwmark = v_.fwmark;
   ks.server = server_;
-  ks.server_tcp_port = cfg_.tcp_port;
+  ks.server_tcp_port = v_.server_tcp_port;
   if (server_.addr.empty()) ks.resolvers = system_resolvers();
-  if (cfg_.protocol.exclude_local_networks) {
-    auto addrs = rtnl_.addrs();
+  if (v_.protocol.exclude_local_networks) {
+    auto addrs = probe_->addrs();
     if (!addrs) return addrs.error();
     for (const auto& n : connected_networks(*addrs, 0))
       if (is_private_or_link_local(n)) ks.local_networks.push_back(n);
@@ -92,6 +99,13 @@ Result<void> ClientHost::install_kill_switch() {
   if (auto r = host_.set_nft_table(nft_table_, *script); !r) return r;
   kill_switch_ = true;
   LOG_INFO("netcfg: kill switch on (nftables table inet %s)", nft_table_.c_str());
+  return {};
+}
+
+Result<void> ClientHost::update(const HostValues& values) {
+  if (auto r = check_update(v_, values); !r) return r;
+  v_ = values;
+  host_.set_dnsmasq_restart(v_.dns.dnsmasq_restart);
   return {};
 }
 
@@ -113,16 +127,16 @@ Result<void> ClientHost::apply(const proto::NetworkSettings& s, int tun_ifindex)
   HostFacts f;
   f.server = server_;
   f.tun_ifindex = tun_ifindex;
-  auto addrs = rtnl_.addrs();
+  auto addrs = probe_->addrs();
   if (!addrs) return addrs.error();
   f.connected = connected_networks(*addrs, tun_ifindex);
   // Ask the kernel for the original paths the planner needs, before anything changes.
-  auto in = route_inputs(s, cfg_, f);
+  auto in = route_inputs(s, v_, f);
   for (const auto& a : needed_paths(in)) {
-    auto r = rtnl_.route_get(a, cfg_.tunnel.fwmark);
+    auto r = probe_->route_get(a, v_.fwmark);
     if (r) f.paths.push_back(OriginalPath{a, *r});
   }
-  auto plan = plan_host(s, cfg_, f);
+  auto plan = plan_host(s, v_, f);
   if (!plan) return plan.error();
 
   size_t cp = host_.checkpoint();
@@ -145,17 +159,17 @@ Result<void> ClientHost::apply(const proto::NetworkSettings& s, int tun_ifindex)
 
 Result<void> ClientHost::apply_dns(const DnsPlan& dns) {
   if (dns.mode == DnsMode::none) return {};
-  if (cfg_.dns.backend == "dnsmasq") {
+  if (v_.dns.backend == "dnsmasq") {
     dns_backend_ = "dnsmasq";
-    const std::string& ifname = cfg_.tunnel.interface;
-    return host_.write_dnsmasq_file(dnsmasq_file_path(cfg_.dns.dnsmasq_conf_dir, ifname),
+    const std::string& ifname = v_.interface;
+    return host_.write_dnsmasq_file(dnsmasq_file_path(v_.dns.dnsmasq_conf_dir, ifname),
                                     render_dnsmasq_conf(dns, ifname));
   }
-  if (resolved_running()) {
+  if (probe_->resolved_running()) {
     dns_backend_ = "systemd-resolved";
-    return host_.configure_resolved(cfg_.tunnel.interface, resolved_commands(dns, cfg_.tunnel.interface));
+    return host_.configure_resolved(v_.interface, resolved_commands(dns, v_.interface));
   }
-  auto orig = ops_.read_file(kResolvConf);
+  auto orig = ops_->read_file(kResolvConf);
   if (!orig) return orig.error();
   std::string original = orig->value_or("");
   // The journal keeps the very first original (a reconnect must not take ours for it).
@@ -184,7 +198,7 @@ void ClientHost::clear() {
 
 void ClientHost::release(bool user_down) {
   clear();
-  bool keep = cfg_.protocol.always_on && !user_down;
+  bool keep = v_.protocol.always_on && !user_down;
   if (keep || !kill_switch_) return;
   host_.undo_all();
   base_ = host_.checkpoint();
@@ -193,7 +207,7 @@ void ClientHost::release(bool user_down) {
 }
 
 Result<void> ClientHost::engage() {
-  if (!cfg_.protocol.include_all_networks || kill_switch_) return {};
+  if (!v_.protocol.include_all_networks || kill_switch_) return {};
   clear();
   if (auto r = install_kill_switch(); !r) return r;
   base_ = host_.checkpoint();
@@ -203,7 +217,7 @@ Result<void> ClientHost::engage() {
 void ClientHost::shutdown(bool user_down) {
   forwarder_.reset();
   applied_.reset();
-  bool keep = cfg_.protocol.always_on && cfg_.protocol.include_all_networks && !user_down;
+  bool keep = v_.protocol.always_on && v_.protocol.include_all_networks && !user_down;
   host_.undo_all([keep, this](const Change& c) { return keep && is_table(c, nft_table_); });
   if (keep) LOG_WARN("netcfg: always_on: the kill switch stays until `ptun down` or `ptun cleanup`");
   kill_switch_ = keep;
@@ -213,7 +227,7 @@ Result<size_t> cleanup(const config::ClientConfig& cfg) {
   auto rtnl = netlink::Rtnl::open();
   if (!rtnl) return rtnl.error();
   SystemOps ops(**rtnl);
-  HostConfig host(ops, client_journal(cfg));
+  HostConfig host(ops, client_journal(HostValues::from_config(cfg)));
   host.set_dnsmasq_restart(cfg.dns.dnsmasq_restart);
   return host.recover();
 }

@@ -8,7 +8,11 @@
 //               kill switch too, unless always_on and not a user's `ptun down` (fail closed);
 //   engage()    before connecting again: the kill switch back (include_all_networks);
 //   shutdown()  restore the host; always_on keeps the kill switch (fail closed) unless the user
-//               disconnected (`ptun down`); it stays journaled for `ptun cleanup`.
+//               disconnected (`ptun down`); it stays journaled for `ptun cleanup`;
+//   update()    new [routes]/[dns] values (a reload): used by the next apply();
+//   update_server() the server moved (a reload, failover, a name resolving anew).
+// It holds values (host_values.hpp), not the config, and does its I/O through HostOps and
+// HostProbe (host_ops.hpp): the real ones from open(loop, rtnl, ...), fakes in tests.
 #pragma once
 #include <memory>
 #include <string>
@@ -18,6 +22,7 @@
 #include "netcfg/dns_forwarder.hpp"
 #include "netcfg/host_config.hpp"
 #include "netcfg/host_ops.hpp"
+#include "netcfg/host_values.hpp"
 
 namespace ptun::core { class Loop; }
 
@@ -28,9 +33,14 @@ inline constexpr const char* kResolvConf = "/etc/resolv.conf";
 
 class ClientHost {
  public:
-  // `rtnl` outlives this object. Errors: journal unreadable, kill switch not installable.
-  static Result<std::unique_ptr<ClientHost>> open(core::Loop& loop, netlink::Rtnl& rtnl,
-                                                  const config::ClientConfig& cfg, const Endpoint& server);
+  // The real host: rtnetlink (`rtnl` outlives this object), nft, files. Errors: journal
+  // unreadable, kill switch not installable, an interface name nftables cannot take.
+  static Result<std::unique_ptr<ClientHost>> open(core::Loop& loop, netlink::Rtnl& rtnl, HostValues values,
+                                                  const Endpoint& server);
+  // The same over any HostOps/HostProbe (tests: fakes).
+  static Result<std::unique_ptr<ClientHost>> open(core::Loop& loop, std::unique_ptr<HostOps> ops,
+                                                  std::unique_ptr<HostProbe> probe, HostValues values,
+                                                  const Endpoint& server);
   ~ClientHost();
   Result<void> apply(const proto::NetworkSettings& s, int tun_ifindex);
   void clear();
@@ -38,11 +48,17 @@ class ClientHost {
   Result<void> engage();
   void shutdown(bool user_down);
 
-  // The server moved (reload): the kill switch, if on, is replaced atomically so that it lets the
-  // new endpoint through (and no longer the old one); later settings route around the tunnel to
-  // it. On error nothing changed.
+  // New values from a reload: [routes] and [dns] take effect at the next apply() (the caller
+  // clears and applies again); a change of anything else is refused (check_update) and nothing
+  // changes.
+  Result<void> update(const HostValues& values);
+  // The server moved (reload, failover, a name resolving anew): the kill switch, if on, is
+  // replaced atomically so that it lets the new endpoint through (and no longer the old one);
+  // later settings route around the tunnel to it. On error nothing changed.
   Result<void> update_server(const Endpoint& server);
 
+  const HostValues& values() const { return v_; }
+  const Endpoint& server() const { return server_; }
   bool kill_switch() const { return kill_switch_; }
   const std::string& nft_table() const { return nft_table_; }
   const HostPlan* applied() const { return applied_ ? &*applied_ : nullptr; }
@@ -50,17 +66,18 @@ class ClientHost {
   const DnsForwarder* forwarder() const { return forwarder_.get(); }
 
  private:
-  ClientHost(core::Loop& loop, netlink::Rtnl& rtnl, const config::ClientConfig& cfg, const Endpoint& server);
+  ClientHost(core::Loop& loop, std::unique_ptr<HostOps> ops, std::unique_ptr<HostProbe> probe, HostValues values,
+             const Endpoint& server);
   Result<void> install_kill_switch();
   std::vector<IpAddr> system_resolvers();
   Result<void> apply_dns(const DnsPlan& dns);
 
   core::Loop& loop_;
-  netlink::Rtnl& rtnl_;
-  const config::ClientConfig& cfg_;
+  std::unique_ptr<HostOps> ops_;
+  std::unique_ptr<HostProbe> probe_;
+  HostValues v_;
   Endpoint server_;
   std::string nft_table_;   // this instance's kill switch / enforce_routes table
-  SystemOps ops_;
   HostConfig host_;
   size_t base_ = 0;   // checkpoint after open(): the kill switch
   bool kill_switch_ = false;

@@ -53,4 +53,25 @@ class SystemOps final : public HostOps {
 // systemd-resolved is running (its varlink socket exists).
 bool resolved_running();
 
+// What the client's host side asks the kernel before it plans (client_host.hpp), behind an
+// interface for the same reason as HostOps: tests answer with a fake.
+class HostProbe {
+ public:
+  virtual ~HostProbe() = default;
+  virtual Result<std::vector<netlink::AddrInfo>> addrs() = 0;
+  virtual Result<netlink::Route> route_get(const IpAddr& dst, uint32_t fwmark) = 0;
+  virtual bool resolved_running() = 0;
+};
+
+class SystemProbe final : public HostProbe {
+ public:
+  explicit SystemProbe(netlink::Rtnl& rtnl) : rtnl_(rtnl) {}
+  Result<std::vector<netlink::AddrInfo>> addrs() override { return rtnl_.addrs(); }
+  Result<netlink::Route> route_get(const IpAddr& dst, uint32_t fwmark) override { return rtnl_.route_get(dst, fwmark); }
+  bool resolved_running() override { return netcfg::resolved_running(); }
+
+ private:
+  netlink::Rtnl& rtnl_;
+};
+
 }  // namespace ptun::netcfg
