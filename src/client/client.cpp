@@ -195,8 +195,7 @@ void Client::on_established(const proto::NetworkSettings& s) {
   servers_.on_established();   // a lost session comes back to this server first
   established_ms_ = now_;
   handshake_seconds_.observe(double(now_ - attempt_started_ms_) / 1000.0);
-  roaming_ = false;
-  roam_deadline_ = UINT64_MAX;
+  paths_.cancel();
   transition(State::connected, Reason::established);
   LOG_INFO("client: connected (%s%s%s), cipher %s", s.ipv4 ? s.ipv4->str().c_str() : "",
            s.ipv4 && s.ipv6 ? " " : "", s.ipv6 ? s.ipv6->str().c_str() : "", session_->ciphersuite().c_str());
@@ -219,8 +218,7 @@ void Client::on_closed(proto::CloseReason reason, const std::string& detail) {
 void Client::handle_session_end() {
   session_ended_ = false;
   now_ = loop_.now_ms();
-  roaming_ = false;
-  roam_deadline_ = UINT64_MAX;
+  paths_.cancel();
   if (!want_up_) return;   // closed by disconnect(): stay down
   if (session_up_ && !fatal(end_reason_)) {
     // A lost session (it was up, maybe roaming): the next round starts with this server.
@@ -261,7 +259,7 @@ core::Task<void> Client::run_timers(core::CancelToken stop) {
       reconnect_at_ = want_up_ ? reconnect_at_ : UINT64_MAX;
       continue;
     }
-    if (roaming_) roam_timer();
+    if (paths_.roaming()) roam_timer();
     if (session_ && now_ >= session_->next_deadline()) session_->on_timer(now_);
     if (now_ >= transport_deadline()) transport_tick();
     flush();
@@ -269,7 +267,7 @@ core::Task<void> Client::run_timers(core::CancelToken stop) {
 }
 
 uint64_t Client::next_deadline() const {
-  uint64_t d = std::min(reconnect_at_, roam_deadline_);
+  uint64_t d = std::min(reconnect_at_, paths_.deadline());
   if (roam_confirmed()) return 0;   // a PONG on the new path arrived: finish the roam now
   if (session_ && !session_ended_) d = std::min(d, session_->next_deadline());
   return std::min(d, transport_deadline());

@@ -15,6 +15,7 @@
 
 #include "client/lifecycle.hpp"
 #include "client/path_monitor.hpp"
+#include "client/path_watcher.hpp"
 #include "client/server_list.hpp"
 #include "common/buffer_pool.hpp"
 #include "common/log.hpp"
@@ -136,19 +137,14 @@ class Client final : public proto::ClientSession::Callbacks, public datapath::Po
   Result<nlohmann::json> provider_message(const nlohmann::json& args);
   std::string metrics_text();
 
-  // ---- path monitoring, roaming, on-demand (client_path.cpp) ----
-  struct Path {
-    int ifindex = 0;                 // 0: no route to the server
-    std::string ifname;
-    std::optional<IpAddr> source, gateway;
-    bool operator==(const Path&) const = default;
-  };
+  // ---- path monitoring, roaming, on-demand (client_path.cpp; decisions: path_watcher.hpp) ----
   Path current_path();
   ondemand::Network current_network(const Path& p);
   void on_path(const Path& p);
   void roam();
-  void roam_timer();               // called from run_timers when roam_deadline_ is due
+  void roam_timer();               // called from run_timers when the watcher's roam deadline is due
   bool roam_confirmed() const;
+  SessionPhase session_phase() const;
   core::Task<void> run_path(core::CancelToken stop);
   core::Task<void> evaluate_on_demand(core::CancelToken stop);
   Result<nlohmann::json> handle_control(const control::Request& req);
@@ -269,14 +265,8 @@ class Client final : public proto::ClientSession::Callbacks, public datapath::Po
   bool on_demand_paused_ = false;                // `ptun down` pauses the rules until `ptun up`
   std::unique_ptr<netlink::Rtnl> path_rtnl_;     // route lookups for the path (any mode)
   std::unique_ptr<PathMonitor> monitor_;
-  Path path_;
-  ondemand::Network network_;
-  ondemand::Decision decision_;
+  PathWatcher paths_;                            // the path, roaming, the on-demand network
   core::CancelSource* path_wake_ = nullptr;      // cancelled to make run_path re-evaluate now
-  bool roaming_ = false;
-  uint64_t roam_started_ms_ = 0, roam_deadline_ = UINT64_MAX, roam_pongs_mark_ = 0;
-  uint32_t roam_pings_ = 0;
-  uint64_t roams_ = 0, roam_failures_ = 0, path_changes_ = 0;
   uint64_t rekeys_ = 0, rekey_failures_prior_ = 0;   // over the client's life (sessions come and go)
   std::unique_ptr<metrics::Exporter> metrics_;
 

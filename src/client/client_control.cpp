@@ -55,20 +55,16 @@ nlohmann::json Client::status_json() {
     j["interface"] = cfg_.tunnel.interface;
   }
   j["reconnects"] = reconnects_;
-  j["roams"] = roams_;
+  j["roams"] = paths_.roams();
   j["rekeys"] = rekeys_;
   j["transport"] = proto::to_string(transport_);   // dtls (over UDP) or tls (the TCP fallback, §7)
   j["tcp"] = transport_json();
   j["rekey_failures"] = rekey_failures_prior_ + (session_ ? session_->stats().rekey_failures : 0);
-  if (path_.ifindex) {
-    j["path"] = path_.ifname + (path_.source ? " src " + path_.source->str() : std::string());
-  } else {
-    j["path"] = "none";
-  }
+  j["path"] = paths_.path().str();   // "eth0 src 192.168.1.10" or "none"
   if (!cfg_.on_demand.empty())
     j["on_demand"] = on_demand_paused_ ? std::string("paused (ptun down)")
-                                       : "rule " + std::to_string(decision_.rule) + " on " +
-                                             (network_.interface.empty() ? std::string("no network") : network_.interface);
+                                       : "rule " + std::to_string(paths_.decision().rule) + " on " +
+                                             (paths_.network().interface.empty() ? std::string("no network") : paths_.network().interface);
   if (session_) {
     char id[17];
     std::snprintf(id, sizeof id, "%016llx", (unsigned long long)session_->session_id());
@@ -156,12 +152,12 @@ nlohmann::json Client::stats_json() {
   nlohmann::json j;
   j["state"] = to_string(life_.state());
   j["reconnects"] = reconnects_;
-  j["roams"] = roams_;
+  j["roams"] = paths_.roams();
   j["rekeys"] = rekeys_;
   j["transport"] = proto::to_string(transport_);   // dtls (over UDP) or tls (the TCP fallback, §7)
   j["tcp"] = transport_json();
-  j["roam_failures"] = roam_failures_;
-  j["path_changes"] = path_changes_;
+  j["roam_failures"] = paths_.roam_failures();
+  j["path_changes"] = paths_.path_changes();
   if (session_) {
     const auto& st = session_->stats();
     j["session"] = {{"bytes_in", st.bytes_in},     {"bytes_out", st.bytes_out},
@@ -187,20 +183,22 @@ Result<nlohmann::json> Client::provider_message(const nlohmann::json& args) {
   const std::string name = args["message"].get<std::string>();
   if (name == "echo") return nlohmann::json{{"echo", args.contains("data") ? args["data"] : nlohmann::json()}};
   if (name == "path") {
-    nlohmann::json j{{"interface", path_.ifindex ? path_.ifname : ""}, {"ifindex", path_.ifindex}};
-    if (path_.source) j["source"] = path_.source->str();
-    if (path_.gateway) j["gateway"] = path_.gateway->str();
+    const Path& p = paths_.path();
+    nlohmann::json j{{"interface", p.ifindex ? p.ifname : ""}, {"ifindex", p.ifindex}};
+    if (p.source) j["source"] = p.source->str();
+    if (p.gateway) j["gateway"] = p.gateway->str();
     if (sock_) j["local"] = sock_->local_endpoint().str();
     return j;
   }
   if (name == "network") {
     nlohmann::json dns = nlohmann::json::array();
-    for (const auto& d : network_.dns_servers) dns.push_back(d.str());
-    return nlohmann::json{{"interface", network_.interface},
-                          {"type", ondemand::to_string(network_.type)},
+    const ondemand::Network& n = paths_.network();
+    for (const auto& d : n.dns_servers) dns.push_back(d.str());
+    return nlohmann::json{{"interface", n.interface},
+                          {"type", ondemand::to_string(n.type)},
                           {"dns_servers", dns},
-                          {"search_domains", network_.search_domains},
-                          {"on_demand_rule", decision_.rule}};
+                          {"search_domains", n.search_domains},
+                          {"on_demand_rule", paths_.decision().rule}};
   }
   if (name == "history") return stats_json()["history"];
   if (name == "settings") {
@@ -230,12 +228,12 @@ std::string Client::metrics_text() {
               handshake_seconds_);
   m.gauge("ptun_client_state_seconds", "Seconds in the current state.", double(now - life_.since_ms()) / 1000.0);
   m.counter("ptun_client_reconnects_total", "Sessions started again after one ended.", double(reconnects_));
-  m.counter("ptun_client_roams_total", "Path changes survived by the same session.", double(roams_));
+  m.counter("ptun_client_roams_total", "Path changes survived by the same session.", double(paths_.roams()));
   m.counter("ptun_client_rekeys_total", "Sessions given fresh keys without a break.", double(rekeys_));
   m.counter("ptun_client_rekey_failures_total", "Rekey attempts that failed (the old keys stayed).",
             double(rekey_failures_prior_ + (session_ ? session_->stats().rekey_failures : 0)));
-  m.counter("ptun_client_roam_failures_total", "Roams that needed a new handshake.", double(roam_failures_));
-  m.counter("ptun_client_path_changes_total", "Changes of the route to the server.", double(path_changes_));
+  m.counter("ptun_client_roam_failures_total", "Roams that needed a new handshake.", double(paths_.roam_failures()));
+  m.counter("ptun_client_path_changes_total", "Changes of the route to the server.", double(paths_.path_changes()));
   m.gauge("ptun_client_route_overrides", "Host routes that take traffic from the tunnel's routes (TunnelVision).",
           double(overrides_.size()));
   m.counter("ptun_client_route_overrides_total", "Host routes seen taking traffic from the tunnel's routes.",

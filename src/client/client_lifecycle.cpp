@@ -56,8 +56,7 @@ void Client::connect(Reason why) {
 
 void Client::disconnect(Reason why) {
   want_up_ = false;
-  roaming_ = false;
-  roam_deadline_ = UINT64_MAX;
+  paths_.cancel();
   reconnect_at_ = UINT64_MAX;
   cancel_resolve();
   if (life_.state() == State::disconnected) return;

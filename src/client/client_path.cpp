@@ -6,6 +6,7 @@
 //   and its PONG confirms -> connected again, same session id. No PONG after kRoamPings pings ->
 //   a new handshake (the old session may be unusable from this network).
 //   on-demand: current_network() -> ondemand::evaluate (probes run here) -> connect/disconnect.
+// The decisions are PathWatcher's (path_watcher.hpp); this file does the I/O around them.
 #include <fstream>
 #include <sstream>
 
@@ -16,10 +17,7 @@
 namespace ptun::client {
 namespace {
 
-constexpr uint32_t kRoamPings = 3;          // one per kRoamPingMs, then a new handshake
-constexpr uint64_t kRoamPingMs = 1000;
 constexpr uint64_t kProbeTimeoutMs = 3000;
-constexpr int kMaxProbesPerEvaluation = 16;  // rules * 2 at most, bounded anyway
 
 std::string read_small_file(const std::string& path) {
   std::ifstream f(path);
@@ -42,7 +40,7 @@ ondemand::IfType interface_type(const std::string& name) {
 
 }  // namespace
 
-Client::Path Client::current_path() {
+Path Client::current_path() {
   Path p;
   if (!path_rtnl_ || server_ep_.addr.empty()) return p;   // no server address yet: no path either
   auto r = path_rtnl_->route_get(server_ep_.addr, stack_ ? 0 : cfg_.tunnel.fwmark);
@@ -64,38 +62,38 @@ ondemand::Network Client::current_network(const Path& p) {
   return n;
 }
 
+SessionPhase Client::session_phase() const {
+  if (session_ && !session_ended_ && session_->state() == proto::ClientSession::State::established)
+    return SessionPhase::established;
+  if (reconnect_at_ != UINT64_MAX) return SessionPhase::waiting_to_reconnect;
+  if (session_ && !session_ended_) return SessionPhase::handshaking;
+  return SessionPhase::idle;
+}
+
 void Client::on_path(const Path& p) {
-  if (p == path_) return;
-  Path old = path_;
-  path_ = p;
-  ++path_changes_;
+  Path old = paths_.path();
+  auto change = paths_.on_path(p, want_up_, session_phase());
+  if (p == old) return;
   now_ = loop_.now_ms();
-  LOG_INFO("client: path to %s: %s%s%s -> %s%s%s", server_ep_.addr.str().c_str(),
-           old.ifindex ? old.ifname.c_str() : "none", old.source ? " src " : "",
-           old.source ? old.source->str().c_str() : "", p.ifindex ? p.ifname.c_str() : "none",
-           p.source ? " src " : "", p.source ? p.source->str().c_str() : "");
-  if (!want_up_) return;
-  if (!p.ifindex) {
-    // No route: nothing to send on. Keep the session (it may survive a short outage) and say so.
-    roaming_ = false;
-    roam_deadline_ = UINT64_MAX;
-    transition(State::reasserting, Reason::network_change, "no route to the server");
-    return;
-  }
-  if (session_ && !session_ended_ && session_->state() == proto::ClientSession::State::established) {
-    roam();
-  } else if (reconnect_at_ != UINT64_MAX) {
-    // Waiting to reconnect: a network that just appeared is worth trying at once, from the
-    // server that worked last.
-    attempt_ = 0;
-    servers_.restart();
-    reconnect_at_ = now_;
-    poke_timer();
-  } else if (session_ && !session_ended_) {
-    // Mid-handshake on the old path: start over from the new one.
-    if (auto r = sock_->rebind(Endpoint{sock_->local_endpoint().addr, 0}); !r)
-      LOG_WARN("client: rebind: %s", r.error().message.c_str());
-    start_session();
+  LOG_INFO("client: path to %s: %s -> %s", server_ep_.addr.str().c_str(), old.str().c_str(), p.str().c_str());
+  switch (change) {
+    case PathWatcher::Change::none: return;
+    case PathWatcher::Change::no_route:
+      // Nothing to send on. Keep the session (it may survive a short outage) and say so.
+      transition(State::reasserting, Reason::network_change, "no route to the server");
+      return;
+    case PathWatcher::Change::roam: roam(); return;
+    case PathWatcher::Change::reconnect_now:
+      attempt_ = 0;
+      servers_.restart();
+      reconnect_at_ = now_;
+      poke_timer();
+      return;
+    case PathWatcher::Change::restart_handshake:
+      if (auto r = sock_->rebind(Endpoint{sock_->local_endpoint().addr, 0}); !r)
+        LOG_WARN("client: rebind: %s", r.error().message.c_str());
+      start_session();
+      return;
   }
 }
 
@@ -106,79 +104,63 @@ void Client::roam() {
   auto r = sock_->rebind(Endpoint{sock_->local_endpoint().addr, 0});
   if (!r) {
     LOG_WARN("client: cannot rebind the UDP socket (%s): new handshake", r.error().message.c_str());
-    ++roam_failures_;
+    paths_.roam_failed();
     start_session();
     return;
   }
   LOG_INFO("client: roaming: socket now %s, session %016llx", sock_->local_endpoint().str().c_str(),
            (unsigned long long)session_->session_id());
-  roaming_ = true;
-  roam_started_ms_ = now_;
-  roam_pongs_mark_ = session_->stats().pongs_received;
-  roam_pings_ = 1;
-  roam_deadline_ = now_ + kRoamPingMs;
+  paths_.roam_started(now_, session_->stats().pongs_received);
   session_->on_path_changed(now_);
   flush();
   poke_timer();
 }
 
 bool Client::roam_confirmed() const {
-  return roaming_ && session_ && !session_ended_ && session_->stats().pongs_received > roam_pongs_mark_;
+  return session_ && paths_.confirmed(session_->stats().pongs_received, !session_ended_);
 }
 
 void Client::roam_timer() {
   now_ = loop_.now_ms();
-  if (roam_confirmed()) {
-    roaming_ = false;
-    roam_deadline_ = UINT64_MAX;
-    ++roams_;
-    transition(State::connected, Reason::roamed,
-               "same session over " + (path_.ifname.empty() ? std::string("?") : path_.ifname));
-    return;
+  bool alive = session_ && !session_ended_;
+  bool established = alive && session_->state() == proto::ClientSession::State::established;
+  switch (paths_.on_timer(now_, alive ? session_->stats().pongs_received : 0, alive, established)) {
+    case PathWatcher::RoamStep::wait:
+    case PathWatcher::RoamStep::dropped: return;
+    case PathWatcher::RoamStep::confirmed:
+      transition(State::connected, Reason::roamed,
+                 "same session over " + (paths_.path().ifname.empty() ? std::string("?") : paths_.path().ifname));
+      return;
+    case PathWatcher::RoamStep::ping:
+      session_->on_path_changed(now_);
+      flush();
+      return;
+    case PathWatcher::RoamStep::give_up:
+      LOG_WARN("client: no answer on the new path after %u pings: new handshake", paths_.pings());
+      start_session();
+      return;
   }
-  if (!roaming_ || now_ < roam_deadline_) return;
-  if (!session_ || session_ended_ || session_->state() != proto::ClientSession::State::established) {
-    roaming_ = false;
-    roam_deadline_ = UINT64_MAX;
-    return;
-  }
-  if (roam_pings_ < kRoamPings) {
-    ++roam_pings_;
-    roam_deadline_ = now_ + kRoamPingMs;
-    session_->on_path_changed(now_);
-    flush();
-    return;
-  }
-  LOG_WARN("client: no answer on the new path after %u pings: new handshake", roam_pings_);
-  roaming_ = false;
-  roam_deadline_ = UINT64_MAX;
-  ++roam_failures_;
-  start_session();
 }
 
 core::Task<void> Client::evaluate_on_demand(core::CancelToken stop) {
   if (cfg_.on_demand.empty() || on_demand_paused_) co_return;
-  ondemand::ProbeResults probes;
-  ondemand::Decision d;
-  for (int i = 0; i <= kMaxProbesPerEvaluation; ++i) {
-    d = ondemand::evaluate(cfg_.on_demand, network_, probes);
-    if (d.kind != ondemand::Decision::probe) break;
-    if (i == kMaxProbesPerEvaluation) {
-      d = {ondemand::Decision::keep, -1, {}};
-      break;
-    }
+  const ondemand::Network& net = paths_.network();
+  OnDemandRound round(cfg_.on_demand, net);
+  ondemand::Decision d = round.next();
+  while (d.kind == ondemand::Decision::probe) {
     bool ok = co_await http_probe(loop_, d.url, stack_ ? 0 : cfg_.tunnel.fwmark, kProbeTimeoutMs, stop);
     if (stop.cancelled()) co_return;
     LOG_INFO("client: on-demand probe %s: %s", d.url.c_str(), ok ? "reachable" : "unreachable");
-    probes[d.url] = ok;
+    round.probed(d.url, ok);
+    d = round.next();
   }
-  decision_ = d;
+  paths_.decided(d);
   if (on_demand_paused_) co_return;   // `ptun down` while a probe ran
   const char* what = d.kind == ondemand::Decision::connect      ? "connect"
                      : d.kind == ondemand::Decision::disconnect ? "disconnect"
                                                                 : "keep";
-  LOG_INFO("client: on-demand on %s (%s): rule %d -> %s", network_.interface.empty() ? "no network" : network_.interface.c_str(),
-           ondemand::to_string(network_.type), d.rule, what);
+  LOG_INFO("client: on-demand on %s (%s): rule %d -> %s", net.interface.empty() ? "no network" : net.interface.c_str(),
+           ondemand::to_string(net.type), d.rule, what);
   if (d.kind == ondemand::Decision::connect) connect(Reason::on_demand);
   if (d.kind == ondemand::Decision::disconnect) disconnect(Reason::on_demand);
 }
@@ -190,15 +172,12 @@ core::Task<void> Client::run_path(core::CancelToken stop) {
     Path p = current_path();
     ondemand::Network n = current_network(p);
     if (first) {
-      path_ = p;   // the starting point, not a change
+      paths_.reset(p);   // the starting point, not a change
     } else {
       on_path(p);
     }
     check_overrides();
-    if (first || forced || !(n == network_)) {
-      network_ = std::move(n);
-      co_await evaluate_on_demand(stop);
-    }
+    if (paths_.network_seen(std::move(n), forced)) co_await evaluate_on_demand(stop);
     first = false;
     path_wake_ = &wake;
     // Not `c ? co_await a : co_await b`: g++ 12 frees a temporary of that twice (abort seen in

@@ -22,8 +22,7 @@ void Client::start_session() {
   }
   session_ended_ = false;
   reconnect_at_ = UINT64_MAX;
-  roaming_ = false;
-  roam_deadline_ = UINT64_MAX;
+  paths_.cancel();
   if (life_.state() == State::disconnected) transition(State::connecting, Reason::user);
   cancel_resolve();   // a lookup for an earlier attempt: its answer is not wanted any more
   ++resolve_gen_;
@@ -112,7 +111,7 @@ bool Client::set_server_endpoint(const Endpoint& ep) {
     close_tcp();
   }
   server_ep_ = ep;
-  path_ = current_path();   // the route to this server is the new starting point, not a change
+  paths_.reset(current_path());   // the route to this server is the new starting point, not a change
   return true;
 }
 
