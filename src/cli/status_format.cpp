@@ -59,6 +59,14 @@ void print_status(const nlohmann::json& j) {
     line("mtu:", s(j, "mtu"));
     line("sessions:", s(j, "sessions"));
     line("peers configured:", s(j, "peers_configured"));
+    if (j.contains("cluster") && j["cluster"].is_object()) {   // [cluster]: how this server sees etcd
+      const auto& c = j["cluster"];
+      std::string v = s(c, "state") + " for " + duration(u(c, "since_s")) + ", " + s(c, "members") + " etcd members";
+      if (u(c, "members_down")) v += " (" + s(c, "members_down") + " down)";
+      if (c.contains("last_error"))
+        v += "; last error " + duration(u(c, "last_error_ago_s")) + " ago: " + s(c, "last_error");
+      line("cluster:", v);
+    }
     if (j.contains("userspace"))
       line("relayed flows:", s(j["userspace"], "tcp_flows") + " tcp, " + s(j["userspace"], "udp_flows") + " udp, " +
                                  s(j["userspace"], "icmp_flows") + " ping");

@@ -81,4 +81,14 @@ core::Task<Result<void>> EtcdClient::lease_revoke(int64_t id) {
   co_return counted(decode_empty(*b));
 }
 
+core::Task<Result<void>> EtcdClient::probe(size_t endpoint) {
+  if (endpoint >= opts_.endpoints.size()) co_return Error(Errc::invalid_argument, "no such endpoint");
+  const std::string url = opts_.endpoints[endpoint] + "/v3/maintenance/status";
+  auto r = co_await http_.post(url, "{}", opts_.tls, opts_.timeout_ms);
+  if (!r) co_return Error(r.error().code, opts_.endpoints[endpoint] + ": " + r.error().message);
+  if (r->status < 200 || r->status >= 300)
+    co_return Error(Errc::io, opts_.endpoints[endpoint] + ": HTTP " + std::to_string(r->status));
+  co_return ok();
+}
+
 }  // namespace ptun::cluster

@@ -39,6 +39,11 @@ class EtcdClient {
   core::Task<Result<LeaseGrant>> lease_grant(int64_t ttl_s);
   core::Task<Result<LeaseGrant>> lease_keepalive(int64_t id);
   core::Task<Result<void>> lease_revoke(int64_t id);
+  // One member alone, no failover (POST /v3/maintenance/status): whether it answers. For the
+  // health of the cluster (a member down while the others serve: ClusterHealth's degraded).
+  core::Task<Result<void>> probe(size_t endpoint);
+  size_t endpoint_count() const { return opts_.endpoints.size(); }
+  size_t current_index() const { return current_; }
 
   const EtcdStats& stats() const { return stats_; }
   const std::string& current_endpoint() const { return opts_.endpoints[current_]; }

@@ -98,6 +98,7 @@ json range_json(const RangeRequest& r) {
   if (!r.range_end.empty()) j["range_end"] = base64_encode(r.range_end);
   if (r.keys_only) j["keys_only"] = true;
   if (r.limit) j["limit"] = std::to_string(r.limit);
+  if (r.min_mod_revision) j["min_mod_revision"] = std::to_string(r.min_mod_revision);
   return j;
 }
 

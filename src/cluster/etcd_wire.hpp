@@ -34,6 +34,7 @@ struct RangeRequest {
   std::string range_end;   // "" = the key alone; prefix_end(p) = every key under p
   bool keys_only = false;
   int64_t limit = 0;       // 0 = no limit
+  int64_t min_mod_revision = 0;  // only keys changed at or after this revision (0 = all)
 };
 struct RangeResponse {
   int64_t revision = 0;    // the store's revision when it was read

@@ -140,6 +140,8 @@ struct ServerConfig {
     std::string prefix = "/ptun";         // key prefix: "/" + [A-Za-z0-9._/-], no trailing "/"
     uint32_t grace_secs = 3600;           // addresses kept after a peer's last session, 10..2592000
     uint32_t timeout_ms = 2000;           // per etcd request and endpoint, 100..60000
+    uint32_t session_ttl_secs = 10;       // lease of this server's session records, 3..300
+    uint32_t poll_ms = 1000;              // look for moved peers, revocations, etcd's health, 100..60000
     std::string ca, cert, key;            // optional PEM paths (resolved); cert and key together
     bool operator==(const Cluster&) const = default;
   };

@@ -161,6 +161,8 @@ std::string to_toml(const ServerConfig& c) {
     w.str("prefix", c.cluster->prefix);
     w.num("grace_secs", c.cluster->grace_secs);
     w.num("timeout_ms", c.cluster->timeout_ms);
+    w.num("session_ttl_secs", c.cluster->session_ttl_secs);
+    w.num("poll_ms", c.cluster->poll_ms);
     if (!c.cluster->ca.empty()) w.str("ca", c.cluster->ca);
     if (!c.cluster->cert.empty()) w.str("cert", c.cluster->cert);
     if (!c.cluster->key.empty()) w.str("key", c.cluster->key);

@@ -162,6 +162,8 @@ void read_cluster(TableReader& t, ServerConfig::Cluster& cl, const std::string& 
   });
   t.u32("grace_secs", cl.grace_secs, 10, 2592000);
   t.u32("timeout_ms", cl.timeout_ms, 100, 60000);
+  t.u32("session_ttl_secs", cl.session_ttl_secs, 3, 300);
+  t.u32("poll_ms", cl.poll_ms, 100, 60000);
   for (auto [key, field] : {std::pair{"ca", &cl.ca}, std::pair{"cert", &cl.cert}, std::pair{"key", &cl.key}}) {
     std::string* out = field;   // clang 14 cannot capture a structured binding in a lambda
     t.string(key, [&](const std::string& s) {

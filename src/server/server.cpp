@@ -191,6 +191,7 @@ core::Task<int> Server::run() {
   scope.spawn(control_->run(stop.token()));
   if (metrics_) scope.spawn(metrics_->run(stop.token()));
   if (streams_) scope.spawn(streams_->run(stop.token()));
+  scope.spawn(cluster_run(stop.token()));   // [cluster]: session records, revocations, etcd's health
   notify_status("READY=1\n");   // sockets bound and the tunnel up since setup()
   co_await run_signals(stop);
   sd::notify("STOPPING=1\nSTATUS=shutting down");
@@ -202,6 +203,7 @@ core::Task<int> Server::run() {
   co_await cluster_join();   // the releases of the sessions just closed reach etcd
   stop.cancel();
   co_await scope.join();
+  co_await cluster_leave();
   stop_source_ = nullptr;
   teardown();
   co_return 0;
@@ -268,6 +270,7 @@ Result<proto::NetworkSettings> Server::authorize(uint64_t session_id, const std:
       }
     }
   }
+  if (auto r = cluster_admits(session_id, peer_cn, hello, refuse_reason); !r) return r.error();
   if (cluster_leases_for(pc)) {   // addresses from etcd: answered by complete_authorize()
     cluster_acquire(session_id, peer_cn, hello, pc);
     return Error(Errc::would_block, "waiting for the cluster's lease");
@@ -329,6 +332,7 @@ void Server::on_established(uint64_t session_id, const std::string& peer_cn, con
   if (!p) return;
   peers_.set_endpoint(session_id, from);
   if (streams_) streams_->established(from);   // over TCP: its handshake deadline is met
+  cluster_session_up(session_id, peer_cn);   // [cluster]: its older session elsewhere is closed
   ledger_.established(peer_cn);
   if (auto info = endpoint_->session(session_id))
     handshake_seconds_.observe(double(info->stats.established_at_ms - info->created_ms) / 1000.0);
@@ -355,6 +359,7 @@ void Server::on_closed(uint64_t session_id, proto::CloseReason reason, const pro
   // The lease's expiry counts from now; saved with the next lease change or at exit.
   auto gone = peers_.remove(session_id, ::time(nullptr));
   if (!gone) return;
+  cluster_session_down(session_id, gone->name);
   if (!peers_.session_of(gone->name)) cluster_release(gone->name);   // its last session here
   ledger_.ended(gone->name, final_stats);
   notify_status();

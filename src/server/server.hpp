@@ -40,6 +40,7 @@
 #include "tun/tun_device.hpp"
 #ifdef PTUN_CLUSTER
 #include "cluster/cluster_leases.hpp"
+#include "cluster/cluster_node.hpp"
 #endif
 
 namespace ptun::control { class ControlServer; }
@@ -112,7 +113,21 @@ class Server final : public proto::ServerEndpoint::Callbacks, public datapath::P
                        const config::PeerConfig* pc);
   void cluster_release(const std::string& peer_cn);
   core::Task<void> cluster_join();   // shutdown: pending acquires and releases finish (bounded)
+  // One session per peer across servers, shared revocation, etcd's health (cluster::ClusterNode):
+  // new sessions refused while etcd is unreachable (rekeys of live ones go on) or for a serial
+  // revoked in etcd; session records written at established/closed.
+  Result<void> cluster_admits(uint64_t session_id, const std::string& peer_cn, const proto::ClientHello& hello,
+                              proto::CloseReason* refuse_reason);
+  void cluster_session_up(uint64_t session_id, const std::string& peer_cn);
+  void cluster_session_down(uint64_t session_id, const std::string& peer_cn);
+  core::Task<void> cluster_run(core::CancelToken stop);
+  core::Task<void> cluster_leave();   // shutdown, after the sessions closed: this server's records go
+  nlohmann::json cluster_json() const;   // null without [cluster]
 #ifdef PTUN_CLUSTER
+  void cluster_kick(const cluster::Kick& k);
+  void cluster_revoked(const std::string& serial);
+  std::unique_ptr<cluster::ClusterNode> node_;
+  log::RateLimit cluster_refusal_log_{10000, 3};
   core::Task<void> run_cluster_acquire(uint64_t session_id, std::string peer_cn, proto::ClientHello hello,
                                        const config::PeerConfig* pc);
   core::Task<void> run_cluster_release(std::string peer_cn);

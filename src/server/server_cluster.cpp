@@ -3,6 +3,10 @@
 // give one address to two peers. authorize() defers its answer (Errc::would_block); the acquire
 // runs as a task here and answers through ServerEndpoint::complete_authorize(). A peer's last
 // session ending here releases its lease for the grace period.
+//
+// cluster::ClusterNode keeps one session per peer across servers (a peer's session here is closed
+// when it connects to another server), applies revocations stored in etcd, and tells whether etcd
+// answers: while it does not, new sessions are refused (existing ones and their rekeys go on).
 #include "server/server.hpp"
 
 namespace ptun::server {
@@ -18,6 +22,14 @@ bool Server::cluster_leases_for(const config::PeerConfig*) const { return false;
 void Server::cluster_acquire(uint64_t, const std::string&, const proto::ClientHello&, const config::PeerConfig*) {}
 void Server::cluster_release(const std::string&) {}
 core::Task<void> Server::cluster_join() { co_return; }
+Result<void> Server::cluster_admits(uint64_t, const std::string&, const proto::ClientHello&, proto::CloseReason*) {
+  return {};
+}
+void Server::cluster_session_up(uint64_t, const std::string&) {}
+void Server::cluster_session_down(uint64_t, const std::string&) {}
+core::Task<void> Server::cluster_run(core::CancelToken) { co_return; }
+core::Task<void> Server::cluster_leave() { co_return; }
+nlohmann::json Server::cluster_json() const { return nullptr; }
 
 #else
 
@@ -40,6 +52,15 @@ Result<void> Server::setup_cluster() {
   etcd_ = std::make_unique<cluster::EtcdClient>(loop_, std::move(o));
   cluster_ = std::make_unique<cluster::ClusterLeases>(*etcd_, std::move(a), int64_t(c.grace_secs));
   cluster_tasks_ = std::make_unique<core::TaskScope>(loop_);
+  cluster::NodeOptions n;
+  n.prefix = c.prefix;
+  n.server = c.name;
+  n.ttl_s = int64_t(c.session_ttl_secs);
+  n.poll_ms = c.poll_ms;
+  cluster::NodeHooks h;
+  h.kick = [this](const cluster::Kick& k) { cluster_kick(k); };
+  h.revoked = [this](const std::string& serial) { cluster_revoked(serial); };
+  node_ = std::make_unique<cluster::ClusterNode>(loop_, *etcd_, std::move(n), std::move(h));
   LOG_INFO("server: cluster '%s': addresses from etcd (%zu endpoints, prefix %s)", c.name.c_str(),
            c.endpoints.size(), c.prefix.c_str());
   return {};
@@ -103,6 +124,126 @@ core::Task<void> Server::run_cluster_release(std::string peer_cn) {
 
 core::Task<void> Server::cluster_join() {
   if (cluster_tasks_) co_await cluster_tasks_->join();
+}
+
+namespace {
+std::string hex_of(const std::string& raw) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string h;
+  for (unsigned char ch : raw) {
+    h += kHex[ch >> 4];
+    h += kHex[ch & 0xf];
+  }
+  return h;
+}
+}  // namespace
+
+Result<void> Server::cluster_admits(uint64_t session_id, const std::string& peer_cn, const proto::ClientHello& hello,
+                                    proto::CloseReason* refuse_reason) {
+  if (!node_) return {};
+  auto info = endpoint_->session(session_id);
+  if (info && !info->peer_serial.empty() && node_->revocations().revoked(hex_of(info->peer_serial))) {
+    *refuse_reason = proto::CloseReason::auth_refused;
+    LOG_WARN("server: refused peer '%s': certificate %s is revoked in the cluster", peer_cn.c_str(),
+             hex_of(info->peer_serial).c_str());
+    return Error(Errc::auth, "certificate of '" + peer_cn + "' is revoked (cluster)");
+  }
+  const auto& h = node_->health();
+  if (h.accepts_new_sessions()) return {};
+  // A rekey of the peer's live session is no new session: it goes on through an outage.
+  if (hello.rekey_of != 0 && peers_.session_of(peer_cn) == hello.rekey_of) return {};
+  const uint64_t now = loop_.now_ms();
+  const std::string why = std::string("cluster: etcd ") + cluster::to_string(h.state()) + " for " +
+                          std::to_string((now - h.since_ms()) / 1000) + " s" +
+                          (h.last_error().empty() ? "" : " (" + h.last_error() + ")") + ": new sessions refused";
+  uint64_t suppressed = 0;
+  if (cluster_refusal_log_.allow(now, &suppressed))
+    LOG_WARN("server: refused peer '%s': %s (%llu more refusals not logged)", peer_cn.c_str(), why.c_str(),
+             (unsigned long long)suppressed);
+  *refuse_reason = proto::CloseReason::server_full;
+  return Error(Errc::io, why);
+}
+
+void Server::cluster_session_up(uint64_t session_id, const std::string& peer_cn) {
+  if (node_) node_->session_up(peer_cn, session_id);
+}
+
+void Server::cluster_session_down(uint64_t session_id, const std::string& peer_cn) {
+  if (node_) node_->session_down(peer_cn, session_id);
+}
+
+void Server::cluster_kick(const cluster::Kick& k) {
+  if (peers_.session_of(k.cn) != k.session) return;   // already gone or replaced here
+  LOG_INFO("server: peer %s connected to server '%s': closing its session %016llx here", k.cn.c_str(),
+           k.server.c_str(), (unsigned long long)k.session);
+  now_ = loop_.now_ms();
+  endpoint_->close_session(k.session, proto::CloseReason::kicked, now_, "connected to server " + k.server);
+  flush();
+  poke_timer();
+}
+
+void Server::cluster_revoked(const std::string& serial) {
+  std::vector<std::pair<uint64_t, std::string>> hit;
+  for (const auto& [sid, p] : peers_.sessions()) {
+    auto info = endpoint_->session(sid);
+    if (info && !info->peer_serial.empty() && cluster::normalize_serial(hex_of(info->peer_serial)) == serial)
+      hit.push_back({sid, p.name});
+  }
+  now_ = loop_.now_ms();
+  for (const auto& [sid, name] : hit) {
+    LOG_WARN("server: closing session %016llx of peer %s: certificate %s revoked in the cluster",
+             (unsigned long long)sid, name.c_str(), serial.c_str());
+    endpoint_->close_session(sid, proto::CloseReason::kicked, now_, "certificate revoked");
+  }
+  if (!hit.empty()) {
+    flush();
+    poke_timer();
+  }
+}
+
+core::Task<void> Server::cluster_run(core::CancelToken stop) {
+  if (node_) co_await node_->run(stop);
+}
+
+core::Task<void> Server::cluster_leave() {
+  if (node_) co_await node_->leave();
+}
+
+nlohmann::json Server::cluster_json() const {
+  if (!node_) return nullptr;
+  const auto& h = node_->health();
+  const uint64_t now = loop_.now_ms();
+  nlohmann::json j;
+  j["name"] = cfg_.cluster->name;
+  j["state"] = cluster::to_string(h.state());
+  j["since_s"] = (now - h.since_ms()) / 1000;
+  j["accepting"] = h.accepts_new_sessions();
+  if (!h.last_error().empty()) {
+    j["last_error"] = h.last_error();
+    j["last_error_ago_s"] = (now - h.last_error_ms()) / 1000;
+  }
+  j["endpoint"] = etcd_->current_endpoint();
+  j["members"] = etcd_->endpoint_count();
+  j["members_down"] = h.members_down();
+  j["outages"] = h.outages();
+  char lease[24];
+  std::snprintf(lease, sizeof lease, "%llx", (unsigned long long)node_->lease());
+  j["lease"] = lease;
+  j["sessions_recorded"] = node_->book().live();
+  j["writes_pending"] = node_->book().pending();
+  j["revoked_serials"] = node_->revocations().size();
+  const auto& n = node_->stats();
+  j["polls"] = n.polls;
+  j["poll_failures"] = n.poll_failures;
+  j["kicks"] = n.kicks;
+  j["leases_lost"] = n.leases_lost;
+  const auto& e = etcd_->stats();
+  j["etcd"] = {{"calls", e.calls}, {"attempts", e.attempts}, {"failovers", e.failovers}, {"failed", e.failed},
+               {"bad_answers", e.bad_answers}};
+  const auto& l = cluster_->stats();
+  j["addresses"] = {{"acquired", l.acquired}, {"races", l.races}, {"failed", l.failed}, {"released", l.released},
+                    {"release_lost", l.release_lost}, {"round_trips", l.round_trips}};
+  return j;
 }
 
 #endif

@@ -73,6 +73,7 @@ class FakeEtcd {
     RangeResponse r;
     r.revision = rev_;
     auto add = [&](const KeyValue& kv) {
+      if (kv.mod_revision < q.min_mod_revision) return;
       KeyValue out = kv;
       if (q.keys_only) out.value.clear();
       r.kvs.push_back(out);

@@ -20,6 +20,7 @@
 #include <set>
 
 #include "cluster/cluster_leases.hpp"
+#include "cluster/cluster_node.hpp"
 #include "core/run.hpp"
 #include "core/task_scope.hpp"
 #include "core/timer.hpp"
@@ -55,6 +56,10 @@ struct Etcd {
       return;
     }
     dir = tmpl;
+    start();
+  }
+  // Again after stop(): the same data, so the same keys and leases.
+  void start() {
     pid = fork();
     if (pid == 0) {
       prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -71,11 +76,15 @@ struct Etcd {
       _exit(127);
     }
   }
-  ~Etcd() {
+  void stop() {
     if (pid > 0) {
       kill(pid, SIGKILL);
       waitpid(pid, nullptr, 0);
     }
+    pid = -1;
+  }
+  ~Etcd() {
+    stop();
     if (!dir.empty()) std::filesystem::remove_all(dir);
   }
   bool exited_127() {
@@ -232,5 +241,118 @@ TEST_CASE("the client fails over to the next endpoint and reports a dead cluster
     CHILD_CHECK(c, !dead.ok());
     CHILD_CHECK(c, loop.now_ms() - t0 < 2500);
     CHILD_CHECK(c, e.stats().failed >= 1);
+  });
+}
+
+
+namespace {
+// Polls `done` every 20 ms for at most `ms`; how long it took, or -1.
+core::Task<int64_t> until(core::Loop& loop, std::function<bool()> done, uint64_t ms) {
+  const uint64_t t0 = loop.now_ms();
+  while (!done()) {
+    if (loop.now_ms() - t0 > ms) co_return -1;
+    (void)co_await core::sleep_for(loop, 20);
+  }
+  co_return int64_t(loop.now_ms() - t0);
+}
+
+std::optional<KeyValue> key_of(core::Loop& loop, EtcdClient& e, const std::string& key) {
+  const RangeRequest q{key, "", false, 0, 0};
+  auto r = core::run_until_complete(loop, e.range(q));
+  if (!r || r->kvs.empty()) return std::nullopt;
+  return r->kvs[0];
+}
+}  // namespace
+
+TEST_CASE("cluster nodes against a real etcd: a moved peer's old session closed, revocation, lost lease, outage",
+          "[cluster][etcd][netns]") {
+  ptun::test::run_in_netns([](ChildChecks& c) {
+    CHILD_CHECK(c, lo_up());
+    Etcd etcd(c);
+    core::Loop loop;
+    EtcdClient e1(loop, options()), e2(loop, options()), admin(loop, options());
+    if (!core::run_until_complete(loop, wait_ready(loop, admin))) {
+      c.fail(__FILE__, __LINE__, "etcd did not answer within 10 s");
+      return;
+    }
+    std::vector<Kick> k1, k2;
+    std::vector<std::string> r1, r2;
+    auto node = [&](const char* name, EtcdClient& e, std::vector<Kick>& k, std::vector<std::string>& r) {
+      NodeOptions o;
+      o.prefix = "/ptun-test";
+      o.server = name;
+      o.ttl_s = 3;
+      o.poll_ms = 200;
+      o.probe_ms = 1000;
+      NodeHooks h;
+      h.kick = [&k](const Kick& x) { k.push_back(x); };
+      h.revoked = [&r](const std::string& s) { r.push_back(s); };
+      return std::make_unique<ClusterNode>(loop, e, o, h);
+    };
+    auto n1 = node("s1", e1, k1, r1);
+    auto n2 = node("s2", e2, k2, r2);
+    core::CancelSource stop;
+    core::TaskScope scope(loop);
+    scope.spawn(n1->run(stop.token()));
+    scope.spawn(n2->run(stop.token()));
+    auto wait = [&](std::function<bool()> done, uint64_t ms) { return core::run_until_complete(loop, until(loop, std::move(done), ms)); };
+    CHILD_CHECK(c, wait([&] { return n1->health().accepts_new_sessions() && n2->health().accepts_new_sessions(); }, 3000) >= 0);
+
+    // p on s1, then on s2: s1 is told to close its session, s2 is not.
+    n1->session_up("p", 1);
+    CHILD_CHECK(c, wait([&] { auto kv = key_of(loop, admin, "/ptun-test/sessions/p"); return kv && kv->lease == n1->lease(); }, 2000) >= 0);
+    n2->session_up("p", 2);
+    const int64_t kick_ms = wait([&] { return !k1.empty(); }, 3000);
+    CHILD_CHECK(c, kick_ms >= 0);
+    std::printf("etcd live: a moved peer's old session kicked %lld ms after its new session came up on the other server (poll 200 ms)\n",
+                (long long)kick_ms);
+    CHILD_CHECK(c, k1.size() == 1 && k1[0].cn == "p" && k1[0].session == 1 && k1[0].server == "s2");
+    CHILD_CHECK(c, k2.empty());
+    n1->session_down("p", 1);   // what the server does when it has closed it
+    (void)wait([&] { return n1->book().pending() == 0; }, 2000);
+    auto p = key_of(loop, admin, "/ptun-test/sessions/p");
+    CHILD_CHECK(c, p && p->lease == n2->lease() && p->value.find("\"s2\"") != std::string::npos);
+
+    // A revocation put by an operator (etcdctl put /ptun/revoked/<serial>) reaches both.
+    TxnRequest rv;
+    TxnOp put;
+    put.put = PutRequest{"/ptun-test/revoked/AB:CD:01", "lost laptop", 0};
+    rv.success.push_back(put);
+    CHILD_OK(c, core::run_until_complete(loop, admin.txn(rv)));
+    CHILD_CHECK(c, wait([&] { return !r1.empty() && !r2.empty(); }, 2000) >= 0);
+    CHILD_CHECK(c, r1.size() == 1 && r1[0] == "abcd01" && n2->revocations().revoked("abcd01"));
+
+    // s1's lease disappears (as if etcd had not heard from it for the TTL): records written again.
+    n1->session_up("q", 3);
+    CHILD_CHECK(c, wait([&] { return key_of(loop, admin, "/ptun-test/sessions/q").has_value(); }, 2000) >= 0);
+    const int64_t old_lease = n1->lease();
+    CHILD_OK(c, core::run_until_complete(loop, admin.lease_revoke(old_lease)));
+    CHILD_CHECK(c, !key_of(loop, admin, "/ptun-test/sessions/q"));
+    CHILD_CHECK(c, wait([&] {
+      auto kv = key_of(loop, admin, "/ptun-test/sessions/q");
+      return n1->stats().leases_lost == 1 && kv && kv->lease == n1->lease() && kv->lease != old_lease;
+    }, 4000) >= 0);
+
+    // etcd down: both unreachable quickly; a session that starts meanwhile is written on return.
+    etcd.stop();
+    CHILD_CHECK(c, wait([&] { return n1->health().state() == HealthState::unreachable; }, 3000) >= 0);
+    CHILD_CHECK(c, !n1->health().accepts_new_sessions() && !n1->health().last_error().empty());
+    n1->session_up("r", 4);
+    n1->session_down("q", 3);
+    etcd.start();
+    const int64_t back_ms = wait([&] { return n1->health().accepts_new_sessions() && n1->book().pending() == 0; }, 15000);
+    CHILD_CHECK(c, back_ms >= 0);
+    std::printf("etcd live: nodes accept sessions again %lld ms after etcd was restarted\n", (long long)back_ms);
+    CHILD_CHECK(c, key_of(loop, admin, "/ptun-test/sessions/r").has_value());
+    CHILD_CHECK(c, !key_of(loop, admin, "/ptun-test/sessions/q"));
+    CHILD_CHECK(c, n1->health().outages() == 1);
+
+    // Shutdown: the lease revoked, so s1's records are gone at once; s2's stay.
+    stop.cancel();
+    core::run_until_complete(loop, scope.join());
+    core::run_until_complete(loop, n1->leave());
+    CHILD_CHECK(c, !key_of(loop, admin, "/ptun-test/sessions/r"));
+    CHILD_CHECK(c, key_of(loop, admin, "/ptun-test/sessions/p").has_value());
+    std::fflush(stdout);
   });
 }

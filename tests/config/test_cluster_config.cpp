@@ -32,15 +32,22 @@ TEST_CASE("[cluster] with its defaults, and back through to_toml", "[config][clu
   CHECK(c->cluster->prefix == "/ptun");
   CHECK(c->cluster->grace_secs == 3600);
   CHECK(c->cluster->timeout_ms == 2000);
+  CHECK(c->cluster->session_ttl_secs == 10);
+  CHECK(c->cluster->poll_ms == 1000);
   auto again = parse_server(to_toml(*c), "s.toml");
   REQUIRE(again.ok());
   CHECK(*again == *c);
   auto tls = parse_server(doc("endpoints = [\"https://e:2379\"]\nname = \"vpn1\"\nprefix = \"/corp/vpn\"\n"
-                              "grace_secs = 10\ntimeout_ms = 60000\nca = \"ca.pem\"\ncert = \"c.pem\"\nkey = \"c.key\"\n"),
+                              "grace_secs = 10\ntimeout_ms = 60000\nsession_ttl_secs = 3\npoll_ms = 250\nca = \"ca.pem\"\ncert = \"c.pem\"\nkey = \"c.key\"\n"),
                           "/etc/ptun/s.toml");
   REQUIRE(tls.ok());
   CHECK(tls->cluster->ca == "/etc/ptun/ca.pem");   // relative to the config file
   CHECK(tls->cluster->prefix == "/corp/vpn");
+  CHECK(tls->cluster->session_ttl_secs == 3);
+  CHECK(tls->cluster->poll_ms == 250);
+  auto tls_again = parse_server(to_toml(*tls), "/etc/ptun/s.toml");
+  REQUIRE(tls_again.ok());
+  CHECK(tls_again->cluster->poll_ms == 250);
   // No [cluster]: a single server, as before.
   CHECK_FALSE(parse_server(doc("").substr(0, doc("").find("[cluster]")), "s.toml")->cluster);
 }
@@ -58,6 +65,8 @@ TEST_CASE("invalid [cluster] keys name file, line, column and key", "[config][cl
       {ep + "name = \"a\"\nprefix = \"/p t\"\n", "cluster.prefix: '/p t' may hold only"},
       {ep + "name = \"a\"\ngrace_secs = 9\n", "cluster.grace_secs: 9 is out of range 10..2592000"},
       {ep + "name = \"a\"\ntimeout_ms = 99\n", "cluster.timeout_ms: 99 is out of range 100..60000"},
+      {ep + "name = \"a\"\nsession_ttl_secs = 2\n", "cluster.session_ttl_secs: 2 is out of range 3..300"},
+      {ep + "name = \"a\"\npoll_ms = 99\n", "cluster.poll_ms: 99 is out of range 100..60000"},
       {ep + "name = \"a\"\ncert = \"/c.pem\"\n", "cluster.cert: cert and key go together"},
       {ep + "name = \"a\"\nbackbone = \"x\"\n", "cluster.backbone: unknown key"},
   };
