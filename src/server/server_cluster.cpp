@@ -89,7 +89,7 @@ core::Task<void> Server::run_cluster_acquire(uint64_t session_id, std::string pe
   const bool gone = !endpoint_->session(session_id);
   if (got && (gone || (!cfg_.peers.empty() && !pc))) {
     // Nobody to give them to: released again unless another session of the peer holds them.
-    if (!peers_.session_of(peer_cn)) co_await cluster_->release(peer_cn, int64_t(::time(nullptr)));
+    if (!peers_.session_of(peer_cn)) (void)co_await cluster_->release(peer_cn, int64_t(::time(nullptr)));
     (void)endpoint_->complete_authorize(session_id, Error(Errc::auth, "peer '" + peer_cn + "' was removed"),
                                         proto::CloseReason::auth_refused, now_);
   } else if (!got) {

@@ -356,3 +356,108 @@ TEST_CASE("cluster nodes against a real etcd: a moved peer's old session closed,
     std::fflush(stdout);
   });
 }
+
+namespace {
+// A member of a 3-member etcd cluster on loopback (client port 23791+i, peer port 23801+i).
+struct Member {
+  std::string dir;
+  pid_t pid = -1;
+  Member(ChildChecks& c, int i) {
+    char tmpl[] = "/tmp/ptun-etcd3-XXXXXX";
+    if (!mkdtemp(tmpl)) {
+      c.fail(__FILE__, __LINE__, "mkdtemp failed");
+      return;
+    }
+    dir = tmpl;
+    const std::string name = "m" + std::to_string(i);
+    const std::string client = "http://127.0.0.1:" + std::to_string(23791 + i);
+    const std::string peer = "http://127.0.0.1:" + std::to_string(23801 + i);
+    const std::string cluster = "m0=http://127.0.0.1:23801,m1=http://127.0.0.1:23802,m2=http://127.0.0.1:23803";
+    pid = fork();
+    if (pid == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      int log = open((dir + "/etcd.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      if (log >= 0) {
+        dup2(log, 1);
+        dup2(log, 2);
+      }
+      const std::string data = dir + "/data";
+      execlp("etcd", "etcd", "--name", name.c_str(), "--data-dir", data.c_str(), "--listen-client-urls", client.c_str(),
+             "--advertise-client-urls", client.c_str(), "--listen-peer-urls", peer.c_str(),
+             "--initial-advertise-peer-urls", peer.c_str(), "--initial-cluster", cluster.c_str(),
+             "--initial-cluster-state", "new", "--heartbeat-interval", "50", "--election-timeout", "500",
+             static_cast<char*>(nullptr));
+      _exit(127);
+    }
+  }
+  void stop() {
+    if (pid > 0) {
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+    }
+    pid = -1;
+  }
+  ~Member() {
+    stop();
+    if (!dir.empty()) std::filesystem::remove_all(dir);
+  }
+};
+}  // namespace
+
+TEST_CASE("one etcd member of three down: degraded, sessions and addresses go on", "[cluster][etcd][netns]") {
+  ptun::test::run_in_netns([](ChildChecks& c) {
+    CHILD_CHECK(c, lo_up());
+    Member m0(c, 0), m1(c, 1), m2(c, 2);
+    core::Loop loop;
+    EtcdClient e(loop, options({"http://127.0.0.1:23791", "http://127.0.0.1:23792", "http://127.0.0.1:23793"}));
+    if (!core::run_until_complete(loop, wait_ready(loop, e))) {
+      c.fail(__FILE__, __LINE__, "the 3-member etcd did not answer within 10 s");
+      return;
+    }
+    std::vector<Kick> kicks;
+    NodeOptions o;
+    o.prefix = "/ptun-test";
+    o.server = "s1";
+    o.ttl_s = 3;
+    o.poll_ms = 200;
+    o.probe_ms = 300;
+    NodeHooks h;
+    h.kick = [&](const Kick& k) { kicks.push_back(k); };
+    ClusterNode node(loop, e, o, h);
+    ClusterLeases leases(e, server("s1"), 30);
+    core::CancelSource stop;
+    core::TaskScope scope(loop);
+    scope.spawn(node.run(stop.token()));
+    auto wait = [&](std::function<bool()> done, uint64_t ms) { return core::run_until_complete(loop, until(loop, std::move(done), ms)); };
+    // Every member up and probed (a probe round after the first poll) before one is stopped.
+    CHILD_CHECK(c, wait([&] { return node.health().state() == HealthState::ok && node.stats().polls > 10; }, 8000) >= 0);
+    if (node.health().state() != HealthState::ok) {
+      for (auto* m : {&m0, &m1, &m2}) {
+        std::string tail = "cat " + m->dir + "/etcd.log | tail -5";
+        (void)!std::system(tail.c_str());
+      }
+    }
+    node.session_up("p", 1);
+    CHILD_CHECK(c, wait([&] { return node.book().pending() == 0; }, 2000) >= 0);
+
+    // The member the client talks to dies.
+    const std::string was = e.current_endpoint();
+    (was.find("23791") != std::string::npos ? m0 : was.find("23792") != std::string::npos ? m1 : m2).stop();
+    CHILD_CHECK(c, wait([&] { return node.health().state() == HealthState::degraded; }, 3000) >= 0);
+    CHILD_CHECK(c, node.health().members_down() == 1);
+    CHILD_CHECK(c, node.health().accepts_new_sessions());
+    node.session_up("q", 2);
+    CHILD_CHECK(c, wait([&] { return node.book().pending() == 0; }, 3000) >= 0);
+    CHILD_CHECK(c, key_of(loop, e, "/ptun-test/sessions/q").has_value());
+    auto a = core::run_until_complete(loop, leases.acquire("q", 1000));
+    CHILD_OK(c, a);
+    CHILD_CHECK(c, e.current_endpoint() != was);
+    // Never unreachable, never a refused session.
+    (void)wait([] { return false; }, 1000);
+    CHILD_CHECK(c, node.health().outages() == 0);
+    CHILD_CHECK(c, node.health().state() == HealthState::degraded);
+    stop.cancel();
+    core::run_until_complete(loop, scope.join());
+    core::run_until_complete(loop, node.leave());
+  });
+}
