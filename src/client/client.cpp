@@ -24,7 +24,7 @@ bool fatal(proto::CloseReason r) {
 }  // namespace
 
 Client::Client(core::Loop& loop, config::ClientConfig cfg)
-    : loop_(loop), cfg_(std::move(cfg)), dp_(loop, *this, 512), servers_(cfg_.servers.size()) {
+    : loop_(loop), cfg_(std::move(cfg)), dp_(loop, *this, 512), driver_(cfg_.servers) {
   proto::TransportParams tp;
   tp.tcp_enabled = cfg_.tcp_port != 0;
   tp.fallback_ms = cfg_.tcp_fallback_secs * 1000;
@@ -77,7 +77,6 @@ Result<void> Client::setup() {
   // name is resolved by the first attempt (client_servers.cpp), never here: a name that does
   // not resolve at boot is retried, not fatal.
   if (auto a = IpAddr::parse(cfg_.servers[0].host)) server_ep_ = Endpoint{*a, cfg_.servers[0].port};
-  resolved_.assign(cfg_.servers.size(), std::nullopt);
 
   if (cfg_.mode == "userspace") {
     if (auto r = setup_userspace(); !r) return r;
@@ -189,10 +188,7 @@ void Client::on_established(const proto::NetworkSettings& s) {
     return;
   }
   settings_error_.clear();
-  attempt_error_.clear();
-  session_up_ = true;
-  attempt_ = 0;
-  servers_.on_established();   // a lost session comes back to this server first
+  driver_.established();   // a lost session comes back to this server first
   established_ms_ = now_;
   handshake_seconds_.observe(double(now_ - attempt_started_ms_) / 1000.0);
   paths_.cancel();
@@ -220,23 +216,20 @@ void Client::handle_session_end() {
   now_ = loop_.now_ms();
   paths_.cancel();
   if (!want_up_) return;   // closed by disconnect(): stay down
-  if (session_up_ && !fatal(end_reason_)) {
-    // A lost session (it was up, maybe roaming): the next round starts with this server.
-    LOG_WARN("client: session ended (%s%s%s), reconnecting", proto::to_string(end_reason_),
-             end_detail_.empty() ? "" : ": ", end_detail_.c_str());
-    session_up_ = false;
-    if (life_.state() == State::connected) {
-      transition(State::reasserting, Reason::server_gone, proto::to_string(end_reason_));
-      attempt_ = 0;   // first retry of a lost session comes quickly (~0.5 s)
-    }
-    servers_.restart();
-    reconnect_at_ = now_ + backoff_ms(attempt_++, uint64_t(cfg_.reconnect_max_secs) * 1000, double(rng_.u32()) / 4294967295.0);
-    ++reconnects_;
-    return;
-  }
-  if (session_up_) {   // refused mid-session (revoked, pin changed): no longer connected anywhere
-    session_up_ = false;
-    if (life_.state() == State::connected) transition(State::reasserting, Reason::auth_refused, end_detail_);
+  bool was_connected = life_.state() == State::connected;
+  switch (driver_.ended(fatal(end_reason_), was_connected, now_, double(rng_.u32()) / 4294967295.0,
+                        uint64_t(cfg_.reconnect_max_secs) * 1000)) {
+    case SessionDriver::End::reconnect:
+      // A lost session (it was up, maybe roaming): the next round starts with this server, the
+      // first retry quickly (~0.5 s).
+      LOG_WARN("client: session ended (%s%s%s), reconnecting", proto::to_string(end_reason_),
+               end_detail_.empty() ? "" : ": ", end_detail_.c_str());
+      if (was_connected) transition(State::reasserting, Reason::server_gone, proto::to_string(end_reason_));
+      return;
+    case SessionDriver::End::refused_in_session:   // revoked, pin changed: no longer connected anywhere
+      if (was_connected) transition(State::reasserting, Reason::auth_refused, end_detail_);
+      break;
+    case SessionDriver::End::attempt_failed: break;
   }
   // The attempt never got a session (no answer, turned away), or its session was refused (a
   // revocation): the next address or server (client_servers.cpp); all refused: the end.
@@ -254,9 +247,9 @@ core::Task<void> Client::run_timers(core::CancelToken stop) {
     auto r = co_await timer_->wait_until(deadline, stop);
     if (!r && r.error().code == Errc::cancelled) break;
     now_ = loop_.now_ms();
-    if (now_ >= reconnect_at_) {
-      if (want_up_) start_session();
-      reconnect_at_ = want_up_ ? reconnect_at_ : UINT64_MAX;
+    if (driver_.due(now_)) {
+      if (want_up_) start_session();   // (which takes the due time)
+      else driver_.clear_due();
       continue;
     }
     if (paths_.roaming()) roam_timer();
@@ -267,7 +260,7 @@ core::Task<void> Client::run_timers(core::CancelToken stop) {
 }
 
 uint64_t Client::next_deadline() const {
-  uint64_t d = std::min(reconnect_at_, paths_.deadline());
+  uint64_t d = std::min(driver_.reconnect_at(), paths_.deadline());
   if (roam_confirmed()) return 0;   // a PONG on the new path arrived: finish the roam now
   if (session_ && !session_ended_) d = std::min(d, session_->next_deadline());
   return std::min(d, transport_deadline());

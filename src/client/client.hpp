@@ -16,7 +16,7 @@
 #include "client/lifecycle.hpp"
 #include "client/path_monitor.hpp"
 #include "client/path_watcher.hpp"
-#include "client/server_list.hpp"
+#include "client/session_driver.hpp"
 #include "common/buffer_pool.hpp"
 #include "common/log.hpp"
 #include "common/rng.hpp"
@@ -96,7 +96,7 @@ class Client final : public proto::ClientSession::Callbacks, public datapath::Po
   void start_session();
   void start_handshake();
   core::Task<void> run_resolver(core::CancelToken stop);
-  void on_resolved(const Result<std::vector<Endpoint>>& r);
+  void on_resolved(uint64_t gen, const Result<std::vector<Endpoint>>& r);
   // The attempt on the current server failed (`why`: shown in status and logged): the next
   // server now, or after the reconnect backoff once the whole list failed.
   void attempt_failed(const std::string& why, bool refused = false);
@@ -104,7 +104,6 @@ class Client final : public proto::ClientSession::Callbacks, public datapath::Po
   // socket or the kill switch cannot follow.
   bool set_server_endpoint(const Endpoint& ep);
   void cancel_resolve();
-  const config::ServerAddress& current_server() const { return cfg_.servers[servers_.current()]; }
   // client_netcfg.cpp: the host side of the tunnel's settings
   Result<void> apply_settings(const proto::NetworkSettings& s);
   void remove_settings();
@@ -215,14 +214,7 @@ class Client final : public proto::ClientSession::Callbacks, public datapath::Po
   std::unique_ptr<proto::ClientSession> session_;
   std::unique_ptr<proto::ClientSession> retired_;   // a closed session, freed outside its callbacks
   Endpoint server_ep_;                               // the current server's address (empty: not resolved yet)
-  ServerList servers_;                               // failover order over cfg_.servers
-  std::vector<std::optional<Endpoint>> resolved_;    // last address each server resolved to
-  std::vector<Endpoint> addresses_;                   // the current server's addresses, tried in order
-  std::string attempt_error_;                        // why the last attempt failed ("" once connected)
-  bool session_up_ = false;                          // session_ got as far as connected
-  bool resolving_ = false;                           // the current attempt waits for run_resolver
-  uint64_t resolve_gen_ = 0;                         // bumped per attempt: a stale answer is dropped
-  uint64_t last_rtt_ms_ = 0;                         // of the session the attempt replaces
+  SessionDriver driver_;                             // failover, resolving, backoff (session_driver.hpp)
   std::unique_ptr<core::Timer> resolve_wake_;        // poked to start a lookup
   core::CancelSource* resolve_cancel_ = nullptr;     // the lookup in flight
   std::unique_ptr<core::UdpSocket> sock_;
@@ -248,9 +240,6 @@ class Client final : public proto::ClientSession::Callbacks, public datapath::Po
   bool session_ended_ = false;
   proto::CloseReason end_reason_ = proto::CloseReason::none;
   std::string end_detail_;
-  uint64_t reconnect_at_ = UINT64_MAX;
-  uint32_t attempt_ = 0;
-  uint64_t reconnects_ = 0;
   uint64_t established_ms_ = 0;
   uint64_t attempt_started_ms_ = 0;   // start_handshake(): the handshake latency counts from here
   metrics::Histogram handshake_seconds_{metrics::handshake_buckets()};

@@ -25,15 +25,15 @@ nlohmann::json Client::status_json() {
   j["reason"] = to_string(life_.reason());
   if (!life_.detail().empty()) j["detail"] = life_.detail();
   // The server in use (or being tried) and its address; the whole failover list when there is one.
-  j["server"] = current_server().str();
+  j["server"] = driver_.current().str();
   j["endpoint"] = server_ep_.addr.empty() ? std::string() : server_ep_.str();
   if (cfg_.servers.size() > 1) {
     nlohmann::json all = nlohmann::json::array();
     for (const auto& s : cfg_.servers) all.push_back(s.str());
     j["servers"] = all;
   }
-  if (resolving_) j["resolving"] = current_server().host;
-  if (!attempt_error_.empty()) j["last_error"] = attempt_error_;
+  if (driver_.resolving()) j["resolving"] = driver_.current().host;
+  if (!driver_.last_error().empty()) j["last_error"] = driver_.last_error();
   j["mode"] = cfg_.mode;
   if (cfg_.mode == "userspace") {
     if (proxy_) {
@@ -54,7 +54,7 @@ nlohmann::json Client::status_json() {
   } else {
     j["interface"] = cfg_.tunnel.interface;
   }
-  j["reconnects"] = reconnects_;
+  j["reconnects"] = driver_.reconnects();
   j["roams"] = paths_.roams();
   j["rekeys"] = rekeys_;
   j["transport"] = proto::to_string(transport_);   // dtls (over UDP) or tls (the TCP fallback, §7)
@@ -151,7 +151,7 @@ Result<nlohmann::json> Client::handle_control(const control::Request& req) {
 nlohmann::json Client::stats_json() {
   nlohmann::json j;
   j["state"] = to_string(life_.state());
-  j["reconnects"] = reconnects_;
+  j["reconnects"] = driver_.reconnects();
   j["roams"] = paths_.roams();
   j["rekeys"] = rekeys_;
   j["transport"] = proto::to_string(transport_);   // dtls (over UDP) or tls (the TCP fallback, §7)
@@ -227,7 +227,7 @@ std::string Client::metrics_text() {
   m.histogram("ptun_client_handshake_duration_seconds", "From a connect attempt to the tunnel connected.",
               handshake_seconds_);
   m.gauge("ptun_client_state_seconds", "Seconds in the current state.", double(now - life_.since_ms()) / 1000.0);
-  m.counter("ptun_client_reconnects_total", "Sessions started again after one ended.", double(reconnects_));
+  m.counter("ptun_client_driver_.reconnects()total", "Sessions started again after one ended.", double(driver_.reconnects()));
   m.counter("ptun_client_roams_total", "Path changes survived by the same session.", double(paths_.roams()));
   m.counter("ptun_client_rekeys_total", "Sessions given fresh keys without a break.", double(rekeys_));
   m.counter("ptun_client_rekey_failures_total", "Rekey attempts that failed (the old keys stayed).",

@@ -42,7 +42,7 @@ void Client::connect(Reason why) {
   want_up_ = true;
   user_down_ = false;
   if (life_.state() != State::disconnected) return;   // already up or coming up
-  attempt_ = 0;
+  driver_.start_over();
   if (host_) {   // the kill switch before the first datagram (include_all_networks)
     if (auto r = host_->engage(); !r) {   // fail closed: no kill switch, no connection
       settings_error_ = "kill switch: " + r.error().message;
@@ -57,8 +57,8 @@ void Client::connect(Reason why) {
 void Client::disconnect(Reason why) {
   want_up_ = false;
   paths_.cancel();
-  reconnect_at_ = UINT64_MAX;
   cancel_resolve();
+  driver_.stop();
   if (life_.state() == State::disconnected) return;
   now_ = loop_.now_ms();
   transition(State::disconnecting, why);
@@ -66,7 +66,6 @@ void Client::disconnect(Reason why) {
     session_->close(proto::CloseReason::user, now_);   // on_closed fires; want_up_ = false ignores it
   flush();
   session_ended_ = false;
-  session_up_ = false;
   if (session_) {
     rekey_failures_prior_ += session_->stats().rekey_failures;
     retired_ = std::move(session_);

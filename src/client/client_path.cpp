@@ -65,7 +65,7 @@ ondemand::Network Client::current_network(const Path& p) {
 SessionPhase Client::session_phase() const {
   if (session_ && !session_ended_ && session_->state() == proto::ClientSession::State::established)
     return SessionPhase::established;
-  if (reconnect_at_ != UINT64_MAX) return SessionPhase::waiting_to_reconnect;
+  if (driver_.waiting()) return SessionPhase::waiting_to_reconnect;
   if (session_ && !session_ended_) return SessionPhase::handshaking;
   return SessionPhase::idle;
 }
@@ -84,9 +84,7 @@ void Client::on_path(const Path& p) {
       return;
     case PathWatcher::Change::roam: roam(); return;
     case PathWatcher::Change::reconnect_now:
-      attempt_ = 0;
-      servers_.restart();
-      reconnect_at_ = now_;
+      driver_.hurry(now_);   // from the server that worked last
       poke_timer();
       return;
     case PathWatcher::Change::restart_handshake:

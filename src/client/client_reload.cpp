@@ -23,7 +23,6 @@ Result<nlohmann::json> Client::apply_reload() {
   // (the control socket, the device, the mode, privileges, apps, ...) needs a restart.
   auto plan = config::plan_reload(cfg_, n);
   if (!plan) return Error(plan.error().code, "reload refused, running config kept: " + plan.error().message);
-  bool new_servers = plan->has(config::reload_new_servers);
   bool new_session = plan->has(config::reload_new_session);
   std::shared_ptr<tls::DtlsConfig> dtls = dtls_;
   if (new_session) {
@@ -51,12 +50,9 @@ Result<nlohmann::json> Client::apply_reload() {
 
   cfg_ = std::move(n);
   dtls_ = dtls;
-  if (new_servers) {   // a new list: from its first server, nothing known about any of them
-    servers_.reset(cfg_.servers.size());
-    resolved_.assign(cfg_.servers.size(), std::nullopt);
-  } else if (new_session) {
-    servers_.restart();
-  }
+  // A new list starts from its first server, nothing known about any of them; the same list
+  // starts a new round.
+  if (new_session) driver_.reload(cfg_.servers);
   std::string session = "kept";
   if (new_session && want_up_) {
     now_ = loop_.now_ms();
@@ -66,7 +62,7 @@ Result<nlohmann::json> Client::apply_reload() {
       flush();
       session_ended_ = false;
     }
-    attempt_ = 0;
+    driver_.start_over();
     start_session();
     session = "restarted";
   } else if (host_settings && applied_) {
