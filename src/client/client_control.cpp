@@ -227,7 +227,7 @@ std::string Client::metrics_text() {
   m.histogram("ptun_client_handshake_duration_seconds", "From a connect attempt to the tunnel connected.",
               handshake_seconds_);
   m.gauge("ptun_client_state_seconds", "Seconds in the current state.", double(now - life_.since_ms()) / 1000.0);
-  m.counter("ptun_client_driver_.reconnects()total", "Sessions started again after one ended.", double(driver_.reconnects()));
+  m.counter("ptun_client_reconnects_total", "Sessions started again after one ended.", double(driver_.reconnects()));
   m.counter("ptun_client_roams_total", "Path changes survived by the same session.", double(paths_.roams()));
   m.counter("ptun_client_rekeys_total", "Sessions given fresh keys without a break.", double(rekeys_));
   m.counter("ptun_client_rekey_failures_total", "Rekey attempts that failed (the old keys stayed).",
