@@ -138,8 +138,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         uint8_t sel = r.u8();
         auto body = r.body(sel & 0x40, h.fill);
         begin_datagram(h, client);
-        server.seal(h.sealed, body, kTypes[(sel >> 4) & 3]);
-        if (sel & 2) server.seal(h.sealed, body.subspan(body.size() / 2));
+        server.seal(h.sealed, body, kTypes[(sel >> 4) & 3], sel & 0x40);
+        if (sel & 2) server.seal(h.sealed, body.subspan(body.size() / 2), 23, sel & 0x40);
         send_sealed(h, client, sel & 1);
         break;
       }

@@ -33,6 +33,29 @@ ServerEndpoint::ServerEndpoint(std::shared_ptr<tls::DtlsConfig> config, Callback
 
 ServerEndpoint::~ServerEndpoint() = default;
 
+void ServerEndpoint::reset() {
+  // Member by member as the constructor leaves them (fresh containers: a cleared hash map keeps
+  // its buckets, and with them another iteration order).
+  half_open_.clear();
+  sessions_ = decltype(sessions_)();
+  sessions_.reserve(std::min<uint32_t>(limits_.max_sessions, 65536));
+  graveyard_.clear();
+  half_open_by_source_ = decltype(half_open_by_source_)();
+  depth_ = 0;
+  timers_.clear();
+  due_.clear();
+  rate_ = SourceRateLimiter(limits_.per_source_hs_per_sec, std::max<uint32_t>(limits_.per_source_hs_per_sec, 1),
+                            limits_.max_rate_sources);
+  counters_ = ServerCounters{};
+  log_limit_ = log::RateLimit{};
+  hint_window_ms_ = 0;
+  hints_in_window_ = 0;
+  path_challenges_ = 0;
+  rtt_probes_ = 0;
+  std::memset(tx_.data(), 0, tx_.size());  // std::fill is a byte loop under the fuzz instrumentation
+  std::memset(rx_.data(), 0, rx_.size());
+}
+
 void ServerEndpoint::output_thunk(void* ctx, std::span<const uint8_t> datagram) {
   auto* s = static_cast<Session*>(ctx);
   s->owner->emit(*s, datagram);

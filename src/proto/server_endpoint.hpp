@@ -155,6 +155,10 @@ class ServerEndpoint {
   // (half-open, waiting for CLIENT_HELLO). False if the id is taken, the table is full or the
   // snapshot does not load.
   bool adopt_snapshot(const Endpoint& from, uint64_t id, const tls::DtlsSnapshot& snap, uint64_t now_ms);
+  // For the fuzz harnesses too: back to the state the constructor left, every session dropped
+  // without a word (no callback, nothing sent); the record buffers keep their memory. Not from
+  // inside a callback.
+  void reset();
 
   // O(1); may be earlier than needed (a stale timer entry), never later.
   uint64_t next_deadline() const { return timers_.top(); }

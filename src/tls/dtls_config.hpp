@@ -64,6 +64,10 @@ class DtlsConfig {
   // Revocation checked in every later handshake (nullptr: none). Takes effect for handshakes
   // that verify a certificate after this call; the config keeps the CRL alive.
   void set_crl(std::shared_ptr<Crl> crl);
+  // For the fuzz harnesses (fuzz/session_fixture.hpp): the DRBG's whole state, saved once and put
+  // back before every input, so that a handshake an input starts draws the same randoms whatever
+  // inputs ran before it.
+  mbedtls_ctr_drbg_context& drbg() { return drbg_; }
 
  private:
   DtlsConfig(bool server, std::shared_ptr<Credentials> creds, const DtlsOptions& opts);

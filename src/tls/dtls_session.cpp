@@ -23,7 +23,7 @@ bool is_certificate_alert(uint8_t d) { return d >= 42 && d <= 49; }
 DtlsSession::DtlsSession(std::shared_ptr<DtlsConfig> config, OutputFn out, void* ctx)
     : config_(std::move(config)), out_(out), out_ctx_(ctx) {
   mbedtls_ssl_init(&ssl_);
-  int ret = mbedtls_ssl_setup(&ssl_, config_->raw());
+  int ret = take_setup_context() ? 0 : mbedtls_ssl_setup(&ssl_, config_->raw());
   if (ret != 0) {
     fail(Errc::io, "session setup: " + detail::mbedtls_error_text(ret));
     return;

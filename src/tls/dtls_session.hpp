@@ -220,6 +220,10 @@ class DtlsSession {
   bool reuse_restored(const DtlsSnapshot& snap);
   void keep_for_reuse(const DtlsSnapshot& snap);
   bool park_for_reuse();
+  // Also fuzz builds only: the fresh context that reuse_restored() replaces (as mbedtls_ssl_setup
+  // left it, ~33 KiB of zeroed record buffers and the handshake state) is kept for the next
+  // session's constructor instead of being freed and set up again.
+  bool take_setup_context();
 
   std::shared_ptr<DtlsConfig> config_;
   OutputFn out_;

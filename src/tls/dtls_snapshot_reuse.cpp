@@ -11,6 +11,8 @@
 // session is freed as usual and the next restore loads afresh. Everything mutable of an
 // established DTLS 1.2 context (counters, replay window, record pointers, alert state) is in the
 // context struct itself; the cipher contexts restart their per-record state on each record.
+// The fresh context a reused restore replaces (mbedtls_ssl_setup's record buffers and handshake
+// state, untouched) is kept too, for the next DtlsSession's constructor: no setup per input.
 // Single-threaded, like the fuzz harnesses.
 #define MBEDTLS_ALLOW_PRIVATE_ACCESS
 #include "tls/dtls_session.hpp"
@@ -49,6 +51,33 @@ struct Slot {
 };
 
 constexpr size_t kMaxSlots = 8;
+
+// Contexts as mbedtls_ssl_setup left them, for the next DtlsSession of the same config.
+struct SetupContext {
+  const mbedtls_ssl_config* conf;
+  mbedtls_ssl_context ssl;
+};
+constexpr size_t kMaxSetupContexts = 4;
+std::vector<SetupContext>& setup_contexts() {
+  static auto* s = [] {  // never destroyed, like slots(); reserved: no allocation per input
+    auto* v = new std::vector<SetupContext>;
+    v->reserve(kMaxSetupContexts);
+    return v;
+  }();
+  return *s;
+}
+
+// Keeps a context nothing but mbedtls_ssl_setup (and the per-connection strings, already taken
+// off) has touched: no handshake step, nothing read or written. Otherwise false: free it.
+bool keep_setup_context(mbedtls_ssl_context& ssl) {
+  auto& all = setup_contexts();
+  if (all.size() >= kMaxSetupContexts || ssl.state != MBEDTLS_SSL_HELLO_REQUEST || !ssl.handshake ||
+      ssl.session || ssl.transform || ssl.in_left || ssl.out_left || ssl.in_msglen || ssl.hostname || ssl.cli_id)
+    return false;
+  all.push_back(SetupContext{ssl.conf, ssl});
+  return true;
+}
+
 std::vector<std::unique_ptr<Slot>>& slots() {
   // Never destroyed: parked objects stay reachable (no leak report at exit), and nothing frees
   // them after the configs they point to are gone.
@@ -80,7 +109,7 @@ bool DtlsSession::reuse_restored(const DtlsSnapshot& snap) {
   ssl_.hostname = nullptr;
   ssl_.cli_id = nullptr;
   ssl_.cli_id_len = 0;
-  mbedtls_ssl_free(&ssl_);
+  if (!keep_setup_context(ssl_)) mbedtls_ssl_free(&ssl_);
   ssl_ = slot.image;
   *ssl_.session = slot.session;
   memcpy(ssl_.transform, slot.transform.data(), slot.transform.size());
@@ -147,8 +176,18 @@ bool DtlsSession::park_for_reuse() {
   return true;
 }
 
+bool DtlsSession::take_setup_context() {
+  auto& all = setup_contexts();
+  auto it = std::find_if(all.begin(), all.end(), [&](const SetupContext& c) { return c.conf == config_->raw(); });
+  if (it == all.end()) return false;
+  ssl_ = it->ssl;
+  all.erase(it);
+  return true;
+}
+
 #else
 
+bool DtlsSession::take_setup_context() { return false; }
 bool DtlsSession::reuse_restored(const DtlsSnapshot&) { return false; }
 void DtlsSession::keep_for_reuse(const DtlsSnapshot&) {}
 bool DtlsSession::park_for_reuse() { return false; }

@@ -3,6 +3,7 @@
 // (CLIENT_HELLO, SETTINGS) and carry packets both ways; a snapshot that does not load is refused.
 #include <catch2/catch.hpp>
 
+#include <cstring>
 #include <deque>
 
 #include "../tls/dtls_pair.hpp"
@@ -65,8 +66,9 @@ struct Both : ClientSession::Callbacks, ServerEndpoint::Callbacks {
     settings = s;
   }
   void on_closed(CloseReason, const std::string&) override {}
+  Endpoint roam_to;  // a second address the client may use (the reset test)
   void send_datagram(const Endpoint& to, std::span<const uint8_t> d) override {
-    CHECK(to == kClient);
+    CHECK((to == kClient || to == roam_to));
     s2c.emplace_back(d.begin(), d.end());
   }
   void deliver_packet(uint64_t, std::span<const uint8_t> ip) override { server_got.emplace_back(ip.begin(), ip.end()); }
@@ -148,4 +150,81 @@ TEST_CASE("snapshot start: a snapshot that does not load is refused", "[proto][s
   ServerEndpoint server(f.pair.server_cfg, b, ServerEndpoint::Limits{});
   CHECK_FALSE(server.adopt_snapshot(kClient, 42, junk, 1000));
   CHECK(server.session_count() == 0);
+}
+
+namespace {
+
+// One run of the exchange above against `server`: what the server sent, byte for byte.
+std::vector<std::vector<uint8_t>> exchange(const Frozen& f, ServerEndpoint& server, Both& b) {
+  SeededRng rng(7);
+  const uint64_t now = 5'000'000;
+  ClientSession client(f.pair.client_cfg, "vpn.example.org", "test", rng, b);
+  client.start_from_snapshot(f.client, now);
+  REQUIRE(server.adopt_snapshot(kClient, client.session_id(), f.server, now));
+  std::vector<std::vector<uint8_t>> sent;
+  for (int i = 0; i < 50 && (!b.c2s.empty() || !b.s2c.empty()); ++i) {
+    while (!b.c2s.empty()) {
+      auto d = std::move(b.c2s.front());
+      b.c2s.pop_front();
+      server.on_datagram(kClient, d, now);
+    }
+    while (!b.s2c.empty()) {
+      sent.push_back(b.s2c.front());
+      auto d = std::move(b.s2c.front());
+      b.s2c.pop_front();
+      client.on_datagram(d, now);
+    }
+  }
+  REQUIRE(client.state() == ClientSession::State::established);
+  const uint8_t down[8] = {0x45, 0, 0, 20, 9, 8, 7, 6};
+  REQUIRE(server.send_packet(client.session_id(), down, now));
+  // The client moves: the server challenges the new address (a PING with the endpoint's next
+  // challenge value).
+  b.roam_to = *Endpoint::parse("192.0.2.8:1000");
+  const uint8_t up[8] = {0x45, 0, 0, 20, 1, 2, 3, 4};
+  REQUIRE(client.send_packet(up, now));
+  REQUIRE(b.c2s.size() == 1);
+  server.on_datagram(b.roam_to, b.c2s.front(), now + 10);
+  b.c2s.clear();
+  REQUIRE(server.counters().roam_challenges == 1);
+  sent.insert(sent.end(), b.s2c.begin(), b.s2c.end());
+  b.s2c.clear();
+  return sent;
+}
+
+}  // namespace
+
+TEST_CASE("snapshot start: a reset endpoint behaves as a new one", "[proto][snapshot]") {
+  Frozen f;
+  Both b;
+  ServerEndpoint::Limits limits;
+  limits.max_sessions = 4;
+  limits.per_source_hs_per_sec = 2;
+  ServerEndpoint fresh(f.pair.server_cfg, b, limits);
+  auto want = exchange(f, fresh, b);
+  REQUIRE(!want.empty());
+
+  ServerEndpoint used(f.pair.server_cfg, b, limits);
+  (void)exchange(f, used, b);
+  // More state: a second session, rejected datagrams, a half-open handshake from another source.
+  REQUIRE(used.adopt_snapshot(*Endpoint::parse("198.51.100.1:4000"), 77, f.server, 5'000'000));
+  const uint8_t junk[3] = {1, 2, 3};
+  used.on_datagram(kClient, junk, 5'000'000);
+  REQUIRE(used.session_count() == 2);
+  REQUIRE(used.half_open_count() == 1);
+  REQUIRE(used.counters().bad_header == 1);
+  REQUIRE(used.next_deadline() != UINT64_MAX);
+
+  int closed = b.server_closed;
+  used.reset();
+  CHECK(b.server_closed == closed);  // dropped without a word
+  CHECK(b.s2c.empty());
+  CHECK(used.session_count() == 0);
+  CHECK(used.half_open_count() == 0);
+  CHECK(used.next_deadline() == UINT64_MAX);
+  const ServerCounters zero{};
+  CHECK(std::memcmp(&used.counters(), &zero, sizeof zero) == 0);
+  // The same datagrams as the new endpoint sent: same session state, same challenge and probe
+  // values, the same keys' sequence numbers.
+  CHECK(exchange(f, used, b) == want);
 }
