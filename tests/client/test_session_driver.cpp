@@ -182,6 +182,8 @@ TEST_CASE("session driver: the handshake timeout; a reasserting attempt is short
   CHECK(one.handshake_timeout_ms(false) == 30000);
   SessionDriver two({server("198.18.0.1"), server("198.18.0.2")});
   CHECK(two.handshake_timeout_ms(false) == 5000);
+  two.begin(uint64_t(100));
+  CHECK(two.handshake_timeout_ms(true) == 1900);   // others to fail over to: shorter
 }
 
 TEST_CASE("session driver: a reload with a new list starts over from its first server; the same list from the last good",
