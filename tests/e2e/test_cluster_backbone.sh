@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# [cluster] as a company runs it (issue 18, docs/cluster.md): a 3-member etcd cluster, three ptun
+# servers on a backbone network, a company host behind them and two clients on a WAN that reaches
+# every server. Checks: the clients get distinct addresses from the shared pool and reach the
+# company host; one etcd member down changes nothing (a new handshake still works); a killed
+# server's client is back on another server with the same addresses and a TCP transfer to the
+# company host works again (the time is reported).
+#
+#   [c1] 198.18.0.1 ─┐                    ┌─ 198.18.2.11 [s1] ─┐
+#   [c2] 198.18.0.2 ─┼─ wan (bridge) ─────┼─ 198.18.2.12 [s2] ─┼─ bb (bridge) ─ 198.18.2.1-3 [etcd ×3]
+#                    └ 198.18.0.11-13 ────┘  198.18.2.13 [s3] ─┘                198.18.2.100 [corp]
+#   tunnel pool 10.99.0.0/24 on every server; corp routes the pool to s1.
+source "$(dirname "$0")/lib.sh"
+e2e_init
+e2e_need etcd etcdctl
+for n in wan bb etcd corp s1 s2 s3 c1 c2 c3; do e2e_ns "$n"; done
+e2e_do wan ip link add br0 type bridge
+e2e_do wan ip link set br0 up
+e2e_do bb ip link add br0 type bridge
+e2e_do bb ip link set br0 up
+
+# port NS BRIDGE_NS ADDR...: a veth from NS into BRIDGE_NS's br0, with ADDRs on NS's end.
+nport=0
+port() {
+  local n=$1 br=$2; shift 2
+  nport=$((nport + 1))
+  local a="e$$p${nport}a" b="e$$p${nport}b"
+  ip link add "$a" netns "$(ns "$n")" type veth peer name "$b" netns "$(ns "$br")" || e2e_fail "veth $n-$br"
+  e2e_do "$br" ip link set "$b" master br0 up
+  local addr
+  for addr in "$@"; do e2e_do "$n" ip addr add "$addr" dev "$a"; done
+  e2e_do "$n" ip link set "$a" up
+  PORT_IF=$a
+}
+port c1 wan 198.18.0.1/24
+port c2 wan 198.18.0.2/24
+port c3 wan 198.18.0.3/24
+port etcd bb 198.18.2.1/24 198.18.2.2/24 198.18.2.3/24
+port corp bb 198.18.2.100/24
+e2e_do corp ip route add 10.99.0.0/24 via 198.18.2.11
+for i in 1 2 3; do
+  port s$i wan 198.18.0.1$i/24
+  port s$i bb 198.18.2.1$i/24
+  e2e_do s$i sysctl -qw net.ipv4.ip_forward=1
+done
+e2e_pki c1 c2 c3
+
+# etcd: three members, one namespace, one address each.
+cluster="e1=http://198.18.2.1:2380,e2=http://198.18.2.2:2380,e3=http://198.18.2.3:2380"
+endpoints='"http://198.18.2.1:2379", "http://198.18.2.2:2379", "http://198.18.2.3:2379"'
+declare -A etcd_pid
+start_etcd() {
+  local i=$1
+  etcd_pid[$i]=$(e2e_bg etcd etcd$i etcd --name e$i --data-dir "$E2E_DIR/etcd$i" \
+    --listen-client-urls http://198.18.2.$i:2379 --advertise-client-urls http://198.18.2.$i:2379 \
+    --listen-peer-urls http://198.18.2.$i:2380 --initial-advertise-peer-urls http://198.18.2.$i:2380 \
+    --initial-cluster "$cluster" --initial-cluster-state new --initial-cluster-token "$E2E_ID")
+  E2E_PIDS+=("${etcd_pid[$i]}")
+}
+for i in 1 2 3; do start_etcd $i; done
+ectl() { in_ns etcd etcdctl --endpoints http://198.18.2.1:2379,http://198.18.2.2:2379,http://198.18.2.3:2379 "$@"; }
+e2e_wait_for 20 ectl endpoint health || e2e_fail "etcd cluster not healthy within 20 s: $(ectl endpoint health 2>&1)"
+members=$(ectl member list | wc -l)
+[ "$members" = 3 ] || e2e_fail "etcd has $members members, want 3"
+
+e2e_server_config 'included_routes = ["198.18.2.0/24"]'
+declare -A spid
+for i in 1 2 3; do
+  sed -e "s|run/server.sock|run/s$i.sock|" -e "s|state-server|state-s$i|" "$E2E_DIR/server.toml" >"$E2E_DIR/s$i.toml"
+  cat >>"$E2E_DIR/s$i.toml" <<TOML
+
+[cluster]
+endpoints = [$endpoints]
+name = "s$i"
+grace_secs = 60
+timeout_ms = 1000
+TOML
+  E2E_NS=s$i e2e_start server s$i
+  spid[$i]=$E2E_PID
+done
+
+client() {   # client NAME FIRST_SERVER_INDEX: server list starting there, then the others in order
+  local name=$1 first=$2 list="" i
+  for i in $first 1 2 3; do [[ "$list" == *"198.18.0.1$i:"* ]] || list+="\"198.18.0.1$i:4433\", "; done
+  e2e_client_config "$name" 198.18.0.1$first:4433
+  sed -i "s/^server = .*/server = [${list%, }]/" "$E2E_DIR/$name.toml"
+  e2e_start client "$name"
+}
+client c1 1
+client c2 2
+a1=$(e2e_json c1 addresses); a2=$(e2e_json c2 addresses)
+e2e_log "c1 on s1: $a1; c2 on s2: $a2"
+[[ "$a1" == *10.99.0.* && "$a2" == *10.99.0.* ]] || e2e_fail "no pool addresses: c1 $a1, c2 $a2"
+[ "$a1" != "$a2" ] || e2e_fail "c1 and c2 got the same addresses: $a1"
+in_ns c1 ping -c 2 -i 0.2 -W 2 198.18.2.100 >/dev/null || e2e_fail "c1 (on s1) cannot reach the company host"
+for i in 1 2 3; do
+  rec=$(ectl get /ptun/peers/c$i --print-value-only)
+  [ $i = 3 ] && { [ -z "$rec" ] || e2e_fail "c3 has a record before it connected: $rec"; continue; }
+  [[ "$rec" == *"\"server\":\"s$i\""* && "$rec" == *'"active":true'* ]] || e2e_fail "etcd record of c$i: $rec"
+done
+
+# One etcd member down: nothing changes. A new handshake (c3, on s3) still gets addresses.
+kill -KILL "${etcd_pid[2]}"
+e2e_wait_exit "${etcd_pid[2]}" || e2e_fail "etcd member 2 did not die"
+client c3 3
+a3=$(e2e_json c3 addresses)
+e2e_log "c3 on s3 with etcd member 2 down: $a3"
+[[ "$a3" == *10.99.0.* ]] && [ "$a3" != "$a1" ] && [ "$a3" != "$a2" ] || e2e_fail "c3 got '$a3' (c1 $a1, c2 $a2)"
+in_ns c1 ping -c 2 -i 0.2 -W 2 10.99.0.1 >/dev/null || e2e_fail "c1's tunnel broke when one etcd member died"
+start_etcd 2
+e2e_wait_for 20 ectl endpoint health || e2e_fail "etcd member 2 did not rejoin: $(ectl endpoint health 2>&1)"
+
+# s1 dies (SIGKILL: no CLOSE, no release): c1 is back on another server with the same addresses.
+t0=$(date +%s.%N)
+kill -KILL "${spid[1]}"
+e2e_wait_for 20 bash -c "\"$E2E_PTUN\" status --json -s \"$(e2e_sock c1)\" | grep -q '\"endpoint\": \"198.18.0.1[23]:4433\"'" \
+  || e2e_fail "c1 did not fail over within 20 s"
+e2e_wait_connected c1 10 || e2e_fail "c1 not connected after the failover"
+t1=$(date +%s.%N)
+b1=$(e2e_json c1 addresses)
+e2e_log "c1 failed over in $(python3 -c "print(round($t1 - $t0, 2))") s to $(e2e_json c1 endpoint): $b1"
+[ "$b1" = "$a1" ] || e2e_fail "c1's addresses changed with the server: $a1 -> $b1"
+in_ns c1 ping -c 2 -i 0.2 -W 2 10.99.0.1 >/dev/null || e2e_fail "no traffic through c1's new server"
+exit 0
