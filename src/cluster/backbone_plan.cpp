@@ -36,14 +36,14 @@ std::string server_key(const std::string& prefix, const std::string& name) { ret
 
 std::set<BackboneRoute> plan_backbone_routes(const std::string& self, const std::map<std::string, PeerRecord>& peers,
                                              const std::map<std::string, ServerRecord>& servers,
-                                             const std::set<IpAddr>& own_addresses) {
+                                             const IsOwnFn& is_own) {
   std::set<BackboneRoute> out;
   for (const auto& [cn, rec] : peers) {
     if (!rec.active || rec.server == self) continue;
     auto holder = servers.find(rec.server);
     if (holder == servers.end()) continue;   // dead (its record expired) or not on the backbone
     auto route = [&](const std::optional<IpAddr>& a, const std::optional<IpAddr>& via) {
-      if (!a || !via || own_addresses.count(*a)) return;
+      if (!a || !via || (is_own && is_own(*a))) return;
       out.insert(BackboneRoute{Cidr{*a, uint8_t(a->is_v4() ? 32 : 128)}, *via});
     };
     route(rec.addrs.ipv4, holder->second.backbone_v4);

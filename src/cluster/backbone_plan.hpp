@@ -11,6 +11,7 @@
 //   P/peers/<cn>      PeerRecord (alloc_plan.hpp): the peer's addresses, who holds it, active.
 #pragma once
 #include <compare>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -46,13 +47,14 @@ struct BackboneRoute {
 // The routes a server `self` wants: for every active peer held by another server that has a
 // record, each of the peer's addresses via that server's backbone address of the same family.
 // Peers held by `self`, released peers, peers of servers without a record (dead, or not on a
-// backbone) and families the holder has no backbone address for give no route. `own_addresses`:
-// addresses this server serves itself (its sessions, static peers): never routed away even when
-// a stale record says another server holds them.
+// backbone) and families the holder has no backbone address for give no route. `is_own`
+// (may be empty): addresses this server serves itself (a session here) are never routed away,
+// even while a stale record still names another server.
+using IsOwnFn = std::function<bool(const IpAddr&)>;
 std::set<BackboneRoute> plan_backbone_routes(const std::string& self,
                                              const std::map<std::string, PeerRecord>& peers,
                                              const std::map<std::string, ServerRecord>& servers,
-                                             const std::set<IpAddr>& own_addresses = {});
+                                             const IsOwnFn& is_own = {});
 
 struct RouteChanges {
   std::vector<BackboneRoute> remove, add;   // remove first: a moved address is replaced

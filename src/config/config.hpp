@@ -143,6 +143,9 @@ struct ServerConfig {
     uint32_t session_ttl_secs = 10;       // lease of this server's session records, 3..300
     uint32_t poll_ms = 1000;              // look for moved peers, revocations, etcd's health, 100..60000
     std::string ca, cert, key;            // optional PEM paths (resolved); cert and key together
+    // This server's addresses on the backbone (at most one per family): published in etcd, the
+    // other servers route this server's clients to them. None: no backbone routes either way.
+    std::optional<IpAddr> backbone_v4, backbone_v6;
     bool operator==(const Cluster&) const = default;
   };
   std::optional<Cluster> cluster;

@@ -163,6 +163,10 @@ std::string to_toml(const ServerConfig& c) {
     w.num("timeout_ms", c.cluster->timeout_ms);
     w.num("session_ttl_secs", c.cluster->session_ttl_secs);
     w.num("poll_ms", c.cluster->poll_ms);
+    std::vector<std::string> bb;
+    for (const auto& a : {c.cluster->backbone_v4, c.cluster->backbone_v6})
+      if (a) bb.push_back(a->str());
+    if (!bb.empty()) w.strings("backbone", bb);
     if (!c.cluster->ca.empty()) w.str("ca", c.cluster->ca);
     if (!c.cluster->cert.empty()) w.str("cert", c.cluster->cert);
     if (!c.cluster->key.empty()) w.str("key", c.cluster->key);

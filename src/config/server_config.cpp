@@ -164,6 +164,14 @@ void read_cluster(TableReader& t, ServerConfig::Cluster& cl, const std::string& 
   t.u32("timeout_ms", cl.timeout_ms, 100, 60000);
   t.u32("session_ttl_secs", cl.session_ttl_secs, 3, 300);
   t.u32("poll_ms", cl.poll_ms, 100, 60000);
+  t.string_array("backbone", 2, [&](const std::string& s) -> std::string {
+    auto a = IpAddr::parse(s);
+    if (!a) return "'" + s + "' is not an IP address";
+    auto& slot = a->is_v4() ? cl.backbone_v4 : cl.backbone_v6;
+    if (slot) return "'" + s + "': one backbone address per family";
+    slot = *a;
+    return "";
+  });
   for (auto [key, field] : {std::pair{"ca", &cl.ca}, std::pair{"cert", &cl.cert}, std::pair{"key", &cl.key}}) {
     std::string* out = field;   // clang 14 cannot capture a structured binding in a lambda
     t.string(key, [&](const std::string& s) {

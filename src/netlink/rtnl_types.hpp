@@ -18,6 +18,9 @@ namespace ptun::netlink {
 // by routing daemons listed in /etc/iproute2/rt_protos; 112 is unassigned there. It lets a restart
 // find and remove what a crashed ptun left behind without touching anyone else's routes.
 inline constexpr uint8_t kPtunRouteProto = 0x70;
+// The same for a cluster server's backbone routes toward the other servers' clients ("proto 113"):
+// a table of their own is not needed, the protocol alone finds them after a crash.
+inline constexpr uint8_t kPtunBackboneRouteProto = 0x71;
 
 // The routing table ptun uses for its own policy routing (wg-quick style); defined here so client and
 // server agree. Any value above 255 needs RTA_TABLE / FRA_TABLE, which the builders always send.

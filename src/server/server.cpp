@@ -46,6 +46,7 @@ Result<void> Server::setup() {
   if (log::parse_level(cfg_.log_level.c_str(), &lvl)) log::set_level(lvl);
   started_ms_ = loop_.now_ms();
   if (auto r = setup_cluster(); !r) return r;   // [cluster]: before anything touches the host
+  if (auto r = setup_backbone(); !r) return r;
 
   // Control socket first: a second instance stops here, before touching the host.
   control_ = nullptr;
@@ -192,6 +193,7 @@ core::Task<int> Server::run() {
   if (metrics_) scope.spawn(metrics_->run(stop.token()));
   if (streams_) scope.spawn(streams_->run(stop.token()));
   scope.spawn(cluster_run(stop.token()));   // [cluster]: session records, revocations, etcd's health
+  scope.spawn(run_backbone(stop.token()));
   notify_status("READY=1\n");   // sockets bound and the tunnel up since setup()
   co_await run_signals(stop);
   sd::notify("STOPPING=1\nSTATUS=shutting down");
@@ -204,6 +206,7 @@ core::Task<int> Server::run() {
   stop.cancel();
   co_await scope.join();
   co_await cluster_leave();
+  co_await leave_backbone();
   stop_source_ = nullptr;
   teardown();
   co_return 0;

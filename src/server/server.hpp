@@ -39,6 +39,7 @@
 #include "tls/dtls_config.hpp"
 #include "tun/tun_device.hpp"
 #ifdef PTUN_CLUSTER
+#include "cluster/backbone_sync.hpp"
 #include "cluster/cluster_leases.hpp"
 #include "cluster/cluster_node.hpp"
 #endif
@@ -123,6 +124,11 @@ class Server final : public proto::ServerEndpoint::Callbacks, public datapath::P
   core::Task<void> cluster_run(core::CancelToken stop);
   core::Task<void> cluster_leave();   // shutdown, after the sessions closed: this server's records go
   nlohmann::json cluster_json() const;   // null without [cluster]
+  // server_backbone.cpp: routes toward the other servers' clients over the backbone.
+  Result<void> setup_backbone();
+  core::Task<void> run_backbone(core::CancelToken stop);
+  core::Task<void> leave_backbone();   // shutdown: the record's lease revoked, our routes removed
+  nlohmann::json backbone_json() const;   // null without a backbone
 #ifdef PTUN_CLUSTER
   void cluster_kick(const cluster::Kick& k);
   void cluster_revoked(const std::string& serial);
@@ -134,6 +140,8 @@ class Server final : public proto::ServerEndpoint::Callbacks, public datapath::P
   std::unique_ptr<cluster::EtcdClient> etcd_;
   std::unique_ptr<cluster::ClusterLeases> cluster_;
   std::unique_ptr<core::TaskScope> cluster_tasks_;
+  std::unique_ptr<cluster::RouteTable> backbone_routes_;   // netlink (server_backbone.cpp)
+  std::unique_ptr<cluster::BackboneSync> backbone_;
 #endif
   // server_metrics.cpp: the Prometheus text; the [[peer]] names given to the ledger.
   std::string metrics_text();

@@ -21,6 +21,7 @@ nlohmann::json Server::status_json() {
   j["listen"] = listen;
   if (streams_) j["tcp"] = streams_->to_json();   // the TCP transport: listeners, connections, drops
   if (auto c = cluster_json(); !c.is_null()) j["cluster"] = std::move(c);   // [cluster]: etcd's state
+  if (auto bb = backbone_json(); !bb.is_null()) j["backbone"] = bb;   // [cluster] backbone routes
   if (auto a = peers_.server_v4()) j["ipv4"] = a->str();
   if (auto a = peers_.server_v6()) j["ipv6"] = a->str();
   j["sessions"] = peers_.size();

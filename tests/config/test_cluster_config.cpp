@@ -48,6 +48,14 @@ TEST_CASE("[cluster] with its defaults, and back through to_toml", "[config][clu
   auto tls_again = parse_server(to_toml(*tls), "/etc/ptun/s.toml");
   REQUIRE(tls_again.ok());
   CHECK(tls_again->cluster->poll_ms == 250);
+  CHECK_FALSE(c->cluster->backbone_v4);
+  auto bb = parse_server(doc("endpoints = [\"http://e:2379\"]\nname = \"vpn1\"\nbackbone = [\"fd02::11\", \"198.18.2.11\"]\n"), "s.toml");
+  REQUIRE(bb.ok());
+  CHECK(bb->cluster->backbone_v4 == IpAddr::parse("198.18.2.11").value());
+  CHECK(bb->cluster->backbone_v6 == IpAddr::parse("fd02::11").value());
+  auto bb_again = parse_server(to_toml(*bb), "s.toml");
+  REQUIRE(bb_again.ok());
+  CHECK(*bb_again == *bb);
   // No [cluster]: a single server, as before.
   CHECK_FALSE(parse_server(doc("").substr(0, doc("").find("[cluster]")), "s.toml")->cluster);
 }
@@ -68,7 +76,10 @@ TEST_CASE("invalid [cluster] keys name file, line, column and key", "[config][cl
       {ep + "name = \"a\"\nsession_ttl_secs = 2\n", "cluster.session_ttl_secs: 2 is out of range 3..300"},
       {ep + "name = \"a\"\npoll_ms = 99\n", "cluster.poll_ms: 99 is out of range 100..60000"},
       {ep + "name = \"a\"\ncert = \"/c.pem\"\n", "cluster.cert: cert and key go together"},
-      {ep + "name = \"a\"\nbackbone = \"x\"\n", "cluster.backbone: unknown key"},
+      {ep + "name = \"a\"\nbackbone = [\"x\"]\n", "cluster.backbone[0]: 'x' is not an IP address"},
+      {ep + "name = \"a\"\nbackbone = [\"10.0.0.1\", \"10.0.0.2\"]\n", "cluster.backbone[1]: '10.0.0.2': one backbone address per family"},
+      {ep + "name = \"a\"\nbackbone = [\"10.0.0.1\", \"fd00::1\", \"fd00::2\"]\n", "cluster.backbone"},
+      {ep + "name = \"a\"\nbackbon = [\"10.0.0.1\"]\n", "cluster.backbon: unknown key"},
   };
   for (const auto& [text, want] : cases) {
     INFO(text);

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # [cluster] as a company runs it (issue 18, docs/cluster.md): a 3-member etcd cluster, three ptun
 # servers on a backbone network, a company host behind them and two clients on a WAN that reaches
-# every server. Checks: the clients get distinct addresses from the shared pool and reach the
-# company host; one etcd member down changes nothing (a new handshake still works); a killed
-# server's client is back on another server with the same addresses and a TCP transfer to the
-# company host works again (the time is reported).
+# every server. Checks: the clients get distinct addresses from the shared pool; each server routes
+# the other servers' clients over the backbone, so the company host (which routes the whole pool
+# to s1) reaches every client and clients on different servers reach each other; one etcd member
+# down changes nothing (a new handshake still works); a killed server's client is back on another
+# server with the same addresses (the time is reported), the company network re-pointed at another
+# server reaches it again, a TCP transfer works, and the dead server's routes go from the others;
+# the killed server restarted removes the routes its crash left; stopped servers leave none.
 #
 #   [c1] 198.18.0.1 ─┐                    ┌─ 198.18.2.11 [s1] ─┐
 #   [c2] 198.18.0.2 ─┼─ wan (bridge) ─────┼─ 198.18.2.12 [s2] ─┼─ bb (bridge) ─ 198.18.2.1-3 [etcd ×3]
@@ -74,6 +77,7 @@ endpoints = [$endpoints]
 name = "s$i"
 grace_secs = 60
 timeout_ms = 1000
+backbone = ["198.18.2.1$i"]
 TOML
   E2E_NS=s$i e2e_start server s$i
   spid[$i]=$E2E_PID
@@ -99,6 +103,19 @@ for i in 1 2 3; do
   [[ "$rec" == *"\"server\":\"s$i\""* && "$rec" == *'"active":true'* ]] || e2e_fail "etcd record of c$i: $rec"
 done
 
+# Backbone routes: each server routes the other's client via its backbone address.
+bb_routes() { in_ns "$1" ip -4 route show proto 113; }
+ip1=${a1#*\'}; ip1=${ip1%%/*}
+ip2=${a2#*\'}; ip2=${ip2%%/*}
+e2e_wait_for 5 bash -c "ip -n $(ns s1) -4 route show proto 113 | grep -q '^$ip2 via 198.18.2.12 '" \
+  || e2e_fail "s1 has no backbone route to c2 ($ip2): $(bb_routes s1)"
+e2e_wait_for 5 bash -c "ip -n $(ns s2) -4 route show proto 113 | grep -q '^$ip1 via 198.18.2.11 '" \
+  || e2e_fail "s2 has no backbone route to c1 ($ip1): $(bb_routes s2)"
+e2e_log "s3's backbone routes: $(bb_routes s3 | tr '\n' ';')"
+in_ns c2 ping -c 2 -i 0.2 -W 2 198.18.2.100 >/dev/null || e2e_fail "c2 (on s2) cannot reach the company host (routed to s1)"
+in_ns c1 ping -c 2 -i 0.2 -W 2 "$ip2" >/dev/null || e2e_fail "c1 (on s1) cannot reach c2 (on s2) at $ip2"
+in_ns corp ping -c 2 -i 0.2 -W 2 "$ip2" >/dev/null || e2e_fail "the company host cannot reach c2 through s1"
+
 # One etcd member down: nothing changes. A new handshake (c3, on s3) still gets addresses.
 kill -KILL "${etcd_pid[2]}"
 e2e_wait_exit "${etcd_pid[2]}" || e2e_fail "etcd member 2 did not die"
@@ -121,4 +138,36 @@ b1=$(e2e_json c1 addresses)
 e2e_log "c1 failed over in $(python3 -c "print(round($t1 - $t0, 2))") s to $(e2e_json c1 endpoint): $b1"
 [ "$b1" = "$a1" ] || e2e_fail "c1's addresses changed with the server: $a1 -> $b1"
 in_ns c1 ping -c 2 -i 0.2 -W 2 10.99.0.1 >/dev/null || e2e_fail "no traffic through c1's new server"
+now_on=$(e2e_json c1 endpoint); now_on=${now_on%:4433}; now_on=${now_on##*.}   # 12 or 13
+# The company network now routes the pool to s3 (its router's job when s1 went away); s3 reaches
+# c1 on whichever server it landed, and c2 on s2.
+e2e_do corp ip route replace 10.99.0.0/24 via 198.18.2.13
+in_ns corp ping -c 2 -i 0.2 -W 2 "$ip1" >/dev/null || e2e_fail "the company host cannot reach c1 (on 198.18.0.$now_on) through s3"
+in_ns c2 ping -c 2 -i 0.2 -W 2 "$ip1" >/dev/null || e2e_fail "c2 cannot reach c1 after c1's failover"
+e2e_transfer corp c1 198.18.2.100 5001 2000000 30 || e2e_fail "TCP transfer c1 -> company host after the failover"
+# s1's record expires with its etcd lease (10 s): nobody routes to s1 any more.
+for s in s2 s3; do
+  e2e_wait_for 20 bash -c "! ip -n $(ns $s) route show proto 113 | grep -q 'via 198.18.2.11 '" \
+    || e2e_fail "$s still routes to the dead s1: $(bb_routes $s)"
+done
+e2e_log "after s1's death: s2: $(bb_routes s2 | tr '\n' ';') s3: $(bb_routes s3 | tr '\n' ';')"
+
+# s1 comes back: the routes its crash left in its namespace are found and replaced.
+left=$(bb_routes s1)
+[ -n "$left" ] || e2e_fail "s1's crash left no backbone routes (nothing to test the cleanup with)"
+E2E_NS=s1 E2E_LOG=s1-again e2e_start server s1
+spid[1]=$E2E_PID
+grep -q "removed [0-9]* backbone routes left by an earlier run" "$E2E_DIR/s1-again.log" \
+  || e2e_fail "s1 did not clean up after its crash: $(grep backbone "$E2E_DIR/s1-again.log")"
+e2e_wait_for 5 bash -c "ip -n $(ns s1) -4 route show proto 113 | grep -q '^$ip1 via 198.18.2.1$now_on '" \
+  || e2e_fail "restarted s1 does not route c1 to 198.18.2.1$now_on: $(bb_routes s1)"
+in_ns s1 ip -4 route show proto 113 | grep -q "via 198.18.2.11 " && e2e_fail "s1 routes to itself: $(bb_routes s1)"
+
+# Stopped servers take their routes and records with them.
+for i in 1 2 3; do e2e_stop "${spid[$i]}" || e2e_fail "s$i did not stop"; done
+for s in s1 s2 s3; do
+  [ -z "$(in_ns $s ip route show proto 113; in_ns $s ip -6 route show proto 113)" ] || e2e_fail "$s left backbone routes: $(bb_routes $s)"
+done
+left=$(ectl get --prefix /ptun/servers/ --keys-only)
+[ -z "$left" ] || e2e_fail "server records left in etcd after every server stopped: $left"
 exit 0

@@ -49,9 +49,14 @@ c = json.load(sys.stdin)["counters"]
 # c1 writes to its TUN and the server sends back mostly ACKs: few with GRO on the server TUN
 # (see packets_in below)
 assert c["udp_tx_in_place"] > 200 and c["tun_tx_in_place"] > 200, c
-assert c["udp_tx_copied"] * 20 < c["udp_tx_in_place"] and c["tun_tx_copied"] * 20 < c["tun_tx_in_place"], c
+# The bulk direction (c1: sealed to UDP; the server: opened to its TUN) at most 1 copy in 20; the
+# other carries the ACKs beside the control messages (keepalives every 2 s, copied from the
+# session's scratch buffer), whose number grows with the run time: there copies stay a minority.
+bulk, light = ("udp", "tun") if sys.argv[1] == "c1" else ("tun", "udp")
+assert c[bulk + "_tx_copied"] * 20 < c[bulk + "_tx_in_place"], c
+assert c[light + "_tx_copied"] * 2 < c[light + "_tx_in_place"], c
 print("in place: udp", c["udp_tx_in_place"], "tun", c["tun_tx_in_place"], "copied: udp", c["udp_tx_copied"], "tun", c["tun_tx_copied"])
-' >&2 || e2e_fail "$who: packets did not take the copy-free path (status counters above)"
+' "$who" >&2 || e2e_fail "$who: packets did not take the copy-free path (status counters above)"
 done
 
 st=$(e2e_status c1)
