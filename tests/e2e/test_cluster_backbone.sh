@@ -145,7 +145,11 @@ e2e_do corp ip route replace 10.99.0.0/24 via 198.18.2.13
 in_ns corp ping -c 2 -i 0.2 -W 2 "$ip1" >/dev/null || e2e_fail "the company host cannot reach c1 (on 198.18.0.$now_on) through s3"
 in_ns c2 ping -c 2 -i 0.2 -W 2 "$ip1" >/dev/null || e2e_fail "c2 cannot reach c1 after c1's failover"
 e2e_transfer corp c1 198.18.2.100 5001 2000000 30 || e2e_fail "TCP transfer c1 -> company host after the failover"
-# s1's record expires with its etcd lease (10 s): nobody routes to s1 any more.
+# s1's server record expires with its etcd lease (TTL 10 s) and nobody routes to s1 any more.
+e2e_wait_for 20 bash -c "[ -z \"\$(ip netns exec $(ns etcd) etcdctl --endpoints http://198.18.2.1:2379 get /ptun/servers/s1 --keys-only)\" ]" \
+  || e2e_fail "s1's server record did not expire: $(ectl get /ptun/servers/s1)"
+t2=$(date +%s.%N)
+e2e_log "s1's server record gone $(python3 -c "print(round($t2 - $t0, 1))") s after its death"
 for s in s2 s3; do
   e2e_wait_for 20 bash -c "! ip -n $(ns $s) route show proto 113 | grep -q 'via 198.18.2.11 '" \
     || e2e_fail "$s still routes to the dead s1: $(bb_routes $s)"
@@ -159,8 +163,8 @@ E2E_NS=s1 E2E_LOG=s1-again e2e_start server s1
 spid[1]=$E2E_PID
 grep -q "removed [0-9]* backbone routes left by an earlier run" "$E2E_DIR/s1-again.log" \
   || e2e_fail "s1 did not clean up after its crash: $(grep backbone "$E2E_DIR/s1-again.log")"
-e2e_wait_for 5 bash -c "ip -n $(ns s1) -4 route show proto 113 | grep -q '^$ip1 via 198.18.2.1$now_on '" \
-  || e2e_fail "restarted s1 does not route c1 to 198.18.2.1$now_on: $(bb_routes s1)"
+e2e_wait_for 5 bash -c "ip -n $(ns s1) -4 route show proto 113 | grep -q '^$ip1 via 198.18.2.$now_on '" \
+  || e2e_fail "restarted s1 does not route c1 to 198.18.2.$now_on: $(bb_routes s1)"
 in_ns s1 ip -4 route show proto 113 | grep -q "via 198.18.2.11 " && e2e_fail "s1 routes to itself: $(bb_routes s1)"
 
 # Stopped servers take their routes and records with them.
