@@ -51,7 +51,7 @@ c = json.load(sys.stdin)["counters"]
 assert c["udp_tx_in_place"] > 200 and c["tun_tx_in_place"] > 200, c
 # The bulk direction (c1: sealed to UDP; the server: opened to its TUN) at most 1 copy in 20; the
 # other carries the ACKs beside the control messages (keepalives every 2 s, copied from the
-# session's scratch buffer), whose number grows with the run time: there copies stay a minority.
+# session scratch buffer), whose number grows with the run time: there copies stay a minority.
 bulk, light = ("udp", "tun") if sys.argv[1] == "c1" else ("tun", "udp")
 assert c[bulk + "_tx_copied"] * 20 < c[bulk + "_tx_in_place"], c
 assert c[light + "_tx_copied"] * 2 < c[light + "_tx_in_place"], c
