@@ -36,6 +36,7 @@ port() {
   PORT_IF=$a
 }
 port c1 wan 198.18.0.1/24
+c1_wan=$PORT_IF
 port c2 wan 198.18.0.2/24
 port c3 wan 198.18.0.3/24
 port etcd bb 198.18.2.1/24 198.18.2.2/24 198.18.2.3/24
@@ -67,6 +68,9 @@ members=$(ectl member list | wc -l)
 [ "$members" = 3 ] || e2e_fail "etcd has $members members, want 3"
 
 e2e_server_config 'included_routes = ["198.18.2.0/24"]'
+# The quickest dead-peer detection the config allows (as test_cluster_leases): keepalive 1 s, dead
+# peer after 2 s of silence.
+sed -i -e 's/^keepalive_secs = .*/keepalive_secs = 1/' -e 's/^dead_peer_secs = .*/dead_peer_secs = 2/' "$E2E_DIR/server.toml"
 declare -A spid
 for i in 1 2 3; do
   sed -e "s|run/server.sock|run/s$i.sock|" -e "s|state-server|state-s$i|" "$E2E_DIR/server.toml" >"$E2E_DIR/s$i.toml"
@@ -127,24 +131,34 @@ in_ns c1 ping -c 2 -i 0.2 -W 2 10.99.0.1 >/dev/null || e2e_fail "c1's tunnel bro
 start_etcd 2
 e2e_wait_for 20 ectl endpoint health || e2e_fail "etcd member 2 did not rejoin: $(ectl endpoint health 2>&1)"
 
-# s1 dies (SIGKILL: no CLOSE, no release): c1 is back on another server with the same addresses.
+# s1 dies (SIGKILL: no CLOSE, no release) in the middle of a TCP transfer from c1 to the company
+# host (c1's WAN link paced to 40 Mbit/s so that it lasts): c1 is back on another server with the
+# same addresses, the company network re-points the pool at s3 (its router's job when s1 went
+# away), s3 routes c1 over the backbone to wherever it landed, and the transfer resumes.
+e2e_do c1 tc qdisc add dev "$c1_wan" root tbf rate 40mbit burst 32kbit latency 200ms
+e2e_transfer corp c1 198.18.2.100 5001 40000000 90 &
+xfer=$!
+sleep 2
+kill -0 $xfer 2>/dev/null || e2e_fail "the transfer ended before s1 was killed (too fast to test a resume)"
 t0=$(date +%s.%N)
 kill -KILL "${spid[1]}"
+e2e_do corp ip route replace 10.99.0.0/24 via 198.18.2.13
 e2e_wait_for 20 bash -c "\"$E2E_PTUN\" status --json -s \"$(e2e_sock c1)\" | grep -q '\"endpoint\": \"198.18.0.1[23]:4433\"'" \
   || e2e_fail "c1 did not fail over within 20 s"
 e2e_wait_connected c1 10 || e2e_fail "c1 not connected after the failover"
 t1=$(date +%s.%N)
 b1=$(e2e_json c1 addresses)
 e2e_log "c1 failed over in $(python3 -c "print(round($t1 - $t0, 2))") s to $(e2e_json c1 endpoint): $b1"
+# The 5 s goal is asserted in test_cluster_leases (two servers); here, with three and a transfer
+# under way, the bound is looser and the time is reported.
+python3 -c "import sys; sys.exit(0 if $t1 - $t0 < 8 else 1)" || e2e_fail "failover took over 8 s"
 [ "$b1" = "$a1" ] || e2e_fail "c1's addresses changed with the server: $a1 -> $b1"
-in_ns c1 ping -c 2 -i 0.2 -W 2 10.99.0.1 >/dev/null || e2e_fail "no traffic through c1's new server"
+wait $xfer || e2e_fail "the TCP transfer c1 -> company host did not survive the failover (or sha256 mismatch)"
+t_x=$(date +%s.%N)
+e2e_log "40 MB transfer across the failover completed $(python3 -c "print(round($t_x - $t0, 1))") s after the kill, sha256 matches"
 now_on=$(e2e_json c1 endpoint); now_on=${now_on%:4433}; now_on=${now_on##*.}   # 12 or 13
-# The company network now routes the pool to s3 (its router's job when s1 went away); s3 reaches
-# c1 on whichever server it landed, and c2 on s2.
-e2e_do corp ip route replace 10.99.0.0/24 via 198.18.2.13
 in_ns corp ping -c 2 -i 0.2 -W 2 "$ip1" >/dev/null || e2e_fail "the company host cannot reach c1 (on 198.18.0.$now_on) through s3"
 in_ns c2 ping -c 2 -i 0.2 -W 2 "$ip1" >/dev/null || e2e_fail "c2 cannot reach c1 after c1's failover"
-e2e_transfer corp c1 198.18.2.100 5001 2000000 30 || e2e_fail "TCP transfer c1 -> company host after the failover"
 # s1's server record expires with its etcd lease (TTL 10 s) and nobody routes to s1 any more.
 e2e_wait_for 20 bash -c "[ -z \"\$(ip netns exec $(ns etcd) etcdctl --endpoints http://198.18.2.1:2379 get /ptun/servers/s1 --keys-only)\" ]" \
   || e2e_fail "s1's server record did not expire: $(ectl get /ptun/servers/s1)"
