@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "client/control_facade.hpp"
 #include "client/lifecycle.hpp"
 #include "client/path_monitor.hpp"
 #include "client/path_watcher.hpp"
@@ -53,7 +54,7 @@ struct ClientCounters {
 // (a one-file profile); errors name the file, or the config file and key.
 Result<std::shared_ptr<tls::Credentials>> load_credentials(const config::ClientConfig& cfg);
 
-class Client final : public proto::ClientSession::Callbacks, public datapath::Policy {
+class Client final : public proto::ClientSession::Callbacks, public datapath::Policy, private ControlSource {
  public:
   static Result<std::unique_ptr<Client>> create(core::Loop& loop, config::ClientConfig cfg);
   ~Client() override;
@@ -131,10 +132,33 @@ class Client final : public proto::ClientSession::Callbacks, public datapath::Po
   // Told to systemd around it (RELOADING=1 ... READY=1); apply_reload does the work.
   Result<nlohmann::json> reload();
   Result<nlohmann::json> apply_reload();
-  // ---- what the client tells the outside (client_control.cpp) ----
-  nlohmann::json stats_json();
-  Result<nlohmann::json> provider_message(const nlohmann::json& args);
+  // ---- what the client tells the outside: ControlFacade, fed by ControlSource (client_control.cpp) ----
   std::string metrics_text();
+  Result<nlohmann::json> handle_control(const control::Request& req);
+  std::optional<SessionFacts> session_facts() const override;
+  const proto::NetworkSettings* applied_settings() const override { return applied_ ? &*applied_ : nullptr; }
+  std::string server_endpoint() const override { return server_ep_.addr.empty() ? std::string() : server_ep_.str(); }
+  std::string socket_endpoint() const override { return sock_ ? sock_->local_endpoint().str() : std::string(); }
+  uint64_t rekeys() const override { return rekeys_; }
+  uint64_t rekey_failures() const override;
+  size_t route_overrides() const override { return overrides_.size(); }
+  uint64_t route_overrides_seen() const override { return overrides_seen_; }
+  bool has_on_demand_rules() const override { return !cfg_.on_demand.empty(); }
+  bool on_demand_paused() const override { return on_demand_paused_; }
+  std::vector<CertificateExpiry> certificates() const override;
+  const metrics::Histogram& handshake_seconds() const override { return handshake_seconds_; }
+  nlohmann::json mode_section() const override;
+  nlohmann::json transport_section() const override;
+  nlohmann::json host_section() const override;
+  nlohmann::json counters_section() const override;
+  std::optional<nlohmann::json> udp_section() const override;
+  std::optional<nlohmann::json> apps_section() override;
+  nlohmann::json flows_section() override { return flows_json(); }
+  void more_metrics(metrics::Exposition& m) override;
+  void up() override;
+  void down() override;
+  void stop_client() override { stop(); }
+  Result<nlohmann::json> reload_config() override { return reload(); }
 
   // ---- path monitoring, roaming, on-demand (client_path.cpp; decisions: path_watcher.hpp) ----
   Path current_path();
@@ -146,8 +170,6 @@ class Client final : public proto::ClientSession::Callbacks, public datapath::Po
   SessionPhase session_phase() const;
   core::Task<void> run_path(core::CancelToken stop);
   core::Task<void> evaluate_on_demand(core::CancelToken stop);
-  Result<nlohmann::json> handle_control(const control::Request& req);
-  nlohmann::json status_json();
 
   core::Task<void> run_timers(core::CancelToken stop);
   core::Task<void> run_signals(core::CancelToken stop);
@@ -270,6 +292,10 @@ class Client final : public proto::ClientSession::Callbacks, public datapath::Po
   bool app_fw_installed_ = false;
   std::optional<std::string> saved_src_valid_mark_;
   std::optional<apps::CgroupMount> app_cgroups_;   // where the exec groups were made
+
+  // Status, stats, messages, metrics (control_facade.hpp): reads the parts above, and this Client
+  // through ControlSource. Last: constructed after what it refers to.
+  ControlFacade facade_{life_, driver_, paths_, *this};
 };
 
 }  // namespace ptun::client
