@@ -1,12 +1,14 @@
 #include "cluster/etcd_client.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "common/log.hpp"
+#include "core/timer.hpp"
 
 namespace ptun::cluster {
 
-EtcdClient::EtcdClient(core::Loop& loop, EtcdOptions opts) : http_(loop), opts_(std::move(opts)) {
+EtcdClient::EtcdClient(core::Loop& loop, EtcdOptions opts) : loop_(loop), http_(loop), opts_(std::move(opts)) {
   if (opts_.endpoints.empty()) throw std::invalid_argument("EtcdClient: no endpoints");
   for (auto& e : opts_.endpoints)
     while (!e.empty() && e.back() == '/') e.pop_back();
@@ -16,25 +18,37 @@ core::Task<Result<std::string>> EtcdClient::call(const char* path, std::string b
   ++stats_.calls;
   Error last(Errc::io, "no endpoint tried");
   const size_t n = opts_.endpoints.size();
-  for (size_t i = 0; i < n; ++i) {
-    const size_t at = (current_ + i) % n;
-    if (i > 0) ++stats_.failovers;
-    ++stats_.attempts;
-    const std::string url = opts_.endpoints[at] + path;
-    auto r = co_await http_.post(url, body, opts_.tls, opts_.timeout_ms);
-    if (!r) {
-      if (r.error().code == Errc::closed) co_return r.error();  // shutting down
-      last = Error(r.error().code, opts_.endpoints[at] + ": " + r.error().message);
-      LOG_DEBUG("cluster: %s", last.message.c_str());
-      continue;
+  const uint64_t deadline = loop_.now_ms() + std::max<uint64_t>(opts_.timeout_ms, kElectionBudgetMs);
+  for (;;) {
+    // A member that answers 5xx is alive but has no leader to serve us (an election after the
+    // leader died, or a member cut off from the quorum): go round again shortly, for up to
+    // kElectionBudgetMs in all (an election takes 1-2 s with etcd's defaults), rather than fail
+    // every call made meanwhile. Members that refuse or time out are no reason to wait.
+    bool electing = false;
+    for (size_t i = 0; i < n; ++i) {
+      const size_t at = (current_ + i) % n;
+      if (i > 0) ++stats_.failovers;
+      ++stats_.attempts;
+      const std::string url = opts_.endpoints[at] + path;
+      auto r = co_await http_.post(url, body, opts_.tls, opts_.timeout_ms);
+      if (!r) {
+        if (r.error().code == Errc::closed) co_return r.error();  // shutting down
+        last = Error(r.error().code, opts_.endpoints[at] + ": " + r.error().message);
+        LOG_DEBUG("cluster: %s", last.message.c_str());
+        continue;
+      }
+      if (r->status >= 500 || r->status == 0) {
+        electing = electing || r->status >= 500;
+        last = Error(Errc::io, opts_.endpoints[at] + ": HTTP " + std::to_string(r->status) + " " + r->body.substr(0, 200));
+        LOG_DEBUG("cluster: %s", last.message.c_str());
+        continue;
+      }
+      current_ = at;  // stay with the endpoint that answers
+      co_return std::move(r->body);
     }
-    if (r->status >= 500 || r->status == 0) {
-      last = Error(Errc::io, opts_.endpoints[at] + ": HTTP " + std::to_string(r->status) + " " + r->body.substr(0, 200));
-      LOG_DEBUG("cluster: %s", last.message.c_str());
-      continue;
-    }
-    current_ = at;  // stay with the endpoint that answers
-    co_return std::move(r->body);
+    if (!electing || loop_.now_ms() + kElectionRetryMs >= deadline) break;
+    ++stats_.election_waits;
+    if (auto slept = co_await core::sleep_for(loop_, kElectionRetryMs); !slept) break;
   }
   ++stats_.failed;
   co_return last;
