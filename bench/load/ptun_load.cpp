@@ -12,7 +12,9 @@
 //
 // usage: ptun-load load --pki DIR --server IP:PORT --server-name NAME [--bind IP] [--sessions N]
 //        [--sockets K] [--window W] [--packets P] [--interval-ms MS] [--hold-secs S]
-//        [--server-pid PID] [--timeout-secs T]
+//        [--server-pid PID] [--timeout-secs T] [--first F]
+//        (--first: the first certificate number, so that loads against several servers are
+//        distinct peers: load-F .. load-(F+N-1))
 //        ptun-load flood ...   (load_flood.cpp)
 #include <fcntl.h>
 #include <poll.h>
@@ -209,6 +211,7 @@ int run_load(int argc, char** argv) {
   int packets = int(a.num("--packets", 5)), interval = int(a.num("--interval-ms", 200));
   int hold = int(a.num("--hold-secs", 0)), timeout = int(a.num("--timeout-secs", 120));
   std::string server_pid = a.get("--server-pid");
+  const int first = int(a.num("--first", 0));
   log::set_level(log::Level::error);
 
   // Certificates: one per session (the server keeps one session per certificate name).
@@ -217,7 +220,7 @@ int run_load(int argc, char** argv) {
   std::vector<std::shared_ptr<tls::DtlsConfig>> configs;
   for (int i = 0; i < n; ++i) {
     char name[32];
-    std::snprintf(name, sizeof name, "load-%04d", i);
+    std::snprintf(name, sizeof name, "load-%04d", first + i);
     std::string base = dir + "/" + name;
     struct stat st;
     if (::stat((base + ".crt").c_str(), &st) != 0) {

@@ -23,7 +23,8 @@ core::Task<Result<std::string>> EtcdClient::call(const char* path, std::string b
     // A member that answers 5xx is alive but has no leader to serve us (an election after the
     // leader died, or a member cut off from the quorum): go round again shortly, for up to
     // kElectionBudgetMs in all (an election takes 1-2 s with etcd's defaults), rather than fail
-    // every call made meanwhile. Members that refuse or time out are no reason to wait.
+    // every call made meanwhile. A refused connection (the member is down) is no reason to wait:
+    // with every member down the call fails at once.
     bool electing = false;
     for (size_t i = 0; i < n; ++i) {
       const size_t at = (current_ + i) % n;
@@ -33,6 +34,8 @@ core::Task<Result<std::string>> EtcdClient::call(const char* path, std::string b
       auto r = co_await http_.post(url, body, opts_.tls, opts_.timeout_ms);
       if (!r) {
         if (r.error().code == Errc::closed) co_return r.error();  // shutting down
+        // A member that holds the request without answering is often waiting for a leader too.
+        electing = electing || r.error().code == Errc::timeout;
         last = Error(r.error().code, opts_.endpoints[at] + ": " + r.error().message);
         LOG_DEBUG("cluster: %s", last.message.c_str());
         continue;

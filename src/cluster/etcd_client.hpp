@@ -2,9 +2,9 @@
 //
 // Every endpoint given is used: calls go to the one that answered last; a connection failure, a
 // timeout or an HTTP 5xx (no leader, member stopping) moves on to the next, each endpoint tried
-// at most once per round. When every endpoint failed and one of them answered HTTP 5xx (alive, but
-// no leader: an election), the call goes round again every 250 ms for up to 3 s (or timeout_ms if
-// longer). A call that timed out may still have been applied: ptun's writes are
+// at most once per round. When every endpoint failed and one of them answered HTTP 5xx or timed
+// out (alive, but no leader: an election), the call goes round again every 250 ms for up to 3 s in
+// all (or timeout_ms if longer). A call that timed out may still have been applied: ptun's writes are
 // transactions guarded by compares, so a retry of an applied one fails its compare and the caller
 // re-reads (alloc_plan.hpp), never applies twice.
 #pragma once
@@ -30,7 +30,7 @@ struct EtcdStats {
   uint64_t failovers = 0;     // an endpoint failed and the next one was tried
   uint64_t failed = 0;        // calls that failed on every endpoint
   uint64_t bad_answers = 0;   // answers that did not parse
-  uint64_t election_waits = 0;  // every endpoint failed, one with HTTP 5xx (no leader): went round again
+  uint64_t election_waits = 0;  // every endpoint failed, one with HTTP 5xx or a timeout (no leader): went round again
 };
 
 class EtcdClient {

@@ -29,6 +29,15 @@ Result<void> HostSetup::enable_forwarding(bool v4, bool v6) {
   return {};
 }
 
+Result<void> HostSetup::set_sysctl(const std::string& name, const std::string& value) {
+  auto old = hostio::read_sysctl(name);
+  if (!old) return old.error();
+  if (*old == value) return {};
+  if (auto r = hostio::write_sysctl(name, value); !r) return r;
+  sysctls_.push_back({name, *old});
+  return {};
+}
+
 Result<std::string> masquerade_script(const std::string& table, const std::string& tun_iface,
                                       const std::vector<Cidr>& pools, const std::vector<std::string>& out_ifaces) {
   // recreate: replaces a leftover table from a crashed run atomically

@@ -26,6 +26,9 @@ class HostSetup {
   ~HostSetup() { undo(); }
   // Turns on forwarding for the pools' families (remembering the previous values).
   Result<void> enable_forwarding(bool v4, bool v6);
+  // Sets one sysctl (e.g. net.ipv4.conf.all.send_redirects), remembering the previous value for
+  // undo(); nothing is written when it already has `value`.
+  Result<void> set_sysctl(const std::string& name, const std::string& value);
   // masquerade_script's table, installed in one atomic nftables transaction (nft -f).
   Result<void> enable_masquerade(const std::string& table, const std::string& tun_iface,
                                  const std::vector<Cidr>& pools, const std::vector<std::string>& out_ifaces);

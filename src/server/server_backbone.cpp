@@ -56,6 +56,27 @@ Result<void> Server::setup_backbone() {
   const auto& c = *cfg_.cluster;
   auto nl = netlink::Rtnl::open();
   if (!nl) return Error(nl.error().code, "cluster: backbone routes: " + nl.error().message);
+  // Packets the backbone brings for another server's client leave through the backbone again:
+  // the kernel would answer with ICMP redirects, and a company router that took one for a client
+  // about to move would keep sending to the old server after the route here changed (seen: a TCP
+  // transfer stalled for good after a failover). No redirects from this host.
+  if (c.backbone_v4) {
+    std::string iface;
+    if (auto addrs = (*nl)->addrs(Family::v4))
+      for (const auto& a : *addrs)
+        if (a.addr.addr == *c.backbone_v4)
+          if (auto link = (*nl)->link_get(a.ifindex)) iface = link->name;
+    if (iface.empty())
+      LOG_WARN("server: cluster: backbone %s is not an address of this host (yet): ICMP redirects stay as they are",
+               c.backbone_v4->str().c_str());
+    for (const std::string& scope : {std::string("all"), iface}) {
+      if (scope.empty()) continue;
+      // Slashes: an interface name may hold dots (eth0.100), which sysctl's dotted form splits.
+      if (auto r = host_.set_sysctl("net/ipv4/conf/" + scope + "/send_redirects", "0"); !r)
+        LOG_WARN("server: cluster: backbone: cannot turn off ICMP redirects (%s): %s", scope.c_str(),
+                 r.error().message.c_str());
+    }
+  }
   auto routes = std::make_unique<BackboneRoutes>(std::move(*nl));
   if (size_t stale = remove_backbone_routes(routes->nl()))
     LOG_INFO("server: cluster: removed %zu backbone routes left by an earlier run", stale);

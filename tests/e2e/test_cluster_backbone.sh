@@ -116,6 +116,11 @@ e2e_wait_for 5 bash -c "ip -n $(ns s1) -4 route show proto 113 | grep -q '^$ip2 
 e2e_wait_for 5 bash -c "ip -n $(ns s2) -4 route show proto 113 | grep -q '^$ip1 via 198.18.2.11 '" \
   || e2e_fail "s2 has no backbone route to c1 ($ip1): $(bb_routes s2)"
 e2e_log "s3's backbone routes: $(bb_routes s3 | tr '\n' ';')"
+# Forwarding back out through the backbone must not teach the company host redirects that outlive
+# a client's move (a stale one stalled a transfer for good): the servers send none.
+for s in s1 s2 s3; do
+  [ "$(in_ns $s sysctl -n net.ipv4.conf.all.send_redirects)" = 0 ] || e2e_fail "$s still sends ICMP redirects"
+done
 in_ns c2 ping -c 2 -i 0.2 -W 2 198.18.2.100 >/dev/null || e2e_fail "c2 (on s2) cannot reach the company host (routed to s1)"
 in_ns c1 ping -c 2 -i 0.2 -W 2 "$ip2" >/dev/null || e2e_fail "c1 (on s1) cannot reach c2 (on s2) at $ip2"
 in_ns corp ping -c 2 -i 0.2 -W 2 "$ip2" >/dev/null || e2e_fail "the company host cannot reach c2 through s1"
@@ -193,6 +198,10 @@ in_ns s1 ip -4 route show proto 113 | grep -q "via 198.18.2.11 " && e2e_fail "s1
 for i in 1 2 3; do e2e_stop "${spid[$i]}" || e2e_fail "s$i did not stop"; done
 for s in s1 s2 s3; do
   [ -z "$(in_ns $s ip route show proto 113; in_ns $s ip -6 route show proto 113)" ] || e2e_fail "$s left backbone routes: $(bb_routes $s)"
+done
+# (s1 crashed once: like ip_forward, the value it found at its restart was its own, so it stays 0)
+for s in s2 s3; do
+  [ "$(in_ns $s sysctl -n net.ipv4.conf.all.send_redirects)" = 1 ] || e2e_fail "$s did not restore send_redirects"
 done
 left=$(ectl get --prefix /ptun/servers/ --keys-only)
 [ -z "$left" ] || e2e_fail "server records left in etcd after every server stopped: $left"
