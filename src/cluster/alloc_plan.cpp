@@ -3,6 +3,8 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "cluster/record_json.hpp"
+
 namespace ptun::cluster {
 namespace {
 
@@ -69,17 +71,8 @@ Result<PeerRecord> decode_peer_record(std::string_view text) {
   json j = json::parse(text.begin(), text.end(), nullptr, false);
   if (j.is_discarded() || !j.is_object()) return Error(Errc::protocol, "peer record: not a JSON object");
   PeerRecord r;
-  auto addr = [&](const char* name, Family f, std::optional<IpAddr>* out) -> Result<void> {
-    auto it = j.find(name);
-    if (it == j.end()) return {};
-    if (!it->is_string()) return Error(Errc::protocol, std::string("peer record: ") + name + " is not a string");
-    auto a = IpAddr::parse(it->get_ref<const std::string&>());
-    if (!a || a->family != f) return Error(Errc::protocol, std::string("peer record: bad ") + name);
-    *out = *a;
-    return {};
-  };
-  if (auto e = addr("ipv4", Family::v4, &r.addrs.ipv4); !e) return e.error();
-  if (auto e = addr("ipv6", Family::v6, &r.addrs.ipv6); !e) return e.error();
+  if (auto e = read_address(j, "peer record", "ipv4", Family::v4, &r.addrs.ipv4); !e) return e.error();
+  if (auto e = read_address(j, "peer record", "ipv6", Family::v6, &r.addrs.ipv6); !e) return e.error();
   if (auto it = j.find("server"); it != j.end()) {
     if (!it->is_string()) return Error(Errc::protocol, "peer record: server is not a string");
     r.server = it->get<std::string>();

@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cluster/record_json.hpp"
+
 namespace ptun::cluster {
 
 using json = nlohmann::json;
@@ -17,17 +19,8 @@ Result<ServerRecord> decode_server_record(std::string_view text) {
   json j = json::parse(text.begin(), text.end(), nullptr, false);
   if (j.is_discarded() || !j.is_object()) return Error(Errc::protocol, "server record: not a JSON object");
   ServerRecord r;
-  auto addr = [&](const char* name, Family f, std::optional<IpAddr>* out) -> Result<void> {
-    auto it = j.find(name);
-    if (it == j.end()) return {};
-    if (!it->is_string()) return Error(Errc::protocol, std::string("server record: ") + name + " is not a string");
-    auto a = IpAddr::parse(it->get_ref<const std::string&>());
-    if (!a || a->family != f) return Error(Errc::protocol, std::string("server record: bad ") + name);
-    *out = *a;
-    return {};
-  };
-  if (auto e = addr("backbone_v4", Family::v4, &r.backbone_v4); !e) return e.error();
-  if (auto e = addr("backbone_v6", Family::v6, &r.backbone_v6); !e) return e.error();
+  if (auto e = read_address(j, "server record", "backbone_v4", Family::v4, &r.backbone_v4); !e) return e.error();
+  if (auto e = read_address(j, "server record", "backbone_v6", Family::v6, &r.backbone_v6); !e) return e.error();
   return r;
 }
 
