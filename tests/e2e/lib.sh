@@ -159,6 +159,17 @@ ${1:-}
 TOML
 }
 
+# e2e_cluster_server_config NAME ENDPOINTS [EXTRA_TOML]: writes $E2E_DIR/NAME.toml, the server.toml
+# of e2e_server_config with a control socket and state dir of its own, plus a [cluster] section:
+# name = NAME, endpoints = [ENDPOINTS] (quoted URLs, comma-separated), then the EXTRA_TOML lines.
+# Fails unless `ptun check-config` accepts it.
+e2e_cluster_server_config() {
+  local name=$1 endpoints=$2 why
+  sed -e "s|run/server.sock|run/$name.sock|" -e "s|state-server|state-$name|" "$E2E_DIR/server.toml" >"$E2E_DIR/$name.toml"
+  printf '\n[cluster]\nendpoints = [%s]\nname = "%s"\n%s\n' "$endpoints" "$name" "${3:-}" >>"$E2E_DIR/$name.toml"
+  why=$("$E2E_PTUN" check-config "$E2E_DIR/$name.toml" 2>&1) || e2e_fail "ptun check-config $name.toml: $why"
+}
+
 # e2e_client_config NAME SERVER_ADDR [EXTRA_TOML]: writes $E2E_DIR/NAME.toml
 e2e_client_config() {
   local name=$1 server=$2

@@ -73,16 +73,9 @@ e2e_server_config 'included_routes = ["198.18.2.0/24"]'
 sed -i -e 's/^keepalive_secs = .*/keepalive_secs = 1/' -e 's/^dead_peer_secs = .*/dead_peer_secs = 2/' "$E2E_DIR/server.toml"
 declare -A spid
 for i in 1 2 3; do
-  sed -e "s|run/server.sock|run/s$i.sock|" -e "s|state-server|state-s$i|" "$E2E_DIR/server.toml" >"$E2E_DIR/s$i.toml"
-  cat >>"$E2E_DIR/s$i.toml" <<TOML
-
-[cluster]
-endpoints = [$endpoints]
-name = "s$i"
-grace_secs = 60
+  e2e_cluster_server_config s$i "$endpoints" "grace_secs = 60
 timeout_ms = 1000
-backbone = ["198.18.2.1$i"]
-TOML
+backbone = [\"198.18.2.1$i\"]"
   E2E_NS=s$i e2e_start server s$i
   spid[$i]=$E2E_PID
 done

@@ -33,15 +33,7 @@ sed -i -e 's/^keepalive_secs = .*/keepalive_secs = 1/' -e 's/^dead_peer_secs = .
 for s in s1 s2; do
   etcd_ep=http://198.18.1.1:2379
   [ $s = s2 ] && etcd_ep=http://198.18.1.5:2379
-  sed -e "s|run/server.sock|run/$s.sock|" -e "s|state-server|state-$s|" "$E2E_DIR/server.toml" >"$E2E_DIR/$s.toml"
-  cat >>"$E2E_DIR/$s.toml" <<TOML
-
-[cluster]
-endpoints = ["$etcd_ep"]
-name = "$s"
-grace_secs = 60
-TOML
-  "$E2E_PTUN" check-config "$E2E_DIR/$s.toml" >/dev/null || e2e_fail "check-config $s.toml"
+  e2e_cluster_server_config $s "\"$etcd_ep\"" "grace_secs = 60"
   E2E_NS=$s e2e_start server $s
   [ $s = s1 ] && pid_s1=$E2E_PID
 done

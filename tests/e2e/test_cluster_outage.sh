@@ -26,16 +26,9 @@ start_etcd
 cluster() { "$E2E_PTUN" status --json -s "$E2E_DIR/run/s1.sock" | python3 -c 'import json,sys; print(json.load(sys.stdin)["cluster"][sys.argv[1]])' "$1"; }
 
 e2e_server_config
-sed -e "s|run/server.sock|run/s1.sock|" -e "s|state-server|state-s1|" "$E2E_DIR/server.toml" >"$E2E_DIR/s1.toml"
-cat >>"$E2E_DIR/s1.toml" <<TOML
-
-[cluster]
-endpoints = ["http://198.18.1.1:2379"]
-name = "s1"
-timeout_ms = 500
+e2e_cluster_server_config s1 '"http://198.18.1.1:2379"' "timeout_ms = 500
 session_ttl_secs = 5
-poll_ms = 250
-TOML
+poll_ms = 250"
 E2E_NS=s1 e2e_start server s1
 [ "$(cluster state)" = ok ] || e2e_fail "cluster state at start: $(cluster state)"
 e2e_client_config c1 198.18.0.2:4433

@@ -29,17 +29,9 @@ e2e_server_config
 for s in s1 s2; do
   etcd_ep=http://198.18.1.1:2379
   [ $s = s2 ] && etcd_ep=http://198.18.1.5:2379
-  sed -e "s|run/server.sock|run/$s.sock|" -e "s|state-server|state-$s|" "$E2E_DIR/server.toml" >"$E2E_DIR/$s.toml"
-  cat >>"$E2E_DIR/$s.toml" <<TOML
-
-[cluster]
-endpoints = ["$etcd_ep"]
-name = "$s"
-grace_secs = 60
+  e2e_cluster_server_config $s "\"$etcd_ep\"" "grace_secs = 60
 session_ttl_secs = 5
-poll_ms = 250
-TOML
-  "$E2E_PTUN" check-config "$E2E_DIR/$s.toml" >/dev/null || e2e_fail "check-config $s.toml"
+poll_ms = 250"
   E2E_NS=$s e2e_start server $s
 done
 sessions() { "$E2E_PTUN" status --json -s "$E2E_DIR/run/$1.sock" | python3 -c 'import json,sys; print(json.load(sys.stdin)["sessions"])'; }
