@@ -1,5 +1,6 @@
 #include "cluster/cluster_node.hpp"
 
+#include <algorithm>
 #include <ctime>
 
 #include "common/log.hpp"
@@ -77,7 +78,10 @@ core::Task<bool> ClusterNode::poll() {
   ++stats_.polls;
   TxnRequest t;
   TxnOp sessions, revoked;
-  sessions.range = book_.changes();
+  // Every ~5 s a full look at the session records (a range shows no deletes: SessionBook).
+  const uint64_t every = std::max<uint64_t>(1, 5000 / opts_.poll_ms);
+  const bool full = stats_.polls % every == 1 || every == 1;
+  sessions.range = book_.changes(full);
   revoked.range = revoked_.changes();
   t.success.push_back(std::move(sessions));
   t.success.push_back(std::move(revoked));
@@ -93,7 +97,12 @@ core::Task<bool> ClusterNode::poll() {
     ++stats_.revocations_seen;
     if (hooks_.revoked) hooks_.revoked(s);
   }
-  for (const auto& k : book_.observe(r->ranges[0], r->revision)) {
+  const uint64_t lost = book_.records_lost();
+  auto kicks = book_.observe(r->ranges[0], r->revision, full);
+  if (book_.records_lost() > lost)
+    LOG_INFO("cluster: %llu session records of server '%s' gone from etcd while their sessions live: writing them again",
+             (unsigned long long)(book_.records_lost() - lost), opts_.server.c_str());
+  for (const auto& k : kicks) {
     ++stats_.kicks;
     if (hooks_.kick) hooks_.kick(k);
   }

@@ -153,10 +153,13 @@ std::optional<Kick> SessionBook::written(const Write& w, const TxnResponse& r) {
 
 void SessionBook::failed(const Write& w) { dirty_.insert(w.cn); }
 
-RangeRequest SessionBook::changes() const { return RangeRequest{prefix_, prefix_end(prefix_), false, 0, seen_rev_ + 1}; }
+RangeRequest SessionBook::changes(bool full) const {
+  return RangeRequest{prefix_, prefix_end(prefix_), false, 0, full ? 0 : seen_rev_ + 1};
+}
 
-std::vector<Kick> SessionBook::observe(const RangeResponse& r, int64_t revision) {
+std::vector<Kick> SessionBook::observe(const RangeResponse& r, int64_t revision, bool full) {
   std::vector<Kick> kicks;
+  if (full) forget_missing(r, revision);
   for (const auto& kv : r.kvs) {
     if (kv.key.size() <= prefix_.size() || kv.key.compare(0, prefix_.size(), prefix_) != 0) continue;
     const std::string cn = kv.key.substr(prefix_.size());
@@ -182,6 +185,29 @@ std::vector<Kick> SessionBook::observe(const RangeResponse& r, int64_t revision)
   }
   if (revision > seen_rev_) seen_rev_ = revision;
   return kicks;
+}
+
+void SessionBook::forget_missing(const RangeResponse& r, int64_t revision) {
+  std::set<std::string> present;
+  for (const auto& kv : r.kvs)
+    if (kv.key.size() > prefix_.size() && kv.key.compare(0, prefix_.size(), prefix_) == 0)
+      present.insert(kv.key.substr(prefix_.size()));
+  std::vector<std::string> gone;
+  for (auto& [cn, e] : entries_) {
+    // Only a record the answer must show: one written at or before its revision.
+    if (e.written.empty() || e.written_rev > revision || present.count(cn)) continue;
+    e.written.clear();
+    e.written_session = 0;
+    e.written_rev = e.written_lease = 0;
+    if (e.live) {
+      e.fresh = false;   // put again with create_revision == 0: a newer record elsewhere wins
+      dirty_.insert(cn);
+      ++records_lost_;
+    } else {
+      gone.push_back(cn);
+    }
+  }
+  for (const auto& cn : gone) settle(cn);
 }
 
 std::optional<Kick> SessionBook::kick_if_newer(const std::string& cn, Entry& e, int64_t, const std::string& server) {

@@ -78,13 +78,18 @@ class SessionBook {
   // The write did not reach etcd: it stays to do, tried again after the next call to etcd works.
   void failed(const Write& w);
 
-  // The poll: records changed since the last one seen (all at first).
-  RangeRequest changes() const;
-  // Its answer; `revision` is the store's revision of that answer. Sessions to close.
-  std::vector<Kick> observe(const RangeResponse& r, int64_t revision);
+  // The poll: records changed since the last one seen (all at first), or every record (`full`).
+  // A range shows no deletes: a record of ours overwritten by another server and deleted by it
+  // between two polls (the peer came and went there) is seen missing only by a full look.
+  RangeRequest changes(bool full = false) const;
+  // Its answer; `revision` is the store's revision of that answer. Sessions to close. A full
+  // answer also finds our records that are gone: a live session's is written again (only where
+  // nobody wrote since), a closed one's is forgotten.
+  std::vector<Kick> observe(const RangeResponse& r, int64_t revision, bool full = false);
 
   size_t live() const;
   size_t pending() const { return dirty_.size(); }
+  uint64_t records_lost() const { return records_lost_; }   // live sessions' records found gone
   int64_t seen_revision() const { return seen_rev_; }
 
  private:
@@ -98,12 +103,14 @@ class SessionBook {
     std::string foreign_server;
   };
   std::optional<Kick> kick_if_newer(const std::string& cn, Entry& e, int64_t rev, const std::string& server);
+  void forget_missing(const RangeResponse& r, int64_t revision);   // a full look's lost records
   void settle(const std::string& cn);   // drops an entry with nothing live and nothing written
 
   std::string prefix_, server_;
   std::map<std::string, Entry> entries_;
   std::set<std::string> dirty_;
   int64_t seen_rev_ = 0;
+  uint64_t records_lost_ = 0;
 };
 
 }  // namespace ptun::cluster

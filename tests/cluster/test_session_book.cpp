@@ -29,13 +29,13 @@ struct Node {
     }
     FAIL("the book never got in line with etcd");
   }
-  void poll(FakeEtcd& db) {
+  void poll(FakeEtcd& db, bool full = false) {
     TxnRequest t;
     TxnOp op;
-    op.range = book.changes();
+    op.range = book.changes(full);
     t.success.push_back(op);
     auto r = db.apply(t);
-    for (auto& k : book.observe(r.ranges.at(0), r.revision)) kicks.push_back(k);
+    for (auto& k : book.observe(r.ranges.at(0), r.revision, full)) kicks.push_back(k);
   }
 };
 
@@ -135,6 +135,67 @@ TEST_CASE("puts and polls interleaved: the session etcd ordered last stays, on b
     CHECK(b.kicks[0].session == 2);
     CHECK(record(db, "p")->server == "a");
   }
+}
+
+TEST_CASE("a record overwritten and deleted between two polls: a full look writes ours again", "[cluster][sessions]") {
+  // Seen in CI: the peer's second device came to b and went again within one poll of a's; a's
+  // polls of changes show no delete, so a held a live session with no record (no backbone route).
+  FakeEtcd db;
+  Node a("a", 7), b("b", 8);
+  a.book.up("p", 1);
+  a.sync(db);
+  a.poll(db);
+  b.poll(db);
+  b.book.up("p", 2);
+  b.sync(db);
+  b.book.down("p", 2);
+  b.sync(db);
+  CHECK_FALSE(record(db, "p"));
+  a.poll(db);
+  a.sync(db);
+  CHECK(a.kicks.empty());
+  CHECK_FALSE(record(db, "p"));   // a change poll cannot see it
+  a.poll(db, true);
+  CHECK(a.book.pending() == 1);
+  a.sync(db);
+  REQUIRE(record(db, "p"));
+  CHECK(record(db, "p")->server == "a");
+  CHECK(record(db, "p")->session == 1);
+  CHECK(lease_of(db, "p") == 7);
+  CHECK(a.kicks.empty());
+  a.poll(db, true);   // in line now: nothing more to write
+  CHECK(a.book.pending() == 0);
+
+  SECTION("b's peer is back there before a's rewrite: a's session is the older, it goes") {
+    b.book.up("p", 3);
+    b.sync(db);
+    a.book.lease_lost();   // any path to a rewrite with create_revision == 0 ends the same
+    a.sync(db);
+    REQUIRE(a.kicks.size() == 1);
+    CHECK(a.kicks[0].server == "b");
+    CHECK(record(db, "p")->server == "b");
+  }
+}
+
+TEST_CASE("a full look does not forget a record written after its revision", "[cluster][sessions]") {
+  FakeEtcd db;
+  Node a("a", 7);
+  TxnRequest t;
+  TxnOp op;
+  op.range = a.book.changes(true);
+  t.success.push_back(op);
+  auto before = db.apply(t);   // the full look, answered before the put below
+  a.book.up("p", 1);
+  a.sync(db);
+  CHECK(a.book.observe(before.ranges.at(0), before.revision, true).empty());
+  CHECK(a.book.pending() == 0);   // not written again: the answer was older than the put
+  // A closed session's record that vanished (its lease expired) is forgotten, not deleted again.
+  a.book.down("p", 1);
+  db.expire_lease(7);
+  auto now = db.apply(t);
+  a.book.observe(now.ranges.at(0), now.revision, true);
+  CHECK_FALSE(a.book.next_write(7, 100));
+  CHECK(a.book.live() == 0);
 }
 
 TEST_CASE("a rekeyed or replaced session here: one record, the old session's end deletes nothing", "[cluster][sessions]") {

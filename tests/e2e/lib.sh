@@ -43,7 +43,7 @@ e2e_cleanup() {
     for f in "$E2E_DIR"/*.log; do [ -f "$f" ] && { echo "=== $f (last 40 lines)" >&2; tail -40 "$f" >&2; }; done
   fi
   for ns in "${E2E_NETNS[@]}"; do ip netns del "$ns" 2>/dev/null; done
-  [ -n "$E2E_DIR" ] && rm -rf "$E2E_DIR"
+  if [ -n "$E2E_DIR" ] && [ -n "${E2E_KEEP:-}" ] && [ $rc -ne 0 ]; then echo "kept $E2E_DIR (E2E_KEEP)" >&2; elif [ -n "$E2E_DIR" ]; then rm -rf "$E2E_DIR"; fi
   exit $rc
 }
 
