@@ -57,6 +57,8 @@ set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 # nft: run by ptun for masquerade, the kill switch and per-app rules
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "nftables")
+# libcurl is loaded (dlopen) only by a server with [cluster]: not a dependency shlibdeps can see
+set(CPACK_DEBIAN_PACKAGE_SUGGESTS "libcurl4, etcd-server")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA "${PROJECT_SOURCE_DIR}/packaging/deb/postinst;${PROJECT_SOURCE_DIR}/packaging/deb/postrm")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 include(CPack)

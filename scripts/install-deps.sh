@@ -14,7 +14,7 @@ pkgs=(
   # (third_party/fetch-debian-source.sh)
   build-essential cmake pkg-config git ca-certificates xz-utils bzip2 dpkg-dev patch
   libuv1-dev libtomlplusplus-dev catch2 libmnl-dev libcli11-dev nlohmann-json3-dev
-  libcurl4-openssl-dev       # src/cluster: etcd's JSON gateway over curl's multi interface (PTUN_CLUSTER)
+  libcurl4-openssl-dev       # src/cluster: etcd's JSON gateway over curl's multi interface (PTUN_CLUSTER; dlopen)
   libssl-dev                 # OpenSSL libcrypto: bulk record AEAD in native builds (src/tls/record_aead.hpp)
   openssl                    # tests/tls/test_pki: certificates cross-checked with OpenSSL
   clang libclang-rt-14-dev   # make test-asan, make fuzz

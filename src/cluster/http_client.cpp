@@ -1,6 +1,6 @@
 #include "cluster/http_client.hpp"
 
-#include <mutex>
+#include <stdexcept>
 
 namespace ptun::cluster {
 
@@ -18,11 +18,11 @@ struct HttpClient::Transfer : core::Op<Result<HttpResponse>> {
   void detach() {
     if (easy) {
       client->active_.erase(this);
-      curl_multi_remove_handle(client->multi_, easy);
-      curl_easy_cleanup(easy);
+      client->curl_.multi_remove_handle(client->multi_, easy);
+      client->curl_.easy_cleanup(easy);
       easy = nullptr;
     }
-    if (headers) curl_slist_free_all(headers);
+    if (headers) client->curl_.slist_free_all(headers);
     headers = nullptr;
   }
   bool await_ready() const noexcept { return finished(); }
@@ -48,24 +48,27 @@ size_t on_body(char* data, size_t size, size_t n, void* user) {
   return size * n;
 }
 
-void global_init() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
-
 }  // namespace
 
-HttpClient::HttpClient(core::Loop& loop) : loop_(loop) {
-  global_init();
-  multi_ = curl_multi_init();
+namespace {
+const CurlApi& loaded_curl() {
+  auto api = curl_api();
+  // Server::setup_cluster asks curl_api() first and refuses to start with its reason.
+  if (!api) throw std::runtime_error(api.error().message);
+  return **api;
+}
+}  // namespace
+
+HttpClient::HttpClient(core::Loop& loop) : loop_(loop), curl_(loaded_curl()) {
+  multi_ = curl_.multi_init();
   if (!multi_) throw std::runtime_error("curl_multi_init failed");
   timer_ = new uv_timer_t;
   uv_timer_init(loop_.raw(), timer_);
   timer_->data = this;
-  curl_multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, &HttpClient::on_socket);
-  curl_multi_setopt(multi_, CURLMOPT_SOCKETDATA, this);
-  curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, &HttpClient::on_timer);
-  curl_multi_setopt(multi_, CURLMOPT_TIMERDATA, this);
+  curl_.multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, &HttpClient::on_socket);
+  curl_.multi_setopt(multi_, CURLMOPT_SOCKETDATA, this);
+  curl_.multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, &HttpClient::on_timer);
+  curl_.multi_setopt(multi_, CURLMOPT_TIMERDATA, this);
 }
 
 HttpClient::~HttpClient() {
@@ -74,36 +77,36 @@ HttpClient::~HttpClient() {
     t->detach();
     t->finish(core::closed_error());
   }
-  curl_multi_cleanup(multi_);  // closes cached connections: on_socket(CURL_POLL_REMOVE) for each
+  curl_.multi_cleanup(multi_);  // closes cached connections: on_socket(CURL_POLL_REMOVE) for each
   uv_close(reinterpret_cast<uv_handle_t*>(timer_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
 }
 
 core::Task<Result<HttpResponse>> HttpClient::post(std::string url, std::string body, TlsFiles tls, uint32_t timeout_ms) {
   Transfer t(this);
-  t.easy = curl_easy_init();
+  t.easy = curl_.easy_init();
   if (!t.easy) co_return Error(Errc::io, "curl_easy_init failed");
-  t.headers = curl_slist_append(nullptr, "Content-Type: application/json");
+  t.headers = curl_.slist_append(nullptr, "Content-Type: application/json");
   CURL* e = t.easy;
-  curl_easy_setopt(e, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, long(body.size()));
-  curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, body.c_str());
-  curl_easy_setopt(e, CURLOPT_HTTPHEADER, t.headers);
-  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &on_body);
-  curl_easy_setopt(e, CURLOPT_WRITEDATA, &t);
-  curl_easy_setopt(e, CURLOPT_PRIVATE, &t);
-  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t.errbuf);
-  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, long(timeout_ms));
-  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, long(timeout_ms));
+  curl_.easy_setopt(e, CURLOPT_URL, url.c_str());
+  curl_.easy_setopt(e, CURLOPT_POSTFIELDSIZE, long(body.size()));
+  curl_.easy_setopt(e, CURLOPT_COPYPOSTFIELDS, body.c_str());
+  curl_.easy_setopt(e, CURLOPT_HTTPHEADER, t.headers);
+  curl_.easy_setopt(e, CURLOPT_WRITEFUNCTION, &on_body);
+  curl_.easy_setopt(e, CURLOPT_WRITEDATA, &t);
+  curl_.easy_setopt(e, CURLOPT_PRIVATE, &t);
+  curl_.easy_setopt(e, CURLOPT_ERRORBUFFER, t.errbuf);
+  curl_.easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_.easy_setopt(e, CURLOPT_TIMEOUT_MS, long(timeout_ms));
+  curl_.easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, long(timeout_ms));
   // HTTP/1.1 also over TLS: etcd's gateway answers it on the client port, and h2 via ALPN would
   // land on its gRPC server.
-  curl_easy_setopt(e, CURLOPT_HTTP_VERSION, long(CURL_HTTP_VERSION_1_1));
-  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-  if (!tls.ca.empty()) curl_easy_setopt(e, CURLOPT_CAINFO, tls.ca.c_str());
-  if (!tls.cert.empty()) curl_easy_setopt(e, CURLOPT_SSLCERT, tls.cert.c_str());
-  if (!tls.key.empty()) curl_easy_setopt(e, CURLOPT_SSLKEY, tls.key.c_str());
-  if (CURLMcode rc = curl_multi_add_handle(multi_, e); rc != CURLM_OK)
-    co_return Error(Errc::io, std::string("curl: ") + curl_multi_strerror(rc));
+  curl_.easy_setopt(e, CURLOPT_HTTP_VERSION, long(CURL_HTTP_VERSION_1_1));
+  curl_.easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+  if (!tls.ca.empty()) curl_.easy_setopt(e, CURLOPT_CAINFO, tls.ca.c_str());
+  if (!tls.cert.empty()) curl_.easy_setopt(e, CURLOPT_SSLCERT, tls.cert.c_str());
+  if (!tls.key.empty()) curl_.easy_setopt(e, CURLOPT_SSLKEY, tls.key.c_str());
+  if (CURLMcode rc = curl_.multi_add_handle(multi_, e); rc != CURLM_OK)
+    co_return Error(Errc::io, std::string("curl: ") + curl_.multi_strerror(rc));
   active_.insert(&t);
   co_return co_await t;
 }
@@ -115,7 +118,7 @@ int HttpClient::on_socket(CURL*, int fd, int what, void* self, void* socket_ctx)
     if (s) {
       uv_poll_stop(&s->poll);
       uv_close(reinterpret_cast<uv_handle_t*>(&s->poll), [](uv_handle_t* h) { delete static_cast<Socket*>(h->data); });
-      curl_multi_assign(c->multi_, fd, nullptr);
+      c->curl_.multi_assign(c->multi_, fd, nullptr);
     }
     return 0;
   }
@@ -126,7 +129,7 @@ int HttpClient::on_socket(CURL*, int fd, int what, void* self, void* socket_ctx)
       return -1;  // curl fails the transfer
     }
     s->poll.data = s;
-    curl_multi_assign(c->multi_, fd, s);
+    c->curl_.multi_assign(c->multi_, fd, s);
   }
   int events = 0;
   if (what == CURL_POLL_IN || what == CURL_POLL_INOUT) events |= UV_READABLE;
@@ -156,20 +159,20 @@ void HttpClient::on_uv_poll(uv_poll_t* p, int status, int events) {
 
 void HttpClient::action(int fd, int flags) {
   int running = 0;
-  curl_multi_socket_action(multi_, fd, flags, &running);
+  curl_.multi_socket_action(multi_, fd, flags, &running);
   collect();
 }
 
 void HttpClient::collect() {
   int left = 0;
-  while (CURLMsg* m = curl_multi_info_read(multi_, &left)) {
+  while (CURLMsg* m = curl_.multi_info_read(multi_, &left)) {
     if (m->msg != CURLMSG_DONE) continue;
     Transfer* t = nullptr;
-    curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, reinterpret_cast<char**>(&t));
+    curl_.easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, reinterpret_cast<char**>(&t));
     if (!t) continue;
     const CURLcode rc = m->data.result;
-    curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &t->resp.status);
-    std::string why = t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc);
+    curl_.easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &t->resp.status);
+    std::string why = t->errbuf[0] ? t->errbuf : curl_.easy_strerror(rc);
     t->detach();
     if (rc == CURLE_OK) t->finish(std::move(t->resp));
     else if (t->too_big) t->finish(Error(Errc::protocol, "answer larger than " + std::to_string(kMaxBody) + " bytes"));

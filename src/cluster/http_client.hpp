@@ -10,6 +10,7 @@
 #include <set>
 #include <string>
 
+#include "cluster/curl_api.hpp"
 #include "common/result.hpp"
 #include "core/loop.hpp"
 #include "core/op.hpp"
@@ -30,6 +31,7 @@ class HttpClient {
  public:
   static constexpr size_t kMaxBody = 8u << 20;  // a larger answer is cut off as an error
 
+  // Throws std::runtime_error when libcurl cannot be loaded (curl_api() says why).
   explicit HttpClient(core::Loop& loop);
   // Pending posts complete with Errc::closed.
   ~HttpClient();
@@ -52,6 +54,7 @@ class HttpClient {
   void collect();   // finished transfers -> their coroutines
 
   core::Loop& loop_;
+  const CurlApi& curl_;         // libcurl, loaded at the first HttpClient (curl_api.hpp)
   CURLM* multi_;
   uv_timer_t* timer_;           // heap: freed by its close callback
   std::set<Transfer*> active_;

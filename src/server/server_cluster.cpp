@@ -9,6 +9,10 @@
 // answers: while it does not, new sessions are refused (existing ones and their rekeys go on).
 #include "server/server.hpp"
 
+#ifdef PTUN_CLUSTER
+#include "cluster/curl_api.hpp"
+#endif
+
 namespace ptun::server {
 
 #ifndef PTUN_CLUSTER
@@ -35,6 +39,7 @@ nlohmann::json Server::cluster_json() const { return nullptr; }
 
 Result<void> Server::setup_cluster() {
   if (!cfg_.cluster) return {};
+  if (auto curl = cluster::curl_api(); !curl) return curl.error();   // libcurl is loaded only now
   const auto& c = *cfg_.cluster;
   cluster::EtcdOptions o;
   o.endpoints = c.endpoints;

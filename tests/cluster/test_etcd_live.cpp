@@ -21,6 +21,7 @@
 
 #include "cluster/cluster_leases.hpp"
 #include "cluster/cluster_node.hpp"
+#include "cluster/curl_api.hpp"
 #include "core/run.hpp"
 #include "core/task_scope.hpp"
 #include "core/timer.hpp"
@@ -460,4 +461,18 @@ TEST_CASE("one etcd member of three down: degraded, sessions and addresses go on
     core::run_until_complete(loop, scope.join());
     core::run_until_complete(loop, node.leave());
   });
+}
+
+TEST_CASE("libcurl is loaded once, every call bound", "[cluster]") {
+  auto a = curl_api();
+  REQUIRE(a.ok());
+  auto b = curl_api();
+  REQUIRE(b.ok());
+  CHECK(*a == *b);
+  const CurlApi& c = **a;
+  CHECK(c.global_init);
+  CHECK(c.multi_socket_action);
+  CHECK(c.easy_setopt);
+  CHECK(c.slist_free_all);
+  CHECK(std::string(c.easy_strerror(CURLE_OK)) == "No error");
 }

@@ -41,6 +41,9 @@ done
 e2e_client_config c1 198.18.0.2:4433
 sed -i 's/^server = .*/server = ["198.18.0.2:4433", "198.18.0.6:4433"]/' "$E2E_DIR/c1.toml"
 e2e_start client c1
+# libcurl is loaded by a server with [cluster] (dlopen), never mapped into a client (its peak RSS)
+grep -q libcurl "/proc/$pid_s1/maps" || e2e_fail "s1 runs [cluster] but has no libcurl mapped"
+! grep -q libcurl "/proc/$E2E_PID/maps" || e2e_fail "the client has libcurl mapped: $(grep libcurl "/proc/$E2E_PID/maps" | head -1)"
 addr1=$(e2e_json c1 addresses)
 e2e_log "c1 on s1: $addr1"
 [[ "$addr1" == *10.99.0.* ]] || e2e_fail "c1 has no pool address: $addr1"
