@@ -21,6 +21,12 @@ bool fatal(proto::CloseReason r) {
          r == proto::CloseReason::version_mismatch;
 }
 
+SessionDriver::Why why_ended(proto::CloseReason r) {
+  if (fatal(r)) return SessionDriver::Why::refused;
+  if (r == proto::CloseReason::replaced) return SessionDriver::Why::replaced;
+  return SessionDriver::Why::lost;
+}
+
 }  // namespace
 
 Client::Client(core::Loop& loop, config::ClientConfig cfg)
@@ -217,8 +223,16 @@ void Client::handle_session_end() {
   paths_.cancel();
   if (!want_up_) return;   // closed by disconnect(): stay down
   bool was_connected = life_.state() == State::connected;
-  switch (driver_.ended(fatal(end_reason_), was_connected, now_, double(rng_.u32()) / 4294967295.0,
+  switch (driver_.ended(why_ended(end_reason_), was_connected, now_, double(rng_.u32()) / 4294967295.0,
                         uint64_t(cfg_.reconnect_max_secs) * 1000)) {
+    case SessionDriver::End::replaced:
+      // Another device with this certificate connected: it keeps the tunnel for a while.
+      LOG_WARN("client: another session of this certificate took this one's place (%s): "
+               "trying again in %llu s",
+               end_detail_.empty() ? "same server" : end_detail_.c_str(),
+               (unsigned long long)((driver_.reconnect_at() - now_ + 999) / 1000));
+      if (was_connected) transition(State::reasserting, Reason::server_gone, proto::to_string(end_reason_));
+      return;
     case SessionDriver::End::reconnect:
       // A lost session (it was up, maybe roaming): the next round starts with this server, the
       // first retry quickly (~0.5 s).

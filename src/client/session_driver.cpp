@@ -15,6 +15,7 @@ std::optional<Endpoint> SessionDriver::begin(std::optional<uint64_t> old_rtt_ms)
   if (old_rtt_ms) last_rtt_ms_ = *old_rtt_ms;
   up_ = false;
   reconnect_at_ = UINT64_MAX;
+  holding_ = false;
   ++gen_;   // a lookup for an earlier attempt: its answer is not wanted any more
   resolving_ = false;
   const config::ServerAddress& srv = current();
@@ -86,19 +87,29 @@ void SessionDriver::established() {
   list_.on_established();   // a lost session comes back to this server first
 }
 
-SessionDriver::End SessionDriver::ended(bool fatal, bool was_connected, uint64_t now, double rand01,
+SessionDriver::End SessionDriver::ended(Why why, bool was_connected, uint64_t now, double rand01,
                                         uint64_t cap_ms) {
+  holding_ = false;
   if (!up_) return End::attempt_failed;
   up_ = false;
-  if (fatal) return End::refused_in_session;
+  if (why == Why::refused) return End::refused_in_session;
   if (was_connected) attempt_ = 0;
   list_.restart();
-  reconnect_at_ = now + backoff_ms(attempt_++, cap_ms, rand01);
   ++reconnects_;
+  if (why == Why::replaced) {
+    const uint64_t hold = kReplacedHoldMs << std::min<uint32_t>(replaced_, 8);
+    ++replaced_;
+    holding_ = true;
+    reconnect_at_ = now + std::min(hold, std::max(cap_ms, kReplacedHoldMs));
+    return End::replaced;
+  }
+  replaced_ = 0;
+  reconnect_at_ = now + backoff_ms(attempt_++, cap_ms, rand01);
   return End::reconnect;
 }
 
 void SessionDriver::hurry(uint64_t now) {
+  if (holding_) return;   // a new network does not make the other device go away
   attempt_ = 0;
   list_.restart();
   reconnect_at_ = now;
@@ -106,6 +117,7 @@ void SessionDriver::hurry(uint64_t now) {
 
 void SessionDriver::stop() {
   reconnect_at_ = UINT64_MAX;
+  holding_ = false;
   resolving_ = false;
   up_ = false;
 }

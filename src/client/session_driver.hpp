@@ -9,7 +9,8 @@
 //   failed()  -> the server's next address now, else the next server (now, or after the backoff
 //                once the whole list failed: ServerList), or give up: every server refused us
 //   ended()   -> a lost session reconnects after the backoff (the first retry quickly), from the
-//                server that worked; a session that never came up is a failed attempt
+//                server that worked; a session that never came up is a failed attempt; a session
+//                another device took over (CLOSE replaced) waits before taking its place back
 //
 // It keeps the server list as values (a reload hands it a new one) and the addresses each server
 // resolved to, and counts the reconnects.
@@ -63,19 +64,36 @@ class SessionDriver {
               uint64_t cap_ms);
   void established();
 
+  // Why the session ended, as far as reconnecting goes.
+  enum class Why {
+    lost,       // timed out, closed, shut down: reconnect
+    refused,    // the reason refuses the client (authorization, handshake, version)
+    replaced,   // another session of this certificate (another device) took its place
+  };
   enum class End {
     reconnect,            // a lost session: reconnect_at() set, from the server that worked
     refused_in_session,   // it was up and the server refused it (revoked, pin changed): failed()
     attempt_failed,       // it never came up: failed()
+    replaced,             // reconnect_at() set after the hold below, from the server that worked
   };
-  // The session ended; `fatal`: the reason refuses the client. `was_connected`: the state was
-  // connected (the first retry of a lost session comes quickly, ~0.5 s).
-  End ended(bool fatal, bool was_connected, uint64_t now, double rand01, uint64_t cap_ms);
+  // Two devices sharing one certificate would take each other's place for ever, each reconnect
+  // closing the other's session: the one replaced holds back kReplacedHoldMs, doubled for each
+  // replacement in a row (capped by cap_ms), so the one that connected last keeps the tunnel.
+  static constexpr uint64_t kReplacedHoldMs = 10'000;
+  // The session ended. `was_connected`: the state was connected (the first retry of a lost
+  // session comes quickly, ~0.5 s).
+  End ended(Why why, bool was_connected, uint64_t now, double rand01, uint64_t cap_ms);
 
-  // A new network while waiting out the backoff: try again now, from the server that worked.
+  // A new network while waiting out the backoff: try again now, from the server that worked. Not
+  // while holding back after a replacement: the other device is still there.
   void hurry(uint64_t now);
   // `ptun up` / an on-demand connect, a reload's new session: the backoff starts over.
-  void start_over() { attempt_ = 0; }
+  void start_over() {
+    attempt_ = 0;
+    replaced_ = 0;
+    holding_ = false;
+  }
+  uint32_t replaced_in_a_row() const { return replaced_; }
   // `ptun down`, an on-demand disconnect: no reconnect, no lookup.
   void stop();
   // A reload: a new list starts from its first server with nothing known; the same list starts
@@ -106,6 +124,8 @@ class SessionDriver {
   std::vector<std::optional<Endpoint>> resolved_;   // last address each server resolved to
   std::vector<Endpoint> addresses_;                  // current()'s addresses, tried in order
   uint32_t attempt_ = 0;                             // backoff exponent
+  uint32_t replaced_ = 0;                            // sessions replaced in a row (hold exponent)
+  bool holding_ = false;                             // reconnect_at_ is a replacement's hold
   uint64_t reconnect_at_ = UINT64_MAX;
   uint64_t reconnects_ = 0;
   uint64_t gen_ = 0;                                 // bumped per attempt: a stale answer is dropped

@@ -37,6 +37,7 @@ const char* to_string(CloseReason r) {
     case CloseReason::handshake_timeout: return "handshake timeout";
     case CloseReason::version_mismatch: return "version mismatch";
     case CloseReason::rekeyed: return "rekeyed";
+    case CloseReason::replaced: return "replaced by a newer session of this certificate";
   }
   return "unspecified";
 }

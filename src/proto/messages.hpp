@@ -44,8 +44,9 @@ enum class CloseReason : uint8_t {
   handshake_timeout = 11,
   version_mismatch = 12,
   rekeyed = 13,  // the client replaced this session by a rekeyed one (docs/protocol.md §5)
+  replaced = 14, // a newer session of the same certificate (another device) took this one's place
 };
-inline constexpr uint8_t kMaxCloseReason = 13;
+inline constexpr uint8_t kMaxCloseReason = 14;
 const char* to_string(CloseReason r);
 
 inline constexpr size_t kMaxSoftwareVersion = 64;  // bytes of CLIENT_HELLO's version string

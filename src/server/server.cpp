@@ -304,7 +304,7 @@ proto::NetworkSettings Server::admit(uint64_t session_id, const std::string& pee
   // One session per peer: a new session replaces the old one (the device reconnected).
   if (auto old = peers_.session_of(peer_cn); old && *old != session_id && verdict != proto::RekeyVerdict::adopt) {
     LOG_INFO("server: peer %s reconnected, closing its old session", peer_cn.c_str());
-    endpoint_->close_session(*old, proto::CloseReason::kicked, now_);
+    endpoint_->close_session(*old, proto::CloseReason::replaced, now_);
   }
   Peer p;
   p.name = peer_cn;

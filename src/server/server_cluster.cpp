@@ -182,7 +182,7 @@ void Server::cluster_kick(const cluster::Kick& k) {
   LOG_INFO("server: peer %s connected to server '%s': closing its session %016llx here", k.cn.c_str(),
            k.server.c_str(), (unsigned long long)k.session);
   now_ = loop_.now_ms();
-  endpoint_->close_session(k.session, proto::CloseReason::kicked, now_, "connected to server " + k.server);
+  endpoint_->close_session(k.session, proto::CloseReason::replaced, now_, "connected to server " + k.server);
   flush();
   poke_timer();
 }

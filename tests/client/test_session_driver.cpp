@@ -143,16 +143,16 @@ TEST_CASE("session driver: a lost session reconnects quickly from the server tha
   e = d.begin(std::nullopt);
   CHECK(*e == ep("198.18.0.2:4433"));
   d.established();
-  CHECK(d.ended(false, true, 10000, 0.5, kCap) == SessionDriver::End::reconnect);
+  CHECK(d.ended(SessionDriver::Why::lost, true, 10000, 0.5, kCap) == SessionDriver::End::reconnect);
   CHECK(d.reconnect_at() == 10500);   // the first retry: 500 ms
   CHECK_FALSE(d.up());
   CHECK(*d.begin(std::nullopt) == ep("198.18.0.2:4433"));   // the server that worked
   CHECK(d.reconnects() == 2);
 
   // A session that never came up is a failed attempt; one refused while up says so.
-  CHECK(d.ended(false, false, 0, 0.5, kCap) == SessionDriver::End::attempt_failed);
+  CHECK(d.ended(SessionDriver::Why::lost, false, 0, 0.5, kCap) == SessionDriver::End::attempt_failed);
   d.established();
-  CHECK(d.ended(true, true, 0, 0.5, kCap) == SessionDriver::End::refused_in_session);
+  CHECK(d.ended(SessionDriver::Why::refused, true, 0, 0.5, kCap) == SessionDriver::End::refused_in_session);
   CHECK_FALSE(d.waiting());
 }
 
@@ -201,4 +201,47 @@ TEST_CASE("session driver: a reload with a new list starts over from its first s
   CHECK(d.servers().size() == 2);
   d.begin(std::nullopt);
   CHECK(d.on_resolved(d.gen(), Error(Errc::io, "down")).kind == Resolved::failed);   // no cached address
+}
+
+TEST_CASE("session driver: a session another device took over holds back, longer each time in a row",
+          "[client][session_driver]") {
+  using Why = SessionDriver::Why;
+  SessionDriver d({server("198.18.0.1"), server("198.18.0.2")});
+  auto e = d.begin(std::nullopt);
+  d.failed("timeout", false, *e, 0, 0.5, kCap);   // on to server 2, which works
+  d.begin(std::nullopt);
+  d.established();
+  CHECK(d.ended(Why::replaced, true, 1000, 0.5, kCap) == SessionDriver::End::replaced);
+  CHECK(d.reconnect_at() == 1000 + SessionDriver::kReplacedHoldMs);   // not the quick 0.5 s retry
+  d.hurry(2000);   // a new network does not make the other device go away
+  CHECK(d.reconnect_at() == 11000);
+  CHECK(*d.begin(std::nullopt) == ep("198.18.0.2:4433"));   // back to the server that worked
+  d.established();
+  CHECK(d.ended(Why::replaced, true, 20000, 0.5, kCap) == SessionDriver::End::replaced);
+  CHECK(d.reconnect_at() == 40000);   // 20 s: the second in a row
+  d.begin(std::nullopt);
+  d.established();
+  CHECK(d.ended(Why::replaced, true, 50000, 0.5, 30000) == SessionDriver::End::replaced);
+  CHECK(d.reconnect_at() == 80000);   // 40 s, capped by reconnect_max_secs (30 s here)
+  CHECK(d.replaced_in_a_row() == 3);
+
+  // Any other end breaks the streak; so does `ptun up`. The hold never goes below 10 s.
+  d.begin(std::nullopt);
+  d.established();
+  CHECK(d.ended(Why::lost, true, 90000, 0.5, kCap) == SessionDriver::End::reconnect);
+  CHECK(d.reconnect_at() == 90500);
+  CHECK(d.replaced_in_a_row() == 0);
+  d.begin(std::nullopt);
+  d.established();
+  CHECK(d.ended(Why::replaced, true, 100000, 0.5, 1000) == SessionDriver::End::replaced);
+  CHECK(d.reconnect_at() == 110000);
+  d.hurry(100500);
+  CHECK_FALSE(d.due(100500));
+  d.start_over();
+  CHECK(d.replaced_in_a_row() == 0);
+  d.hurry(100600);
+  CHECK(d.due(100600));
+  // A session that never came up is a failed attempt, whatever its CLOSE said.
+  d.begin(std::nullopt);
+  CHECK(d.ended(Why::replaced, false, 0, 0.5, kCap) == SessionDriver::End::attempt_failed);
 }

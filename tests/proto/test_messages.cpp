@@ -105,6 +105,12 @@ TEST_CASE("CLOSE round trip, unknown reasons and text bounds", "[proto][messages
   CHECK_FALSE(decode_close(std::span<const uint8_t>(b).first(1)).ok());
   CHECK_FALSE(decode_close({}).ok());
 
+  // 14 (replaced, another device took the session) is known; an older peer reads it as 0.
+  n = encode_close(CloseReason::replaced, "connected to server s2", b);
+  REQUIRE(n.ok());
+  CHECK(b[1] == 14);
+  CHECK(decode_close(std::span<const uint8_t>(b).first(*n))->reason == CloseReason::replaced);
+
   std::vector<uint8_t> future = {0x05, 200, 'h', 'i'};
   auto f = decode_close(future);
   REQUIRE(f.ok());
