@@ -26,7 +26,7 @@ cleanup() {
   for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
   for p in "${pids[@]}"; do for _ in $(seq 30); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done; kill -KILL "$p" 2>/dev/null; done
   ip netns del ptdemo-c 2>/dev/null; ip netns del ptdemo-s 2>/dev/null
-  rm -rf "$work"
+  rm -rf "$work" /etc/netns/ptdemo-c
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -34,6 +34,10 @@ trap 'exit 130' INT TERM
 say "network namespaces ptdemo-c <-> ptdemo-s"
 ip netns del ptdemo-c 2>/dev/null; ip netns del ptdemo-s 2>/dev/null
 ip netns add ptdemo-c && ip netns add ptdemo-s
+# The client's own resolv.conf: `ip netns exec` mounts /etc/netns/ptdemo-c/* over /etc, so the DNS
+# servers the server pushes land there and this machine's /etc/resolv.conf is never touched.
+host_resolv=$(sha256sum /etc/resolv.conf 2>/dev/null)
+mkdir -p /etc/netns/ptdemo-c && echo "nameserver 198.18.0.2" >/etc/netns/ptdemo-c/resolv.conf
 ip link add ptdemo0 netns ptdemo-c type veth peer name ptdemo1 netns ptdemo-s
 ip -n ptdemo-c addr add 198.18.0.1/30 dev ptdemo0; ip -n ptdemo-s addr add 198.18.0.2/30 dev ptdemo1
 for n in ptdemo-c ptdemo-s; do ip -n $n link set lo up; done
@@ -93,7 +97,10 @@ say "HTTP through the tunnel: a page served in the server's namespace on 10.99.0
 mkdir -p "$work/www" && echo "<h1>hello through ptun</h1>" >"$work/www/index.html"
 ip netns exec ptdemo-s python3 -m http.server 8080 --bind 10.99.0.1 --directory "$work/www" >"$work/http.log" 2>&1 & pids+=($!)
 for _ in $(seq 30); do ip netns exec ptdemo-c curl -s -m 2 http://10.99.0.1:8080/ >/dev/null && break; sleep 0.2; done
-ip netns exec ptdemo-c curl -sS -m 5 http://10.99.0.1:8080/ || exit 1
+ip netns exec ptdemo-c curl -sS -m 5 http://10.99.0.1:8080/ || { cat "$work/http.log" >&2; exit 1; }
+
+say "DNS pushed to the client (its namespace's /etc/resolv.conf)"
+ip netns exec ptdemo-c cat /etc/resolv.conf
 
 say "ptun status (client)"
 "$ptun" status -s "$work/client.sock"
@@ -103,4 +110,7 @@ say "ptun sessions (server)"
 say "tearing down"
 "$ptun" stop -s "$work/client.sock" >/dev/null   # `ptun down` would disconnect and keep it running
 sleep 0.5
-echo "done: namespaces, processes and files are removed on exit"
+if [ "$(sha256sum /etc/resolv.conf 2>/dev/null)" != "$host_resolv" ]; then
+  echo "this machine's /etc/resolv.conf changed during the demo" >&2; exit 1
+fi
+echo "done: namespaces, processes and files are removed on exit (this machine's resolv.conf untouched)"
