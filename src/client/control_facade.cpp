@@ -86,7 +86,8 @@ nlohmann::json ControlFacade::status(uint64_t now, int64_t wall) {
       }
     }
     if (st.last_handshake_ms) j["last_handshake_ago_s"] = (now - st.last_handshake_ms) / 1000;
-    j["rtt_ms"] = double(st.rtt_us_smoothed) / 1000.0;
+    // No sample before the first PING is answered: shown as missing, not as 0.00 ms.
+    if (st.rtt_us_smoothed) j["rtt_ms"] = double(st.rtt_us_smoothed) / 1000.0;
     j["bytes_in"] = st.bytes_in;
     j["bytes_out"] = st.bytes_out;
     j["packets_in"] = st.packets_in;

@@ -109,6 +109,8 @@ TEST_CASE("control facade: status renders the parts and the source's sections", 
   CHECK(j["cipher"] == "ECDHE-ECDSA-AES128-GCM");
   CHECK(j["clock_skew_s"] == 10);
   CHECK(j["rtt_ms"] == 12.5);
+  w.src.session->stats.rtt_us_smoothed = 0;   // no PING answered yet: no RTT, not 0.00 ms
+  CHECK_FALSE(w.facade.status(12000, 1700000010).contains("rtt_ms"));
   CHECK(j["bytes_in"] == 100);
   // The sections, merged as they are.
   CHECK(j["mode"] == "tun");
