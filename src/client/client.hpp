@@ -254,6 +254,7 @@ class Client final : public proto::ClientSession::Callbacks, public datapath::Po
   std::string settings_error_;                  // why the last pushed settings were refused
   bool user_down_ = false;                      // `ptun down`: always_on lets go of the kill switch
   std::optional<proto::NetworkSettings> applied_;
+  bool host_values_changed_ = false;   // a reload's new [routes]/[dns]: the next apply redoes all
   std::vector<Cidr> applied_addrs_;
   uint32_t tun_mtu_ = 0;
   std::vector<netcfg::RouteOverride> overrides_;   // as of the last path change

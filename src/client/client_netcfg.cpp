@@ -41,7 +41,10 @@ uint32_t Client::effective_mtu(const proto::NetworkSettings& s) {
 
 Result<void> Client::apply_settings(const proto::NetworkSettings& s) {
   if (stack_) return apply_settings_userspace(s);   // no host changes in userspace mode
-  if (applied_ && *applied_ == s) return {};   // a reconnect with the same settings: nothing to do
+  // A reconnect with the same settings: nothing to do, unless a reload changed [routes]/[dns]
+  // meanwhile (the settings pushed are the same, what the host gets from them is not).
+  if (applied_ && *applied_ == s && !host_values_changed_) return {};
+  host_values_changed_ = false;
   remove_settings();
 
   std::vector<Cidr> addrs;

@@ -46,6 +46,7 @@ Result<nlohmann::json> Client::apply_reload() {
     // The host side holds values, not the config: new [routes]/[dns] for the next apply.
     if (auto r = host_->update(netcfg::HostValues::from_config(n)); !r)
       return Error(r.error().code, "reload refused, running config kept: " + r.error().message);
+    host_values_changed_ = true;   // applied below, or by the new session's apply_settings
   }
 
   cfg_ = std::move(n);

@@ -141,6 +141,16 @@ rx2=$(sample "$m2s" 'ptun_server_peer_received_packets_total{peer="c1"}')
 [ "$(sample "$m2c" 'ptun_client_handshake_duration_seconds_count')" = 2 ] || e2e_fail "client handshake histogram != 2"
 e2e_log "metrics of both pass promtool; build info, certificate expiry, handshake histograms; c1's counters $rx1 -> $rx2 packets across a reconnect"
 
+# A reload that restarts the session (a second server in the list) and changes [routes] at once:
+# the server pushes the same settings to the new session, and the new routes still apply.
+sed -i -e 's|^server = .*|server = ["198.18.0.2:4433", "198.18.0.254:4433"]|' \
+  -e 's|include = \["10.123.0.0/16"\]|include = ["10.124.0.0/16"]|' "$E2E_DIR/c1.toml"
+"$E2E_PTUN" reload -s "$csock" | grep -q '"session": "restarted"' || e2e_fail "a server list reload did not restart the session"
+e2e_wait_connected c1 10 || e2e_fail "c1 not connected after the reload"
+in_ns c1 ip route get 10.124.4.5 | grep -q ptun0 || e2e_fail "the reloaded [routes] are not applied with the new session"
+in_ns c1 ip route get 10.123.4.5 | grep -q ptun0 && e2e_fail "the old [routes] stayed after the reload"
+e2e_log "reload: server list and routes changed at once: new session, the new routes applied"
+
 # --- server: reload peers; c1 removed -> its session closes at once
 sed -i '/name = "c1"/d' "$E2E_DIR/server.toml"
 sed -i '0,/\[\[peer\]\]/{/\[\[peer\]\]/d}' "$E2E_DIR/server.toml"
