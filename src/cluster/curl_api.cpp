@@ -15,10 +15,9 @@ struct Loaded {
 };
 
 template <typename F>
-bool bind(void* lib, const char* name, F& out, std::string& error) {
+void bind(void* lib, const char* name, F& out, std::string& error) {   // the first missing one is named
   out = reinterpret_cast<F>(::dlsym(lib, name));
   if (!out && error.empty()) error = std::string("libcurl.so.4 has no ") + name;
-  return out != nullptr;
 }
 
 Loaded load() {

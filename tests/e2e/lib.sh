@@ -170,15 +170,16 @@ e2e_cluster_server_config() {
   why=$("$E2E_PTUN" check-config "$E2E_DIR/$name.toml" 2>&1) || e2e_fail "ptun check-config $name.toml: $why"
 }
 
-# e2e_client_config NAME SERVER_ADDR [EXTRA_TOML]: writes $E2E_DIR/NAME.toml
+# e2e_client_config NAME SERVER_ADDR [EXTRA_TOML]: writes $E2E_DIR/NAME.toml (with E2E_CERT=OTHER:
+# OTHER's certificate and key, a second device of the same peer)
 e2e_client_config() {
   local name=$1 server=$2
   cat >"$E2E_DIR/$name.toml" <<TOML
 server = "$server"
 server_name = "ptun-server"
 ca = "$E2E_DIR/pki/ca.crt"
-cert = "$E2E_DIR/pki/$name.crt"
-key = "$E2E_DIR/pki/$name.key"
+cert = "$E2E_DIR/pki/${E2E_CERT:-$name}.crt"
+key = "$E2E_DIR/pki/${E2E_CERT:-$name}.key"
 control_socket = "$E2E_DIR/run/$name.sock"
 state_dir = "$E2E_DIR/state-$name"
 log_level = "debug"
@@ -188,6 +189,15 @@ reconnect_max_secs = 2
 interface = "ptun0"
 ${3:-}
 TOML
+}
+
+# e2e_held_back NAME: the client NAME, replaced by another device of its certificate (CLOSE
+# replaced), holds back: it connected once only, and it is reasserting.
+e2e_held_back() {
+  local n
+  n=$(grep -c -- "-> connected (" "$E2E_DIR/$1.log")
+  [ "$n" = 1 ] || e2e_fail "$1 connected $n times after it was replaced: $(grep -- '-> ' "$E2E_DIR/$1.log" | tail -4)"
+  e2e_status "$1" | grep -q '"state": "reasserting"' || e2e_fail "$1 is not reasserting while it holds back: $(e2e_status "$1" | head -5)"
 }
 
 # e2e_sock NAME: the control socket of the ptun run from $E2E_DIR/NAME.toml ($E2E_DIR/run/NAME.sock
