@@ -16,6 +16,7 @@ pkgs=(
   libuv1-dev libtomlplusplus-dev catch2 libmnl-dev libcli11-dev nlohmann-json3-dev
   libcurl4-openssl-dev       # src/cluster: etcd's JSON gateway over curl's multi interface (PTUN_CLUSTER; dlopen)
   libssl-dev                 # OpenSSL libcrypto: bulk record AEAD in native builds (src/tls/record_aead.hpp)
+  libsodium-dev              # libsodium.a: ChaCha20-Poly1305 records of the static x86-64 build (make static)
   openssl                    # tests/tls/test_pki: certificates cross-checked with OpenSSL
   clang libclang-rt-14-dev   # make test-asan, make fuzz
   nftables                   # nft: run by ptun itself (kill switch, per-app rules, masquerade)

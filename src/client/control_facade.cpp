@@ -77,7 +77,7 @@ nlohmann::json ControlFacade::status(uint64_t now, int64_t wall) {
     if (life_.state() == State::connected) {
       j["session_uptime_s"] = (now - s->established_ms) / 1000;
       j["cipher"] = s->cipher;
-      j["record_crypto"] = tls::kRecordAeadBackend;   // who seals data records: openssl or mbedtls
+      j["record_crypto"] = tls::kRecordAeadBackend;   // who seals data records: openssl, libsodium or mbedtls
       if (s->server_time) {
         // The server's clock minus ours at the moment its SETTINGS arrived (one-way delay aside):
         // certificates and CRLs are judged by these clocks.

@@ -4,8 +4,13 @@
 //   OpensslAead  OpenSSL's libcrypto EVP (AVX2/AVX-512 ChaCha20, AES-NI+PCLMUL GCM), where the
 //                build found it (PTUN_HAVE_OPENSSL_AEAD): on a 2-core x86-64 lab machine it
 //                seals 1400-byte records ~10x faster than mbedTLS's portable C (bench/record).
+//   SodiumAead   libsodium's ChaCha20-Poly1305 (SSSE3/AVX2 ChaCha20, picked at run time) from
+//                its static archive, AES-128-GCM through mbedTLS (libsodium has AES-256 only):
+//                the static x86-64 build's records (PTUN_RECORDS_SODIUM), at a few hundred KiB
+//                of code where libcrypto would bring megabytes. Compiled wherever the build
+//                found libsodium.a (PTUN_HAVE_SODIUM_AEAD), so the native tests check it too.
 // The handshake stays mbedTLS's; only bulk records use this. `RecordAeadKey` is the one a build
-// uses; tests compare the two where both exist.
+// uses; tests compare the others with mbedTLS where they exist.
 #pragma once
 #include <mbedtls/chachapoly.h>
 #include <mbedtls/gcm.h>
@@ -61,9 +66,37 @@ class OpensslAead {
   // direction is chosen per record with the nonce, the key schedule stays.
   evp_cipher_ctx_st* ctx_ = nullptr;
 };
+#endif
+
+#ifdef PTUN_HAVE_SODIUM_AEAD
+class SodiumAead {
+ public:
+  SodiumAead();
+  ~SodiumAead();   // zeroizes the key
+  SodiumAead(const SodiumAead&) = delete;
+  SodiumAead& operator=(const SodiumAead&) = delete;
+  bool set_key(RecordAead aead, std::span<const uint8_t> key);
+  void seal(const uint8_t nonce[kRecordNonceLen], std::span<const uint8_t> aad, uint8_t* data, size_t len,
+            uint8_t tag[kRecordTagLen]);
+  bool open(const uint8_t nonce[kRecordNonceLen], std::span<const uint8_t> aad, uint8_t* data, size_t len,
+            const uint8_t tag[kRecordTagLen]);
+
+ private:
+  bool ready_ = false;          // sodium_init() succeeded
+  RecordAead aead_ = RecordAead::chacha20_poly1305;
+  uint8_t key_[32] = {};        // ChaCha20-Poly1305: libsodium takes the key with every call
+  MbedAead aes_;                // AES-128-GCM
+};
+#endif
+
+#if defined(PTUN_HAVE_OPENSSL_AEAD)
 using RecordAeadKey = OpensslAead;
 inline constexpr const char* kRecordAeadBackend = "openssl";
 inline constexpr bool kRecordAeadIsOpenssl = true;
+#elif defined(PTUN_RECORDS_SODIUM)
+using RecordAeadKey = SodiumAead;
+inline constexpr const char* kRecordAeadBackend = "libsodium";
+inline constexpr bool kRecordAeadIsOpenssl = false;
 #else
 using RecordAeadKey = MbedAead;
 inline constexpr const char* kRecordAeadBackend = "mbedtls";

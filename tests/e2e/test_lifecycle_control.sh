@@ -115,7 +115,7 @@ for f in "$m1s" "$m1c"; do
     v=$(grep "^ptun_certificate_expiry_timestamp_seconds{kind=\"$kind\"" "$f" | head -1 | awk '{print $NF}')
     [ -n "$v" ] && [ "$v" -gt "$now" ] || e2e_fail "no future $kind expiry in $f: '$v'"
   done
-  grep -q '^ptun_build_info{version="[0-9.]*",commit="[^"]*",mbedtls="3\.[0-9.]*",record_crypto="\(openssl\|mbedtls\)"} 1$' "$f" \
+  grep -q '^ptun_build_info{version="[0-9.]*",commit="[^"]*",mbedtls="3\.[0-9.]*",record_crypto="\(openssl\|libsodium\|mbedtls\)"} 1$' "$f" \
     || e2e_fail "no ptun_build_info in $f"
 done
 grep -q '^ptun_certificate_expiry_timestamp_seconds{kind="cert",subject="ptun-server",' "$m1s" || e2e_fail "server cert subject"

@@ -1,6 +1,6 @@
 // The record AEAD backends (src/tls/record_aead.hpp): RFC 8439's ChaCha20-Poly1305 vector through
-// the backend this build uses, and, where the build has OpenSSL, mbedTLS and OpenSSL sealing the
-// same records byte for byte and opening each other's, for both AEADs and every length class.
+// each backend the build has, and OpenSSL or libsodium (where built) sealing the same records as
+// mbedTLS byte for byte and opening each other's, for both AEADs and every length class.
 #include <catch2/catch.hpp>
 
 #include <cstring>
@@ -22,7 +22,7 @@ Bytes hex(const std::string& h) {
   return b;
 }
 
-[[maybe_unused]] Bytes random_bytes(std::mt19937& rng, size_t n) {  // used with OpenSSL only
+[[maybe_unused]] Bytes random_bytes(std::mt19937& rng, size_t n) {  // used with OpenSSL or libsodium
   Bytes b(n);
   for (auto& x : b) x = uint8_t(rng());
   return b;
@@ -57,6 +57,48 @@ void rfc8439_vector() {
   CHECK_FALSE(dec.open(nonce.data(), aad, data.data(), data.size(), tag));
 }
 
+// `Other` and mbedTLS seal the same records byte for byte and open each other's, for both AEADs
+// and every length class; a wrong tag is refused by both.
+template <typename Other>
+[[maybe_unused]] void agrees_with_mbedtls() {
+  std::mt19937 rng(8439);
+  for (RecordAead a : {RecordAead::aes_128_gcm, RecordAead::chacha20_poly1305}) {
+    const size_t key_len = a == RecordAead::aes_128_gcm ? 16 : 32;
+    for (size_t len : {size_t(0), size_t(1), size_t(15), size_t(16), size_t(17), size_t(63), size_t(64),
+                       size_t(65), size_t(255), size_t(256), size_t(257), size_t(511), size_t(1400),
+                       size_t(16384)}) {
+      CAPTURE(int(a), len);
+      const Bytes key = random_bytes(rng, key_len), nonce = random_bytes(rng, kRecordNonceLen),
+                  aad = random_bytes(rng, 13), plain = random_bytes(rng, len);
+      MbedAead m;
+      Other o;
+      REQUIRE(m.set_key(a, key));
+      REQUIRE(o.set_key(a, key));
+      Bytes by_m = plain, by_o = plain;
+      uint8_t tag_m[kRecordTagLen], tag_o[kRecordTagLen];
+      m.seal(nonce.data(), aad, by_m.data(), len, tag_m);
+      o.seal(nonce.data(), aad, by_o.data(), len, tag_o);
+      CHECK(by_m == by_o);
+      CHECK(std::memcmp(tag_m, tag_o, kRecordTagLen) == 0);
+      // Each opens the other's (the same context also seals and opens alternately).
+      REQUIRE(o.open(nonce.data(), aad, by_m.data(), len, tag_m));
+      CHECK(by_m == plain);
+      REQUIRE(m.open(nonce.data(), aad, by_o.data(), len, tag_o));
+      CHECK(by_o == plain);
+      // A wrong tag is refused by both, and so is a changed AAD byte.
+      o.seal(nonce.data(), aad, by_o.data(), len, tag_o);
+      tag_o[0] ^= 1;
+      Bytes copy = by_o;
+      CHECK_FALSE(o.open(nonce.data(), aad, by_o.data(), len, tag_o));
+      CHECK_FALSE(m.open(nonce.data(), aad, copy.data(), len, tag_o));
+      Bytes sealed = plain, aad2 = aad;
+      o.seal(nonce.data(), aad, sealed.data(), len, tag_o);
+      aad2[12] ^= 0x80;
+      CHECK_FALSE(o.open(nonce.data(), aad2, sealed.data(), len, tag_o));
+    }
+  }
+}
+
 }  // namespace
 
 TEST_CASE("record AEAD: RFC 8439 2.8.2 through mbedTLS", "[tls][aead]") { rfc8439_vector<MbedAead>(); }
@@ -72,35 +114,21 @@ TEST_CASE("record AEAD: keys of the wrong length are refused", "[tls][aead]") {
 TEST_CASE("record AEAD: RFC 8439 2.8.2 through OpenSSL", "[tls][aead]") { rfc8439_vector<OpensslAead>(); }
 
 TEST_CASE("record AEAD: OpenSSL and mbedTLS seal alike and open each other's records", "[tls][aead]") {
-  std::mt19937 rng(8439);
-  for (RecordAead a : {RecordAead::aes_128_gcm, RecordAead::chacha20_poly1305}) {
-    const size_t key_len = a == RecordAead::aes_128_gcm ? 16 : 32;
-    for (size_t len : {size_t(0), size_t(1), size_t(15), size_t(16), size_t(17), size_t(1400), size_t(16384)}) {
-      CAPTURE(int(a), len);
-      const Bytes key = random_bytes(rng, key_len), nonce = random_bytes(rng, kRecordNonceLen),
-                  aad = random_bytes(rng, 13), plain = random_bytes(rng, len);
-      MbedAead m;
-      OpensslAead o;
-      REQUIRE(m.set_key(a, key));
-      REQUIRE(o.set_key(a, key));
-      Bytes by_m = plain, by_o = plain;
-      uint8_t tag_m[kRecordTagLen], tag_o[kRecordTagLen];
-      m.seal(nonce.data(), aad, by_m.data(), len, tag_m);
-      o.seal(nonce.data(), aad, by_o.data(), len, tag_o);
-      CHECK(by_m == by_o);
-      CHECK(std::memcmp(tag_m, tag_o, kRecordTagLen) == 0);
-      // Each opens the other's (the same context also seals and opens alternately).
-      REQUIRE(o.open(nonce.data(), aad, by_m.data(), len, tag_m));
-      CHECK(by_m == plain);
-      REQUIRE(m.open(nonce.data(), aad, by_o.data(), len, tag_o));
-      CHECK(by_o == plain);
-      // A wrong tag is refused by both.
-      o.seal(nonce.data(), aad, by_o.data(), len, tag_o);
-      tag_o[0] ^= 1;
-      Bytes copy = by_o;
-      CHECK_FALSE(o.open(nonce.data(), aad, by_o.data(), len, tag_o));
-      CHECK_FALSE(m.open(nonce.data(), aad, copy.data(), len, tag_o));
-    }
-  }
+  agrees_with_mbedtls<OpensslAead>();
+}
+#endif
+
+#ifdef PTUN_HAVE_SODIUM_AEAD
+TEST_CASE("record AEAD: RFC 8439 2.8.2 through libsodium", "[tls][aead]") { rfc8439_vector<SodiumAead>(); }
+
+TEST_CASE("record AEAD: libsodium and mbedTLS seal alike and open each other's records", "[tls][aead]") {
+  agrees_with_mbedtls<SodiumAead>();
+}
+
+TEST_CASE("record AEAD: libsodium refuses keys of the wrong length", "[tls][aead]") {
+  SodiumAead k;
+  CHECK_FALSE(k.set_key(RecordAead::chacha20_poly1305, Bytes(16)));
+  CHECK_FALSE(k.set_key(RecordAead::aes_128_gcm, Bytes(32)));
+  CHECK(k.set_key(RecordAead::chacha20_poly1305, Bytes(32)));
 }
 #endif
