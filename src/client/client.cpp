@@ -114,12 +114,14 @@ Result<void> Client::setup() {
   sock_ = std::move(*s);
   dp_.set_device(dev_);
   dp_.set_socket(0, sock_.get());
+  dp_.set_tx_thread(cfg_.tunnel.tx_thread && !stack_);   // lwIP runs on the loop: never there
   if (auto r = setup_lifecycle(); !r) return r;
   if (auto r = setup_flows(); !r) return r;
   return {};
 }
 
 void Client::teardown() {
+  dp_.set_tx_thread(false);   // it may still write to the TUN and the socket
   remove_settings();
   if (host_) host_->shutdown(user_down_);   // always_on keeps the kill switch unless `ptun down`
   host_.reset();

@@ -88,6 +88,7 @@ void Client::on_path(const Path& p) {
       poke_timer();
       return;
     case PathWatcher::Change::restart_handshake:
+      dp_.quiesce();   // the tx thread may be sending on the old fd
       if (auto r = sock_->rebind(Endpoint{sock_->local_endpoint().addr, 0}); !r)
         LOG_WARN("client: rebind: %s", r.error().message.c_str());
       start_session();
@@ -99,6 +100,7 @@ void Client::roam() {
   now_ = loop_.now_ms();
   transition(State::reasserting, Reason::network_change, "path changed, moving the session");
   // A new port (and the kernel's new source address): the 5-tuple changes, the session id stays.
+  dp_.quiesce();   // the tx thread may be sending on the old fd
   auto r = sock_->rebind(Endpoint{sock_->local_endpoint().addr, 0});
   if (!r) {
     LOG_WARN("client: cannot rebind the UDP socket (%s): new handshake", r.error().message.c_str());

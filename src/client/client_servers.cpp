@@ -83,6 +83,7 @@ bool Client::set_server_endpoint(const Endpoint& ep) {
   if (ep == server_ep_) return true;
   if (sock_ && ep.addr.is_v4() != sock_->local_endpoint().addr.is_v4()) {
     Endpoint any{ep.addr.is_v4() ? *IpAddr::parse("0.0.0.0") : *IpAddr::parse("::"), 0};
+    dp_.quiesce();   // the tx thread may be sending on the old fd
     if (auto r = sock_->rebind(any); !r) {
       attempt_failed("cannot open a socket for " + ep.str() + ": " + r.error().message);
       return false;

@@ -95,6 +95,15 @@ class TxQueue {
   bool empty() const { return q_.empty(); }
   size_t size() const { return q_.size(); }
   void push(Item it) { q_.push_back(it); }
+  // Moves every queued item to out[0..size()) and empties the queue without returning buffers to
+  // the pool: they now belong to whoever holds `out` (the pipeline's tx thread). `out` has room
+  // for kBatch items.
+  size_t take_into(Item* out) {
+    const size_t n = q_.size();
+    std::copy(q_.begin(), q_.end(), out);
+    q_.clear();
+    return n;
+  }
   // `send(span<Item>)` returns how many items the device took; the rest count as dropped.
   template <typename Send>
   size_t flush_with(Send&& send, size_t* dropped) {

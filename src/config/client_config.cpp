@@ -22,6 +22,7 @@ void read_tunnel(TableReader& t, ClientConfig::Tunnel& tun) {
       tun.table <= 255)
     t.fail_at("table", std::to_string(tun.table) + " is a reserved routing table (" +
                            std::string(kTableRange) + ")");
+  t.boolean("tx_thread", tun.tx_thread);
   t.finish();
 }
 

@@ -98,6 +98,9 @@ struct ServerConfig {
     std::optional<Cidr> ipv4_pool, ipv6_pool;
     bool masquerade = false;
     bool client_to_client = true;           // clients reach each other's addresses (inside ptun)
+    // A second thread writes full batches to the TUN and the sockets (datapath/tx_thread.hpp):
+    // for machines with cores to spare; on a busy 2-core machine it costs (README, "Both cores").
+    bool tx_thread = false;
     std::vector<std::string> masquerade_interfaces;  // empty = all but the tunnel
     // "kernel": a TUN, IP forwarding and (optionally) nft masquerade. "userspace": no TUN, no root,
     // no kernel NAT; the embedded lwIP stack terminates clients' flows and relays them through
@@ -202,6 +205,7 @@ struct ClientConfig {
     uint32_t mtu = 0;                       // 0 = take the server's, else 1280..1500
     uint32_t fwmark = 0x7074;               // != 0
     uint32_t table = 7074;                  // 1..0xfffffffe, not 253/254/255
+    bool tx_thread = false;                 // as the server's [tunnel] tx_thread (TUN mode)
     bool operator==(const Tunnel&) const = default;
   } tunnel;
   struct Routes {                           // local additions to the push

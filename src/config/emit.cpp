@@ -125,6 +125,7 @@ std::string to_toml(const ServerConfig& c) {
   if (c.tunnel.ipv6_pool) w.str("ipv6_pool", c.tunnel.ipv6_pool->str());
   w.boolean("masquerade", c.tunnel.masquerade);
   w.boolean("client_to_client", c.tunnel.client_to_client);
+  w.boolean("tx_thread", c.tunnel.tx_thread);
   w.strings("masquerade_interfaces", c.tunnel.masquerade_interfaces);
   w.str("forwarding", c.tunnel.forwarding);
   w.num("userspace_max_flows_per_client", c.tunnel.userspace_max_flows_per_client);
@@ -198,6 +199,7 @@ std::string to_toml(const ClientConfig& c) {
   std::snprintf(mark, sizeof mark, "0x%x", unsigned(c.tunnel.fwmark));
   w.kv("fwmark", mark);
   w.num("table", c.tunnel.table);
+  w.boolean("tx_thread", c.tunnel.tx_thread);
   w.line("\n[routes]");
   w.addrs("include", c.routes.include);
   w.addrs("exclude", c.routes.exclude);

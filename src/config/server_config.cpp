@@ -62,6 +62,7 @@ void read_tunnel(TableReader& t, ServerConfig::Tunnel& tun) {
   });
   t.boolean("masquerade", tun.masquerade);
   t.boolean("client_to_client", tun.client_to_client);
+  t.boolean("tx_thread", tun.tx_thread);
   t.string_array("masquerade_interfaces", bounds::kMaxInterfaces, [&](const std::string& s) {
     if (s == tun.interface) return "'" + s + "' is the tunnel interface itself";
     return add_interface(tun.masquerade_interfaces, s);

@@ -153,7 +153,7 @@ Result<size_t> UdpSocket::try_recv_batch(std::span<Datagram> out) {
     size_t kept = 0;
     for (size_t i = 0; i < size_t(n); ++i) {
       if (rx_msgs_[i].msg_hdr.msg_flags & MSG_TRUNC) {
-        ++stats_.rx_truncated;
+        ++rx_truncated_;
         continue;
       }
       if (kept != i) std::swap(out[kept].buf, out[i].buf);
@@ -244,7 +244,7 @@ Result<size_t> UdpSocket::send_batch(std::span<const Datagram> dgrams) {
       // A short count means the next message failed: the next round reports why.
       for (int m = 0; m < n; ++m) {
         done += tx_count_[size_t(m)];
-        if (tx_count_[size_t(m)] > 1) ++stats_.tx_gso_sends;
+        if (tx_count_[size_t(m)] > 1) ++tx_gso_sends_;
       }
       continue;
     }
@@ -255,12 +255,12 @@ Result<size_t> UdpSocket::send_batch(std::span<const Datagram> dgrams) {
     if (tx_count_[0] > 1 && (err == EIO || err == EINVAL || err == ENOPROTOOPT || err == EOPNOTSUPP)) {
       // No UDP GSO on this kernel or path (e.g. no checksum offload): fall back for good.
       gso_ = false;
-      stats_.gso_disabled = true;
+      gso_disabled_.store(true, std::memory_order_relaxed);
       LOG_INFO("core: UDP GSO unavailable (%s): sending datagrams one by one", std::strerror(err));
       continue;
     }
     // This message is refused (too big, no route, firewall, wrong family): drop it, go on.
-    stats_.tx_dropped += tx_count_[0];
+    tx_dropped_ += tx_count_[0];
     uint64_t suppressed = 0;
     if (tx_log_limit_.allow(loop_.now_ms(), &suppressed))
       LOG_WARN("core: udp send to %s dropped: %s (%llu similar suppressed)",

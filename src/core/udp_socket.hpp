@@ -14,6 +14,7 @@
 
 #include "common/buffer_pool.hpp"
 #include "common/limits.hpp"
+#include "common/relaxed_counter.hpp"
 #include "common/log.hpp"
 #include "common/net_addr.hpp"
 #include "common/result.hpp"
@@ -61,7 +62,9 @@ class UdpSocket {
   Endpoint local_endpoint() const { return local_; }
   int fd() const { return fd_; }
   bool is_open() const { return fd_ >= 0; }
-  const UdpStats& stats() const { return stats_; }
+  UdpStats stats() const {
+    return {rx_truncated_, tx_dropped_.get(), tx_gso_sends_.get(), gso_disabled_.load(std::memory_order_relaxed)};
+  }
 
   // Waits until readable (unless data is already there), then receives up to
   // min(out.size(), kBatch) datagrams: each out[i].buf is reset() first, the payload lands at
@@ -100,7 +103,11 @@ class UdpSocket {
   Endpoint local_;
   UdpOptions opts_;
   FdPoll poll_;
-  UdpStats stats_;
+  // send_batch may run on the pipeline's tx thread (one sender at a time, datapath/tx_thread.hpp)
+  // while the loop receives and reads stats(): the transmit counters are atomics.
+  uint64_t rx_truncated_ = 0;
+  RelaxedCounter tx_dropped_, tx_gso_sends_;
+  std::atomic<bool> gso_disabled_{false};
   uint64_t generation_ = 0;  // bumped by rebind(): tells waiters their FdPoll was replaced
   log::RateLimit tx_log_limit_;
 

@@ -20,7 +20,7 @@ nlohmann::json to_json(const Counters& c) {
           {"drop_tun_write", c.drop_dev_write},     {"drop_udp_send", c.drop_udp_send},
           {"drop_pool_empty", c.drop_pool_empty},   {"tun_tx_in_place", c.adopted_to_dev},
           {"tun_tx_copied", c.copied_to_dev},       {"udp_tx_in_place", c.adopted_to_net},
-          {"udp_tx_copied", c.copied_to_net}};
+          {"udp_tx_copied", c.copied_to_net},       {"tx_thread_batches", c.tx_thread_batches}};
 }
 
 struct Pipeline::Socket {
@@ -69,11 +69,15 @@ class Pipeline::DeviceWait {
 Pipeline::Pipeline(core::Loop& loop, Policy& policy, size_t pool_size)
     : loop_(loop), policy_(policy), pool_(pool_size) {}
 
-Pipeline::~Pipeline() = default;
+Pipeline::~Pipeline() { set_tx_thread(false); }
 
-void Pipeline::set_device(tun::PacketDevice* dev) { dev_ = dev; }
+void Pipeline::set_device(tun::PacketDevice* dev) {
+  if (dev != dev_) quiesce();
+  dev_ = dev;
+}
 
 void Pipeline::set_socket(size_t index, core::UdpSocket* sock) {
+  if (index < socks_.size() && socks_[index]->sock != sock) quiesce();
   while (socks_.size() <= index) socks_.push_back(std::make_unique<Socket>(pool_));
   socks_[index]->sock = sock;
 }
@@ -84,6 +88,52 @@ void Pipeline::set_mtu(uint32_t mtu, std::optional<IpAddr> own_v4, std::optional
   mss_v6_ = uint16_t(mtu - 60);
   own_v4_ = own_v4;
   own_v6_ = own_v6;
+}
+
+void Pipeline::set_tx_thread(bool on) {
+  if (on && !tx_) {
+    tx_ = std::make_unique<TxThread>();
+  } else if (!on && tx_) {
+    quiesce();
+    tx_.reset();
+  }
+}
+
+void Pipeline::quiesce() {
+  if (!tx_) return;
+  tx_->wait_idle();
+  reclaim();
+}
+
+void Pipeline::reclaim() {
+  if (!tx_) return;
+  tx_->reclaim([this](TxThread::Job& j) {
+    ++c_.tx_thread_batches;
+    if (j.dev) {
+      c_.dev_tx_packets += j.taken;
+      c_.drop_dev_write += j.n - j.taken;
+      for (size_t i = 0; i < j.n; ++i) pool_.put(j.bufs[i]);
+    } else {
+      c_.net_tx_datagrams += j.taken;
+      c_.drop_udp_send += j.n - j.taken;
+      for (size_t i = 0; i < j.n; ++i) pool_.put(j.items[i].buf);
+    }
+  });
+}
+
+// A batch goes to the tx thread when it is big enough to be worth a wake-up, and always while
+// the thread has work: the loop writes only when the thread is idle, so nothing is reordered.
+bool Pipeline::hand_over(size_t n) const { return tx_ && (n >= kTxThreadMinBatch || !tx_->idle()); }
+
+TxThread::Job* Pipeline::free_job() {
+  reclaim();
+  TxThread::Job* j = tx_->next_free();
+  while (!j) {   // every job in flight: the thread is the bottleneck, wait for it
+    tx_->wait_one();
+    reclaim();
+    j = tx_->next_free();
+  }
+  return j;
 }
 
 core::Task<void> Pipeline::run_device(core::CancelToken stop) {
@@ -101,11 +151,16 @@ core::Task<void> Pipeline::run_device(core::CancelToken stop) {
     bool gone = false;
     for (;;) {   // drain everything pending, a batch at a time
       // A slot is empty when the pool could not refill it after an adoption.
+      reclaim();
       size_t have = 0;
       for (auto& b : bufs) {
         if (!b) b = pool_.get();
         if (!b) break;
         ++have;
+      }
+      if (have == 0 && tx_ && !tx_->idle()) {   // the buffers are being written: wait for them
+        tx_->wait_one();
+        continue;
       }
       if (have == 0) {
         ++c_.drop_pool_empty;
@@ -154,6 +209,7 @@ core::Task<void> Pipeline::run_socket(size_t index, core::CancelToken stop) {
   for (auto& d : batch) d.buf = pool_.get();
   std::unique_ptr<core::Timer> idle;   // back-off when the pool is empty
   for (;;) {
+    reclaim();
     size_t have = 0;
     for (auto& d : batch) {   // refill slots whose buffers were adopted
       if (!d.buf) d.buf = pool_.get();
@@ -165,6 +221,10 @@ core::Task<void> Pipeline::run_socket(size_t index, core::CancelToken stop) {
       // help, give the other loops a millisecond instead of spinning.
       ++c_.drop_pool_empty;
       flush();
+      if (tx_ && !tx_->idle()) {   // the buffers are being written: wait for them
+        tx_->wait_one();
+        continue;
+      }
       if (pool_.available() == 0) {
         if (!idle) idle = std::make_unique<core::Timer>(loop_);
         if (auto r = co_await idle->wait_for(1, stop); !r) break;
@@ -276,6 +336,13 @@ void Pipeline::clamp(std::span<uint8_t> pkt, const packet::Parsed& p) const {
 }
 
 void Pipeline::flush_device() {
+  if (dev_->thread_safe_writes() && hand_over(dev_tx_.size())) {
+    TxThread::Job* j = free_job();
+    j->dev = dev_;
+    j->n = dev_tx_.take_into(j->bufs.data());
+    tx_->submit();
+    return;
+  }
   size_t dropped = 0;   // size_t: flush_with counts in it (32 bits on armhf and MIPS)
   c_.dev_tx_packets += dev_tx_.flush_with(
       [&](std::span<PacketBuf*> pkts) { auto w = dev_->write_batch(pkts); return w ? *w : 0; }, &dropped);
@@ -283,8 +350,17 @@ void Pipeline::flush_device() {
 }
 
 void Pipeline::flush_sockets() {
-  for (auto& s : socks_) {
+  for (size_t i = 0; i < socks_.size(); ++i) {
+    Socket* s = socks_[i].get();
     if (s->tx.empty()) continue;
+    if (hand_over(s->tx.size())) {
+      TxThread::Job* j = free_job();
+      j->sock = s->sock;
+      j->index = i;
+      j->n = s->tx.take_into(j->items.data());
+      tx_->submit();
+      continue;
+    }
     size_t dropped = 0;
     c_.net_tx_datagrams += s->tx.flush_with(
         [&](std::span<core::Datagram> d) { auto r = s->sock->send_batch(d); return r ? *r : 0; }, &dropped);
@@ -293,6 +369,7 @@ void Pipeline::flush_sockets() {
 }
 
 void Pipeline::flush() {
+  reclaim();
   if (!dev_tx_.empty()) flush_device();
   flush_sockets();
 }

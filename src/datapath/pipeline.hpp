@@ -13,7 +13,10 @@
 // buffer moves to the transmit queue and the receive slot gets a fresh one. Only bytes from
 // elsewhere (a session's scratch buffer) are copied. `copied_*` counts those copies.
 //
-// Single-threaded: every call on the loop's thread.
+// Threads: every call on the loop's thread. With set_tx_thread(true), full transmit batches for
+// a device that allows it (the kernel TUN) and for the UDP sockets are written by a second thread
+// (tx_thread.hpp says why and how); nothing else of the pipeline or the roles is touched there.
+// A role quiesce()s before it changes a socket under the pipeline (rebind) or closes it.
 #pragma once
 #include <array>
 #include <memory>
@@ -27,6 +30,7 @@
 #include "common/buffer_pool.hpp"
 #include "common/net_addr.hpp"
 #include "core/core.hpp"
+#include "datapath/tx_thread.hpp"
 #include "packet/parse.hpp"
 #include "tun/packet_device.hpp"
 
@@ -46,6 +50,7 @@ struct Counters {
   uint64_t copied_to_dev = 0;    // ... with one copy
   uint64_t adopted_to_net = 0;   // datagrams that reached a socket queue without a copy
   uint64_t copied_to_net = 0;    // ... with one copy
+  uint64_t tx_thread_batches = 0;  // batches written by the tx thread (the rest: by the loop)
 };
 
 // (cause, count) of every drop the pipeline counts, for status and metrics: one set of names for
@@ -81,6 +86,14 @@ class Pipeline {
   void set_device(tun::PacketDevice* dev);
   // Socket `index` (not owned), e.g. one per listen address. Indexes are dense from 0.
   void set_socket(size_t index, core::UdpSocket* sock);
+  // The second core (tx_thread.hpp): on, batches of at least kTxThreadMinBatch packets go to a
+  // transmit thread; off (the default), the loop writes everything. Turning it off waits for it.
+  void set_tx_thread(bool on);
+  bool tx_thread() const { return tx_ != nullptr; }
+  // Waits until the tx thread has written everything handed to it and takes the buffers back
+  // (counters are then exact). Call before rebinding or closing a socket the pipeline sends on.
+  void quiesce();
+  static constexpr size_t kTxThreadMinBatch = 8;   // smaller batches: the loop (no wake-up)
   // The tunnel MTU: larger packets from the device are answered with an ICMP "too big" from
   // `own_v4`/`own_v6` (the local tunnel addresses; none = dropped silently); TCP MSS is clamped
   // to fit it both ways.
@@ -122,6 +135,11 @@ class Pipeline {
   void clamp(std::span<uint8_t> pkt, const packet::Parsed& p) const;
   void flush_device();
   void flush_sockets();
+  // Takes back the buffers of batches the tx thread finished and counts them.
+  void reclaim();
+  // Whether a batch of n for a destination that allows it goes to the tx thread.
+  bool hand_over(size_t n) const;
+  TxThread::Job* free_job();
 
   core::Loop& loop_;
   Policy& policy_;
@@ -134,6 +152,7 @@ class Pipeline {
   uint16_t mss_v4_ = 1360, mss_v6_ = 1340;
   std::optional<IpAddr> own_v4_, own_v6_;
   Counters c_;
+  std::unique_ptr<TxThread> tx_;   // last: stopped (it finishes its jobs) before the rest goes
 };
 
 }  // namespace ptun::datapath

@@ -163,10 +163,12 @@ Result<void> Server::setup_kernel_forwarding() {
   }
   dev_ = tun_.get();
   dp_.set_device(dev_);
+  dp_.set_tx_thread(cfg_.tunnel.tx_thread);
   return {};
 }
 
 void Server::teardown() {
+  dp_.set_tx_thread(false);   // it may still write to the TUN and the sockets
   dns_proxy_.reset();   // its sockets are bound to the TUN
   host_.undo();
   dev_ = nullptr;

@@ -26,6 +26,10 @@ class FakeDevice final : public CallbackDevice {
   Result<size_t> write_batch(std::span<PacketBuf* const> pkts) override;
   Result<void> write(std::span<const uint8_t> pkt) override;
   DeviceStats stats() const override { return stats_; }
+  bool thread_safe_writes() const override { return thread_safe_writes_; }
+  // Lets the pipeline's tx thread write (tests of it): the test reads written() only after the
+  // pipeline is quiesced, as the real TUN's readers use only its atomic counters.
+  void set_thread_safe_writes(bool on) { thread_safe_writes_ = on; }
 
   // Queues one packet (copied) for read_batch. False if the queue is full or the packet is
   // empty or larger than limits::kMaxDatagram (the packet is not queued).
@@ -58,6 +62,7 @@ class FakeDevice final : public CallbackDevice {
   std::function<void()> on_inbound_;
   std::function<void(std::span<const uint8_t>)> on_written_;
   std::optional<size_t> write_budget_;
+  bool thread_safe_writes_ = false;
   bool closed_ = false;
   DeviceStats stats_;
 };

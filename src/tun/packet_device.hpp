@@ -46,6 +46,10 @@ class PacketDevice {
   // batch early: the rest are the caller's to drop and count. A packet refused on its own is
   // counted in tx_rejected and skipped. Errc::closed / io only if nothing could be written.
   virtual Result<size_t> write_batch(std::span<PacketBuf* const> pkts) = 0;
+  // True if write_batch may run on another thread than read_batch (one writer at a time, handed
+  // over with release/acquire): the pipeline's tx thread then writes full batches. The kernel TUN
+  // can; lwIP and the forwarder cannot (they run on the loop).
+  virtual bool thread_safe_writes() const { return false; }
   // One packet: Errc::would_block if the queue is full, closed / io / invalid_argument otherwise.
   virtual Result<void> write(std::span<const uint8_t> pkt) = 0;
   virtual DeviceStats stats() const = 0;

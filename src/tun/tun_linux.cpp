@@ -166,6 +166,16 @@ Result<size_t> TunDevice::read_batch(std::span<PacketBuf*> bufs) {
   return n;
 }
 
+DeviceStats TunDevice::stats() const {
+  DeviceStats s = stats_;
+  s.tx_packets = tx_stats_.packets.get();
+  s.tx_rejected = tx_stats_.rejected.get();
+  s.tx_gso = tx_stats_.gso.get();
+  s.tx_coalesced = tx_stats_.coalesced.get();
+  s.tx_writes = tx_stats_.writes.get();
+  return s;
+}
+
 Result<size_t> TunDevice::write_batch(std::span<PacketBuf* const> pkts) {
   if (vnet_) return write_batch_vnet(pkts);
   size_t written = 0;
@@ -173,7 +183,7 @@ Result<size_t> TunDevice::write_batch(std::span<PacketBuf* const> pkts) {
   while (i < pkts.size()) {
     ssize_t r = ::write(fd_, pkts[i]->data(), pkts[i]->len);
     if (r >= 0) {
-      ++stats_.tx_writes;
+      ++tx_stats_.writes;
       ++written;
       ++i;
       continue;
@@ -182,14 +192,14 @@ Result<size_t> TunDevice::write_batch(std::span<PacketBuf* const> pkts) {
     if (e == EINTR) continue;  // same packet again
     if (e == EAGAIN || e == EWOULDBLOCK || e == ENOBUFS) break;
     if (per_packet_error(e)) {
-      ++stats_.tx_rejected;
+      ++tx_stats_.rejected;
       ++i;
       continue;
     }
     if (written > 0) break;
     return tun_error("write " + name_, e, e == EBADFD ? Errc::closed : Errc::io);
   }
-  stats_.tx_packets += written;
+  tx_stats_.packets += written;
   return written;
 }
 
@@ -198,15 +208,15 @@ Result<void> TunDevice::write(std::span<const uint8_t> pkt) {
   for (;;) {
     ssize_t r = ::write(fd_, pkt.data(), pkt.size());
     if (r >= 0) {
-      ++stats_.tx_writes;
-      ++stats_.tx_packets;
+      ++tx_stats_.writes;
+      ++tx_stats_.packets;
       return ok();
     }
     int e = errno;
     if (e == EINTR) continue;
     if (e == EAGAIN || e == EWOULDBLOCK || e == ENOBUFS)
       return Error(Errc::would_block, "write " + name_ + ": queue full");
-    if (per_packet_error(e)) ++stats_.tx_rejected;
+    if (per_packet_error(e)) ++tx_stats_.rejected;
     return tun_error("write " + name_, e,
                      e == EBADFD ? Errc::closed
                                  : e == EINVAL || e == EMSGSIZE ? Errc::invalid_argument : Errc::io);

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "netlink/rtnl.hpp"
+#include "common/relaxed_counter.hpp"
 #include "tun/packet_device.hpp"
 
 namespace ptun::tun {
@@ -67,7 +68,9 @@ class TunDevice final : public PacketDevice {
   Result<size_t> read_batch(std::span<PacketBuf*> bufs) override;
   Result<size_t> write_batch(std::span<PacketBuf* const> pkts) override;
   Result<void> write(std::span<const uint8_t> pkt) override;
-  DeviceStats stats() const override { return stats_; }
+  DeviceStats stats() const override;
+  // Writes may come from the pipeline's tx thread (one writer at a time; reads stay on the loop).
+  bool thread_safe_writes() const override { return true; }
 
   // Sets the MTU (limits::kMinTunMtu..kMaxTunMtu, else invalid_argument), adds each address
   // (with its prefix: "10.200.0.1/24" also installs the connected route; addresses already
@@ -91,7 +94,10 @@ class TunDevice final : public PacketDevice {
   int ifindex_;
   OffloadMode mode_;
   std::unique_ptr<VnetState> vnet_;  // null without a virtio-net header
-  DeviceStats stats_;
+  DeviceStats stats_;                // the receive side's (reader's thread)
+  struct TxStats {                   // the transmit side's (the writer's thread, read by stats())
+    RelaxedCounter packets, rejected, gso, coalesced, writes;
+  } tx_stats_;
 };
 
 }  // namespace ptun::tun

@@ -112,7 +112,7 @@ Result<size_t> TunDevice::read_batch_vnet(std::span<PacketBuf*> bufs) {
 int TunDevice::writev_all(std::span<const iovec> iov) {
   for (;;) {
     if (::writev(fd_, iov.data(), int(iov.size())) >= 0) {
-      ++stats_.tx_writes;
+      ++tx_stats_.writes;
       return 0;
     }
     if (errno != EINTR) return errno;
@@ -130,7 +130,7 @@ Result<size_t> TunDevice::write_batch_vnet(std::span<PacketBuf* const> pkts) {
     if (e == 0) {
       ++written;
     } else if (per_packet_error(e)) {
-      ++stats_.tx_rejected;
+      ++tx_stats_.rejected;
     } else {
       if (!queue_full(e)) fatal = e;
       return false;
@@ -148,8 +148,8 @@ Result<size_t> TunDevice::write_batch_vnet(std::span<PacketBuf* const> pkts) {
       int e = writev_all(v.co.build(g));
       if (e == 0) {
         written += k;
-        ++stats_.tx_gso;
-        stats_.tx_coalesced += k;
+        ++tx_stats_.gso;
+        tx_stats_.coalesced += k;
       } else if (per_packet_error(e)) {
         // The kernel refused the super-packet: its segments alone, each judged on its own.
         if (!v.warned_refused) {
@@ -165,7 +165,7 @@ Result<size_t> TunDevice::write_batch_vnet(std::span<PacketBuf* const> pkts) {
     }
     i += planned;
   }
-  stats_.tx_packets += written;
+  tx_stats_.packets += written;
   if (fatal && written == 0)
     return tun_error("write " + name_, fatal, fatal == EBADFD ? Errc::closed : Errc::io);
   return written;
@@ -176,11 +176,11 @@ Result<void> TunDevice::write_vnet(std::span<const uint8_t> pkt) {
                   {const_cast<uint8_t*>(pkt.data()), pkt.size()}};
   int e = writev_all(iov);
   if (e == 0) {
-    ++stats_.tx_packets;
+    ++tx_stats_.packets;
     return ok();
   }
   if (queue_full(e)) return Error(Errc::would_block, "write " + name_ + ": queue full");
-  if (per_packet_error(e)) ++stats_.tx_rejected;
+  if (per_packet_error(e)) ++tx_stats_.rejected;
   return tun_error("write " + name_, e,
                    e == EBADFD ? Errc::closed
                                : e == EINVAL || e == EMSGSIZE ? Errc::invalid_argument : Errc::io);

@@ -1,0 +1,90 @@
+// The pipeline's second core: a thread that makes the transmit system calls (the TUN writes and
+// the sendmmsg) of full batches, while the loop's thread goes on receiving, opening and sealing.
+//
+// Why the transmit calls: on Linux the kernel work of a packet runs in the thread that makes the
+// call. A write to the TUN runs the whole receive path of the host's stack (IP, TCP, the
+// application's socket); a sendmmsg runs UDP, IP, the qdisc and, over a veth, the peer's receive
+// up to its socket. In a profile of either daemon under a TCP transfer that is most of the CPU
+// (bench/profile.sh), and it is what a second core can take without sharing any session state.
+//
+//   loop thread:  recv/read -> open/seal -> Job {dev or socket, buffers} --ring--> tx thread
+//   tx thread:    write_batch / send_batch -> done ----------------------------> loop reclaims
+//
+// A single-producer single-consumer ring of kJobs jobs, three counters: submitted (loop), done
+// (tx thread), reclaimed (loop). A job's buffers belong to the tx thread from submit() until it
+// is done; reclaim() gives them back to the loop with the counts. Nothing else is shared: the
+// loop hands over a device or socket only while the ring is idle or with a job, and changes
+// either only after quiesce(). A device or socket is written by one thread at a time.
+//
+// Order: the loop writes a batch itself (inline) only when the ring is idle (every job done), so
+// a packet never overtakes one handed over before it. Small batches go inline (a ping does not
+// pay for a thread wake-up; Pipeline decides), and everything after them while jobs are pending.
+#pragma once
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <thread>
+
+#include "common/limits.hpp"
+#include "core/udp_socket.hpp"
+#include "tun/packet_device.hpp"
+
+namespace ptun::datapath {
+
+class TxThread {
+ public:
+  static constexpr size_t kJobs = 2;   // at most kJobs * kBatch buffers away from the pool
+
+  struct Job {
+    tun::PacketDevice* dev = nullptr;   // exactly one of dev, sock
+    core::UdpSocket* sock = nullptr;
+    size_t index = 0;                   // the pipeline's socket index (for its counters)
+    size_t n = 0;
+    std::array<core::Datagram, limits::kBatch> items{};   // sock: the send_batch argument
+    std::array<PacketBuf*, limits::kBatch> bufs{};        // dev: the write_batch argument
+    size_t taken = 0;                   // set by the tx thread: how many the device/socket took
+  };
+
+  TxThread();    // starts the thread
+  ~TxThread();   // finishes what is queued, then joins
+  TxThread(const TxThread&) = delete;
+  TxThread& operator=(const TxThread&) = delete;
+
+  // Loop thread only, all of them.
+  // True when every submitted job is done (reclaimed or not): the loop may write inline.
+  bool idle() const { return done_.load(std::memory_order_acquire) == submitted_; }
+  // A free job to fill, or nullptr when kJobs are submitted and not reclaimed.
+  Job* next_free();
+  // Hands the job from next_free() to the thread.
+  void submit();
+  // Calls f(job) for every done job, oldest first, then frees its slot. Returns how many.
+  template <typename F>
+  size_t reclaim(F&& f) {
+    const uint32_t done = done_.load(std::memory_order_acquire);
+    size_t n = 0;
+    for (; reclaimed_ != done; ++reclaimed_, ++n) f(jobs_[reclaimed_ % kJobs]);
+    return n;
+  }
+  // Blocks until the thread finishes one more job (returns at once when none is pending).
+  void wait_one();
+  // Blocks until every submitted job is done.
+  void wait_idle();
+
+  uint64_t jobs_submitted() const { return submitted_; }
+
+ private:
+  void run();
+  static void execute(Job& j);
+
+  std::array<Job, kJobs> jobs_{};
+  uint32_t submitted_ = 0;            // loop thread: jobs handed over (published below)
+  uint32_t reclaimed_ = 0;            // loop thread
+  alignas(64) std::atomic<uint32_t> published_{0};   // = submitted_, for the tx thread
+  alignas(64) std::atomic<uint32_t> done_{0};        // tx thread: jobs finished
+  std::atomic<uint32_t> wake_{0};     // bumped on submit and stop: the tx thread waits on it
+  std::atomic<bool> stop_{false};
+  std::thread thread_;                // last: started when the rest is initialised
+};
+
+}  // namespace ptun::datapath
