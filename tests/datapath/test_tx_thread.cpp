@@ -39,6 +39,26 @@ uint32_t number_of(std::span<const uint8_t> p) {
   return i;
 }
 
+// A pipeline with the tx thread on, writing to a fake device the thread may write to.
+struct Rig {
+  Loop loop;
+  NullPolicy pol;
+  tun::FakeDevice dev;
+  datapath::Pipeline dp;
+  explicit Rig(size_t pool_size) : dp(loop, pol, pool_size) {
+    dev.set_thread_safe_writes(true);
+    dp.set_device(&dev);
+    dp.set_tx_thread(true);
+  }
+  // Queues packets first..first+n-1 for the device (copied into pool buffers).
+  void to_device(uint32_t first, size_t n) {
+    for (size_t i = 0; i < n; ++i) {
+      auto bytes = numbered(first + uint32_t(i));
+      dp.to_device(bytes, nullptr);
+    }
+  }
+};
+
 }  // namespace
 
 TEST_CASE("tx thread: jobs are written in order and come back with their counts", "[datapath][threads]") {
@@ -83,23 +103,16 @@ TEST_CASE("tx thread: jobs are written in order and come back with their counts"
 }
 
 TEST_CASE("tx thread: the pipeline hands big batches over, keeps order with small ones, and counts", "[datapath][threads]") {
-  Loop loop;
-  NullPolicy pol;
-  tun::FakeDevice dev;
-  dev.set_thread_safe_writes(true);
-  datapath::Pipeline dp(loop, pol, 512);
-  dp.set_device(&dev);
-  dp.set_tx_thread(true);
+  Rig r(512);
+  auto& dp = r.dp;
   REQUIRE(dp.tx_thread());
   uint32_t next = 0;
   // Batches of every size from 1 to kBatch + 3, flushed as the loop flushes after each batch:
   // the small ones go out on the loop only when the thread is idle, else behind its jobs.
   for (int round = 0; round < 300; ++round) {
     const size_t n = 1 + size_t(round % (limits::kBatch + 3));
-    for (size_t i = 0; i < n; ++i) {
-      auto bytes = numbered(next++);
-      dp.to_device(bytes, nullptr);   // copied into a pool buffer (not the current one)
-    }
+    r.to_device(next, n);
+    next += uint32_t(n);
     dp.flush();
   }
   dp.quiesce();
@@ -109,24 +122,16 @@ TEST_CASE("tx thread: the pipeline hands big batches over, keeps order with smal
   CHECK(c.drop_pool_empty == 0);
   CHECK(c.tx_thread_batches > 0);
   CHECK(dp.pool().available() == 512);
-  const auto& w = dev.written();
+  const auto& w = r.dev.written();
   REQUIRE(w.size() == next);
   for (uint32_t i = 0; i < next; ++i) REQUIRE(number_of(w[i]) == i);
 }
 
 TEST_CASE("tx thread: a full device queue is counted as drops, and every buffer comes back", "[datapath][threads]") {
-  Loop loop;
-  NullPolicy pol;
-  tun::FakeDevice dev;
-  dev.set_thread_safe_writes(true);
-  dev.set_write_budget(100);   // then it acts as a full kernel queue
-  datapath::Pipeline dp(loop, pol, 512);
-  dp.set_device(&dev);
-  dp.set_tx_thread(true);
-  for (uint32_t i = 0; i < 4 * limits::kBatch; ++i) {
-    auto bytes = numbered(i);
-    dp.to_device(bytes, nullptr);
-  }
+  Rig r(512);
+  auto& dp = r.dp;
+  r.dev.set_write_budget(100);   // then it acts as a full kernel queue
+  r.to_device(0, 4 * limits::kBatch);
   dp.flush();
   dp.quiesce();
   CHECK(dp.counters().dev_tx_packets == 100);
@@ -182,17 +187,9 @@ TEST_CASE("tx thread: datagrams to a real socket arrive in order and complete", 
 }
 
 TEST_CASE("tx thread: turning it off waits for it and the loop writes again", "[datapath][threads]") {
-  Loop loop;
-  NullPolicy pol;
-  tun::FakeDevice dev;
-  dev.set_thread_safe_writes(true);
-  datapath::Pipeline dp(loop, pol, 256);
-  dp.set_device(&dev);
-  dp.set_tx_thread(true);
-  for (uint32_t i = 0; i < limits::kBatch; ++i) {
-    auto bytes = numbered(i);
-    dp.to_device(bytes, nullptr);   // the 64th push flushes: a job
-  }
+  Rig r(256);
+  auto& dp = r.dp;
+  r.to_device(0, limits::kBatch);   // the 64th push flushes: a job
   dp.set_tx_thread(false);   // waits for that job, takes its buffers back
   CHECK_FALSE(dp.tx_thread());
   CHECK(dp.counters().dev_tx_packets == limits::kBatch);
@@ -203,5 +200,5 @@ TEST_CASE("tx thread: turning it off waits for it and the loop writes again", "[
   CHECK(dp.counters().dev_tx_packets == limits::kBatch + 10);
   CHECK(dp.counters().tx_thread_batches == 1);
   CHECK(dp.pool().available() == 256);
-  CHECK(dev.written().size() == limits::kBatch + 10);
+  CHECK(r.dev.written().size() == limits::kBatch + 10);
 }

@@ -350,6 +350,16 @@ except Exception: v = ""
 print(v)' "$2"
 }
 
+# e2e_udp_echo SRV CLI ADDR PORT N: a UDP echo server in namespace SRV on ADDR:PORT (answers up to
+# 2N), N datagrams from CLI through it; prints how many came back (the caller judges the count).
+e2e_udp_echo() {
+  local srv=$1 cli=$2 addr=$3 port=$4 n=$5 here
+  here=$(dirname "${BASH_SOURCE[0]}")
+  in_ns "$srv" timeout 30 python3 "$here/netcheck.py" udp-echo "$addr" "$port" $((2 * n)) &
+  e2e_listening "$srv" udp "$port"
+  in_ns "$cli" timeout 60 python3 "$here/netcheck.py" udp-check "$addr" "$port" "$n"
+}
+
 # e2e_transfer SRV_NS CLI_NS DST PORT BYTES [TIMEOUT]: TCP transfer of random BYTES from CLI_NS to
 # DST:PORT (a sink in SRV_NS); fails the test unless the sha256 matches. Runs in the foreground;
 # start it with & and `wait` to act meanwhile.

@@ -33,9 +33,7 @@ for dst in 10.99.0.1 fd99::1; do
   e2e_log "TCP 20 MB to $dst: sha256 matches"
 done
 
-in_ns srv timeout 30 python3 "$here/netcheck.py" udp-echo 10.99.0.1 5002 200 &
-e2e_listening srv udp 5002
-got=$(in_ns c1 timeout 60 python3 "$here/netcheck.py" udp-check 10.99.0.1 5002 100)
+got=$(e2e_udp_echo srv c1 10.99.0.1 5002 100)
 [ "${got:-0}" -ge 95 ] || e2e_fail "UDP echo: only ${got:-0}/100 came back"
 e2e_log "UDP echo: $got/100"
 

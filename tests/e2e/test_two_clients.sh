@@ -6,7 +6,6 @@
 #   [c1] 198.18.0.1 ==veth== 198.18.0.2 [srv] fd00:19::2 ==veth== fd00:19::1 [c2]
 source "$(dirname "$0")/lib.sh"
 e2e_init
-here=$(dirname "$(realpath "$0")")
 e2e_ns srv; e2e_ns c1; e2e_ns c2
 e2e_link c1 srv 198.18.0.1/30 198.18.0.2/30
 e2e_link c2 srv 198.18.0.5/30 198.18.0.6/30 fd00:19::1/64 fd00:19::2/64
@@ -22,9 +21,7 @@ e2e_status c2 | grep -q '"endpoint": "\[fd00:19::2\]:4433"' || e2e_fail "c2 not 
 e2e_log "c1=$a1 c2=$a2 (c2 over the IPv6 underlay)"
 in_ns c1 ping -c 3 -i 0.2 -W 2 "$a2" >/dev/null || e2e_fail "c1 -> c2 ping"
 in_ns c2 ping -c 3 -i 0.2 -W 2 "$a1" >/dev/null || e2e_fail "c2 -> c1 ping"
-in_ns c2 timeout 30 python3 "$here/netcheck.py" udp-echo "$a2" 5003 100 &
-e2e_listening c2 udp 5003
-got=$(in_ns c1 timeout 60 python3 "$here/netcheck.py" udp-check "$a2" 5003 50)
+got=$(e2e_udp_echo c2 c1 "$a2" 5003 50)
 [ "${got:-0}" -ge 48 ] || e2e_fail "UDP c1 -> c2: ${got:-0}/50"
 e2e_log "client-to-client ping and UDP ok ($got/50)"
 

@@ -8,7 +8,6 @@
 #   [c1] 198.18.0.1/24 -> .9 ==veth== 198.18.0.2/24 [srv]   tunnel 10.99.0.0/24
 source "$(dirname "$0")/lib.sh"
 e2e_init
-here=$(dirname "$(realpath "$0")")
 e2e_ns srv; e2e_ns c1
 e2e_link c1 srv 198.18.0.1/24 198.18.0.2/24
 e2e_pki c1
@@ -31,16 +30,13 @@ e2e_transfer srv c1 10.99.0.1 5001 20000000 60 || e2e_fail "TCP 20 MB up: failed
 e2e_transfer c1 srv 10.99.0.2 5003 20000000 60 || e2e_fail "TCP 20 MB down: failed or sha256 mismatch"
 e2e_log "TCP 20 MB each way: sha256 matches"
 
-in_ns srv timeout 30 python3 "$here/netcheck.py" udp-echo 10.99.0.1 5002 200 &
-e2e_listening srv udp 5002
-got=$(in_ns c1 timeout 60 python3 "$here/netcheck.py" udp-check 10.99.0.1 5002 100)
+got=$(e2e_udp_echo srv c1 10.99.0.1 5002 100)
 [ "${got:-0}" -ge 95 ] || e2e_fail "UDP echo: only ${got:-0}/100 came back"
 e2e_log "UDP echo: $got/100"
 
 # The tx thread carried the bulk: batches counted in both roles, and no drop for want of buffers.
 for who in c1 server; do
-  sock=$(e2e_sock c1); [ "$who" = server ] && sock="$E2E_DIR/run/server.sock"
-  "$E2E_PTUN" status --json -s "$sock" | python3 -c '
+  e2e_status "$who" | python3 -c '
 import json, sys
 c = json.load(sys.stdin)["counters"]
 assert c["tx_thread_batches"] >= 50, c
