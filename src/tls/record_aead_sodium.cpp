@@ -28,6 +28,8 @@ bool SodiumAead::set_key(RecordAead aead, std::span<const uint8_t> key) {
 void SodiumAead::seal(const uint8_t nonce[kRecordNonceLen], std::span<const uint8_t> aad, uint8_t* data,
                       size_t len, uint8_t tag[kRecordTagLen]) {
   if (aead_ == RecordAead::aes_128_gcm) return aes_.seal(nonce, aad, data, len, tag);
+  uint8_t none = 0;   // libsodium declares the message pointers non-null, even for 0 bytes
+  if (!data) data = &none;
   // Fails only for messages over 2^38 bytes: records are at most 2^14.
   (void)crypto_aead_chacha20poly1305_ietf_encrypt_detached(data, tag, nullptr, data, len, aad.data(), aad.size(),
                                                            nullptr, nonce, key_);
@@ -36,6 +38,8 @@ void SodiumAead::seal(const uint8_t nonce[kRecordNonceLen], std::span<const uint
 bool SodiumAead::open(const uint8_t nonce[kRecordNonceLen], std::span<const uint8_t> aad, uint8_t* data, size_t len,
                       const uint8_t tag[kRecordTagLen]) {
   if (aead_ == RecordAead::aes_128_gcm) return aes_.open(nonce, aad, data, len, tag);
+  uint8_t none = 0;
+  if (!data) data = &none;
   // Verifies the tag before it decrypts; on failure the data is zeroed (the caller drops it).
   return crypto_aead_chacha20poly1305_ietf_decrypt_detached(data, nullptr, data, len, tag, aad.data(), aad.size(),
                                                             nonce, key_) == 0;
