@@ -350,13 +350,12 @@ void Pipeline::flush_device() {
 }
 
 void Pipeline::flush_sockets() {
-  for (size_t i = 0; i < socks_.size(); ++i) {
-    Socket* s = socks_[i].get();
+  for (auto& sp : socks_) {
+    Socket* s = sp.get();
     if (s->tx.empty()) continue;
     if (hand_over(s->tx.size())) {
       TxThread::Job* j = free_job();
       j->sock = s->sock;
-      j->index = i;
       j->n = s->tx.take_into(j->items.data());
       tx_->submit();
       continue;

@@ -39,7 +39,6 @@ class TxThread {
   struct Job {
     tun::PacketDevice* dev = nullptr;   // exactly one of dev, sock
     core::UdpSocket* sock = nullptr;
-    size_t index = 0;                   // the pipeline's socket index (for its counters)
     size_t n = 0;
     std::array<core::Datagram, limits::kBatch> items{};   // sock: the send_batch argument
     std::array<PacketBuf*, limits::kBatch> bufs{};        // dev: the write_batch argument
