@@ -1,6 +1,7 @@
 #include "datapath/pipeline.hpp"
 
 #include <cstring>
+#include <type_traits>
 
 #include "common/log.hpp"
 #include "packet/icmp_too_big.hpp"
@@ -125,7 +126,8 @@ void Pipeline::reclaim() {
 // the thread has work: the loop writes only when the thread is idle, so nothing is reordered.
 bool Pipeline::hand_over(size_t n) const { return tx_ && (n >= kTxThreadMinBatch || !tx_->idle()); }
 
-TxThread::Job* Pipeline::free_job() {
+template <typename Item>
+void Pipeline::submit_to_tx(TxQueue<Item>& q, tun::PacketDevice* dev, core::UdpSocket* sock) {
   reclaim();
   TxThread::Job* j = tx_->next_free();
   while (!j) {   // every job in flight: the thread is the bottleneck, wait for it
@@ -133,7 +135,20 @@ TxThread::Job* Pipeline::free_job() {
     reclaim();
     j = tx_->next_free();
   }
-  return j;
+  j->dev = dev;
+  j->sock = sock;
+  if constexpr (std::is_same_v<Item, PacketBuf*>)
+    j->n = q.take_into(j->bufs.data());
+  else
+    j->n = q.take_into(j->items.data());
+  tx_->submit();
+}
+
+bool Pipeline::wait_for_tx_buffers() {
+  if (!tx_ || tx_->idle()) return false;
+  tx_->wait_one();
+  reclaim();
+  return true;
 }
 
 core::Task<void> Pipeline::run_device(core::CancelToken stop) {
@@ -158,10 +173,7 @@ core::Task<void> Pipeline::run_device(core::CancelToken stop) {
         if (!b) break;
         ++have;
       }
-      if (have == 0 && tx_ && !tx_->idle()) {   // the buffers are being written: wait for them
-        tx_->wait_one();
-        continue;
-      }
+      if (have == 0 && wait_for_tx_buffers()) continue;
       if (have == 0) {
         ++c_.drop_pool_empty;
         break;
@@ -216,15 +228,12 @@ core::Task<void> Pipeline::run_socket(size_t index, core::CancelToken stop) {
       if (!d.buf) break;
       ++have;
     }
+    if (have == 0 && wait_for_tx_buffers()) continue;
     if (have == 0) {
       // Every buffer sits in a queue or another loop's slots: flush ours back; if that did not
       // help, give the other loops a millisecond instead of spinning.
       ++c_.drop_pool_empty;
       flush();
-      if (tx_ && !tx_->idle()) {   // the buffers are being written: wait for them
-        tx_->wait_one();
-        continue;
-      }
       if (pool_.available() == 0) {
         if (!idle) idle = std::make_unique<core::Timer>(loop_);
         if (auto r = co_await idle->wait_for(1, stop); !r) break;
@@ -336,13 +345,7 @@ void Pipeline::clamp(std::span<uint8_t> pkt, const packet::Parsed& p) const {
 }
 
 void Pipeline::flush_device() {
-  if (dev_->thread_safe_writes() && hand_over(dev_tx_.size())) {
-    TxThread::Job* j = free_job();
-    j->dev = dev_;
-    j->n = dev_tx_.take_into(j->bufs.data());
-    tx_->submit();
-    return;
-  }
+  if (dev_->thread_safe_writes() && hand_over(dev_tx_.size())) return submit_to_tx(dev_tx_, dev_, nullptr);
   size_t dropped = 0;   // size_t: flush_with counts in it (32 bits on armhf and MIPS)
   c_.dev_tx_packets += dev_tx_.flush_with(
       [&](std::span<PacketBuf*> pkts) { auto w = dev_->write_batch(pkts); return w ? *w : 0; }, &dropped);
@@ -354,10 +357,7 @@ void Pipeline::flush_sockets() {
     Socket* s = sp.get();
     if (s->tx.empty()) continue;
     if (hand_over(s->tx.size())) {
-      TxThread::Job* j = free_job();
-      j->sock = s->sock;
-      j->n = s->tx.take_into(j->items.data());
-      tx_->submit();
+      submit_to_tx(s->tx, nullptr, s->sock);
       continue;
     }
     size_t dropped = 0;

@@ -139,7 +139,13 @@ class Pipeline {
   void reclaim();
   // Whether a batch of n for a destination that allows it goes to the tx thread.
   bool hand_over(size_t n) const;
-  TxThread::Job* free_job();
+  // Moves queue `q` into a job for the tx thread (waiting for a free one) to write to `dev` or
+  // `sock`.
+  template <typename Item>
+  void submit_to_tx(TxQueue<Item>& q, tun::PacketDevice* dev, core::UdpSocket* sock);
+  // The pool ran dry while the tx thread holds buffers: waits until it hands some back. False
+  // when there is no such thread or nothing is in flight (the pool is simply empty).
+  bool wait_for_tx_buffers();
 
   core::Loop& loop_;
   Policy& policy_;

@@ -57,20 +57,16 @@ class TxThread {
   Job* next_free();
   // Hands the job from next_free() to the thread.
   void submit();
-  // Calls f(job) for every done job, oldest first, then frees its slot. Returns how many.
+  // Calls f(job) for every done job, oldest first, then frees its slot.
   template <typename F>
-  size_t reclaim(F&& f) {
+  void reclaim(F&& f) {
     const uint32_t done = done_.load(std::memory_order_acquire);
-    size_t n = 0;
-    for (; reclaimed_ != done; ++reclaimed_, ++n) f(jobs_[reclaimed_ % kJobs]);
-    return n;
+    for (; reclaimed_ != done; ++reclaimed_) f(jobs_[reclaimed_ % kJobs]);
   }
   // Blocks until the thread finishes one more job (returns at once when none is pending).
   void wait_one();
   // Blocks until every submitted job is done.
   void wait_idle();
-
-  uint64_t jobs_submitted() const { return submitted_; }
 
  private:
   void run();
