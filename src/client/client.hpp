@@ -64,6 +64,7 @@ class Client final : public proto::ClientSession::Callbacks, public datapath::Po
 
   // proto::ClientSession::Callbacks
   void send_datagram(std::span<const uint8_t> dgram) override;
+  void send_datagram_sealing(std::span<uint8_t> dgram, tls::PendingSeal&& seal) override;
   void deliver_packet(std::span<const uint8_t> ip) override;
   void on_established(const proto::NetworkSettings& settings) override;
   void on_closed(proto::CloseReason reason, const std::string& detail) override;

@@ -95,6 +95,7 @@ class TxQueue {
   bool empty() const { return q_.empty(); }
   size_t size() const { return q_.size(); }
   void push(Item it) { q_.push_back(it); }
+  std::span<Item> items() { return q_; }
   // Moves every queued item to out[0..size()) and empties the queue without returning buffers to
   // the pool: they now belong to whoever holds `out` (the pipeline's tx thread). `out` has room
   // for kBatch items.

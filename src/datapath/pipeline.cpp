@@ -21,13 +21,15 @@ nlohmann::json to_json(const Counters& c) {
           {"drop_tun_write", c.drop_dev_write},     {"drop_udp_send", c.drop_udp_send},
           {"drop_pool_empty", c.drop_pool_empty},   {"tun_tx_in_place", c.adopted_to_dev},
           {"tun_tx_copied", c.copied_to_dev},       {"udp_tx_in_place", c.adopted_to_net},
-          {"udp_tx_copied", c.copied_to_net},       {"tx_thread_batches", c.tx_thread_batches}};
+          {"udp_tx_copied", c.copied_to_net},       {"tx_thread_batches", c.tx_thread_batches},
+          {"tx_thread_seals", c.tx_thread_seals}};
 }
 
 struct Pipeline::Socket {
   explicit Socket(BufferPool& pool) : tx(pool) {}
   core::UdpSocket* sock = nullptr;
   TxQueue<core::Datagram> tx;
+  std::array<tls::PendingSeal, limits::kBatch> seals{};   // seals[i]: tx's item i, if unsealed
 };
 
 // Readiness of any PacketDevice: an fd device through FdPoll; a device without one (lwIP, the
@@ -117,7 +119,11 @@ void Pipeline::reclaim() {
     } else {
       c_.net_tx_datagrams += j.taken;
       c_.drop_udp_send += j.n - j.taken;
-      for (size_t i = 0; i < j.n; ++i) pool_.put(j.items[i].buf);
+      c_.tx_thread_seals += j.sealed;
+      for (size_t i = 0; i < j.n; ++i) {
+        pool_.put(j.items[i].buf);
+        j.seals[i] = {};   // the keys' hold is dropped here, on the loop
+      }
     }
   });
 }
@@ -127,7 +133,8 @@ void Pipeline::reclaim() {
 bool Pipeline::hand_over(size_t n) const { return tx_ && (n >= kTxThreadMinBatch || !tx_->idle()); }
 
 template <typename Item>
-void Pipeline::submit_to_tx(TxQueue<Item>& q, tun::PacketDevice* dev, core::UdpSocket* sock) {
+void Pipeline::submit_to_tx(TxQueue<Item>& q, tun::PacketDevice* dev, core::UdpSocket* sock,
+                            std::array<tls::PendingSeal, limits::kBatch>* seals) {
   reclaim();
   TxThread::Job* j = tx_->next_free();
   while (!j) {   // every job in flight: the thread is the bottleneck, wait for it
@@ -141,6 +148,7 @@ void Pipeline::submit_to_tx(TxQueue<Item>& q, tun::PacketDevice* dev, core::UdpS
     j->n = q.take_into(j->bufs.data());
   else
     j->n = q.take_into(j->items.data());
+  if (seals) std::move(seals->begin(), seals->begin() + j->n, j->seals.begin());
   tx_->submit();
 }
 
@@ -304,7 +312,7 @@ void Pipeline::to_device(std::span<const uint8_t> ip, const packet::Parsed* p) {
   if (dev_tx_.full()) flush_device();
 }
 
-void Pipeline::send_to(size_t index, const Endpoint& peer, std::span<const uint8_t> dgram) {
+void Pipeline::send_to(size_t index, const Endpoint& peer, std::span<const uint8_t> dgram, tls::PendingSeal seal) {
   if (index >= socks_.size() || !socks_[index]->sock) {
     ++c_.drop_udp_send;
     return;
@@ -315,6 +323,7 @@ void Pipeline::send_to(size_t index, const Endpoint& peer, std::span<const uint8
     ++c_.drop_pool_empty;
     return;
   }
+  s.seals[s.tx.size()] = std::move(seal);
   s.tx.push(core::Datagram{b, peer});
   if (s.tx.full()) flush_sockets();   // after the push, as in to_device
 }
@@ -345,7 +354,7 @@ void Pipeline::clamp(std::span<uint8_t> pkt, const packet::Parsed& p) const {
 }
 
 void Pipeline::flush_device() {
-  if (dev_->thread_safe_writes() && hand_over(dev_tx_.size())) return submit_to_tx(dev_tx_, dev_, nullptr);
+  if (dev_->thread_safe_writes() && hand_over(dev_tx_.size())) return submit_to_tx(dev_tx_, dev_, nullptr, nullptr);
   size_t dropped = 0;   // size_t: flush_with counts in it (32 bits on armhf and MIPS)
   c_.dev_tx_packets += dev_tx_.flush_with(
       [&](std::span<PacketBuf*> pkts) { auto w = dev_->write_batch(pkts); return w ? *w : 0; }, &dropped);
@@ -356,14 +365,17 @@ void Pipeline::flush_sockets() {
   for (auto& sp : socks_) {
     Socket* s = sp.get();
     if (s->tx.empty()) continue;
-    if (hand_over(s->tx.size())) {
-      submit_to_tx(s->tx, nullptr, s->sock);
+    const size_t n = s->tx.size();
+    if (hand_over(n)) {
+      submit_to_tx(s->tx, nullptr, s->sock, &s->seals);
       continue;
     }
+    seal_pending(s->tx.items(), std::span(s->seals.data(), n));
     size_t dropped = 0;
     c_.net_tx_datagrams += s->tx.flush_with(
         [&](std::span<core::Datagram> d) { auto r = s->sock->send_batch(d); return r ? *r : 0; }, &dropped);
     c_.drop_udp_send += dropped;
+    for (size_t i = 0; i < n; ++i) s->seals[i] = {};
   }
 }
 

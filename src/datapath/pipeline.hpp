@@ -13,9 +13,14 @@
 // buffer moves to the transmit queue and the receive slot gets a fresh one. Only bytes from
 // elsewhere (a session's scratch buffer) are copied. `copied_*` counts those copies.
 //
+// Sealing: a session's data record reaches send_to() unsealed, with a tls::PendingSeal; the
+// pipeline seals it right before the datagram leaves, so with the tx thread on that AEAD work
+// is the thread's.
+//
 // Threads: every call on the loop's thread. With set_tx_thread(true), full transmit batches for
-// a device that allows it (the kernel TUN) and for the UDP sockets are written by a second thread
-// (tx_thread.hpp says why and how); nothing else of the pipeline or the roles is touched there.
+// a device that allows it (the kernel TUN) and for the UDP sockets are sealed and written by a
+// second thread (tx_thread.hpp says why and how); nothing else of the pipeline or the roles is
+// touched there.
 // A role quiesce()s before it changes a socket under the pipeline (rebind) or closes it.
 #pragma once
 #include <array>
@@ -51,6 +56,7 @@ struct Counters {
   uint64_t adopted_to_net = 0;   // datagrams that reached a socket queue without a copy
   uint64_t copied_to_net = 0;    // ... with one copy
   uint64_t tx_thread_batches = 0;  // batches written by the tx thread (the rest: by the loop)
+  uint64_t tx_thread_seals = 0;    // records sealed by the tx thread (the rest: at the loop's flush)
 };
 
 // (cause, count) of every drop the pipeline counts, for status and metrics: one set of names for
@@ -109,7 +115,8 @@ class Pipeline {
   // packets ptun made itself). Adopts the current buffer when `ip` lies inside it.
   void to_device(std::span<const uint8_t> ip, const packet::Parsed* p);
   // Queue one datagram for socket `index`. Adopts the current buffer when `dgram` lies inside it.
-  void send_to(size_t index, const Endpoint& peer, std::span<const uint8_t> dgram);
+  // `seal`: its record is sealed just before it is sent (at the flush, or on the tx thread).
+  void send_to(size_t index, const Endpoint& peer, std::span<const uint8_t> dgram, tls::PendingSeal seal = {});
   // For a packet from the device before it is sealed: false if it exceeds the tunnel MTU (an ICMP
   // "too big" went back through the device, counted in drop_too_big); else clamps a TCP SYN's MSS
   // to the tunnel MTU and returns true.
@@ -139,10 +146,11 @@ class Pipeline {
   void reclaim();
   // Whether a batch of n for a destination that allows it goes to the tx thread.
   bool hand_over(size_t n) const;
-  // Moves queue `q` into a job for the tx thread (waiting for a free one) to write to `dev` or
-  // `sock`.
+  // Moves queue `q` (and the pending seals of a socket queue) into a job for the tx thread
+  // (waiting for a free one) to write to `dev` or `sock`.
   template <typename Item>
-  void submit_to_tx(TxQueue<Item>& q, tun::PacketDevice* dev, core::UdpSocket* sock);
+  void submit_to_tx(TxQueue<Item>& q, tun::PacketDevice* dev, core::UdpSocket* sock,
+                    std::array<tls::PendingSeal, limits::kBatch>* seals);
   // The pool ran dry while the tx thread holds buffers: waits until it hands some back. False
   // when there is no such thread or nothing is in flight (the pool is simply empty).
   bool wait_for_tx_buffers();

@@ -4,6 +4,16 @@
 
 namespace ptun::datapath {
 
+size_t seal_pending(std::span<const core::Datagram> d, std::span<const tls::PendingSeal> seals) {
+  size_t sealed = 0;
+  for (size_t i = 0; i < d.size(); ++i) {
+    if (!seals[i]) continue;
+    seals[i].seal_in(d[i].buf->data());
+    ++sealed;
+  }
+  return sealed;
+}
+
 TxThread::TxThread() : thread_([this] { run(); }) {
   pthread_setname_np(thread_.native_handle(), "ptun-tx");   // top -H, perf: which core did what
 }
@@ -22,6 +32,7 @@ TxThread::Job* TxThread::next_free() {
   j->sock = nullptr;
   j->n = 0;
   j->taken = 0;
+  j->sealed = 0;
   return j;
 }
 
@@ -47,6 +58,7 @@ void TxThread::execute(Job& j) {
     auto w = j.dev->write_batch(std::span<PacketBuf* const>(j.bufs.data(), j.n));
     j.taken = w ? *w : 0;
   } else if (j.sock) {
+    j.sealed = seal_pending(std::span(j.items.data(), j.n), std::span(j.seals.data(), j.n));
     auto r = j.sock->send_batch(std::span<const core::Datagram>(j.items.data(), j.n));
     j.taken = r ? *r : 0;
   }

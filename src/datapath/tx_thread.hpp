@@ -1,5 +1,6 @@
-// The pipeline's second core: a thread that makes the transmit system calls (the TUN writes and
-// the sendmmsg) of full batches, while the loop's thread goes on receiving, opening and sealing.
+// The pipeline's second core: a thread that seals the outbound records and makes the transmit
+// system calls (the TUN writes and the sendmmsg) of full batches, while the loop's thread goes on
+// reading the device, receiving and opening.
 //
 // Why the transmit calls: on Linux the kernel work of a packet runs in the thread that makes the
 // call. A write to the TUN runs the whole receive path of the host's stack (IP, TCP, the
@@ -7,12 +8,21 @@
 // up to its socket. In a profile of either daemon under a TCP transfer that is most of the CPU
 // (bench/profile.sh), and it is what a second core can take without sharing any session state.
 //
-//   loop thread:  recv/read -> open/seal -> Job {dev or socket, buffers} --ring--> tx thread
-//   tx thread:    write_batch / send_batch -> done ----------------------------> loop reclaims
+// Why the sealing: the AEAD over every outbound byte is the largest piece of user-space work
+// left in a daemon (libsodium's ChaCha20 was 29-32 % of the static build's profile), and a record
+// whose sequence number the loop took (tls::PendingSeal) needs nothing else of its session: the
+// keys are immutable after the handshake and the sealing context is the deferred one, which only
+// the writer of the socket queue uses. The loop decides everything (which session, the number,
+// the outer header); the thread only does the arithmetic.
+//
+//   loop thread:  read device -> policy, sequence number -> Job {socket, datagrams, seals} --ring-->
+//                 recv -> open -> Job {dev, packets} ------------------------------------------ring-->
+//   tx thread:    seal each pending record, send_batch / write_batch -> done -------> loop reclaims
 //
 // A single-producer single-consumer ring of kJobs jobs, three counters: submitted (loop), done
 // (tx thread), reclaimed (loop). A job's buffers belong to the tx thread from submit() until it
-// is done; reclaim() gives them back to the loop with the counts. Nothing else is shared: the
+// is done; reclaim() gives them back to the loop with the counts, and drops the job's hold on
+// the keys (PendingSeal::prot: its count changes on the loop only). Nothing else is shared: the
 // loop hands over a device or socket only while the ring is idle or with a job, and changes
 // either only after quiesce(). A device or socket is written by one thread at a time.
 //
@@ -28,9 +38,14 @@
 
 #include "common/limits.hpp"
 #include "core/udp_socket.hpp"
+#include "tls/record_protection.hpp"
 #include "tun/packet_device.hpp"
 
 namespace ptun::datapath {
+
+// Seals every pending record of a batch of datagrams (seals[i] belongs to d[i]); the number
+// sealed. Whoever holds the batch: the loop at its flush, or the tx thread.
+size_t seal_pending(std::span<const core::Datagram> d, std::span<const tls::PendingSeal> seals);
 
 class TxThread {
  public:
@@ -42,7 +57,9 @@ class TxThread {
     size_t n = 0;
     std::array<core::Datagram, limits::kBatch> items{};   // sock: the send_batch argument
     std::array<PacketBuf*, limits::kBatch> bufs{};        // dev: the write_batch argument
+    std::array<tls::PendingSeal, limits::kBatch> seals{};  // sock: items[i]'s record, if unsealed
     size_t taken = 0;                   // set by the tx thread: how many the device/socket took
+    size_t sealed = 0;                  // set by the tx thread: records it sealed
   };
 
   TxThread();    // starts the thread

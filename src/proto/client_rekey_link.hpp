@@ -8,6 +8,9 @@ namespace ptun::proto {
 struct ClientSession::NextLink final : ClientSession::Callbacks {
   explicit NextLink(ClientSession& s) : self(s) {}
   void send_datagram(std::span<const uint8_t> d) override { self.cb_.send_datagram(d); }
+  void send_datagram_sealing(std::span<uint8_t> d, tls::PendingSeal&& seal) override {
+    self.cb_.send_datagram_sealing(d, std::move(seal));
+  }
   void deliver_packet(std::span<const uint8_t> ip) override {
     ++self.stats_.packets_in;
     self.stats_.bytes_in += ip.size();

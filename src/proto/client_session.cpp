@@ -349,17 +349,19 @@ bool ClientSession::send_packet_in_place(std::span<uint8_t> ip, size_t head, siz
     ++stats_.drop_too_big;
     return false;
   }
-  auto rec = dtls_->seal(ip.data(), ip.size());
+  tls::PendingSeal seal;
+  auto rec = dtls_->seal_later(ip.data(), ip.size(), &seal);
   if (!rec) {
     ++stats_.drop_send_error;
     return false;
   }
   uint8_t* start = rec->data() - kOuterHeaderSize;
   encode_outer_header(start, session_id_);
+  seal.record_off = kOuterHeaderSize;
   stats_.last_tx_ms = now;
   ++stats_.packets_out;
   stats_.bytes_out += ip.size();
-  cb_.send_datagram({start, kOuterHeaderSize + rec->size()});
+  cb_.send_datagram_sealing({start, kOuterHeaderSize + rec->size()}, std::move(seal));
   return true;
 }
 

@@ -46,6 +46,13 @@ class ClientSession {
     virtual ~Callbacks() = default;
     // The whole UDP payload including the outer header. Valid only during the call: copy now.
     virtual void send_datagram(std::span<const uint8_t> dgram) = 0;
+    // The same for a datagram whose record is not sealed yet (send_packet_in_place): `seal` must
+    // run on its bytes before they leave. The pipeline queues both and seals at its flush or on
+    // its tx thread; this default seals now and sends.
+    virtual void send_datagram_sealing(std::span<uint8_t> dgram, tls::PendingSeal&& seal) {
+      seal.seal_now(dgram.data());
+      send_datagram(dgram);
+    }
     // One decrypted inner IP packet. Valid only during the call: copy now.
     virtual void deliver_packet(std::span<const uint8_t> ip) = 0;
     virtual void on_established(const NetworkSettings& settings) = 0;
@@ -81,8 +88,8 @@ class ClientSession {
   // record (max_packet()), or the DTLS write failed.
   bool send_packet(std::span<const uint8_t> ip, uint64_t now_ms);
   // The same, sealed in place: `ip` has `head` writable bytes before it and `tail` after it, and
-  // send_datagram gets the datagram (outer header + record) inside that buffer. Falls back to
-  // send_packet's copying path when the room is short or there is no fast path (yet).
+  // send_datagram_sealing gets the datagram (outer header + record to seal) inside that buffer.
+  // Falls back to send_packet's copying path when the room is short or there is no fast path (yet).
   bool send_packet_in_place(std::span<uint8_t> ip, size_t head, size_t tail, uint64_t now_ms);
   // Sends CLOSE(reason) and close_notify if the DTLS session is up, then closes (on_closed fires).
   void close(CloseReason reason, uint64_t now_ms);

@@ -350,7 +350,8 @@ bool ServerEndpoint::send_packet_in_place(uint64_t session_id, std::span<uint8_t
     ++s.stats.drop_too_big;
     return false;
   }
-  auto rec = s.dtls->seal(ip.data(), ip.size());
+  tls::PendingSeal seal;
+  auto rec = s.dtls->seal_later(ip.data(), ip.size(), &seal);
   if (!rec) {
     ++s.stats.drop_send_error;
     return false;
@@ -358,10 +359,11 @@ bool ServerEndpoint::send_packet_in_place(uint64_t session_id, std::span<uint8_t
   // Data goes to the validated address only (an unvalidated one gets PINGs, see write_on_path).
   uint8_t* start = rec->data() - kOuterHeaderSize;
   encode_outer_header(start, s.id);
+  seal.record_off = kOuterHeaderSize;
   s.stats.last_tx_ms = now;
   ++s.stats.packets_out;
   s.stats.bytes_out += ip.size();
-  cb_.send_datagram(s.peer, {start, kOuterHeaderSize + rec->size()});
+  cb_.send_datagram_sealing(s.peer, {start, kOuterHeaderSize + rec->size()}, std::move(seal));
   return true;
 }
 

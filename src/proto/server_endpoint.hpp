@@ -89,6 +89,13 @@ class ServerEndpoint {
     virtual ~Callbacks() = default;
     // The whole UDP payload including the outer header. Valid only during the call: copy now.
     virtual void send_datagram(const Endpoint& to, std::span<const uint8_t> dgram) = 0;
+    // The same for a datagram whose record is not sealed yet (send_packet_in_place): `seal` must
+    // run on its bytes before they leave. The pipeline queues both and seals at its flush or on
+    // its tx thread; this default seals now and sends.
+    virtual void send_datagram_sealing(const Endpoint& to, std::span<uint8_t> dgram, tls::PendingSeal&& seal) {
+      seal.seal_now(dgram.data());
+      send_datagram(to, dgram);
+    }
     // One decrypted inner IP packet (first nibble 4 or 6, not validated further: the app checks
     // anti-spoofing and routes it). Valid only during the call.
     virtual void deliver_packet(uint64_t session_id, std::span<const uint8_t> ip) = 0;
@@ -137,8 +144,9 @@ class ServerEndpoint {
   // no such established session, the packet exceeds one record, or the write failed.
   bool send_packet(uint64_t session_id, std::span<const uint8_t> ip, uint64_t now_ms);
   // The same, sealed in place: `ip` has `head` writable bytes before it and `tail` after it, and
-  // send_datagram gets the datagram (outer header + record) inside that buffer. Falls back to
-  // send_packet's copying path when the room is short or the session has no fast path (yet).
+  // send_datagram_sealing gets the datagram (outer header + record to seal) inside that buffer.
+  // Falls back to send_packet's copying path when the room is short or the session has no fast
+  // path (yet).
   bool send_packet_in_place(uint64_t session_id, std::span<uint8_t> ip, size_t head, size_t tail, uint64_t now_ms);
   // Sends CLOSE(reason, text) + close_notify and forgets the session (on_closed if it was
   // established). False if there is no such session.

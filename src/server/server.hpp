@@ -71,6 +71,7 @@ class Server final : public proto::ServerEndpoint::Callbacks, public datapath::P
 
   // proto::ServerEndpoint::Callbacks
   void send_datagram(const Endpoint& to, std::span<const uint8_t> dgram) override;
+  void send_datagram_sealing(const Endpoint& to, std::span<uint8_t> dgram, tls::PendingSeal&& seal) override;
   void deliver_packet(uint64_t session_id, std::span<const uint8_t> ip) override;
   Result<proto::NetworkSettings> authorize(uint64_t session_id, const std::string& peer_cn,
                                            const proto::ClientHello& hello,

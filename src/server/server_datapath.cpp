@@ -82,6 +82,17 @@ void Server::send_datagram(const Endpoint& to, std::span<const uint8_t> dgram) {
   dp_.send_to(size_t(slot), to, dgram);
 }
 
+// A data packet sealed in place: the pipeline seals it when it sends the batch (on the tx thread
+// when that is on); a TCP stream frames it now, so it is sealed now.
+void Server::send_datagram_sealing(const Endpoint& to, std::span<uint8_t> dgram, tls::PendingSeal&& seal) {
+  int slot = socket_for_family_[to.addr.is_v4() ? 0 : 1];
+  if ((streams_ && streams_->owns(to)) || slot < 0) {
+    seal.seal_now(dgram.data());
+    return send_datagram(to, dgram);
+  }
+  dp_.send_to(size_t(slot), to, dgram, std::move(seal));
+}
+
 void Server::on_stream_datagram(const Endpoint& from, std::span<uint8_t> dgram, uint64_t now) {
   now_ = now;
   endpoint_->on_datagram_in_place(from, dgram, now);

@@ -230,6 +230,13 @@ Result<void> DtlsSession::restore(const DtlsSnapshot& snap) {
 size_t DtlsSession::seal_headroom() const { return prot_ ? prot_->headroom() : kMaxSealHeadroom; }
 
 Result<std::span<uint8_t>> DtlsSession::seal(uint8_t* plaintext, size_t len) {
+  PendingSeal later;
+  auto record = seal_later(plaintext, len, &later);
+  if (record) later.seal_now(record->data());
+  return record;
+}
+
+Result<std::span<uint8_t>> DtlsSession::seal_later(uint8_t* plaintext, size_t len, PendingSeal* later) {
   if (!fast_path_ready()) return Error(Errc::closed, dead_ ? "session is closed: " + error_ : "no record keys yet");
   if (len > max_plaintext_)
     return Error(Errc::invalid_argument,
@@ -237,11 +244,13 @@ Result<std::span<uint8_t>> DtlsSession::seal(uint8_t* plaintext, size_t len) {
   uint64_t epoch_seq = 0;
   if (!detail::take_out_seq(ssl_, &epoch_seq) || (epoch_seq >> 48) != key_epoch_)
     return Error(Errc::limit, "record sequence numbers exhausted");
-  uint8_t* record = plaintext - prot_->headroom();
-  size_t n = prot_->seal(record, len, epoch_seq);
+  later->prot = prot_;
+  later->epoch_seq = epoch_seq;
+  later->record_off = 0;
+  later->plaintext_len = uint32_t(len);
   ++stats_.records_out;
   ++stats_.records_out_fast;
-  return std::span<uint8_t>(record, n);
+  return std::span<uint8_t>(plaintext - prot_->headroom(), prot_->headroom() + len + prot_->tailroom());
 }
 
 DatagramPath DtlsSession::open_begin(std::span<uint8_t> datagram, RecordCursor* cursor) {

@@ -22,7 +22,8 @@
 // mbedTLS refuses a record the fast path accepted, and vice versa. Keeping copies in ptun and
 // syncing them around every mbedTLS call was the alternative; one shared copy cannot drift.
 // Threads: seal() touches only the outgoing counter, the sealing AEAD context and the *_out
-// stats; open_begin()/open_next() only the replay window, the opening context and the *_in /
+// stats (seal_later() only the counter and stats: its record is sealed by a PendingSeal, with a
+// context of its own, on whichever thread sends it); open_begin()/open_next() only the replay window, the opening context and the *_in /
 // dropped_* stats. One thread may seal while another opens, as long as no other call on the
 // session (feed, read, write, handshake, on_timeout, close_notify, stats) runs at the same time.
 #pragma once
@@ -158,6 +159,11 @@ class DtlsSession {
   // Errc::invalid_argument (len > max_plaintext()), Errc::limit (the 2^48 sequence numbers spent:
   // rekey by a new handshake).
   Result<std::span<uint8_t>> seal(uint8_t* plaintext, size_t len);
+  // The same, but the AEAD work is left to whoever sends the record (PendingSeal in
+  // record_protection.hpp): the sequence number is taken and the stats count it now, *later says
+  // how to seal it (record_off 0: relative to the record's start; the caller adds its own
+  // prefix), and no byte is written. The returned span is where the record will be.
+  Result<std::span<uint8_t>> seal_later(uint8_t* plaintext, size_t len, PendingSeal* later);
 
   // Looks at one received datagram, touching no byte. fast: every record in it is application
   // data (up to the first malformed one) and the session is fast_path_ready(); *cursor is set
@@ -255,7 +261,8 @@ class DtlsSession {
   std::array<uint8_t, 32> client_random_{}, server_random_{};
   mbedtls_tls_prf_types prf_ = MBEDTLS_SSL_TLS_PRF_NONE;
   bool have_master_ = false;
-  std::unique_ptr<RecordProtection> prot_;  // the fast path's keys, once established
+  std::shared_ptr<RecordProtection> prot_;  // the fast path's keys, once established (shared
+                                            // with records waiting to be sealed)
   uint16_t key_epoch_ = 0;                  // the epoch prot_'s keys protect (1)
   size_t max_plaintext_ = 0;                // cached at on_established (seal checks it per record)
   uint64_t fast_bad_mac_ = 0;

@@ -46,7 +46,7 @@ struct Slot {
   mbedtls_ssl_context image;     // as mbedtls_ssl_context_load left it (hostname, cli_id cleared)
   mbedtls_ssl_session session;
   std::vector<unsigned char> transform;  // the struct's bytes (its type is private to mbedTLS)
-  std::unique_ptr<RecordProtection> prot;
+  std::shared_ptr<RecordProtection> prot;
   const DtlsSession* borrower;  // the live session using the objects, or none (parked)
 };
 

@@ -77,6 +77,7 @@ Result<std::unique_ptr<RecordProtection>> RecordProtection::make(const RecordKey
   p->read_iv_ = keys.read_iv;
   const size_t key_len = record_key_len(keys.aead);
   if (!p->write_.set_key(keys.aead, std::span(keys.write_key).first(key_len)) ||
+      !p->write_deferred_.set_key(keys.aead, std::span(keys.write_key).first(key_len)) ||
       !p->read_.set_key(keys.aead, std::span(keys.read_key).first(key_len)))
     return Error(Errc::protocol, "record keys: setkey failed");
   return p;
@@ -100,6 +101,15 @@ void RecordProtection::nonce(const std::array<uint8_t, 12>& iv, const uint8_t* d
 static_assert(wire::kContentApplicationData == 23, "seal()'s default content type");
 
 size_t RecordProtection::seal(uint8_t* record, size_t plaintext_len, uint64_t epoch_seq, uint8_t content_type) {
+  return seal_with(write_, record, plaintext_len, epoch_seq, content_type);
+}
+
+size_t RecordProtection::seal_deferred(uint8_t* record, size_t plaintext_len, uint64_t epoch_seq) {
+  return seal_with(write_deferred_, record, plaintext_len, epoch_seq, wire::kContentApplicationData);
+}
+
+size_t RecordProtection::seal_with(RecordAeadKey& key, uint8_t* record, size_t plaintext_len, uint64_t epoch_seq,
+                                   uint8_t content_type) {
   const size_t explicit_len = explicit_nonce_len();
   const size_t fragment_len = explicit_len + plaintext_len + kRecordTagLen;
   record[0] = content_type;
@@ -115,7 +125,7 @@ size_t RecordProtection::seal(uint8_t* record, size_t plaintext_len, uint64_t ep
   nonce(write_iv_, record + 3, iv);
   uint8_t* data = record + kHeader + explicit_len;
   uint8_t* tag = data + plaintext_len;
-  write_.seal(iv, aad, data, plaintext_len, tag);
+  key.seal(iv, aad, data, plaintext_len, tag);
   return kHeader + fragment_len;
 }
 

@@ -73,6 +73,11 @@ class RecordProtection {
   // `content_type`: application data (23) for ptun; the fuzz harnesses also seal alerts and
   // handshake records the way a peer holding the keys could.
   size_t seal(uint8_t* record, size_t plaintext_len, uint64_t epoch_seq, uint8_t content_type = 23);
+  // The same with the second sealing context, which belongs to whoever writes the pipeline's
+  // socket queues (its flush on the loop, or its tx thread while it holds the queue): a
+  // PendingSeal (below) seals through it, seal() through the first, so the two threads never
+  // share a cipher context. Both draw on one sequence space (the caller's): no nonce repeats.
+  size_t seal_deferred(uint8_t* record, size_t plaintext_len, uint64_t epoch_seq);
 
   // Authenticates and decrypts the fragment of one application-data record in place. `record` is
   // the whole record (header included, header fields already parsed and length-checked by the
@@ -83,10 +88,35 @@ class RecordProtection {
  private:
   explicit RecordProtection(RecordAead a);
   void nonce(const std::array<uint8_t, 12>& iv, const uint8_t* dynamic, uint8_t out[12]) const;
+  size_t seal_with(RecordAeadKey& key, uint8_t* record, size_t plaintext_len, uint64_t epoch_seq,
+                   uint8_t content_type);
 
   RecordAead aead_;
   std::array<uint8_t, 12> write_iv_{}, read_iv_{};
-  RecordAeadKey write_, read_;  // src/tls/record_aead.hpp: OpenSSL where built with it, else mbedTLS
+  // record_aead.hpp: OpenSSL where built with it, libsodium in the static build, else mbedTLS.
+  RecordAeadKey write_, write_deferred_, read_;
+};
+
+// One application-data record whose sequence number is taken and whose plaintext sits in a
+// datagram, sealed later by whoever sends the datagram, just before it leaves: the pipeline's
+// flush, or its tx thread (src/datapath/tx_thread.hpp), which so takes the AEAD work of the
+// outbound direction off the loop. Holding `prot` keeps the keys alive while the record waits,
+// even if its session ends meanwhile; the loop thread makes and drops PendingSeals (the shared
+// count is touched there only), the tx thread only calls seal_in().
+struct PendingSeal {
+  std::shared_ptr<RecordProtection> prot;   // none: nothing to seal (a datagram sealed already)
+  uint64_t epoch_seq = 0;
+  uint32_t record_off = 0;                  // where the record starts in the datagram
+  uint32_t plaintext_len = 0;
+  explicit operator bool() const { return prot != nullptr; }
+  // Seals the record inside `datagram` (the first byte of the bytes sent) with the deferred
+  // context. Once per PendingSeal.
+  void seal_in(uint8_t* datagram) const {
+    prot->seal_deferred(datagram + record_off, plaintext_len, epoch_seq);
+  }
+  // Seals it with the loop's context, for a datagram that does not go through a pipeline queue
+  // (a TCP stream, a test): the loop thread only.
+  void seal_now(uint8_t* datagram) const { prot->seal(datagram + record_off, plaintext_len, epoch_seq); }
 };
 
 // ---- one received datagram, walked record by record (no allocation) ---------------------------

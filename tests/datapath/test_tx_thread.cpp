@@ -11,6 +11,7 @@
 #include "core/core.hpp"
 #include "datapath/pipeline.hpp"
 #include "datapath/tx_thread.hpp"
+#include "tls/record_protection.hpp"
 #include "tun/fake_device.hpp"
 
 using namespace ptun;
@@ -184,6 +185,88 @@ TEST_CASE("tx thread: datagrams to a real socket arrive in order and complete", 
   CHECK(dp.pool().available() == 512);
   REQUIRE(got.size() == kTotal);
   for (uint32_t i = 0; i < kTotal; ++i) REQUIRE(got[i] == i);
+}
+
+// The outbound direction's AEAD on the tx thread: records queued unsealed (tls::PendingSeal)
+// leave sealed, in order, and open with the peer's keys, whether the thread or the loop's flush
+// sealed them; and a record outlives the session that numbered it (the session's keys are gone
+// before the thread seals the last ones).
+TEST_CASE("tx thread: pending records are sealed before they leave and open at the peer, in order", "[datapath][threads]") {
+  const bool thread = GENERATE(true, false);
+  const auto aead = GENERATE(tls::RecordAead::aes_128_gcm, tls::RecordAead::chacha20_poly1305);
+  Loop loop;
+  NullPolicy pol;
+  auto rx = UdpSocket::bind(loop, ep("127.0.0.1:0"));
+  auto txs = UdpSocket::bind(loop, ep("127.0.0.1:0"));
+  REQUIRE(rx.ok());
+  REQUIRE(txs.ok());
+  datapath::Pipeline dp(loop, pol, 512);
+  dp.set_socket(0, txs->get());
+  dp.set_tx_thread(thread);
+  tls::RecordKeys keys;   // one key both ways: what the sender seals, the same keys open
+  keys.aead = aead;
+  for (size_t i = 0; i < 32; ++i) keys.write_key[i] = keys.read_key[i] = uint8_t(3 * i + 1);
+  for (size_t i = 0; i < 12; ++i) keys.write_iv[i] = keys.read_iv[i] = uint8_t(0x50 + i);
+  auto made = tls::RecordProtection::make(keys);
+  REQUIRE(made);
+  std::shared_ptr<tls::RecordProtection> session_keys = std::move(*made);
+  auto opener = tls::RecordProtection::make(keys);
+  REQUIRE(opener);
+  const size_t head = 4 + session_keys->headroom(), tail = session_keys->tailroom();
+  const Endpoint to = (*rx)->local_endpoint();
+  const uint32_t kTotal = 1000, kPlain = 200;
+  const uint64_t kEpoch = uint64_t(1) << 48;
+  uint32_t next = 0;
+  std::vector<std::vector<uint8_t>> got;
+  BufferPool rpool(limits::kBatch);
+  std::vector<Datagram> in(limits::kBatch);
+  for (auto& d : in) d.buf = rpool.get();
+  auto drain = [&] {
+    auto r = (*rx)->try_recv_batch(in);
+    REQUIRE(r.ok());
+    for (size_t i = 0; i < *r; ++i) got.emplace_back(in[i].buf->span().begin(), in[i].buf->span().end());
+    return *r;
+  };
+  while (next < kTotal) {
+    const size_t n = std::min<size_t>(kTotal - next, 1 + next % 40);
+    for (size_t i = 0; i < n; ++i, ++next) {
+      // 4 bytes of prefix (as the outer header), the record's headroom, the plaintext, the tag.
+      std::vector<uint8_t> dgram(head + kPlain + tail, 0);
+      auto plain = numbered(next, kPlain);
+      std::memcpy(dgram.data() + head, plain.data(), kPlain);
+      tls::PendingSeal later{session_keys, kEpoch | next, 4, kPlain};
+      dp.send_to(0, to, dgram, std::move(later));
+    }
+    if (next >= kTotal / 2) break;
+    dp.flush();
+    while (drain() > 0) {}
+  }
+  // The session ends with its last batch still queued, unsealed: only the queued PendingSeals
+  // hold its keys now.
+  session_keys.reset();
+  dp.flush();
+  dp.quiesce();
+  for (int spins = 0; got.size() < next && spins < 2000; ++spins)
+    if (drain() == 0) usleep(1000);
+  REQUIRE(got.size() == next);
+  for (uint32_t i = 0; i < next; ++i) {
+    std::span<uint8_t> rec(got[i].data() + 4, got[i].size() - 4);
+    uint64_t es = 0;
+    for (int b = 0; b < 8; ++b) es = es << 8 | rec[3 + b];
+    REQUIRE(es == (kEpoch | i));
+    std::span<uint8_t> plain;
+    REQUIRE((*opener)->open(rec, &plain));
+    REQUIRE(plain.size() == kPlain);
+    REQUIRE(number_of(plain) == i);
+  }
+  CHECK(dp.counters().net_tx_datagrams == next);
+  CHECK(dp.pool().available() == 512);
+  if (thread) {
+    CHECK(dp.counters().tx_thread_seals > 0);
+    CHECK(dp.counters().tx_thread_seals < next);   // batches under 8 were sealed by the loop
+  } else {
+    CHECK(dp.counters().tx_thread_seals == 0);
+  }
 }
 
 TEST_CASE("tx thread: turning it off waits for it and the loop writes again", "[datapath][threads]") {

@@ -34,15 +34,18 @@ got=$(e2e_udp_echo srv c1 10.99.0.1 5002 100)
 [ "${got:-0}" -ge 95 ] || e2e_fail "UDP echo: only ${got:-0}/100 came back"
 e2e_log "UDP echo: $got/100"
 
-# The tx thread carried the bulk: batches counted in both roles, and no drop for want of buffers.
+# The tx thread carried the bulk: batches and sealed records counted in both roles (each sent
+# 20 MB of data records), and no drop for want of buffers.
 for who in c1 server; do
   e2e_status "$who" | python3 -c '
 import json, sys
 c = json.load(sys.stdin)["counters"]
 assert c["tx_thread_batches"] >= 50, c
+assert c["tx_thread_seals"] >= 1000, c
 assert c["drop_pool_empty"] == 0 and c["drop_tun_write"] == 0, c
-print(sys.argv[1], "tx thread batches", c["tx_thread_batches"], "of udp", c["udp_tx_datagrams"], "tun", c["tun_tx_packets"])
-' "$who" >&2 || e2e_fail "$who: the tx thread wrote no batches, or buffers ran out (status counters above)"
+print(sys.argv[1], "tx thread batches", c["tx_thread_batches"], "records sealed", c["tx_thread_seals"],
+      "of udp", c["udp_tx_datagrams"], "tun", c["tun_tx_packets"])
+' "$who" >&2 || e2e_fail "$who: the tx thread wrote no batches or sealed no records, or buffers ran out (status counters above)"
 done
 
 # Roaming with the tx thread: the socket is rebound (after the pipeline is quiesced) mid-transfer.

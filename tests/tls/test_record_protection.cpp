@@ -6,6 +6,7 @@
 //   PTUN_CORPUS_DIR=fuzz/corpus/record_open test_tls '[.corpus_record_open]'
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -64,6 +65,30 @@ Bytes text(const std::string& s) { return Bytes(s.begin(), s.end()); }
 constexpr uint64_t kEpoch1 = uint64_t{1} << 48;
 
 }  // namespace
+
+TEST_CASE("record protection: a PendingSeal seals in the deferred context byte for byte as seal() does", "[tls][record]") {
+  for (auto aead : {RecordAead::aes_128_gcm, RecordAead::chacha20_poly1305}) {
+    auto keys = fixed_keys(aead);
+    std::shared_ptr<RecordProtection> p = make(keys);
+    Bytes plain(300);
+    for (size_t i = 0; i < plain.size(); ++i) plain[i] = uint8_t(i * 7);
+    for (uint64_t seq : {uint64_t(1) << 48, (uint64_t(1) << 48) | 77}) {
+      Bytes direct = seal(*p, plain, seq);
+      // A datagram with a 5-byte prefix before the record, as the outer header sits before it.
+      Bytes dgram(5 + p->headroom() + plain.size() + p->tailroom(), 0xee);
+      std::memcpy(dgram.data() + 5 + p->headroom(), plain.data(), plain.size());
+      PendingSeal later{p, seq, 5, uint32_t(plain.size())};
+      later.seal_in(dgram.data());
+      CHECK(Bytes(dgram.begin() + 5, dgram.end()) == direct);
+      CHECK(std::all_of(dgram.begin(), dgram.begin() + 5, [](uint8_t b) { return b == 0xee; }));
+      // ... and seal_now (the loop's context) alike.
+      Bytes again(dgram.size(), 0xee);
+      std::memcpy(again.data() + 5 + p->headroom(), plain.data(), plain.size());
+      later.seal_now(again.data());
+      CHECK(again == dgram);
+    }
+  }
+}
 
 TEST_CASE("record keys: the key block of TLS 1.2's PRF, split as mbedTLS splits it", "[tls][record]") {
   uint8_t master[48], cr[32], sr[32];
