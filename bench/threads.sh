@@ -11,7 +11,8 @@
 # On this 2-core lab (both daemons and both iperf3 ends on two cores) there is no idle core to
 # give: the same runs at full speed are what `bench/peak-rss.sh` and `make bench` measure.
 # Not a test: it prints figures and fails only when something does not work.
-# usage: bench/threads.sh PATH_TO_PTUN   (root; env: RATE=1000M SECS=10 DIRS="up down")
+# usage: bench/threads.sh PATH_TO_PTUN   (root; env: RATE=1000M (0: as fast as it goes) SECS=10
+#        DIRS="up down")
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 ptun=$(realpath "${1:?usage: bench/threads.sh PATH_TO_PTUN}")
@@ -80,8 +81,9 @@ def find(j):
             r = find(v)
             if r: return r
 f = find(json.load(sys.stdin)) or {}
-print("  %s: tx thread batches %s, tun_tx_packets %s, udp_tx_datagrams %s" % (sys.argv[1],
-      f.get("tx_thread_batches"), f.get("tun_tx_packets"), f.get("udp_tx_datagrams")))' "$n"
+print("  %s: tx thread batches %s, records sealed there %s, tun_tx_packets %s, udp_tx_datagrams %s" % (
+      sys.argv[1], f.get("tx_thread_batches"), f.get("tx_thread_seals"), f.get("tun_tx_packets"),
+      f.get("udp_tx_datagrams")))' "$n"
   done
   e2e_stop "$ipid"; e2e_stop "$cpid"; e2e_stop "$spid"
 done

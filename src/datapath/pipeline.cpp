@@ -367,6 +367,15 @@ void Pipeline::flush_sockets() {
     if (s->tx.empty()) continue;
     const size_t n = s->tx.size();
     if (hand_over(n)) {
+      // The thread still busy with an earlier batch is the bottleneck: the loop, which would
+      // otherwise wait for it, seals this one itself (with the loop's own context).
+      if (!tx_->idle()) {
+        for (size_t i = 0; i < n; ++i)
+          if (s->seals[i]) {
+            s->seals[i].seal_now(s->tx.items()[i].buf->data());
+            s->seals[i] = {};
+          }
+      }
       submit_to_tx(s->tx, nullptr, s->sock, &s->seals);
       continue;
     }

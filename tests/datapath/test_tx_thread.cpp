@@ -5,7 +5,10 @@
 // NOTE: never co_await inside a Catch2 assertion macro (g++ 12 evaluates it twice).
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <cstring>
+#include <memory>
+#include <thread>
 #include <vector>
 
 #include "core/core.hpp"
@@ -187,86 +190,155 @@ TEST_CASE("tx thread: datagrams to a real socket arrive in order and complete", 
   for (uint32_t i = 0; i < kTotal; ++i) REQUIRE(got[i] == i);
 }
 
-// The outbound direction's AEAD on the tx thread: records queued unsealed (tls::PendingSeal)
-// leave sealed, in order, and open with the peer's keys, whether the thread or the loop's flush
-// sealed them; and a record outlives the session that numbered it (the session's keys are gone
-// before the thread seals the last ones).
-TEST_CASE("tx thread: pending records are sealed before they leave and open at the peer, in order", "[datapath][threads]") {
-  const bool thread = GENERATE(true, false);
-  const auto aead = GENERATE(tls::RecordAead::aes_128_gcm, tls::RecordAead::chacha20_poly1305);
+namespace {
+
+// Records queued unsealed (tls::PendingSeal) through a pipeline to a real loopback socket, and
+// the receiving end that opens them with the same keys (one key both ways).
+struct SealRig {
+  static constexpr uint32_t kPlain = 200;
+  static constexpr uint64_t kEpoch = uint64_t(1) << 48;
   Loop loop;
   NullPolicy pol;
-  auto rx = UdpSocket::bind(loop, ep("127.0.0.1:0"));
-  auto txs = UdpSocket::bind(loop, ep("127.0.0.1:0"));
-  REQUIRE(rx.ok());
-  REQUIRE(txs.ok());
-  datapath::Pipeline dp(loop, pol, 512);
-  dp.set_socket(0, txs->get());
-  dp.set_tx_thread(thread);
-  tls::RecordKeys keys;   // one key both ways: what the sender seals, the same keys open
-  keys.aead = aead;
-  for (size_t i = 0; i < 32; ++i) keys.write_key[i] = keys.read_key[i] = uint8_t(3 * i + 1);
-  for (size_t i = 0; i < 12; ++i) keys.write_iv[i] = keys.read_iv[i] = uint8_t(0x50 + i);
-  auto made = tls::RecordProtection::make(keys);
-  REQUIRE(made);
-  std::shared_ptr<tls::RecordProtection> session_keys = std::move(*made);
-  auto opener = tls::RecordProtection::make(keys);
-  REQUIRE(opener);
-  const size_t head = 4 + session_keys->headroom(), tail = session_keys->tailroom();
-  const Endpoint to = (*rx)->local_endpoint();
-  const uint32_t kTotal = 1000, kPlain = 200;
-  const uint64_t kEpoch = uint64_t(1) << 48;
-  uint32_t next = 0;
-  std::vector<std::vector<uint8_t>> got;
-  BufferPool rpool(limits::kBatch);
-  std::vector<Datagram> in(limits::kBatch);
-  for (auto& d : in) d.buf = rpool.get();
-  auto drain = [&] {
-    auto r = (*rx)->try_recv_batch(in);
+  std::unique_ptr<UdpSocket> rx, txs;
+  datapath::Pipeline dp{loop, pol, 512};
+  std::shared_ptr<tls::RecordProtection> session_keys;   // what a session holds
+  std::unique_ptr<tls::RecordProtection> opener;          // the peer's
+  BufferPool rpool{limits::kBatch};
+  std::vector<Datagram> in{limits::kBatch};
+  std::vector<std::vector<uint8_t>> got;                  // datagrams as received
+  uint32_t next = 0;                                      // the next record's number
+  uint32_t opened = 0;                                    // got[0..opened) checked (opened in place)
+
+  explicit SealRig(tls::RecordAead aead) {
+    auto r = UdpSocket::bind(loop, ep("127.0.0.1:0"));
+    auto t = UdpSocket::bind(loop, ep("127.0.0.1:0"));
     REQUIRE(r.ok());
-    for (size_t i = 0; i < *r; ++i) got.emplace_back(in[i].buf->span().begin(), in[i].buf->span().end());
-    return *r;
-  };
-  while (next < kTotal) {
-    const size_t n = std::min<size_t>(kTotal - next, 1 + next % 40);
+    REQUIRE(t.ok());
+    rx = std::move(*r);
+    txs = std::move(*t);
+    dp.set_socket(0, txs.get());
+    tls::RecordKeys keys;
+    keys.aead = aead;
+    for (size_t i = 0; i < 32; ++i) keys.write_key[i] = keys.read_key[i] = uint8_t(3 * i + 1);
+    for (size_t i = 0; i < 12; ++i) keys.write_iv[i] = keys.read_iv[i] = uint8_t(0x50 + i);
+    auto made = tls::RecordProtection::make(keys);
+    auto peer = tls::RecordProtection::make(keys);
+    REQUIRE(made);
+    REQUIRE(peer);
+    session_keys = std::move(*made);
+    opener = std::move(*peer);
+    for (auto& d : in) d.buf = rpool.get();
+  }
+  // Queues n records, each a datagram of 4 bytes of prefix (as the outer header), the record's
+  // headroom, the plaintext (its number first) and room for the tag, sealed later.
+  void queue(size_t n) {
+    const size_t head = 4 + session_keys->headroom(), tail = session_keys->tailroom();
     for (size_t i = 0; i < n; ++i, ++next) {
-      // 4 bytes of prefix (as the outer header), the record's headroom, the plaintext, the tag.
       std::vector<uint8_t> dgram(head + kPlain + tail, 0);
       auto plain = numbered(next, kPlain);
       std::memcpy(dgram.data() + head, plain.data(), kPlain);
-      tls::PendingSeal later{session_keys, kEpoch | next, 4, kPlain};
-      dp.send_to(0, to, dgram, std::move(later));
+      dp.send_to(0, rx->local_endpoint(), dgram, tls::PendingSeal{session_keys, kEpoch | next, 4, kPlain});
     }
-    if (next >= kTotal / 2) break;
+  }
+  size_t drain() {
+    auto r = rx->try_recv_batch(in);
+    REQUIRE(r.ok());
+    for (size_t i = 0; i < *r; ++i) got.emplace_back(in[i].buf->span().begin(), in[i].buf->span().end());
+    return *r;
+  }
+  // Waits for every record queued so far, then checks each: its number in the header, a tag that
+  // verifies, the plaintext it was given, in order.
+  void check_all_arrived_and_open() {
     dp.flush();
-    while (drain() > 0) {}
+    dp.quiesce();
+    for (int spins = 0; got.size() < next && spins < 2000; ++spins)
+      if (drain() == 0) usleep(1000);
+    REQUIRE(got.size() == next);
+    for (uint32_t& i = opened; i < next; ++i) {
+      std::span<uint8_t> rec(got[i].data() + 4, got[i].size() - 4);
+      uint64_t es = 0;
+      for (int b = 0; b < 8; ++b) es = es << 8 | rec[3 + b];
+      REQUIRE(es == (kEpoch | i));
+      std::span<uint8_t> plain;
+      REQUIRE(opener->open(rec, &plain));
+      REQUIRE(plain.size() == kPlain);
+      REQUIRE(number_of(plain) == i);
+    }
+    CHECK(dp.counters().net_tx_datagrams == next);
+    CHECK(dp.pool().available() == 512);
+  }
+};
+
+// A device whose writes block until the test opens the gate: keeps the tx thread busy.
+struct GatedDevice : tun::PacketDevice {
+  std::string name_ = "gated";
+  std::atomic<bool> open{false}, entered{false};
+  std::atomic<size_t> written{0};
+  const std::string& name() const override { return name_; }
+  int fd() const override { return -1; }
+  Result<size_t> read_batch(std::span<PacketBuf*>) override { return size_t(0); }
+  Result<size_t> write_batch(std::span<PacketBuf* const> pkts) override {
+    entered.store(true);
+    while (!open.load()) std::this_thread::yield();
+    written += pkts.size();
+    return pkts.size();
+  }
+  bool thread_safe_writes() const override { return true; }
+  Result<void> write(std::span<const uint8_t>) override { return ok(); }
+  tun::DeviceStats stats() const override { return {}; }
+};
+
+}  // namespace
+
+// The outbound direction's AEAD on the tx thread: records queued unsealed leave sealed, in order,
+// and open with the peer's keys, whether the thread or the loop's flush sealed them; and a record
+// outlives the session that numbered it (its keys are gone before the last batch is sealed).
+TEST_CASE("tx thread: pending records are sealed before they leave and open at the peer, in order", "[datapath][threads]") {
+  const bool thread = GENERATE(true, false);
+  SealRig r(GENERATE(tls::RecordAead::aes_128_gcm, tls::RecordAead::chacha20_poly1305));
+  r.dp.set_tx_thread(thread);
+  while (r.next < 500) {
+    r.queue(1 + r.next % 40);
+    if (r.next >= 500) break;
+    r.dp.flush();
+    while (r.drain() > 0) {}
   }
   // The session ends with its last batch still queued, unsealed: only the queued PendingSeals
   // hold its keys now.
-  session_keys.reset();
-  dp.flush();
-  dp.quiesce();
-  for (int spins = 0; got.size() < next && spins < 2000; ++spins)
-    if (drain() == 0) usleep(1000);
-  REQUIRE(got.size() == next);
-  for (uint32_t i = 0; i < next; ++i) {
-    std::span<uint8_t> rec(got[i].data() + 4, got[i].size() - 4);
-    uint64_t es = 0;
-    for (int b = 0; b < 8; ++b) es = es << 8 | rec[3 + b];
-    REQUIRE(es == (kEpoch | i));
-    std::span<uint8_t> plain;
-    REQUIRE((*opener)->open(rec, &plain));
-    REQUIRE(plain.size() == kPlain);
-    REQUIRE(number_of(plain) == i);
-  }
-  CHECK(dp.counters().net_tx_datagrams == next);
-  CHECK(dp.pool().available() == 512);
+  r.session_keys.reset();
+  r.check_all_arrived_and_open();
   if (thread) {
-    CHECK(dp.counters().tx_thread_seals > 0);
-    CHECK(dp.counters().tx_thread_seals < next);   // batches under 8 were sealed by the loop
+    CHECK(r.dp.counters().tx_thread_seals > 0);             // the first batch of 8 found it idle
+    CHECK(r.dp.counters().tx_thread_seals < r.next);        // batches under 8 were sealed by the loop
   } else {
-    CHECK(dp.counters().tx_thread_seals == 0);
+    CHECK(r.dp.counters().tx_thread_seals == 0);
   }
+}
+
+// When the thread is still busy with an earlier job, the loop seals the next batch itself (with
+// its own context) before handing it over, instead of waiting: the records open all the same.
+TEST_CASE("tx thread: a busy thread's next batch is sealed by the loop", "[datapath][threads]") {
+  SealRig r(tls::RecordAead::chacha20_poly1305);
+  GatedDevice dev;
+  r.dp.set_device(&dev);
+  r.dp.set_tx_thread(true);
+  for (uint32_t i = 0; i < datapath::Pipeline::kTxThreadMinBatch; ++i) {
+    auto bytes = numbered(i);
+    r.dp.to_device(bytes, nullptr);
+  }
+  r.dp.flush();   // a device job: the thread blocks in its write
+  for (int spins = 0; !dev.entered.load() && spins < 5000; ++spins) usleep(1000);
+  REQUIRE(dev.entered.load());
+  r.queue(10);
+  r.dp.flush();   // handed over (the thread has work), sealed by the loop first
+  dev.open.store(true);
+  r.check_all_arrived_and_open();
+  CHECK(r.dp.counters().tx_thread_seals == 0);
+  CHECK(r.dp.counters().tx_thread_batches == 2);
+  CHECK(dev.written.load() == datapath::Pipeline::kTxThreadMinBatch);
+  r.queue(10);    // the thread idle again: it seals them
+  r.check_all_arrived_and_open();
+  CHECK(r.dp.counters().tx_thread_seals == 10);
 }
 
 TEST_CASE("tx thread: turning it off waits for it and the loop writes again", "[datapath][threads]") {

@@ -35,13 +35,14 @@ got=$(e2e_udp_echo srv c1 10.99.0.1 5002 100)
 e2e_log "UDP echo: $got/100"
 
 # The tx thread carried the bulk: batches and sealed records counted in both roles (each sent
-# 20 MB of data records), and no drop for want of buffers.
+# 20 MB of data records; the loop seals the batches that find the thread busy, so only a part of
+# them), and no drop for want of buffers.
 for who in c1 server; do
   e2e_status "$who" | python3 -c '
 import json, sys
 c = json.load(sys.stdin)["counters"]
 assert c["tx_thread_batches"] >= 50, c
-assert c["tx_thread_seals"] >= 1000, c
+assert c["tx_thread_seals"] >= 100, c
 assert c["drop_pool_empty"] == 0 and c["drop_tun_write"] == 0, c
 print(sys.argv[1], "tx thread batches", c["tx_thread_batches"], "records sealed", c["tx_thread_seals"],
       "of udp", c["udp_tx_datagrams"], "tun", c["tun_tx_packets"])
