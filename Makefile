@@ -49,11 +49,13 @@ test-asan: deps
 	ASAN_OPTIONS=detect_leaks=1 ctest --test-dir $(BUILD_ASAN) -L unit --output-on-failure -j $(JOBS)
 
 # The unit tests of the modules whose code runs on more than one thread (the lease writer, the
-# loops and their hand-offs) under clang's ThreadSanitizer: any data race fails the run.
+# loops and their hand-offs) under clang's ThreadSanitizer: any data race fails the run. Records
+# are sealed by mbedTLS there (built from source, so instrumented): a cipher context used by the
+# loop and the tx thread at once is then a reported race, where inside OpenSSL it would not be seen.
 BUILD_TSAN ?= build-tsan
 TSAN_TESTS  = test_core test_datapath test_server
 test-tsan: deps
-	CC=clang CXX=clang++ cmake -S . -B $(BUILD_TSAN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPTUN_SANITIZE_THREAD=ON -DPTUN_WERROR=OFF
+	CC=clang CXX=clang++ cmake -S . -B $(BUILD_TSAN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPTUN_SANITIZE_THREAD=ON -DPTUN_WERROR=OFF -DPTUN_OPENSSL_AEAD=OFF
 	cmake --build $(BUILD_TSAN) -j $(JOBS) --target $(TSAN_TESTS)
 	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 ctest --test-dir $(BUILD_TSAN) -L unit -R '^(core|datapath|server):' --output-on-failure -j $(JOBS)
 
