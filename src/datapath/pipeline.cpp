@@ -323,6 +323,12 @@ void Pipeline::send_to(size_t index, const Endpoint& peer, std::span<const uint8
     ++c_.drop_pool_empty;
     return;
   }
+  // Without the tx thread the record is sealed now, while its bytes are still in the cache (at
+  // the flush, a batch later, they may not be); with it, at the hand-over (flush_sockets).
+  if (seal && !tx_) {
+    seal.seal_in(b->data());
+    seal = {};
+  }
   s.seals[s.tx.size()] = std::move(seal);
   s.tx.push(core::Datagram{b, peer});
   if (s.tx.full()) flush_sockets();   // after the push, as in to_device

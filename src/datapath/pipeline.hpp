@@ -13,9 +13,9 @@
 // buffer moves to the transmit queue and the receive slot gets a fresh one. Only bytes from
 // elsewhere (a session's scratch buffer) are copied. `copied_*` counts those copies.
 //
-// Sealing: a session's data record reaches send_to() unsealed, with a tls::PendingSeal; the
-// pipeline seals it right before the datagram leaves, so with the tx thread on that AEAD work
-// is the thread's.
+// Sealing: a session's data record reaches send_to() unsealed, with a tls::PendingSeal. Without
+// the tx thread the pipeline seals it there and then; with it, when the batch is handed over (by
+// the thread, or by the loop if the thread is still busy), so that AEAD work can be the thread's.
 //
 // Threads: every call on the loop's thread. With set_tx_thread(true), full transmit batches for
 // a device that allows it (the kernel TUN) and for the UDP sockets are sealed and written by a
