@@ -54,8 +54,8 @@ void Client::send_datagram(std::span<const uint8_t> dgram) {
   dp_.send_to(0, server_ep_, dgram);
 }
 
-// A data packet sealed in place: over UDP the pipeline seals it when it sends the batch (on the
-// tx thread when that is on); a TCP stream frames it now, so it is sealed now.
+// A data packet sealed in place: over UDP the pipeline seals it (on the tx thread when that is
+// on); a TCP stream frames it now, so it is sealed now.
 void Client::send_datagram_sealing(std::span<uint8_t> dgram, tls::PendingSeal&& seal) {
   if (transport_ == proto::Transport::tcp && tcp_ && !force_udp_) {
     seal.seal_now(dgram.data());

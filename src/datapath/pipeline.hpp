@@ -56,7 +56,7 @@ struct Counters {
   uint64_t adopted_to_net = 0;   // datagrams that reached a socket queue without a copy
   uint64_t copied_to_net = 0;    // ... with one copy
   uint64_t tx_thread_batches = 0;  // batches written by the tx thread (the rest: by the loop)
-  uint64_t tx_thread_seals = 0;    // records sealed by the tx thread (the rest: at the loop's flush)
+  uint64_t tx_thread_seals = 0;    // records sealed by the tx thread (the rest: by the loop)
 };
 
 // (cause, count) of every drop the pipeline counts, for status and metrics: one set of names for
@@ -115,7 +115,7 @@ class Pipeline {
   // packets ptun made itself). Adopts the current buffer when `ip` lies inside it.
   void to_device(std::span<const uint8_t> ip, const packet::Parsed* p);
   // Queue one datagram for socket `index`. Adopts the current buffer when `dgram` lies inside it.
-  // `seal`: its record is sealed just before it is sent (at the flush, or on the tx thread).
+  // `seal`: its record is sealed here without the tx thread, else when its batch is handed over.
   void send_to(size_t index, const Endpoint& peer, std::span<const uint8_t> dgram, tls::PendingSeal seal = {});
   // For a packet from the device before it is sealed: false if it exceeds the tunnel MTU (an ICMP
   // "too big" went back through the device, counted in drop_too_big); else clamps a TCP SYN's MSS

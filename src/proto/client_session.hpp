@@ -47,8 +47,8 @@ class ClientSession {
     // The whole UDP payload including the outer header. Valid only during the call: copy now.
     virtual void send_datagram(std::span<const uint8_t> dgram) = 0;
     // The same for a datagram whose record is not sealed yet (send_packet_in_place): `seal` must
-    // run on its bytes before they leave. The pipeline queues both and seals at its flush or on
-    // its tx thread; this default seals now and sends.
+    // run on its bytes before they leave. The pipeline seals it (on its tx thread when that is
+    // on); this default seals now and sends.
     virtual void send_datagram_sealing(std::span<uint8_t> dgram, tls::PendingSeal&& seal) {
       seal.seal_now(dgram.data());
       send_datagram(dgram);

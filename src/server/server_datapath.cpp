@@ -82,8 +82,8 @@ void Server::send_datagram(const Endpoint& to, std::span<const uint8_t> dgram) {
   dp_.send_to(size_t(slot), to, dgram);
 }
 
-// A data packet sealed in place: the pipeline seals it when it sends the batch (on the tx thread
-// when that is on); a TCP stream frames it now, so it is sealed now.
+// A data packet sealed in place: the pipeline seals it (on the tx thread when that is on); a TCP
+// stream frames it now, so it is sealed now.
 void Server::send_datagram_sealing(const Endpoint& to, std::span<uint8_t> dgram, tls::PendingSeal&& seal) {
   int slot = socket_for_family_[to.addr.is_v4() ? 0 : 1];
   if ((streams_ && streams_->owns(to)) || slot < 0) {
