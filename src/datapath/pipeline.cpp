@@ -329,6 +329,7 @@ void Pipeline::send_to(size_t index, const Endpoint& peer, std::span<const uint8
     seal.seal_in(b->data());
     seal = {};
   }
+  seal.keep();
   s.seals[s.tx.size()] = std::move(seal);
   s.tx.push(core::Datagram{b, peer});
   if (s.tx.full()) flush_sockets();   // after the push, as in to_device

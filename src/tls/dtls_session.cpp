@@ -244,7 +244,8 @@ Result<std::span<uint8_t>> DtlsSession::seal_later(uint8_t* plaintext, size_t le
   uint64_t epoch_seq = 0;
   if (!detail::take_out_seq(ssl_, &epoch_seq) || (epoch_seq >> 48) != key_epoch_)
     return Error(Errc::limit, "record sequence numbers exhausted");
-  later->prot = prot_;
+  later->prot = prot_.get();
+  later->hold.reset();
   later->epoch_seq = epoch_seq;
   later->record_off = 0;
   later->plaintext_len = uint32_t(len);

@@ -51,8 +51,9 @@ Result<void> derive_record_keys(RecordAead aead, bool is_server, std::span<const
                                 std::span<const uint8_t, 32> server_random, mbedtls_tls_prf_types prf,
                                 RecordKeys* out);
 
-// One epoch's AEAD contexts. Neither copyable nor movable (cipher contexts); make() it.
-class RecordProtection {
+// One epoch's AEAD contexts. Neither copyable nor movable (cipher contexts); make() it. Owned by
+// a shared_ptr where records may wait to be sealed (PendingSeal::keep takes a hold from it).
+class RecordProtection : public std::enable_shared_from_this<RecordProtection> {
  public:
   static Result<std::unique_ptr<RecordProtection>> make(const RecordKeys& keys);
   ~RecordProtection();
@@ -100,15 +101,21 @@ class RecordProtection {
 // One application-data record whose sequence number is taken and whose plaintext sits in a
 // datagram, sealed later by whoever sends the datagram, just before it leaves: the pipeline's
 // flush, or its tx thread (src/datapath/tx_thread.hpp), which so takes the AEAD work of the
-// outbound direction off the loop. Holding `prot` keeps the keys alive while the record waits,
+// outbound direction off the loop. Its hold (keep()) keeps the keys alive while the record waits,
 // even if its session ends meanwhile; the loop thread makes and drops PendingSeals (the shared
-// count is touched there only), the tx thread only calls seal_in().
+// count is touched there only), the tx thread only calls seal_in(). A record sealed at once (no
+// tx thread) takes no hold: no shared count changes per packet.
 struct PendingSeal {
-  std::shared_ptr<RecordProtection> prot;   // none: nothing to seal (a datagram sealed already)
+  RecordProtection* prot = nullptr;         // none: nothing to seal (a datagram sealed already)
+  std::shared_ptr<RecordProtection> hold;   // keep(): prot stays alive while the record waits
   uint64_t epoch_seq = 0;
   uint32_t record_off = 0;                  // where the record starts in the datagram
   uint32_t plaintext_len = 0;
   explicit operator bool() const { return prot != nullptr; }
+  // Before storing it past the call that handed it over (prot must be owned by a shared_ptr).
+  void keep() {
+    if (prot && !hold) hold = prot->shared_from_this();
+  }
   // Seals the record inside `datagram` (the first byte of the bytes sent) with the deferred
   // context. Once per PendingSeal.
   void seal_in(uint8_t* datagram) const {

@@ -241,7 +241,7 @@ struct SealRig {
       std::vector<uint8_t> dgram(head + len + tail, 0);
       auto plain = numbered(next, len);
       std::memcpy(dgram.data() + head, plain.data(), len);
-      dp.send_to(0, rx->local_endpoint(), dgram, tls::PendingSeal{session_keys, kEpoch | next, 4, len});
+      dp.send_to(0, rx->local_endpoint(), dgram, tls::PendingSeal{session_keys.get(), {}, kEpoch | next, 4, len});
     }
   }
   size_t drain() {

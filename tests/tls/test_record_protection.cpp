@@ -77,7 +77,7 @@ TEST_CASE("record protection: a PendingSeal seals in the deferred context byte f
       // A datagram with a 5-byte prefix before the record, as the outer header sits before it.
       Bytes dgram(5 + p->headroom() + plain.size() + p->tailroom(), 0xee);
       std::memcpy(dgram.data() + 5 + p->headroom(), plain.data(), plain.size());
-      PendingSeal later{p, seq, 5, uint32_t(plain.size())};
+      PendingSeal later{p.get(), {}, seq, 5, uint32_t(plain.size())};
       later.seal_in(dgram.data());
       CHECK(Bytes(dgram.begin() + 5, dgram.end()) == direct);
       CHECK(std::all_of(dgram.begin(), dgram.begin() + 5, [](uint8_t b) { return b == 0xee; }));
