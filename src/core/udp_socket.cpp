@@ -121,6 +121,7 @@ Result<void> UdpSocket::rebind(const Endpoint& local) {
   poll_.close();
   ::close(fd_);
   fd_ = *fd;
+  drained_ = false;
   family_ = local.addr.is_v6() ? AF_INET6 : AF_INET;
   local_ = bound;
   poll_ = FdPoll(loop_, fd_);
@@ -144,6 +145,8 @@ Result<size_t> UdpSocket::try_recv_batch(std::span<Datagram> out) {
       h.msg_flags = 0;
     }
     int n = ::recvmmsg(fd_, rx_msgs_.data(), unsigned(n_max), 0, nullptr);
+    ++rx_calls_;
+    drained_ = n < int(n_max);
     if (n < 0) {
       int err = errno;
       if (err == EAGAIN || err == EWOULDBLOCK) return size_t(0);
@@ -171,8 +174,11 @@ Task<Result<size_t>> UdpSocket::recv_batch(std::span<Datagram> out, CancelToken 
   if (out.empty()) co_return Error(Errc::invalid_argument, "udp recv_batch: no buffers");
   for (;;) {
     if (token.cancelled()) co_return cancelled_error();
-    Result<size_t> r = try_recv_batch(out);
-    if (!r || *r > 0) co_return r;
+    if (!drained_) {
+      Result<size_t> r = try_recv_batch(out);
+      if (!r || *r > 0) co_return r;
+    }
+    drained_ = false;   // whatever the wait ends with, the next pass reads
     uint64_t gen = generation_;
     Result<int> w = co_await poll_.until(UV_READABLE, token);
     if (!w && !(w.error().code == Errc::closed && fd_ >= 0 && gen != generation_))

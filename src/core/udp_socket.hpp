@@ -45,6 +45,7 @@ struct UdpStats {
   uint64_t tx_dropped = 0;    // datagrams the kernel refused with a per-datagram error
   uint64_t tx_gso_sends = 0;  // messages that carried several datagrams with UDP_SEGMENT
   bool gso_disabled = false;  // the kernel/device refused UDP GSO once: plain sendmmsg since
+  uint64_t rx_calls = 0;      // recvmmsg system calls made (data or EAGAIN)
 };
 
 class UdpSocket {
@@ -63,7 +64,7 @@ class UdpSocket {
   int fd() const { return fd_; }
   bool is_open() const { return fd_ >= 0; }
   UdpStats stats() const {
-    return {rx_truncated_, tx_dropped_.get(), tx_gso_sends_.get(), gso_disabled_.load(std::memory_order_relaxed)};
+    return {rx_truncated_, tx_dropped_.get(), tx_gso_sends_.get(), gso_disabled_.load(std::memory_order_relaxed), rx_calls_};
   }
 
   // Waits until readable (unless data is already there), then receives up to
@@ -106,6 +107,11 @@ class UdpSocket {
   // send_batch may run on the pipeline's tx thread (one sender at a time, datapath/tx_thread.hpp)
   // while the loop receives and reads stats(): the transmit counters are atomics.
   uint64_t rx_truncated_ = 0;
+  uint64_t rx_calls_ = 0;
+  // The last recvmmsg returned fewer datagrams than it asked for: the queue was empty then, so
+  // recv_batch waits for readiness (level-triggered) before reading again instead of spending a
+  // system call on EAGAIN: one per wake-up, two per round trip through an idle tunnel.
+  bool drained_ = false;
   RelaxedCounter tx_dropped_, tx_gso_sends_;
   std::atomic<bool> gso_disabled_{false};
   uint64_t generation_ = 0;  // bumped by rebind(): tells waiters their FdPoll was replaced
