@@ -116,6 +116,68 @@ TEST_CASE("record AEAD: RFC 8439 2.8.2 through OpenSSL", "[tls][aead]") { rfc843
 TEST_CASE("record AEAD: OpenSSL and mbedTLS seal alike and open each other's records", "[tls][aead]") {
   agrees_with_mbedtls<OpensslAead>();
 }
+
+TEST_CASE("record AEAD: the hybrid key seals as mbedTLS does, on either path", "[tls][aead]") {
+  agrees_with_mbedtls<HybridAead>();
+}
+
+namespace {
+uint64_t fake_now_ns = 0;
+uint64_t fake_clock() { return fake_now_ns; }
+}  // namespace
+
+TEST_CASE("record AEAD: the hybrid key takes mbedTLS for small records after an idle spell only",
+          "[tls][aead]") {
+  for (RecordAead a : {RecordAead::aes_128_gcm, RecordAead::chacha20_poly1305}) {
+    CAPTURE(int(a));
+    std::mt19937 rng(17);
+    const Bytes key = random_bytes(rng, a == RecordAead::aes_128_gcm ? 16 : 32);
+    const Bytes nonce = random_bytes(rng, kRecordNonceLen), aad = random_bytes(rng, 13);
+    HybridAead h, peer;
+    MbedAead m;
+    REQUIRE(h.set_key(a, key));
+    REQUIRE(peer.set_key(a, key));
+    REQUIRE(m.set_key(a, key));
+    h.set_clock_for_test(fake_clock);
+    peer.set_clock_for_test(fake_clock);
+    fake_now_ns = 1'000'000'000;
+    // Seals `len` bytes with h and checks them against mbedTLS; true if the idle path took it.
+    auto seal_checked = [&](size_t len) {
+      const uint64_t before = h.idle_path_records();
+      Bytes by_h = random_bytes(rng, len), by_m = by_h, plain = by_h;
+      uint8_t tag_h[kRecordTagLen], tag_m[kRecordTagLen];
+      h.seal(nonce.data(), aad, by_h.data(), len, tag_h);
+      m.seal(nonce.data(), aad, by_m.data(), len, tag_m);
+      CHECK(by_h == by_m);
+      CHECK(std::memcmp(tag_h, tag_m, kRecordTagLen) == 0);
+      REQUIRE(peer.open(nonce.data(), aad, by_h.data(), len, tag_h));
+      CHECK(by_h == plain);
+      return h.idle_path_records() > before;
+    };
+    CHECK(seal_checked(84));            // first use of the key: idle
+    CHECK_FALSE(seal_checked(84));      // right after: OpenSSL
+    fake_now_ns += HybridAead::kIdleNs - 1;
+    CHECK_FALSE(seal_checked(84));      // still within the idle spell's bound of the last use
+    fake_now_ns += HybridAead::kIdleNs;
+    CHECK(seal_checked(HybridAead::kSmallMax));
+    fake_now_ns += 10 * HybridAead::kIdleNs;
+    CHECK_FALSE(seal_checked(HybridAead::kSmallMax + 1));   // large records always go to OpenSSL
+    CHECK_FALSE(seal_checked(1400));
+    CHECK(h.idle_path_records() == 2);
+    // The opening side chose its paths by the same rule: the first open and the one after the
+    // 2 ms gap were idle.
+    CHECK(peer.idle_path_records() == 2);
+    // A tampered record is refused on the idle path too.
+    fake_now_ns += 10 * HybridAead::kIdleNs;
+    Bytes data = random_bytes(rng, 64);
+    uint8_t tag[kRecordTagLen];
+    h.seal(nonce.data(), aad, data.data(), data.size(), tag);
+    data[3] ^= 1;
+    fake_now_ns += 10 * HybridAead::kIdleNs;
+    CHECK_FALSE(peer.open(nonce.data(), aad, data.data(), data.size(), tag));
+    CHECK(peer.idle_path_records() == 3);
+  }
+}
 #endif
 
 #ifdef PTUN_HAVE_SODIUM_AEAD
