@@ -9,6 +9,8 @@
 //                the static x86-64 build's records (PTUN_RECORDS_SODIUM), at a few hundred KiB
 //                of code where libcrypto would bring megabytes. Compiled wherever the build
 //                found libsodium.a (PTUN_HAVE_SODIUM_AEAD), so the native tests check it too.
+//   HybridAead   OpensslAead for flowing records, MbedAead for a small record on an idle key
+//                (cold caches): the record key of builds with OpenSSL.
 // The handshake stays mbedTLS's; only bulk records use this. `RecordAeadKey` is the one a build
 // uses; tests compare the others with mbedTLS where they exist.
 #pragma once
