@@ -95,9 +95,10 @@ class SodiumAead {
 // OpenSSL for records that flow, mbedTLS for a small record on a key that sat idle. OpenSSL's
 // EVP path (provider dispatch, parameter lookups by name) is the faster one with warm caches, but
 // after a few milliseconds of idle it is the slower one: seal+open of an 84-byte AES-128-GCM
-// record after 10 ms of sleep took 6.5-18 us through OpenSSL and 3.7-4.9 us through mbedTLS
-// (p50; warm: 0.5 and 0.8 us), which is what an interactive packet (a keystroke, a DNS query,
-// a ping) meets on an idle tunnel, four times per round trip. Both seal the same bytes.
+// record after 10 ms of sleep took 6.6 us (p90 10.7) through OpenSSL and 2.6 us (3.9) through
+// mbedTLS, warm 0.45 and 0.75 (bench/record/idle_aead_bench.cpp). That is what an interactive
+// packet (a keystroke, a DNS query, a ping) meets on an idle tunnel, four times per round trip.
+// Both seal the same bytes. The coarse clock costs a few ns per record (vDSO, no system call).
 class HybridAead {
  public:
   using Clock = uint64_t (*)();   // nanoseconds; CLOCK_MONOTONIC_COARSE unless a test sets one
