@@ -21,6 +21,8 @@
 #include <cstdint>
 #include <span>
 
+#include "common/idle_gate.hpp"
+
 struct evp_cipher_ctx_st;  // OpenSSL's EVP_CIPHER_CTX, kept out of this header
 
 namespace ptun::tls {
@@ -101,8 +103,6 @@ class SodiumAead {
 // Both seal the same bytes. The coarse clock costs a few ns per record (vDSO, no system call).
 class HybridAead {
  public:
-  using Clock = uint64_t (*)();   // nanoseconds; CLOCK_MONOTONIC_COARSE unless a test sets one
-  static uint64_t coarse_now_ns();
   // Records up to this many bytes take the idle path when their key was idle for kIdleNs.
   // Beyond ~700 bytes mbedTLS's GCM is slower even on cold caches.
   static constexpr size_t kSmallMax = 512;
@@ -121,21 +121,19 @@ class HybridAead {
     return takes_idle_path(len) ? idle_.open(nonce, aad, data, len, tag) : bulk_.open(nonce, aad, data, len, tag);
   }
   uint64_t idle_path_records() const { return idle_records_; }
-  void set_clock_for_test(Clock c) { clock_ = c; }
+  void set_clock_for_test(IdleGate::Clock c) { gate_.set_clock_for_test(c); }
 
  private:
-  // Reads the coarse clock (a few ns: no system call) and notes this use of the key.
+  // Notes this use of the key (every record: a flowing key is never idle).
   bool takes_idle_path(size_t len) {
-    const uint64_t now = clock_(), last = last_use_ns_;
-    last_use_ns_ = now;
-    if (len > kSmallMax || now - last < kIdleNs) return false;
+    const bool idle = gate_.touch();
+    if (len > kSmallMax || !idle) return false;
     ++idle_records_;
     return true;
   }
   OpensslAead bulk_;
   MbedAead idle_;
-  Clock clock_ = coarse_now_ns;
-  uint64_t last_use_ns_ = 0;
+  IdleGate gate_{kIdleNs};
   uint64_t idle_records_ = 0;
 };
 #endif

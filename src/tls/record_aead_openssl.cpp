@@ -6,8 +6,6 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
-#include <time.h>
-
 #include <climits>
 
 namespace ptun::tls {
@@ -60,12 +58,6 @@ bool OpensslAead::open(const uint8_t nonce[kRecordNonceLen], std::span<const uin
   if (EVP_CIPHER_CTX_ctrl(ctx_, EVP_CTRL_AEAD_SET_TAG, int(kRecordTagLen), const_cast<uint8_t*>(tag)) != 1)
     return false;
   return EVP_CipherFinal_ex(ctx_, data + len, &n) == 1;
-}
-
-uint64_t HybridAead::coarse_now_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);   // vDSO: no system call
-  return uint64_t(ts.tv_sec) * 1'000'000'000u + uint64_t(ts.tv_nsec);
 }
 
 }  // namespace ptun::tls

@@ -137,11 +137,12 @@ Result<std::unique_ptr<TunDevice>> TunDevice::open(const TunOptions& opts) {
 }
 
 Result<size_t> TunDevice::read_batch(std::span<PacketBuf*> bufs) {
-  if (vnet_) return read_batch_vnet(bufs);
+  // Each read either fills a slot or drops something; bound the reads so one call cannot spin
+  // for long on garbage.
+  const size_t max_reads = rx_idle_.touch() ? 1 : 2 * bufs.size();
+  if (vnet_) return read_batch_vnet(bufs, max_reads);
   size_t n = 0;
-  // Each read either fills a slot or drops an oversize packet; bound the drops so one call
-  // cannot spin for long.
-  for (size_t reads = 0; n < bufs.size() && reads < 2 * bufs.size(); ++reads) {
+  for (size_t reads = 0; n < bufs.size() && reads < max_reads; ++reads) {
     PacketBuf* b = bufs[n];
     b->reset();
     const size_t room = b->cap - b->off;

@@ -47,12 +47,10 @@ TunDevice::TunDevice(int fd, std::string name, int ifindex, OffloadMode mode)
 
 TunDevice::~TunDevice() { ::close(fd_); }
 
-Result<size_t> TunDevice::read_batch_vnet(std::span<PacketBuf*> bufs) {
+Result<size_t> TunDevice::read_batch_vnet(std::span<PacketBuf*> bufs, size_t max_reads) {
   VnetState& v = *vnet_;
   size_t n = 0;
-  // Each read fills a slot, starts a super-packet or drops something; bound the reads so one
-  // call cannot spin for long on garbage.
-  size_t reads = 0;
+  size_t reads = 0;   // each fills a slot, starts a super-packet or drops something
   while (n < bufs.size()) {
     if (!v.seg.done()) {
       size_t left = v.seg.remaining();
@@ -63,7 +61,7 @@ Result<size_t> TunDevice::read_batch_vnet(std::span<PacketBuf*> bufs) {
       }
       continue;
     }
-    if (reads++ >= 2 * bufs.size()) break;
+    if (reads++ >= max_reads) break;
     PacketBuf* b = bufs[n];
     b->reset();
     const size_t room = std::min<size_t>(b->cap - b->off, kScratch / 2);

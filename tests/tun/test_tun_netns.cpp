@@ -86,6 +86,9 @@ bool read_until(TunDevice& tun, BufferPool& pool, Want&& want) {
   return found;
 }
 
+uint64_t fake_now_ns = 1'000'000'000;
+uint64_t fake_clock() { return fake_now_ns; }
+
 }  // namespace
 
 TEST_CASE("TUN: open, configure, packets both ways", "[tun][netns]") {
@@ -171,38 +174,56 @@ TEST_CASE("TUN: open, configure, packets both ways", "[tun][netns]") {
   });
 }
 
-TEST_CASE("TUN: 50 packets drained in one read_batch loop", "[tun][netns]") {
+TEST_CASE("TUN: 50 packets drained in batches; after an idle spell a single read", "[tun][netns]") {
   const bool offload = GENERATE(true, false);
   ptun::test::run_in_netns([offload](ChildChecks& c) {
     auto nl = netlink::Rtnl::open();
     CHILD_OK(c, nl);
     auto tun = ptun::test::setup_tun(c, **nl, offload);
     if (!tun) return;
+    tun->set_clock_for_test(fake_clock);
     int s = udp_socket(nullptr, Family::v4);
     CHILD_CHECK(c, s >= 0);
-    for (int i = 0; i < 50; ++i) CHILD_CHECK(c, send_to(s, Endpoint{ip("10.200.0.3"), 9000}, payload()));
-    CHILD_CHECK(c, wait_readable(tun->fd(), 2000));
-    usleep(50 * 1000);  // let any deferred qdisc transmit finish
+    auto send = [&](int n) {
+      for (int i = 0; i < n; ++i) CHILD_CHECK(c, send_to(s, Endpoint{ip("10.200.0.3"), 9000}, payload()));
+      CHILD_CHECK(c, wait_readable(tun->fd(), 2000));
+      usleep(50 * 1000);  // let any deferred qdisc transmit finish
+    };
     BufferPool pool(16);
     std::vector<PacketBuf*> bufs;
     while (PacketBuf* b = pool.get()) bufs.push_back(b);
-    size_t udp = 0, calls = 0, full_batches = 0;
-    for (;;) {
+    size_t udp = 0;
+    auto read = [&]() -> size_t {
+      const uint64_t reads = tun->stats().rx_reads;
       auto n = tun->read_batch(bufs);
-      CHILD_OK(c, n);
-      ++calls;
+      if (!n) {
+        c.fail(__FILE__, __LINE__, "read_batch: " + n.error().message);
+        return 0;
+      }
       for (size_t i = 0; i < *n; ++i) {
         CHILD_CHECK(c, bufs[i]->off == limits::kHeadroom);
         udp += is_udp_to(bufs[i]->span(), ip("10.200.0.3"), 9000);
       }
-      if (*n < bufs.size()) break;
-      ++full_batches;
-    }
+      if (*n == 1) CHILD_CHECK(c, tun->stats().rx_reads == reads + 1);
+      return *n;
+    };
+    send(50);
+    // The first read ever comes after an idle spell: one packet, the other 49 stay queued.
+    CHILD_CHECK(c, read() == 1);
+    CHILD_CHECK(c, wait_readable(tun->fd(), 0));
+    size_t full_batches = 0;
+    while (read() == bufs.size()) ++full_batches;   // then whole batches, the clock standing
     CHILD_CHECK(c, udp == 50);
     CHILD_CHECK(c, full_batches >= 3);
     CHILD_CHECK(c, tun->stats().rx_packets >= 50);
-    auto empty = tun->read_batch(bufs);
-    CHILD_CHECK(c, empty.ok() && *empty == 0);
+    CHILD_CHECK(c, read() == 0);
+    // Idle again (the clock moved by kIdleNs): one read, then the rest in one batch.
+    udp = 0;
+    send(5);
+    fake_now_ns += TunDevice::kIdleNs;
+    CHILD_CHECK(c, read() == 1);
+    CHILD_CHECK(c, read() >= 4);
+    CHILD_CHECK(c, udp == 5);
     close(s);
   });
 }
