@@ -105,6 +105,10 @@ class Client final : public proto::ClientSession::Callbacks, public datapath::Po
   // Points the socket, the kill switch and the path at `ep`; false (attempt failed) if the
   // socket or the kill switch cannot follow.
   bool set_server_endpoint(const Endpoint& ep);
+  // Connects the UDP socket to server_ep_ (core::UdpSocket::connect: the kernel's cached route
+  // and early demux, as openconnect and ocserv's workers have); left unconnected, and working,
+  // when the kernel has no route to it yet.
+  void connect_socket();
   void cancel_resolve();
   // client_netcfg.cpp: the host side of the tunnel's settings
   Result<void> apply_settings(const proto::NetworkSettings& s);

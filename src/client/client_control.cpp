@@ -122,7 +122,11 @@ nlohmann::json Client::counters_section() const {
 
 std::optional<nlohmann::json> Client::udp_section() const {
   if (!sock_) return std::nullopt;
-  return nlohmann::json{{"rx_truncated", sock_->stats().rx_truncated}, {"tx_dropped", sock_->stats().tx_dropped}};
+  const core::UdpStats st = sock_->stats();
+  return nlohmann::json{{"rx_truncated", st.rx_truncated},
+                        {"tx_dropped", st.tx_dropped},
+                        {"icmp_errors", st.icmp_errors},
+                        {"connected", sock_->connected_peer().has_value()}};
 }
 
 std::optional<nlohmann::json> Client::apps_section() {

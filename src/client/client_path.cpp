@@ -91,6 +91,7 @@ void Client::on_path(const Path& p) {
       dp_.quiesce();   // the tx thread may be sending on the old fd
       if (auto r = sock_->rebind(Endpoint{sock_->local_endpoint().addr, 0}); !r)
         LOG_WARN("client: rebind: %s", r.error().message.c_str());
+      connect_socket();
       start_session();
       return;
   }
@@ -108,6 +109,7 @@ void Client::roam() {
     start_session();
     return;
   }
+  connect_socket();
   LOG_INFO("client: roaming: socket now %s, session %016llx", sock_->local_endpoint().str().c_str(),
            (unsigned long long)session_->session_id());
   paths_.roam_started(now_, session_->stats().pongs_received);

@@ -80,7 +80,10 @@ void Client::on_resolved(uint64_t gen, const Result<std::vector<Endpoint>>& r) {
 }
 
 bool Client::set_server_endpoint(const Endpoint& ep) {
-  if (ep == server_ep_) return true;
+  if (ep == server_ep_) {
+    connect_socket();   // if it could not connect before
+    return true;
+  }
   if (sock_ && ep.addr.is_v4() != sock_->local_endpoint().addr.is_v4()) {
     Endpoint any{ep.addr.is_v4() ? *IpAddr::parse("0.0.0.0") : *IpAddr::parse("::"), 0};
     dp_.quiesce();   // the tx thread may be sending on the old fd
@@ -100,8 +103,16 @@ bool Client::set_server_endpoint(const Endpoint& ep) {
     close_tcp();
   }
   server_ep_ = ep;
+  connect_socket();
   paths_.reset(current_path());   // the route to this server is the new starting point, not a change
   return true;
+}
+
+void Client::connect_socket() {
+  if (!sock_ || server_ep_.port == 0 || sock_->connected_peer() == server_ep_) return;
+  dp_.quiesce();   // the tx thread may be sending on the socket
+  if (auto r = sock_->connect(server_ep_); !r)
+    LOG_DEBUG("client: UDP socket left unconnected: %s", r.error().message.c_str());
 }
 
 void Client::start_handshake() {

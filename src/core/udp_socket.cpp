@@ -112,6 +112,35 @@ void UdpSocket::close() {
   fd_ = -1;
 }
 
+Result<uint16_t> UdpSocket::connect_fd(const Endpoint& peer) {
+  sockaddr_storage ss;
+  const socklen_t len = peer_sockaddr(peer, family_, &ss);
+  if (len == 0) return Error(Errc::invalid_argument, "udp connect: empty peer");
+  if (::connect(fd_, reinterpret_cast<sockaddr*>(&ss), len) != 0) return sock_error("connect", peer, errno);
+  sockaddr_storage got;
+  socklen_t got_len = sizeof got;
+  if (getsockname(fd_, reinterpret_cast<sockaddr*>(&got), &got_len) != 0)
+    return sock_error("getsockname", peer, errno);
+  return Endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&got)).port;
+}
+
+Result<void> UdpSocket::connect(const Endpoint& peer) {
+  if (fd_ < 0) return closed_error();
+  if (peer_ && *peer_ == peer) return ok();
+  if (peer_) {
+    // Reconnecting straight away would keep the source address the first connect chose.
+    sockaddr unspec{};
+    unspec.sa_family = AF_UNSPEC;
+    if (::connect(fd_, &unspec, sizeof unspec) != 0) return sock_error("disconnect from", *peer_, errno);
+    peer_.reset();
+  }
+  Result<uint16_t> port = connect_fd(peer);
+  if (!port) return port.error();
+  local_.port = *port;   // the bound address stays the wildcard (roaming rebinds to it)
+  peer_ = peer;
+  return ok();
+}
+
 Result<void> UdpSocket::rebind(const Endpoint& local) {
   if (fd_ < 0) return closed_error();
   Endpoint bound;
@@ -125,6 +154,11 @@ Result<void> UdpSocket::rebind(const Endpoint& local) {
   family_ = local.addr.is_v6() ? AF_INET6 : AF_INET;
   local_ = bound;
   poll_ = FdPoll(loop_, fd_);
+  if (peer_) {
+    const Endpoint peer = *peer_;
+    peer_.reset();
+    if (auto r = connect(peer); !r) LOG_DEBUG("core: %s: unconnected after rebind", r.error().message.c_str());
+  }
   return ok();
 }
 
@@ -150,7 +184,11 @@ Result<size_t> UdpSocket::try_recv_batch(std::span<Datagram> out) {
     if (n < 0) {
       int err = errno;
       if (err == EAGAIN || err == EWOULDBLOCK) return size_t(0);
-      if (err == EINTR || transient_rx_error(err)) continue;
+      if (err == EINTR) continue;
+      if (transient_rx_error(err)) {
+        ++rx_icmp_errors_;
+        continue;
+      }
       return Error::from_errno("udp recvmmsg", err);
     }
     size_t kept = 0;
@@ -200,6 +238,7 @@ Result<size_t> UdpSocket::send_batch(std::span<const Datagram> dgrams) {
   // Limits of one UDP GSO message: the kernel's UDP_MAX_SEGMENTS and a 64 KiB skb.
   constexpr size_t kMaxSegments = 64, kMaxGsoBytes = 65000;
   size_t done = 0;
+  bool icmp_retried = false;
   while (done < dgrams.size()) {
     size_t nmsg = 0, iov = 0, idx = done;
     while (idx < dgrams.size() && nmsg < limits::kBatch && iov < limits::kBatch) {
@@ -222,8 +261,13 @@ Result<size_t> UdpSocket::send_batch(std::span<const Datagram> dgrams) {
         tx_iov_[iov + i] = {const_cast<uint8_t*>(d.buf->data()), d.buf->len};
       }
       msghdr& h = tx_msgs_[nmsg].msg_hdr;
-      h.msg_name = &tx_addr_[nmsg];
-      h.msg_namelen = peer_sockaddr(first.peer, family_, &tx_addr_[nmsg]);
+      if (peer_ && first.peer == *peer_) {   // the connected peer: the socket's cached route
+        h.msg_name = nullptr;
+        h.msg_namelen = 0;
+      } else {
+        h.msg_name = &tx_addr_[nmsg];
+        h.msg_namelen = peer_sockaddr(first.peer, family_, &tx_addr_[nmsg]);
+      }
       h.msg_iov = &tx_iov_[iov];
       h.msg_iovlen = k;
       h.msg_flags = 0;
@@ -257,6 +301,12 @@ Result<size_t> UdpSocket::send_batch(std::span<const Datagram> dgrams) {
     int err = errno;
     if (err == EINTR) continue;
     if (err == EAGAIN || err == EWOULDBLOCK) break;
+    if (peer_ && transient_rx_error(err) && !icmp_retried) {
+      // A connected socket's queued ICMP error, consumed by this call before it sent anything.
+      ++tx_icmp_errors_;
+      icmp_retried = true;
+      continue;
+    }
     if (err == EBADF || err == ENOTSOCK || err == EFAULT) return Error::from_errno("udp sendmmsg", err);
     if (tx_count_[0] > 1 && (err == EIO || err == EINVAL || err == ENOPROTOOPT || err == EOPNOTSUPP)) {
       // No UDP GSO on this kernel or path (e.g. no checksum offload): fall back for good.

@@ -10,6 +10,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 
 #include "common/buffer_pool.hpp"
@@ -46,6 +47,8 @@ struct UdpStats {
   uint64_t tx_gso_sends = 0;  // messages that carried several datagrams with UDP_SEGMENT
   bool gso_disabled = false;  // the kernel/device refused UDP GSO once: plain sendmmsg since
   uint64_t rx_calls = 0;      // recvmmsg system calls made (data or EAGAIN)
+  uint64_t icmp_errors = 0;   // errors the kernel queued from ICMP (connected socket: port
+                              // unreachable, no route...), reported and consumed by a call
 };
 
 class UdpSocket {
@@ -64,7 +67,8 @@ class UdpSocket {
   int fd() const { return fd_; }
   bool is_open() const { return fd_ >= 0; }
   UdpStats stats() const {
-    return {rx_truncated_, tx_dropped_.get(), tx_gso_sends_.get(), gso_disabled_.load(std::memory_order_relaxed), rx_calls_};
+    return {rx_truncated_, tx_dropped_.get(), tx_gso_sends_.get(), gso_disabled_.load(std::memory_order_relaxed),
+            rx_calls_, rx_icmp_errors_ + tx_icmp_errors_.get()};
   }
 
   // Waits until readable (unless data is already there), then receives up to
@@ -86,6 +90,18 @@ class UdpSocket {
   // Completes when the socket is writable, Errc::cancelled, or Errc::closed.
   Task<Result<void>> wait_writable(CancelToken token = {});
 
+  // Connects the socket to `peer` (an IPv4 peer of a dual-stack socket v4-mapped), as a client
+  // with one server does. The kernel then sends to it on the route cached in the socket instead
+  // of a lookup per message, finds the socket for its datagrams before the routing decision
+  // (early demux), delivers nobody else's, and reports ICMP errors about it on the next call
+  // (consumed, counted in stats().icmp_errors, never fatal). Datagrams to other peers still go,
+  // with their address. Another peer first disconnects, which may change the local port.
+  // Kept across rebind() when the new socket can connect too. Call only while no other thread
+  // sends on the socket (as for rebind). On failure (no route to `peer` yet...) the socket is
+  // left unconnected and works as before.
+  Result<void> connect(const Endpoint& peer);
+  const std::optional<Endpoint>& connected_peer() const { return peer_; }
+
   // Roaming: creates a socket with the same options bound to `local` and replaces the current
   // one (which is closed). On failure the current socket is kept. Pending waits carry on with the
   // new socket (they are not failed).
@@ -97,6 +113,8 @@ class UdpSocket {
  private:
   UdpSocket(Loop& loop, int fd, int family, const Endpoint& local, const UdpOptions& opts);
   static Result<int> open_socket(const Endpoint& local, const UdpOptions& opts, Endpoint* bound);
+  // connect(2) of fd_ to `peer`; the local port after it.
+  Result<uint16_t> connect_fd(const Endpoint& peer);
 
   Loop& loop_;
   int fd_;
@@ -112,7 +130,9 @@ class UdpSocket {
   // recv_batch waits for readiness (level-triggered) before reading again instead of spending a
   // system call on EAGAIN: one per wake-up, two per round trip through an idle tunnel.
   bool drained_ = false;
-  RelaxedCounter tx_dropped_, tx_gso_sends_;
+  uint64_t rx_icmp_errors_ = 0;
+  std::optional<Endpoint> peer_;   // connect()ed to; read by send_batch on the tx thread
+  RelaxedCounter tx_dropped_, tx_gso_sends_, tx_icmp_errors_;
   std::atomic<bool> gso_disabled_{false};
   uint64_t generation_ = 0;  // bumped by rebind(): tells waiters their FdPoll was replaced
   log::RateLimit tx_log_limit_;

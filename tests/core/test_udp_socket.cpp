@@ -27,6 +27,17 @@ std::unique_ptr<UdpSocket> bind_or_skip(Loop& loop, const char* addr, const UdpO
   return std::move(*r);
 }
 
+// Two sockets on 127.0.0.1 (IPv4 loopback is always there: failing to bind fails the case).
+struct SocketPair {
+  std::unique_ptr<UdpSocket> a, b;
+};
+SocketPair loopback_pair(Loop& loop) {
+  SocketPair p{bind_or_skip(loop, "127.0.0.1:0"), bind_or_skip(loop, "127.0.0.1:0")};
+  REQUIRE(p.a);
+  REQUIRE(p.b);
+  return p;
+}
+
 // Sends `n` datagrams "msg-<i>" from `tx` to `to`, receives them on `rx`, checks payloads and
 // that every peer is tx's address.
 Task<void> exchange(UdpSocket& tx, UdpSocket& rx, Endpoint to, Endpoint expect_peer, int n) {
@@ -68,10 +79,7 @@ Task<void> exchange(UdpSocket& tx, UdpSocket& rx, Endpoint to, Endpoint expect_p
 
 TEST_CASE("UdpSocket: 100 datagrams over IPv4 loopback, correct peers", "[core][udp]") {
   Loop loop;
-  auto a = bind_or_skip(loop, "127.0.0.1:0");
-  auto b = bind_or_skip(loop, "127.0.0.1:0");
-  REQUIRE(a);
-  REQUIRE(b);
+  auto [a, b] = loopback_pair(loop);
   CHECK(a->local_endpoint().port != 0);
   run_until_complete(loop, exchange(*a, *b, b->local_endpoint(), a->local_endpoint(), 100));
   CHECK(b->stats().rx_truncated == 0);
@@ -102,10 +110,7 @@ TEST_CASE("UdpSocket: dual-stack socket sees IPv4 peers as IPv4 and answers them
 
 TEST_CASE("UdpSocket: oversized datagrams are dropped and counted, not returned truncated", "[core][udp]") {
   Loop loop;
-  auto a = bind_or_skip(loop, "127.0.0.1:0");
-  auto b = bind_or_skip(loop, "127.0.0.1:0");
-  REQUIRE(a);
-  REQUIRE(b);
+  auto [a, b] = loopback_pair(loop);
   auto main = [](UdpSocket& a, UdpSocket& b) -> Task<void> {
     BufferPool big(2);
     BufferPool small(2, limits::kHeadroom + 100);  // room for 100 bytes of payload
@@ -155,10 +160,7 @@ TEST_CASE("UdpSocket: refused datagrams are consumed and counted, the rest still
 
 TEST_CASE("UdpSocket: recv cancelled, closed, and carried across rebind", "[core][udp]") {
   Loop loop;
-  auto a = bind_or_skip(loop, "127.0.0.1:0");
-  auto b = bind_or_skip(loop, "127.0.0.1:0");
-  REQUIRE(a);
-  REQUIRE(b);
+  auto [a, b] = loopback_pair(loop);
   auto main = [](Loop& loop, UdpSocket& a, UdpSocket& b) -> Task<void> {
     BufferPool pool(4);
     Datagram in[1] = {{pool.get(), {}}};
@@ -204,10 +206,7 @@ TEST_CASE("UdpSocket: recv cancelled, closed, and carried across rebind", "[core
 
 TEST_CASE("UdpSocket: equal-sized datagrams leave as UDP GSO messages and arrive intact", "[core][udp][gso]") {
   Loop loop;
-  auto a = bind_or_skip(loop, "127.0.0.1:0");
-  auto b = bind_or_skip(loop, "127.0.0.1:0");
-  REQUIRE(a);
-  REQUIRE(b);
+  auto [a, b] = loopback_pair(loop);
   auto main = [](UdpSocket& a, UdpSocket& b) -> Task<void> {
     // 60 datagrams of 1200 bytes then one of 300 to b, then 3 of 1200 to a itself (another peer
     // breaks the group): every payload must arrive once, unchanged, from the right peer.
@@ -259,10 +258,7 @@ TEST_CASE("UdpSocket: equal-sized datagrams leave as UDP GSO messages and arrive
 
 TEST_CASE("UdpSocket: after a short batch the next receive waits for readiness, and loses nothing", "[core][udp]") {
   Loop loop;
-  auto a = bind_or_skip(loop, "127.0.0.1:0");
-  auto b = bind_or_skip(loop, "127.0.0.1:0");
-  REQUIRE(a);
-  REQUIRE(b);
+  auto [a, b] = loopback_pair(loop);
   auto main = [](Loop& loop, UdpSocket& a, UdpSocket& b) -> Task<void> {
     BufferPool pool(2 * limits::kBatch + 8);
     std::vector<Datagram> in(limits::kBatch);
@@ -301,4 +297,66 @@ TEST_CASE("UdpSocket: after a short batch the next receive waits for readiness, 
     CHECK(b.stats().rx_calls == 3);
   };
   run_until_complete(loop, main(loop, *a, *b));
+}
+
+TEST_CASE("UdpSocket: connected to one peer: hears only it, ICMP errors are counted and never fatal", "[core][udp]") {
+  Loop loop;
+  auto [a, b] = loopback_pair(loop);
+  auto c = bind_or_skip(loop, "127.0.0.1:0");
+  REQUIRE(c);
+  auto main = [](UdpSocket& a, UdpSocket& b, UdpSocket& c) -> Task<void> {
+    BufferPool pool(2 * limits::kBatch + 8);
+    std::vector<Datagram> in(limits::kBatch);
+    for (auto& d : in) d.buf = pool.get();
+    auto send = [&](UdpSocket& from, Endpoint to, uint8_t tag) {
+      PacketBuf* p = pool.get();
+      p->data()[0] = tag;
+      p->len = 1;
+      Datagram d{p, to};
+      Result<size_t> r = from.send_batch(std::span(&d, 1));
+      pool.put(p);
+      return r;
+    };
+    REQUIRE(a.connect(b.local_endpoint()).ok());
+    REQUIRE(a.connected_peer() == b.local_endpoint());
+    // To the connected peer (no address in the message) and back.
+    co_await exchange(a, b, b.local_endpoint(), a.local_endpoint(), 10);
+    co_await exchange(b, a, a.local_endpoint(), b.local_endpoint(), 3);
+    // Another socket's datagram never reaches a; b's, sent after it, does.
+    REQUIRE(send(c, a.local_endpoint(), 'c').value() == 1);
+    REQUIRE(send(b, a.local_endpoint(), 'b').value() == 1);
+    Result<size_t> r = co_await a.recv_batch(in);
+    REQUIRE(r.value() == 1);
+    CHECK(in[0].buf->data()[0] == 'b');
+    CHECK(a.try_recv_batch(in).value() == 0);
+
+    // Another peer: c's datagrams now arrive, b's do not.
+    REQUIRE(a.connect(c.local_endpoint()).ok());
+    co_await exchange(c, a, a.local_endpoint(), c.local_endpoint(), 3);
+    REQUIRE(send(b, a.local_endpoint(), 'b').value() == 1);
+    CHECK(a.try_recv_batch(in).value() == 0);
+
+    // A peer with nobody listening: the port-unreachable ICMP is queued on the socket, and the
+    // next call reports it. A send retries after consuming it (nothing is lost or counted as
+    // dropped), a receive goes on to say "nothing ready".
+    Endpoint closed = c.local_endpoint();
+    c.close();
+    REQUIRE(a.connect(closed).ok());
+    REQUIRE(send(a, closed, 1).value() == 1);
+    REQUIRE(send(a, closed, 2).value() == 1);
+    CHECK(a.stats().icmp_errors == 1);
+    CHECK(a.stats().tx_dropped == 0);
+    CHECK(a.try_recv_batch(in).value() == 0);
+    CHECK(a.stats().icmp_errors == 2);
+
+    // rebind() connects the new socket to the same peer.
+    REQUIRE(a.connect(b.local_endpoint()).ok());
+    REQUIRE(a.rebind(Endpoint{a.local_endpoint().addr, 0}).ok());
+    CHECK(a.connected_peer() == b.local_endpoint());
+    co_await exchange(a, b, b.local_endpoint(), a.local_endpoint(), 3);
+    REQUIRE(send(b, a.local_endpoint(), 'b').value() == 1);
+    r = co_await a.recv_batch(in);
+    CHECK(r.value() == 1);
+  };
+  run_until_complete(loop, main(*a, *b, *c));
 }
