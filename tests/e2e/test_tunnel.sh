@@ -64,8 +64,9 @@ echo "$st" | grep -q '"addresses"' || e2e_fail "status lacks addresses: $st"
 echo "$st" | python3 -c 'import json,sys; s=json.load(sys.stdin); assert s["bytes_out"] > 40000000 and s["packets_in"] > 200, s' \
   || e2e_fail "status byte counters"
 # The client's UDP socket is connected to the server (the kernel's cached route and early demux).
-echo "$st" | python3 -c 'import json,sys; u=json.load(sys.stdin)["udp"]; assert u["connected"] is True, u' \
-  || e2e_fail "the client's UDP socket is not connected: $(echo "$st" | grep -A5 '"udp"')"
+stats=$("$E2E_PTUN" stats -s "$(e2e_sock c1)") || e2e_fail "ptun stats"
+echo "$stats" | python3 -c 'import json,sys; u=json.load(sys.stdin)["udp"]; assert u["connected"] is True, u' \
+  || e2e_fail "the client's UDP socket is not connected: $stats"
 in_ns c1 ss -Huan state established dst 198.18.0.2 | grep -q ':4433' \
   || e2e_fail "ss: no connected UDP socket to 198.18.0.2:4433 in c1: $(in_ns c1 ss -Huan)"
 "$E2E_PTUN" sessions -s "$E2E_DIR/run/server.sock" | grep -q "peer: c1" || e2e_fail "server sessions lacks c1"
