@@ -49,7 +49,7 @@ TEST_CASE("server list: a lost session starts the next round with the server tha
   CHECK(s.failed_rounds() == 0);
 }
 
-TEST_CASE("server list: one server wraps on every failure; reset starts over", "[client][server_list]") {
+TEST_CASE("server list: one server wraps on every failure, reset starts over", "[client][server_list]") {
   ServerList one(1);
   for (int i = 0; i < 3; ++i) {
     auto st = one.on_failure();
@@ -157,7 +157,7 @@ TEST_CASE("server list: one server with several addresses gets the short timeout
   CHECK(one.handshake_timeout_ms() == 30000);  // back to one address until the next lookup
 }
 
-TEST_CASE("server list: a refusal moves on; a round of refusals only is all_refused", "[client][server_list]") {
+TEST_CASE("server list: a refusal moves on, a round of refusals only is all_refused", "[client][server_list]") {
   ServerList s(3);
   auto a = s.on_failure(true);    // 0 refuses (e.g. not yet updated with this client's certificate)
   CHECK((a.next == 1 && !a.wrapped && !a.all_refused));

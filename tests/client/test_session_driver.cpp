@@ -19,7 +19,7 @@ constexpr uint64_t kCap = 30000;
 
 }  // namespace
 
-TEST_CASE("session driver: a literal is tried at once; failures walk the list, backoff after each round",
+TEST_CASE("session driver: a literal is tried at once, failures walk the list, backoff after each round",
           "[client][session_driver]") {
   SessionDriver d({server("198.18.0.1"), server("198.18.0.2", 5555)});
   auto first = d.begin(std::nullopt);
@@ -62,7 +62,7 @@ TEST_CASE("session driver: a literal is tried at once; failures walk the list, b
   CHECK(n.delay_ms == 500);
 }
 
-TEST_CASE("session driver: every server refusing the client gives up; one answering does not",
+TEST_CASE("session driver: every server refusing the client gives up, one answering does not",
           "[client][session_driver]") {
   SessionDriver d({server("198.18.0.1"), server("198.18.0.2")});
   auto e = d.begin(std::nullopt);
@@ -156,7 +156,7 @@ TEST_CASE("session driver: a lost session reconnects quickly from the server tha
   CHECK_FALSE(d.waiting());
 }
 
-TEST_CASE("session driver: a new network hurries the reconnect; stop cancels it", "[client][session_driver]") {
+TEST_CASE("session driver: a new network hurries the reconnect, stop cancels it", "[client][session_driver]") {
   SessionDriver d({server("198.18.0.1")});
   auto e = d.begin(std::nullopt);
   for (int i = 0; i < 4; ++i) {
@@ -173,7 +173,7 @@ TEST_CASE("session driver: a new network hurries the reconnect; stop cancels it"
   CHECK_FALSE(d.waiting());
 }
 
-TEST_CASE("session driver: the handshake timeout; a reasserting attempt is short", "[client][session_driver]") {
+TEST_CASE("session driver: the handshake timeout, a reasserting attempt is short", "[client][session_driver]") {
   SessionDriver one({server("198.18.0.1")});
   one.begin(std::nullopt);
   CHECK(one.handshake_timeout_ms(false) == 30000);
@@ -186,7 +186,7 @@ TEST_CASE("session driver: the handshake timeout; a reasserting attempt is short
   CHECK(two.handshake_timeout_ms(true) == 1900);   // others to fail over to: shorter
 }
 
-TEST_CASE("session driver: a reload with a new list starts over from its first server; the same list from the last good",
+TEST_CASE("session driver: a reload with a new list starts over from its first server, the same list from the last good",
           "[client][session_driver]") {
   SessionDriver d({server("vpn.example"), server("198.18.0.2")});
   d.begin(std::nullopt);

@@ -117,7 +117,7 @@ TEST_CASE("interleaved allocations of many peers by three servers stay unique", 
     if (key.rfind("/ptun/leases/", 0) == 0) CHECK(got.at(kv.value) == ip(key.substr(13).c_str()));
 }
 
-TEST_CASE("static addresses and the pool's bounds are never allocated; exhaustion is Errc::limit", "[cluster][alloc]") {
+TEST_CASE("static addresses and the pool's bounds are never allocated, exhaustion is Errc::limit", "[cluster][alloc]") {
   FakeEtcd db;
   AllocConfig c = server("s1");
   c.v6_pool.reset();

@@ -242,7 +242,7 @@ TEST_CASE("a lost lease: records written again, except where the peer moved mean
   CHECK(a.book.pending() == 0);
 }
 
-TEST_CASE("failed writes stay to do; what is written is what is true now", "[cluster][sessions]") {
+TEST_CASE("failed writes stay to do, what is written is what is true now", "[cluster][sessions]") {
   FakeEtcd db;
   Node a("a", 7);
   a.book.up("p", 1);

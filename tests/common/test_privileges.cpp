@@ -11,7 +11,7 @@
 
 using namespace ptun;
 
-TEST_CASE("capability names map to their numbers; others are unknown", "[common][privileges]") {
+TEST_CASE("capability names map to their numbers, others are unknown", "[common][privileges]") {
   CHECK(capability_from_name("CAP_NET_ADMIN") == CAP_NET_ADMIN);
   CHECK(capability_from_name("CAP_NET_RAW") == CAP_NET_RAW);
   CHECK(capability_from_name("CAP_NET_BIND_SERVICE") == CAP_NET_BIND_SERVICE);

@@ -48,7 +48,7 @@ TEST_CASE("invalid names and type clashes are kept out", "[metrics]") {
   CHECK_FALSE(valid_label_name("a:b"));
 }
 
-TEST_CASE("http: GET /metrics answers the rendered text; other requests do not", "[metrics]") {
+TEST_CASE("http: GET /metrics answers the rendered text, other requests do not", "[metrics]") {
   int calls = 0;
   Exporter::Render render = [&] {
     ++calls;

@@ -141,7 +141,7 @@ struct Fixture {
 
 }  // namespace
 
-TEST_CASE("HostValues: built from the config; only [routes] and [dns] may change while running",
+TEST_CASE("HostValues: built from the config, only [routes] and [dns] may change while running",
           "[client_host]") {
   config::ClientConfig cfg;
   cfg.tunnel.interface = "ptun7";
@@ -213,7 +213,7 @@ TEST_CASE("ClientHost: update_server lets the new server through the kill switch
   f.ops->fail_nft = false;
 }
 
-TEST_CASE("ClientHost: a name not resolved yet lets its resolvers through; the address replaces them",
+TEST_CASE("ClientHost: a name not resolved yet lets its resolvers through, the address replaces them",
           "[client_host]") {
   Fixture f;
   // open() reads resolv.conf through the ops: give the recorder one before it is made.
@@ -234,7 +234,7 @@ TEST_CASE("ClientHost: a name not resolved yet lets its resolvers through; the a
   CHECK(f.ops->nft_log[1].find("192.0.2.53") == std::string::npos);
 }
 
-TEST_CASE("ClientHost: without a kill switch update_server changes no firewall; the next apply routes around the new server",
+TEST_CASE("ClientHost: without a kill switch update_server changes no firewall, the next apply routes around the new server",
           "[client_host]") {
   Fixture f;
   REQUIRE(f.open(values(f.dir.path, false), ep("198.18.0.1:4433")));

@@ -136,7 +136,7 @@ TEST_CASE("DNS query parser", "[dns]") {
   }
 }
 
-TEST_CASE("build_dns_query: what doctor asks parses back; bad names give nothing", "[dns]") {
+TEST_CASE("build_dns_query: what doctor asks parses back, bad names give nothing", "[dns]") {
   auto q = build_dns_query(0xbeef, "vpn.Example.com", 1);
   REQUIRE(q.size() == 12 + 17 + 4);
   auto p = parse_dns_query(q);

@@ -160,7 +160,7 @@ TEST_CASE("a failure half-way rolls back to the checkpoint", "[host_config]") {
   }
 }
 
-TEST_CASE("after a crash, recover() replays the journal; keep() adopts the kill switch", "[host_config]") {
+TEST_CASE("after a crash, recover() replays the journal, keep() adopts the kill switch", "[host_config]") {
   TempDir d;
   FakeHost host;
   host.files["/etc/resolv.conf"] = "orig\n";
@@ -205,7 +205,7 @@ TEST_CASE("a rule that already existed is not ours to delete", "[host_config]") 
   CHECK(host.rules.size() == 1);
 }
 
-TEST_CASE("dnsmasq file: written then dnsmasq restarted; removed then restarted again", "[host_config][dnsmasq]") {
+TEST_CASE("dnsmasq file: written then dnsmasq restarted, removed then restarted again", "[host_config][dnsmasq]") {
   const std::string path = "/tmp/dnsmasq.d/ptun-ptun0.conf";
   const std::vector<std::string> restart = {"/etc/init.d/dnsmasq", "restart"};
   TempDir d;

@@ -76,7 +76,7 @@ TEST_CASE("server doctor: input/forward base chains and what their tables name",
   CHECK(r->at(0).table_names_port);
 }
 
-TEST_CASE("server doctor: a healthy server has no finding; each fault is one", "[doctor]") {
+TEST_CASE("server doctor: a healthy server has no finding, each fault is one", "[doctor]") {
   auto f = healthy();
   auto checks = evaluate_server(f);
   for (const auto& c : checks) INFO(c.name << ": " << c.detail);

@@ -132,7 +132,7 @@ TEST_CASE("accept-any: connections to any address and port, each keeps its own a
   }
 }
 
-TEST_CASE("accept-any: no listener means a reset; refusing on_accept resets too", "[netstack]") {
+TEST_CASE("accept-any: no listener means a reset, refusing on_accept resets too", "[netstack]") {
   core::Loop loop;
   {
     auto st = Netstack::create(loop, {});

@@ -43,7 +43,7 @@ TEST_CASE("first matching rule wins, in order", "[ondemand]") {
   CHECK(evaluate(swapped, home_wifi, {}).kind == Decision::connect);
 }
 
-TEST_CASE("no rule matching keeps the current state; ignore keeps too", "[ondemand]") {
+TEST_CASE("no rule matching keeps the current state, ignore keeps too", "[ondemand]") {
   Rule r = rule(Action::connect);
   r.interface_type = IfType::cellular;
   CHECK(evaluate({r}, eth("eth0"), {}).kind == Decision::keep);

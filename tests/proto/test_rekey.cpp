@@ -104,7 +104,7 @@ TEST_CASE("rekey verdict and grace table (server side)", "[proto][rekey]") {
   (void)g.resolve(1);
 }
 
-TEST_CASE("CLIENT_HELLO carries rekey_of; CLOSE rekeyed", "[proto][rekey][messages]") {
+TEST_CASE("CLIENT_HELLO carries rekey_of, CLOSE rekeyed", "[proto][rekey][messages]") {
   ClientHello h;
   h.software_version = "ptun 1";
   h.rekey_of = 0x00abcdef01234567;

@@ -81,7 +81,7 @@ TEST_CASE("SETTINGS: protect_routes is one byte when on, absent when off (older 
   CHECK(d->protect_routes);
 }
 
-TEST_CASE("SETTINGS: the server's clock (TLV 0x0f) for the client's clock skew; absent = 0", "[proto][settings]") {
+TEST_CASE("SETTINGS: the server's clock (TLV 0x0f) for the client's clock skew, absent = 0", "[proto][settings]") {
   NetworkSettings s = full_settings();
   auto with = encode_settings(s, 7, 1400, 1'796'000'000);   // 2026-11-29
   auto without = encode_settings(s, 7, 1400);

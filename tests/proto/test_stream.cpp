@@ -137,7 +137,7 @@ TEST_CASE("transport choice: an established UDP session that stops hearing pings
   CHECK(c.transport() == Transport::tcp);
 }
 
-TEST_CASE("transport choice: on TCP, UDP is probed periodically; a return resets the silence") {
+TEST_CASE("transport choice: on TCP, UDP is probed periodically, a return resets the silence") {
   TransportParams p;
   p.fallback_ms = 5000;
   p.probe_ms = 2000;

@@ -373,7 +373,7 @@ TEST_CASE("client restarting from the same address", "[tls][session]") {
   REQUIRE(p.server_rx.size() == 1);
 }
 
-TEST_CASE("feed copies; unconsumed and oversized input is counted", "[tls][session]") {
+TEST_CASE("feed copies, unconsumed and oversized input is counted", "[tls][session]") {
   DtlsPair p = good_pair();
   REQUIRE(p.handshake());
   auto recs = write_records(p, *p.client, p.to_server, 3, 1000);

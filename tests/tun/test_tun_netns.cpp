@@ -174,7 +174,7 @@ TEST_CASE("TUN: open, configure, packets both ways", "[tun][netns]") {
   });
 }
 
-TEST_CASE("TUN: 50 packets drained in batches; after an idle spell a single read", "[tun][netns]") {
+TEST_CASE("TUN: 50 packets drained in batches, but a single read after an idle spell", "[tun][netns]") {
   const bool offload = GENERATE(true, false);
   ptun::test::run_in_netns([offload](ChildChecks& c) {
     auto nl = netlink::Rtnl::open();
