@@ -67,6 +67,7 @@ void SessionBook::down(const std::string& cn, uint64_t session) {
 void SessionBook::lease_lost() {
   for (auto& [cn, e] : entries_) {
     e.written.clear();   // etcd deleted it with the lease
+    e.attempted.clear();
     e.written_session = 0;
     e.written_rev = e.written_lease = 0;
     if (e.live) dirty_.insert(cn);
@@ -102,9 +103,10 @@ std::optional<SessionBook::Write> SessionBook::next_write(int64_t lease, int64_t
       }
       return w;
     }
-    if (!e.live && !e.written.empty()) {
-      w.value = e.written;   // deleted only while it is still the record this server wrote
-      w.txn.compare.push_back(compare(k, Compare::Target::value, 0, e.written));
+    if (!e.live && (!e.written.empty() || !e.attempted.empty())) {
+      // Deleted only while it is still the record this server wrote (or may have written).
+      w.value = !e.written.empty() ? e.written : e.attempted;
+      w.txn.compare.push_back(compare(k, Compare::Target::value, 0, w.value));
       TxnOp del;
       del.del = DeleteRequest{k};
       w.txn.success.push_back(std::move(del));
@@ -122,9 +124,13 @@ std::optional<Kick> SessionBook::written(const Write& w, const TxnResponse& r) {
   Entry& e = it->second;
   std::optional<Kick> kick;
   if (w.session == 0) {   // a delete: gone, or no longer ours to delete
-    e.written.clear();
-    e.written_session = 0;
+    if (w.value == e.written) {
+      e.written.clear();
+      e.written_session = 0;
+    }
+    if (w.value == e.attempted) e.attempted.clear();
   } else if (r.succeeded) {
+    e.attempted.clear();
     e.written = w.value;
     e.written_session = w.session;
     e.written_rev = r.revision;
@@ -135,6 +141,7 @@ std::optional<Kick> SessionBook::written(const Write& w, const TxnResponse& r) {
     }
     e.foreign_rev = 0;
   } else {
+    e.attempted.clear();   // the compare failed: nothing was put
     // The re-write found a record in place: another server's (the peer moved while our lease was
     // gone: ours goes), or one of an earlier run of this server (overwritten).
     std::optional<SessionRecord> there;
@@ -151,7 +158,11 @@ std::optional<Kick> SessionBook::written(const Write& w, const TxnResponse& r) {
   return kick;
 }
 
-void SessionBook::failed(const Write& w) { dirty_.insert(w.cn); }
+void SessionBook::failed(const Write& w) {
+  dirty_.insert(w.cn);
+  if (w.session == 0) return;
+  if (auto it = entries_.find(w.cn); it != entries_.end()) it->second.attempted = w.value;
+}
 
 RangeRequest SessionBook::changes(bool full) const {
   return RangeRequest{prefix_, prefix_end(prefix_), false, 0, full ? 0 : seen_rev_ + 1};
@@ -217,12 +228,15 @@ std::optional<Kick> SessionBook::kick_if_newer(const std::string& cn, Entry& e, 
   e.fresh = false;
   e.written.clear();
   e.written_session = 0;
+  e.attempted.clear();
   return k;
 }
 
 void SessionBook::settle(const std::string& cn) {
   auto it = entries_.find(cn);
-  if (it != entries_.end() && !it->second.live && it->second.written.empty() && !dirty_.count(cn)) entries_.erase(it);
+  if (it != entries_.end() && !it->second.live && it->second.written.empty() && it->second.attempted.empty() &&
+      !dirty_.count(cn))
+    entries_.erase(it);
 }
 
 size_t SessionBook::live() const {

@@ -75,7 +75,8 @@ class SessionBook {
   // The write's answer. A kick when the session written lost to a newer record of another server
   // (seen by a poll while the put was on its way, or found in place of a re-written record).
   std::optional<Kick> written(const Write& w, const TxnResponse& r);
-  // The write did not reach etcd: it stays to do, tried again after the next call to etcd works.
+  // The write got no answer: it stays to do, tried again after the next call to etcd works. A put
+  // may have been applied all the same: if the session ends first, that record is deleted too.
   void failed(const Write& w);
 
   // The poll: records changed since the last one seen (all at first), or every record (`full`).
@@ -99,6 +100,9 @@ class SessionBook {
     std::string written;          // the record of ours etcd holds (as far as we know), "" none
     uint64_t written_session = 0;
     int64_t written_rev = 0, written_lease = 0;
+    // A put whose answer never came (failed()): etcd may hold it all the same (applied, then the
+    // connection broke), so a session that ends deletes it too, if it is there unchanged.
+    std::string attempted;
     int64_t foreign_rev = 0;      // newest record of another server seen while a put was pending
     std::string foreign_server;
   };

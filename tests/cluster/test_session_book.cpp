@@ -249,8 +249,15 @@ TEST_CASE("failed writes stay to do, what is written is what is true now", "[clu
   auto w = a.book.next_write(a.lease, 100);
   REQUIRE(w);
   a.book.failed(*w);
-  a.book.down("p", 1);   // ended before etcd heard of it: nothing to write at all
+  a.book.down("p", 1);   // ended before an answer: a delete, in case the put was applied
+  auto maybe = a.book.next_write(a.lease, 100);
+  REQUIRE(maybe);
+  CHECK(maybe->session == 0);
+  CHECK(maybe->value == w->value);   // only that record, if it is there unchanged
+  a.sync(db);                        // it was not: nothing deleted, and nothing more to write
+  CHECK_FALSE(record(db, "p"));
   CHECK_FALSE(a.book.next_write(a.lease, 100));
+  CHECK(a.book.pending() == 0);
   a.book.up("p", 2);
   a.sync(db);
   a.book.down("p", 2);
@@ -263,6 +270,33 @@ TEST_CASE("failed writes stay to do, what is written is what is true now", "[clu
   CHECK(again->session == 0);   // the delete, again
   a.sync(db);
   CHECK_FALSE(record(db, "p"));
+}
+
+TEST_CASE("a put applied but unanswered, then the session ends: its record is deleted", "[cluster][sessions]") {
+  FakeEtcd db;
+  Node a("a", 7), b("b", 8);
+  a.book.up("q", 3);
+  auto w = a.book.next_write(a.lease, 100);
+  REQUIRE(w);
+  (void)db.apply(w->txn);   // etcd applied it, then the connection broke before the answer
+  a.book.failed(*w);
+  REQUIRE(record(db, "q"));
+  a.book.down("q", 3);
+  a.sync(db);
+  CHECK_FALSE(record(db, "q"));
+  CHECK(a.book.pending() == 0);
+  // The same, but the peer moved to b meanwhile: b's record stays.
+  a.book.up("r", 4);
+  w = a.book.next_write(a.lease, 100);
+  REQUIRE(w);
+  (void)db.apply(w->txn);
+  a.book.failed(*w);
+  b.book.up("r", 5);
+  b.sync(db);
+  a.book.down("r", 4);
+  a.sync(db);
+  REQUIRE(record(db, "r"));
+  CHECK(record(db, "r")->server == "b");
 }
 
 TEST_CASE("a record left by an earlier run of this server is overwritten, garbage ignored", "[cluster][sessions]") {
