@@ -42,7 +42,16 @@ socklen_t peer_sockaddr(const Endpoint& peer, int family, sockaddr_storage* ss) 
   return peer.to_sockaddr(ss);
 }
 
-bool transient_rx_error(int err) {
+// The address a socket is bound to (with the kernel-chosen port); false if getsockname failed.
+bool local_address(int fd, Endpoint* out) {
+  sockaddr_storage got;
+  socklen_t got_len = sizeof got;
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&got), &got_len) != 0) return false;
+  *out = Endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&got));
+  return true;
+}
+
+bool queued_icmp_error(int err) {
   // Errors queued on the socket by ICMP; the failed call consumed them, the socket is fine.
   return err == ECONNREFUSED || err == EHOSTUNREACH || err == ENETUNREACH || err == EHOSTDOWN ||
          err == ENETDOWN || err == EPROTO;
@@ -74,10 +83,7 @@ Result<int> UdpSocket::open_socket(const Endpoint& local, const UdpOptions& opts
   set_buffer(fd, SO_RCVBUFFORCE, SO_RCVBUF, opts.rcvbuf, "SO_RCVBUF");
   set_buffer(fd, SO_SNDBUFFORCE, SO_SNDBUF, opts.sndbuf, "SO_SNDBUF");
   if (::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) return fail("bind");
-  sockaddr_storage got;
-  socklen_t got_len = sizeof got;
-  if (getsockname(fd, reinterpret_cast<sockaddr*>(&got), &got_len) != 0) return fail("getsockname");
-  *bound = Endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&got));
+  if (!local_address(fd, bound)) return fail("getsockname");
   // from_sockaddr reports v4-mapped as IPv4; a socket bound to ::ffff:a.b.c.d stays IPv6 family.
   return fd;
 }
@@ -117,11 +123,9 @@ Result<uint16_t> UdpSocket::connect_fd(const Endpoint& peer) {
   const socklen_t len = peer_sockaddr(peer, family_, &ss);
   if (len == 0) return Error(Errc::invalid_argument, "udp connect: empty peer");
   if (::connect(fd_, reinterpret_cast<sockaddr*>(&ss), len) != 0) return sock_error("connect", peer, errno);
-  sockaddr_storage got;
-  socklen_t got_len = sizeof got;
-  if (getsockname(fd_, reinterpret_cast<sockaddr*>(&got), &got_len) != 0)
-    return sock_error("getsockname", peer, errno);
-  return Endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&got)).port;
+  Endpoint now;
+  if (!local_address(fd_, &now)) return sock_error("getsockname", peer, errno);
+  return now.port;
 }
 
 Result<void> UdpSocket::connect(const Endpoint& peer) {
@@ -151,14 +155,14 @@ Result<void> UdpSocket::rebind(const Endpoint& local) {
   ::close(fd_);
   fd_ = *fd;
   drained_ = false;
+  const int old_family = family_;
   family_ = local.addr.is_v6() ? AF_INET6 : AF_INET;
   local_ = bound;
   poll_ = FdPoll(loop_, fd_);
-  if (peer_) {
-    const Endpoint peer = *peer_;
-    peer_.reset();
-    if (auto r = connect(peer); !r) LOG_DEBUG("core: %s: unconnected after rebind", r.error().message.c_str());
-  }
+  const std::optional<Endpoint> peer = std::exchange(peer_, std::nullopt);
+  // The same peer again; a socket of the other family is for another peer (the caller connects).
+  if (peer && family_ == old_family)
+    if (auto r = connect(*peer); !r) LOG_DEBUG("core: %s: unconnected after rebind", r.error().message.c_str());
   return ok();
 }
 
@@ -185,7 +189,7 @@ Result<size_t> UdpSocket::try_recv_batch(std::span<Datagram> out) {
       int err = errno;
       if (err == EAGAIN || err == EWOULDBLOCK) return size_t(0);
       if (err == EINTR) continue;
-      if (transient_rx_error(err)) {
+      if (queued_icmp_error(err)) {
         ++rx_icmp_errors_;
         continue;
       }
@@ -301,7 +305,7 @@ Result<size_t> UdpSocket::send_batch(std::span<const Datagram> dgrams) {
     int err = errno;
     if (err == EINTR) continue;
     if (err == EAGAIN || err == EWOULDBLOCK) break;
-    if (peer_ && transient_rx_error(err) && !icmp_retried) {
+    if (peer_ && queued_icmp_error(err) && !icmp_retried) {
       // A connected socket's queued ICMP error, consumed by this call before it sent anything.
       ++tx_icmp_errors_;
       icmp_retried = true;

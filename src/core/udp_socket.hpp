@@ -96,7 +96,7 @@ class UdpSocket {
   // (early demux), delivers nobody else's, and reports ICMP errors about it on the next call
   // (consumed, counted in stats().icmp_errors, never fatal). Datagrams to other peers still go,
   // with their address. Another peer first disconnects, which may change the local port.
-  // Kept across rebind() when the new socket can connect too. Call only while no other thread
+  // Kept across rebind() to the same address family when the new socket can connect too. Call only while no other thread
   // sends on the socket (as for rebind). On failure (no route to `peer` yet...) the socket is
   // left unconnected and works as before.
   Result<void> connect(const Endpoint& peer);
